@@ -1,0 +1,136 @@
+# One command per task, the same locally and in CI. `make help` lists them.
+#
+#   make setup      create .venv/ and node_modules/ (idempotent), build the TypeScript client
+#   make generate   regenerate Python, TypeScript and the Envoy descriptor set from proto/
+#   make lint       ruff, buf lint/format, import contracts, tsc
+#   make typecheck  mypy (strict) and tsc
+#   make test       everything: lint, typecheck, generation drift, every test
+#   make demo       the credential-free demo
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUF := node_modules/.bin/buf
+GOOGLEAPIS := build/googleapis
+PY_GENERATED := clients/python/src/ibkr/v1
+TS_GENERATED := clients/typescript/src/gen
+DESCRIPTOR_SET := envoy/ibkr_v1_descriptor.binpb
+PROTO_FILES := $(sort $(wildcard proto/ibkr/v1/*.proto))
+GENERATED_PATHS := clients/python/src/ibkr $(TS_GENERATED) $(DESCRIPTOR_SET)
+
+.PHONY: help
+help:
+	@grep -E '^#   make ' Makefile | sed 's/^#   //'
+
+# ---- setup ---------------------------------------------------------------------------------
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+TS_CLIENT_BUILD := clients/typescript/dist/index.js
+
+.PHONY: setup
+setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD)
+
+$(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(BIN)/pip install --quiet --constraint constraints.txt \
+		--editable clients/python --editable 'server[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json clients/typescript/package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(TS_CLIENT_BUILD): $(NODE_STAMP) $(shell find clients/typescript/src -name '*.ts' 2>/dev/null)
+	npm run --silent --workspace clients/typescript build
+	touch $@
+
+# Refresh constraints.txt (every transitive Python dependency, pinned, no index URLs) after
+# changing a dependency in a pyproject.toml.
+.PHONY: lock
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet pip==25.3
+	build/lock-venv/bin/pip install --quiet ./clients/python './server[dev]'
+	{ echo "# Every Python dependency, pinned. Regenerate with 'make lock'; do not edit by hand."; \
+	  build/lock-venv/bin/pip freeze --all --exclude ibkr-grpc --exclude ibkr-grpc-client \
+	    --exclude pip --exclude setuptools; } > constraints.txt
+	rm -rf build/lock-venv
+
+# ---- code generation -----------------------------------------------------------------------
+
+# google/api/{annotations,http}.proto ship inside googleapis-common-protos; copy them where
+# protoc and buf can import them, rather than committing copies.
+$(GOOGLEAPIS)/google/api/annotations.proto: $(PY_STAMP)
+	mkdir -p $(GOOGLEAPIS)/google/api
+	site=$$($(BIN)/python -c 'import google.api.annotations_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parent)'); \
+	cp "$$site/annotations.proto" "$$site/http.proto" $(GOOGLEAPIS)/google/api/
+
+.PHONY: googleapis
+googleapis: $(GOOGLEAPIS)/google/api/annotations.proto
+
+.PHONY: generate
+generate: $(PY_STAMP) $(NODE_STAMP) googleapis
+	rm -rf $(PY_GENERATED) $(TS_GENERATED) $(DESCRIPTOR_SET)
+	mkdir -p $(PY_GENERATED) $(TS_GENERATED)
+	$(BIN)/python -m grpc_tools.protoc -I proto -I $(GOOGLEAPIS) \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		--python_out=clients/python/src --grpc_python_out=clients/python/src \
+		--mypy_out=clients/python/src --mypy_grpc_out=clients/python/src \
+		$(PROTO_FILES)
+	printf '"""Generated ibkr.v1 messages and gRPC stubs. Do not edit: run make generate."""\n' \
+		> $(PY_GENERATED)/__init__.py
+	touch clients/python/src/ibkr/py.typed
+	$(BUF) generate
+	$(BUF) build proto --exclude-source-info --as-file-descriptor-set -o $(DESCRIPTOR_SET)
+
+# Regenerates and fails if anything differs from what is committed (CI runs this).
+.PHONY: check-generated
+check-generated: generate
+	@drift=$$(git status --porcelain --untracked-files=all -- $(GENERATED_PATHS)); \
+	if [ -n "$$drift" ]; then \
+		echo "Generated code is out of date with proto/ (run 'make generate' and commit):"; \
+		echo "$$drift"; git --no-pager diff --stat -- $(GENERATED_PATHS); exit 1; \
+	fi
+
+# ---- lint and types ------------------------------------------------------------------------
+
+.PHONY: lint
+lint: setup googleapis
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BUF) lint
+	$(BUF) format --diff --exit-code proto
+	$(BIN)/lint-imports --config .importlinter
+
+.PHONY: typecheck
+typecheck: setup
+	$(BIN)/mypy
+	npm run --silent --workspaces typecheck
+
+.PHONY: format
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BUF) format --write proto
+
+# ---- tests ---------------------------------------------------------------------------------
+
+# PostgreSQL and Redis that the tests use for real; override for another machine.
+export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: test
+test: setup lint typecheck check-generated
+	$(BIN)/pytest
+
+.PHONY: clean
+clean:
+	rm -rf build $(VENV) node_modules clients/typescript/dist var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""ibkr-grpc: the gRPC gateway service in front of IB Gateway."""

@@ -1,0 +1,47 @@
+"""The `ibkr-grpc` command line: one entry point whose subcommands run the pieces of the project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+
+# A subcommand receives the arguments that follow its name and returns the process exit code.
+Subcommand = Callable[[Sequence[str]], int]
+
+
+def _run_simulator(arguments: Sequence[str]) -> int:
+    # Imported here so that the service never depends on the simulator outside this wiring.
+    from ibkr_simulator.command_line import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
+SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
+    "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ibkr-grpc",
+        description="A typed, streaming gRPC gateway in front of Interactive Brokers' IB Gateway.",
+    )
+    parser.add_argument("--version", action="version", version=version("ibkr-grpc"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (summary, _) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    known, rest = parser.parse_known_args(arguments)
+    _, handler = SUBCOMMANDS[known.command]
+    return handler(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
