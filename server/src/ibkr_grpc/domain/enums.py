@@ -1,0 +1,108 @@
+"""Trading enumerations of the domain; their string values are what the database stores."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+    STOP_LIMIT = "STOP_LIMIT"
+    TRAILING_STOP = "TRAILING_STOP"
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(StrEnum):
+    PENDING_SUBMIT = "PENDING_SUBMIT"
+    SUBMITTED = "SUBMITTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    INACTIVE = "INACTIVE"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+    @property
+    def is_working(self) -> bool:
+        """Live at the broker, or possibly so: cancellable, and counted as an open order."""
+        return not self.is_final
+
+
+_FINAL_STATUSES = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.INACTIVE,
+        OrderStatus.EXPIRED,
+    }
+)
+
+
+class BracketRole(StrEnum):
+    NONE = "NONE"
+    PARENT = "PARENT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    STOP_LOSS = "STOP_LOSS"
+
+
+class SecurityType(StrEnum):
+    STOCK = "STOCK"
+    FOREX = "FOREX"
+    FUTURE = "FUTURE"
+    OPTION = "OPTION"
+    INDEX = "INDEX"
+    CFD = "CFD"
+    CRYPTO = "CRYPTO"
+
+
+class OptionRight(StrEnum):
+    NONE = "NONE"
+    CALL = "CALL"
+    PUT = "PUT"
+
+
+class OrderEventType(StrEnum):
+    CREATED = "CREATED"
+    SENT = "SENT"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    FILL = "FILL"
+    COMMISSION_REPORTED = "COMMISSION_REPORTED"
+    MODIFY_REQUESTED = "MODIFY_REQUESTED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    RECONCILED = "RECONCILED"
+    BROKER_MESSAGE = "BROKER_MESSAGE"
+
+
+class ConnectionState(StrEnum):
+    DISCONNECTED = "DISCONNECTED"
+    CONNECTING = "CONNECTING"
+    SYNCING = "SYNCING"
+    READY = "READY"
+
+
+class TradingMode(StrEnum):
+    PAPER = "PAPER"
+    LIVE = "LIVE"

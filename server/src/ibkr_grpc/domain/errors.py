@@ -1,0 +1,175 @@
+"""The service's one error taxonomy. Each error knows its catalogue reason and its status kind;
+the API layer maps kinds to gRPC codes in one place (ibkr_grpc.api.errors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """The canonical status kinds (the names of the gRPC codes), without depending on grpc."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAVAILABLE = "UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    INTERNAL = "INTERNAL"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreconditionViolation:
+    type: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaViolation:
+    subject: str
+    description: str
+
+
+class ServiceError(Exception):
+    """An expected failure, reported to the caller with its reason from the error catalogue."""
+
+    reason: str = "INTERNAL_ERROR"
+    kind: ErrorKind = ErrorKind.INTERNAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        field_violations: tuple[FieldViolation, ...] = (),
+        precondition_violations: tuple[PreconditionViolation, ...] = (),
+        quota_violations: tuple[QuotaViolation, ...] = (),
+        retry_after: timedelta | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.field_violations = field_violations
+        self.precondition_violations = precondition_violations
+        self.quota_violations = quota_violations
+        self.retry_after = retry_after
+
+
+class ValidationError(ServiceError):
+    reason = "VALIDATION_ERROR"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+    def __init__(self, violations: list[FieldViolation] | tuple[FieldViolation, ...]) -> None:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(f"invalid request: {summary}", field_violations=tuple(violations))
+
+
+class OrderValidationError(ValidationError):
+    reason = "ORDER_VALIDATION_FAILED"
+
+
+class OrderNotFoundError(ServiceError):
+    reason = "ORDER_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
+class AccountNotFoundError(ServiceError):
+    reason = "ACCOUNT_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
+class InvalidContractError(ServiceError):
+    reason = "IB_INVALID_CONTRACT"
+    kind = ErrorKind.NOT_FOUND
+
+
+class DuplicateClientOrderIdError(ServiceError):
+    reason = "DUPLICATE_CLIENT_ORDER_ID"
+    kind = ErrorKind.ALREADY_EXISTS
+
+
+class OrderNotModifiableError(ServiceError):
+    reason = "ORDER_NOT_MODIFIABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class BrokerRejectedError(ServiceError):
+    reason = "IB_ORDER_REJECTED"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class GatewayUnavailableError(ServiceError):
+    reason = "IB_CONNECTION_FAILED"
+    kind = ErrorKind.UNAVAILABLE
+
+
+class BrokerTimeoutError(ServiceError):
+    reason = "IB_REQUEST_TIMEOUT"
+    kind = ErrorKind.DEADLINE_EXCEEDED
+
+
+class MarketDataError(ServiceError):
+    reason = "IB_MARKET_DATA_ERROR"
+    kind = ErrorKind.UNAVAILABLE
+
+
+class PacingViolationError(ServiceError):
+    reason = "IB_PACING_VIOLATION"
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+
+
+class RateLimitExceededError(ServiceError):
+    reason = "RATE_LIMIT_EXCEEDED"
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+
+
+class MarketDataLineLimitError(ServiceError):
+    reason = "MARKET_DATA_LINE_LIMIT_EXCEEDED"
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+
+
+class ServiceUnavailableError(ServiceError):
+    reason = "SERVICE_UNAVAILABLE"
+    kind = ErrorKind.UNAVAILABLE
+
+
+class RiskRejectedError(ServiceError):
+    """A pre-trade risk rule refused the order; `reason` is the rule's catalogue reason."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(
+        self, reason: str, message: str, *, subject: str, limit: str, requested: str
+    ) -> None:
+        super().__init__(
+            message,
+            metadata={"limit": limit, "requested": requested},
+            precondition_violations=(PreconditionViolation("RISK", subject, message),),
+        )
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationCollector:
+    """Gathers field violations so a request reports every bad field at once, not the first."""
+
+    violations: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_path: str, description: str) -> None:
+        self.violations.append(FieldViolation(field_path, description))
+
+    def raise_if_any(self, error: type[ValidationError] = ValidationError) -> None:
+        if self.violations:
+            raise error(self.violations)

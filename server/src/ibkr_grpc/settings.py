@@ -1,0 +1,72 @@
+"""The service's configuration: one frozen object, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ibkr_grpc.domain.enums import TradingMode
+
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///var/ibkr-grpc.sqlite3"
+LIVE_TRADING_CONFIRMATION = "I understand this trades real money"
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable (the field name in upper case).
+
+    Secrets are SecretStr: masked in repr and logs. Paper trading is the default; live trading
+    needs TRADING_MODE=live and LIVE_TRADING_CONFIRMATION set to the exact confirmation phrase.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    ib_host: str = Field(default="127.0.0.1", description="IB Gateway host")
+    ib_port: int = Field(default=4002, ge=1, le=65535, description="IB Gateway API port")
+    ib_client_id: int = Field(default=1, ge=0, description="API client id of the service")
+    ib_request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    ib_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    ib_reconnect_initial_delay_seconds: float = Field(default=0.5, gt=0)
+    ib_reconnect_max_delay_seconds: float = Field(default=30.0, gt=0)
+    trading_mode: TradingMode = Field(default=TradingMode.PAPER)
+    live_trading_confirmation: SecretStr = Field(default=SecretStr(""))
+    database_url: SecretStr = Field(default=SecretStr(EMBEDDED_DATABASE_URL))
+    redis_url: SecretStr | None = Field(default=None)
+    grpc_listen: str = Field(default="127.0.0.1:50051")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("trading_mode", mode="before")
+    @classmethod
+    def _upper_trading_mode(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _live_trading_needs_confirmation(self) -> Self:
+        confirmed = self.live_trading_confirmation.get_secret_value() == LIVE_TRADING_CONFIRMATION
+        if self.trading_mode is TradingMode.LIVE and not confirmed:
+            message = (
+                "TRADING_MODE=live also needs LIVE_TRADING_CONFIRMATION="
+                f"'{LIVE_TRADING_CONFIRMATION}'"
+            )
+            raise ValueError(message)
+        return self
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.database_url.get_secret_value().startswith("sqlite")
+
+    def embedded_database_folder(self) -> Path | None:
+        """The folder an embedded SQLite file lives in, to create before connecting."""
+        url = self.database_url.get_secret_value()
+        prefix = "sqlite+aiosqlite:///"
+        if not url.startswith(prefix) or url.endswith(":memory:"):
+            return None
+        return Path(url.removeprefix(prefix)).parent

@@ -1,0 +1,73 @@
+"""The database engine: one per process, created from DATABASE_URL and disposed at shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the plain scheme operators tend to write and pick the async driver for it."""
+    parsed = make_url(url)
+    drivers = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+    drivers["sqlite"] = "sqlite+aiosqlite"
+    name = drivers.get(parsed.drivername, parsed.drivername)
+    return parsed.set(drivername=name).render_as_string(hide_password=False)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
+    # WAL lets readers (streams replaying events) run beside the writer; foreign keys are off by
+    # default in SQLite; busy_timeout waits for a lock rather than failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Database:
+    """Owns the engine and hands out sessions; `dispose` is safe to call twice."""
+
+    def __init__(
+        self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+    ) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if connect_args:
+            options["connect_args"] = connect_args
+        if not self.is_sqlite:
+            options |= {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._disposed = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads."""
+        async with self._sessions() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        if not self._disposed:
+            self._disposed = True
+            await self.engine.dispose()

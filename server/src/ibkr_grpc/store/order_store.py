@@ -1,0 +1,344 @@
+"""Orders, fills, idempotency keys and the order-event log, written together as one unit.
+
+Every write goes through one asyncio lock (the service is the only writer), so the database's
+sequence numbers are committed in order and a reader following the log never sees a gap that
+fills in later. Listeners hear of each new sequence after its commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ibkr_grpc.domain.enums import OrderEventType, OrderStatus
+from ibkr_grpc.domain.errors import DuplicateClientOrderIdError, OrderNotFoundError
+from ibkr_grpc.domain.orders import Fill, FillPage, Order, OrderEvent, OrderPage
+from ibkr_grpc.store import page_tokens
+from ibkr_grpc.store.database import Database
+from ibkr_grpc.store.records import (
+    fill_columns,
+    fill_from_snapshot,
+    fill_of,
+    fill_snapshot,
+    order_columns,
+    order_from_snapshot,
+    order_of,
+    order_snapshot,
+)
+from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, OrderRow
+
+# Called with the newest committed sequence, from the writer, after each commit.
+SequenceListener = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    account: str = ""
+    statuses: tuple[OrderStatus, ...] = ()
+    symbol: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillFilter:
+    account: str = ""
+    order_id: str = ""
+    symbol: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    client_order_id: str
+    request_fingerprint: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event to append: the order's new state, and the fill for fill events."""
+
+    event_type: OrderEventType
+    order: Order
+    event_time: datetime
+    fill: Fill | None = None
+    detail: str = ""
+
+
+class OrderStore:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._write_lock = asyncio.Lock()
+        self._listeners: list[SequenceListener] = []
+
+    def add_listener(self, listener: SequenceListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: SequenceListener) -> None:
+        self._listeners.remove(listener)
+
+    # ---- writes --------------------------------------------------------------------------
+
+    async def create_orders(
+        self,
+        orders: Sequence[Order],
+        *,
+        idempotency: IdempotencyRecord,
+        event_time: datetime,
+    ) -> list[OrderEvent]:
+        """Store new orders, their idempotency key and a CREATED event each, atomically.
+
+        Raises DuplicateClientOrderIdError if the key or a client_order_id is already stored.
+        """
+        drafts = [EventDraft(OrderEventType.CREATED, order, event_time) for order in orders]
+        async with self._write_lock:
+            async with self._database.transaction() as session:
+                if await session.get(IdempotencyKeyRow, idempotency.client_order_id) is not None:
+                    message = f"client_order_id {idempotency.client_order_id!r} is already used"
+                    raise DuplicateClientOrderIdError(message)
+                session.add(
+                    IdempotencyKeyRow(
+                        client_order_id=idempotency.client_order_id,
+                        request_fingerprint=idempotency.request_fingerprint,
+                        order_id=idempotency.order_id,
+                        create_time=event_time,
+                    )
+                )
+                session.add_all(OrderRow(**order_columns(order)) for order in orders)
+                await session.flush()
+                events = await self._append(session, drafts)
+            self._notify(events)
+        return events
+
+    async def record(self, drafts: Sequence[EventDraft]) -> list[OrderEvent]:
+        """Save each draft's order state and fill, and append its event, atomically.
+
+        A fill whose execution id is already stored is not stored or logged again: its draft is
+        dropped, so a fill seen twice (live, then again in reconciliation) appears once.
+        """
+        async with self._write_lock:
+            async with self._database.transaction() as session:
+                kept: list[EventDraft] = []
+                for draft in drafts:
+                    if draft.fill is not None and draft.event_type is OrderEventType.FILL:
+                        if await session.get(FillRow, draft.fill.execution_id) is not None:
+                            continue
+                        session.add(FillRow(**fill_columns(draft.fill)))
+                    elif draft.fill is not None:
+                        await session.merge(FillRow(**fill_columns(draft.fill)))
+                    await session.merge(OrderRow(**order_columns(draft.order)))
+                    kept.append(draft)
+                await session.flush()
+                events = await self._append(session, kept)
+            self._notify(events)
+        return events
+
+    async def _append(
+        self, session: AsyncSession, drafts: Sequence[EventDraft]
+    ) -> list[OrderEvent]:
+        rows = [
+            OrderEventRow(
+                order_id=draft.order.order_id,
+                account=draft.order.account,
+                event_type=draft.event_type.value,
+                event_time=draft.event_time,
+                order_snapshot=order_snapshot(draft.order),
+                fill_snapshot=fill_snapshot(draft.fill),
+                detail=draft.detail,
+            )
+            for draft in drafts
+        ]
+        for row in rows:
+            # One at a time: the database assigns sequences in insertion order.
+            session.add(row)
+            await session.flush()
+        return [
+            OrderEvent(row.sequence, d.event_type, d.event_time, d.order, d.fill, d.detail)
+            for row, d in zip(rows, drafts, strict=True)
+        ]
+
+    def _notify(self, events: Sequence[OrderEvent]) -> None:
+        if events:
+            newest = events[-1].sequence
+            for listener in tuple(self._listeners):
+                listener(newest)
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    async def get(self, order_id: str) -> Order:
+        async with self._database.session() as session:
+            row = await session.get(OrderRow, order_id)
+            if row is None:
+                message = f"no order {order_id!r}"
+                raise OrderNotFoundError(message, metadata={"order_id": order_id})
+            return (await self._with_children(session, [row]))[0]
+
+    async def find_idempotency(self, client_order_id: str) -> IdempotencyRecord | None:
+        async with self._database.session() as session:
+            row = await session.get(IdempotencyKeyRow, client_order_id)
+        if row is None:
+            return None
+        return IdempotencyRecord(row.client_order_id, row.request_fingerprint, row.order_id)
+
+    async def find_by_broker_ids(
+        self, *, perm_id: int = 0, broker_order_id: int = 0
+    ) -> Order | None:
+        """The order IB knows by perm id (stable) or, failing that, by order id."""
+        conditions = []
+        if perm_id:
+            conditions.append(OrderRow.perm_id == perm_id)
+        if broker_order_id:
+            conditions.append(OrderRow.broker_order_id == broker_order_id)
+        if not conditions:
+            return None
+        async with self._database.session() as session:
+            rows = (await session.scalars(select(OrderRow).where(or_(*conditions)))).all()
+            if not rows:
+                return None
+            best = next((row for row in rows if perm_id and row.perm_id == perm_id), rows[0])
+            return (await self._with_children(session, [best]))[0]
+
+    async def working_orders(self, account: str = "") -> list[Order]:
+        finals = [status.value for status in OrderStatus if status.is_final]
+        query = select(OrderRow).where(OrderRow.status.not_in(finals))
+        if account:
+            query = query.where(OrderRow.account == account)
+        async with self._database.session() as session:
+            rows = (await session.scalars(query.order_by(OrderRow.create_time))).all()
+            return await self._with_children(session, rows)
+
+    async def max_broker_order_id(self) -> int:
+        async with self._database.session() as session:
+            value = await session.scalar(select(func.max(OrderRow.broker_order_id)))
+        return int(value or 0)
+
+    async def has_fill(self, execution_id: str) -> bool:
+        async with self._database.session() as session:
+            return await session.get(FillRow, execution_id) is not None
+
+    async def list_orders(self, filters: OrderFilter, page_size: int, page_token: str) -> OrderPage:
+        fingerprint = page_tokens.filter_fingerprint("orders", filters)
+        position = page_tokens.decode(page_token, fingerprint)
+        query = select(OrderRow)
+        if filters.account:
+            query = query.where(OrderRow.account == filters.account)
+        if filters.statuses:
+            query = query.where(OrderRow.status.in_([status.value for status in filters.statuses]))
+        if filters.symbol:
+            query = query.where(OrderRow.symbol == filters.symbol)
+        if filters.start_time is not None:
+            query = query.where(OrderRow.create_time >= filters.start_time)
+        if filters.end_time is not None:
+            query = query.where(OrderRow.create_time < filters.end_time)
+        if position is not None:
+            query = query.where(
+                or_(
+                    OrderRow.create_time < position.time,
+                    and_(OrderRow.create_time == position.time, OrderRow.order_id < position.key),
+                )
+            )
+        query = query.order_by(OrderRow.create_time.desc(), OrderRow.order_id.desc())
+        async with self._database.session() as session:
+            rows = (await session.scalars(query.limit(page_size + 1))).all()
+            orders = await self._with_children(session, rows[:page_size])
+        token = ""
+        if len(rows) > page_size:
+            last = orders[-1]
+            token = page_tokens.encode(
+                page_tokens.PagePosition(last.create_time, last.order_id), fingerprint
+            )
+        return OrderPage(orders, token)
+
+    async def list_fills(self, filters: FillFilter, page_size: int, page_token: str) -> FillPage:
+        fingerprint = page_tokens.filter_fingerprint("fills", filters)
+        position = page_tokens.decode(page_token, fingerprint)
+        query = select(FillRow)
+        if filters.account:
+            query = query.where(FillRow.account == filters.account)
+        if filters.order_id:
+            query = query.where(FillRow.order_id == filters.order_id)
+        if filters.symbol:
+            query = query.where(FillRow.symbol == filters.symbol)
+        if filters.start_time is not None:
+            query = query.where(FillRow.execution_time >= filters.start_time)
+        if filters.end_time is not None:
+            query = query.where(FillRow.execution_time < filters.end_time)
+        if position is not None:
+            query = query.where(
+                or_(
+                    FillRow.execution_time < position.time,
+                    and_(
+                        FillRow.execution_time == position.time,
+                        FillRow.execution_id < position.key,
+                    ),
+                )
+            )
+        query = query.order_by(FillRow.execution_time.desc(), FillRow.execution_id.desc())
+        async with self._database.session() as session:
+            rows = (await session.scalars(query.limit(page_size + 1))).all()
+        fills = [fill_of(row) for row in rows[:page_size]]
+        token = ""
+        if len(rows) > page_size:
+            last = fills[-1]
+            token = page_tokens.encode(
+                page_tokens.PagePosition(last.execution_time, last.execution_id), fingerprint
+            )
+        return FillPage(fills, token)
+
+    async def events_after(
+        self, sequence: int, *, account: str = "", limit: int = 500
+    ) -> list[OrderEvent]:
+        """Stored events with a greater sequence, oldest first, at most `limit` of them."""
+        query = select(OrderEventRow).where(OrderEventRow.sequence > sequence)
+        if account:
+            query = query.where(OrderEventRow.account == account)
+        query = query.order_by(OrderEventRow.sequence).limit(limit)
+        async with self._database.session() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            OrderEvent(
+                sequence=row.sequence,
+                event_type=OrderEventType(row.event_type),
+                event_time=row.event_time,
+                order=order_from_snapshot(row.order_snapshot),
+                fill=fill_from_snapshot(row.fill_snapshot),
+                detail=row.detail,
+            )
+            for row in rows
+        ]
+
+    async def last_sequence(self) -> int:
+        async with self._database.session() as session:
+            value = await session.scalar(select(func.max(OrderEventRow.sequence)))
+        return int(value or 0)
+
+    async def _with_children(self, session: AsyncSession, rows: Sequence[OrderRow]) -> list[Order]:
+        parents = [row.order_id for row in rows if row.bracket_role == "PARENT"]
+        children: dict[str, list[tuple[str, str]]] = {}
+        if parents:
+            query = select(OrderRow.parent_order_id, OrderRow.bracket_role, OrderRow.order_id)
+            for parent, role, child in await session.execute(
+                query.where(OrderRow.parent_order_id.in_(parents))
+            ):
+                children.setdefault(parent, []).append((role, child))
+        ordered_roles = {"TAKE_PROFIT": 0, "STOP_LOSS": 1}
+        return [
+            order_of(
+                row,
+                tuple(
+                    child
+                    for _, child in sorted(
+                        children.get(row.order_id, []),
+                        key=lambda item: ordered_roles.get(item[0], 2),
+                    )
+                ),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,187 @@
+"""The database schema. Migrations (store/migrations) create it; these classes map it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ibkr_grpc.store.column_types import ExactDecimal, UtcDateTime
+
+# A BIGINT sequence on PostgreSQL; SQLite auto-increments only an INTEGER PRIMARY KEY.
+SequenceInteger = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ContractColumns:
+    """The instrument columns an order or fill carries (denormalised: orders outlive caches)."""
+
+    symbol: Mapped[str] = mapped_column(String(32))
+    security_type: Mapped[str] = mapped_column(String(16))
+    exchange: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(8))
+    con_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    primary_exchange: Mapped[str] = mapped_column(String(32), default="")
+    local_symbol: Mapped[str] = mapped_column(String(64), default="")
+    trading_class: Mapped[str] = mapped_column(String(32), default="")
+    last_trade_date: Mapped[str] = mapped_column(String(16), default="")
+    strike: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    option_right: Mapped[str] = mapped_column(String(8), default="NONE")
+    multiplier: Mapped[str] = mapped_column(String(16), default="")
+
+
+class OrderRow(ContractColumns, Base):
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    order_type: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    stop_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    trailing_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    trailing_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    time_in_force: Mapped[str] = mapped_column(String(8))
+    outside_regular_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    broker_order_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    perm_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    filled_quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    average_fill_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    parent_order_id: Mapped[str] = mapped_column(String(40), default="")
+    bracket_role: Mapped[str] = mapped_column(String(16), default="NONE")
+    oca_group: Mapped[str] = mapped_column(String(64), default="")
+    arrival_bid: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    arrival_ask: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    arrival_last: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    arrival_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    commission: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    commission_currency: Mapped[str] = mapped_column(String(8), default="")
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(None, "create_time", "order_id"),
+        Index(None, "account", "create_time"),
+        Index(None, "symbol", "create_time"),
+        Index(None, "status"),
+        Index(None, "broker_order_id"),
+        Index(None, "perm_id"),
+        Index(None, "parent_order_id"),
+    )
+
+
+class FillRow(ContractColumns, Base):
+    __tablename__ = "fills"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), default="")
+    broker_order_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    perm_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    account: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    price: Mapped[Decimal] = mapped_column(ExactDecimal)
+    cumulative_quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    average_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    execution_exchange: Mapped[str] = mapped_column(String(32), default="")
+    commission: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    commission_currency: Mapped[str] = mapped_column(String(8), default="")
+    realized_pnl: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    reference_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    execution_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(None, "execution_time", "execution_id"),
+        Index(None, "order_id"),
+        Index(None, "account", "execution_time"),
+        Index(None, "symbol", "execution_time"),
+    )
+
+
+class OrderEventRow(Base):
+    """The order-event log. `sequence` is assigned by the database under the service's single
+    writer, so commit order and sequence order agree and a reader never sees a gap fill later."""
+
+    __tablename__ = "order_events"
+
+    sequence: Mapped[int] = mapped_column(SequenceInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(String(24))
+    event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The order as it stood right after the event, and the fill for fill events, as JSON.
+    order_snapshot: Mapped[str] = mapped_column(Text)
+    fill_snapshot: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index(None, "order_id", "sequence"), Index(None, "account", "sequence"))
+
+
+class IdempotencyKeyRow(Base):
+    """AIP-155 request ids: a key, a fingerprint of the request it came with, and its result."""
+
+    __tablename__ = "idempotency_keys"
+
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(40))
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AccountSnapshotRow(Base):
+    __tablename__ = "account_snapshots"
+
+    snapshot_id: Mapped[int] = mapped_column(SequenceInteger, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(32))
+    snapshot_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Every account value IB reported, as JSON [{"tag", "value", "currency"}].
+    account_values: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "account", "snapshot_time"),)
+
+
+class PositionSnapshotRow(Base):
+    __tablename__ = "position_snapshots"
+
+    snapshot_id: Mapped[int] = mapped_column(SequenceInteger, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(32))
+    con_id: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    average_cost: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    snapshot_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "account", "snapshot_time"),)
+
+
+class AuditLogRow(Base):
+    """Every mutating call: who, what, when, its request id and its outcome."""
+
+    __tablename__ = "audit_log"
+
+    audit_id: Mapped[int] = mapped_column(SequenceInteger, primary_key=True, autoincrement=True)
+    audit_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    subject: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    outcome: Mapped[str] = mapped_column(String(32))
+    # Request summary and error reason, as JSON; never tokens or secrets.
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index(None, "audit_time"), Index(None, "subject", "audit_time"))
