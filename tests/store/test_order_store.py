@@ -20,15 +20,11 @@ from ibkr_grpc.domain.errors import (
     ValidationError,
 )
 from ibkr_grpc.domain.orders import ArrivalQuote
+from ibkr_grpc.domain.queries import FillFilter, OrderFilter
+from ibkr_grpc.services.ports import EventDraft, IdempotencyRecord
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision
-from ibkr_grpc.store.order_store import (
-    EventDraft,
-    FillFilter,
-    IdempotencyRecord,
-    OrderFilter,
-    OrderStore,
-)
+from ibkr_grpc.store.order_store import OrderStore
 from ibkr_grpc.store.tables import Base
 from tests.support.builders import EPOCH, make_fill, make_order
 from tests.support.databases import BACKENDS, migrated_database

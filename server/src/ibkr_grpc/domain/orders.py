@@ -154,6 +154,20 @@ class OrderEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What a validate_only order would do; amounts in `currency`, None when IB gave none."""
+
+    notional: Decimal | None
+    currency: str
+    initial_margin_change: Decimal | None = None
+    maintenance_margin_change: Decimal | None = None
+    equity_with_loan_after: Decimal | None = None
+    commission_minimum: Decimal | None = None
+    commission_maximum: Decimal | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OrderPage:
     orders: list[Order] = field(default_factory=list)
     next_page_token: str = ""

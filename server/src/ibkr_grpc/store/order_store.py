@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -18,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ibkr_grpc.domain.enums import OrderEventType, OrderStatus
 from ibkr_grpc.domain.errors import DuplicateClientOrderIdError, OrderNotFoundError
 from ibkr_grpc.domain.orders import Fill, FillPage, Order, OrderEvent, OrderPage
+from ibkr_grpc.domain.queries import FillFilter, OrderFilter
+from ibkr_grpc.services.ports import EventDraft, IdempotencyRecord
 from ibkr_grpc.store import page_tokens
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.records import (
@@ -34,42 +35,6 @@ from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, Or
 
 # Called with the newest committed sequence, from the writer, after each commit.
 SequenceListener = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    account: str = ""
-    statuses: tuple[OrderStatus, ...] = ()
-    symbol: str = ""
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FillFilter:
-    account: str = ""
-    order_id: str = ""
-    symbol: str = ""
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    client_order_id: str
-    request_fingerprint: str
-    order_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class EventDraft:
-    """An event to append: the order's new state, and the fill for fill events."""
-
-    event_type: OrderEventType
-    order: Order
-    event_time: datetime
-    fill: Fill | None = None
-    detail: str = ""
 
 
 class OrderStore:
@@ -220,8 +185,12 @@ class OrderStore:
         return int(value or 0)
 
     async def has_fill(self, execution_id: str) -> bool:
+        return await self.get_fill(execution_id) is not None
+
+    async def get_fill(self, execution_id: str) -> Fill | None:
         async with self._database.session() as session:
-            return await session.get(FillRow, execution_id) is not None
+            row = await session.get(FillRow, execution_id)
+        return fill_of(row) if row is not None else None
 
     async def list_orders(self, filters: OrderFilter, page_size: int, page_token: str) -> OrderPage:
         fingerprint = page_tokens.filter_fingerprint("orders", filters)

@@ -1,0 +1,116 @@
+"""The one mapping from exceptions to gRPC status with google.rpc details (the error catalogue)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import NoReturn
+
+import google.rpc.code_pb2 as rpc_code
+import google.rpc.error_details_pb2 as rpc_error_details
+import google.rpc.status_pb2 as rpc_status
+import grpc
+import grpc.aio
+import structlog
+from google.protobuf import duration_pb2
+
+from ibkr_grpc.domain.errors import ErrorKind, ServiceError
+
+ERROR_DOMAIN = "ibkr.v1"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+_log = structlog.get_logger("ibkr_grpc.api.errors")
+
+_CODES: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.DEADLINE_EXCEEDED: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+
+def grpc_code(kind: ErrorKind) -> grpc.StatusCode:
+    return _CODES[kind]
+
+
+def _duration(delta: timedelta) -> duration_pb2.Duration:
+    duration = duration_pb2.Duration()
+    duration.FromTimedelta(delta)
+    return duration
+
+
+def status_of(error: ServiceError) -> rpc_status.Status:
+    """The google.rpc.Status for a service error, with every detail it carries."""
+    code = grpc_code(error.kind)
+    status = rpc_status.Status(code=code.value[0], message=error.message)
+    info = rpc_error_details.ErrorInfo(
+        domain=ERROR_DOMAIN, reason=error.reason, metadata=error.metadata
+    )
+    status.details.add().Pack(info)
+    if error.field_violations:
+        bad_request = rpc_error_details.BadRequest()
+        for violation in error.field_violations:
+            bad_request.field_violations.add(
+                field=violation.field, description=violation.description
+            )
+        status.details.add().Pack(bad_request)
+    if error.precondition_violations:
+        failure = rpc_error_details.PreconditionFailure()
+        for precondition in error.precondition_violations:
+            failure.violations.add(
+                type=precondition.type,
+                subject=precondition.subject,
+                description=precondition.description,
+            )
+        status.details.add().Pack(failure)
+    if error.quota_violations:
+        quota = rpc_error_details.QuotaFailure()
+        for quota_violation in error.quota_violations:
+            quota.violations.add(
+                subject=quota_violation.subject, description=quota_violation.description
+            )
+        status.details.add().Pack(quota)
+    if error.retry_after is not None:
+        retry = rpc_error_details.RetryInfo(retry_delay=_duration(error.retry_after))
+        status.details.add().Pack(retry)
+    return status
+
+
+def internal_status(request_id: str) -> rpc_status.Status:
+    status = rpc_status.Status(
+        code=rpc_code.INTERNAL,
+        message=f"internal error; quote request id {request_id} when reporting it",
+    )
+    info = rpc_error_details.ErrorInfo(domain=ERROR_DOMAIN, reason="INTERNAL_ERROR")
+    status.details.add().Pack(info)
+    return status
+
+
+def status_for_exception(error: BaseException, request_id: str) -> rpc_status.Status:
+    """The status a caller sees for any exception; unexpected ones never leak their text."""
+    if isinstance(error, ServiceError):
+        return status_of(error)
+    _log.error("unexpected error", request_id=request_id, exc_info=error)
+    return internal_status(request_id)
+
+
+async def abort_with(
+    context: grpc.aio.ServicerContext[object, object], status: rpc_status.Status
+) -> NoReturn:
+    code = next(code for code in grpc.StatusCode if code.value[0] == status.code)
+    await context.abort(
+        code,
+        status.message,
+        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+    )
+    raise AssertionError  # abort raises; this satisfies NoReturn for the type checker
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """Client cancellations and grpc's own aborts pass through the mapping untouched."""
+    return isinstance(error, asyncio.CancelledError | grpc.aio.AbortError)

@@ -1,0 +1,109 @@
+"""The server interceptor every call passes through: request id, logging, error mapping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
+
+import grpc
+import grpc.aio
+import structlog
+
+from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
+from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
+
+_log = structlog.get_logger("ibkr_grpc.api")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+UnaryBehaviour = Callable[[Any, Context], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, Context], AsyncIterator[Any]]
+Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Wraps every handler so that each call has a request id (taken from `x-request-id` or
+    made up, and returned in the response's initial metadata), its own log context, one log line
+    at its end with its outcome and latency, and exceptions mapped by api.errors."""
+
+    async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, cast("StreamBehaviour", handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+async def _begin(method: str, context: Context) -> str:
+    request_id = request_id_from(context.invocation_metadata())
+    structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
+    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+    return request_id
+
+
+def _finish(started: float, outcome: str, **fields: object) -> None:
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    _log.info("call finished", outcome=outcome, latency_ms=latency_ms, **fields)
+    structlog.contextvars.clear_contextvars()
+
+
+def _wrap_unary(method: str, behaviour: UnaryBehaviour) -> UnaryBehaviour:
+    async def wrapped(request: Any, context: Context) -> Any:
+        started = time.perf_counter()
+        request_id = await _begin(method, context)
+        try:
+            response = await behaviour(request, context)
+        except BaseException as error:
+            if is_cancellation(error):
+                _finish(started, "CANCELLED")
+                raise
+            status = status_for_exception(error, request_id)
+            _finish(started, grpc.StatusCode(_code(status.code)).name, message=status.message)
+            await abort_with(context, status)
+        _finish(started, "OK")
+        return response
+
+    return wrapped
+
+
+def _wrap_stream(method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+    async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        request_id = await _begin(method, context)
+        sent = 0
+        try:
+            async for response in behaviour(request, context):
+                yield response
+                sent += 1
+        except BaseException as error:
+            if is_cancellation(error):
+                _finish(started, "CANCELLED", messages_sent=sent)
+                raise
+            status = status_for_exception(error, request_id)
+            _finish(started, grpc.StatusCode(_code(status.code)).name, messages_sent=sent)
+            await abort_with(context, status)
+        _finish(started, "OK", messages_sent=sent)
+
+    return wrapped
+
+
+def _code(number: int) -> tuple[int, str]:
+    return cast("tuple[int, str]", next(c.value for c in grpc.StatusCode if c.value[0] == number))

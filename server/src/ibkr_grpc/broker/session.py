@@ -1,0 +1,362 @@
+"""The one session with IB Gateway: connect, reconcile, serve, and reconnect with backoff.
+
+States: DISCONNECTED -> CONNECTING -> SYNCING (reconciling with IB's records) -> READY. The
+session is READY only after the services' reconciler has settled every order and fill from
+IB's own records, so no command is served against a stale picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import structlog
+from ib_async import IB, Contract, Trade
+from ib_async.objects import CommissionReport, Fill
+from ib_async.wrapper import RequestError
+
+from ibkr_grpc.broker import error_codes, translation
+from ibkr_grpc.domain.broker_reports import BrokerOrderMessage, BrokerSnapshot, GatewayState
+from ibkr_grpc.domain.contracts import ContractSpec
+from ibkr_grpc.domain.enums import ConnectionState
+from ibkr_grpc.domain.errors import BrokerTimeoutError, InvalidContractError
+from ibkr_grpc.domain.orders import ArrivalQuote, Order, OrderPreview
+from ibkr_grpc.services.ports import BrokerListener, Reconciler
+
+_log = structlog.get_logger("ibkr_grpc.broker")
+
+StateListener = Callable[[GatewayState], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    host: str
+    port: int
+    client_id: int
+    request_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    reconnect_initial_delay: float = 0.5
+    reconnect_max_delay: float = 30.0
+    arrival_quote_timeout: float = 1.0
+
+
+class GatewaySession:
+    """Owns the ib_async client and its connection task. start/stop are idempotent."""
+
+    def __init__(self, settings: SessionSettings, *, clock: Callable[[], datetime]) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._ib = IB()
+        # Defensive ib_async defaults: fail a request loudly and never wait forever.
+        self._ib.RequestTimeout = settings.request_timeout
+        self._ib.RaiseRequestErrors = True
+        self._listener: BrokerListener | None = None
+        self._reconciler: Reconciler | None = None
+        self._after_ready: list[Callable[[], Awaitable[None]]] = []
+        self._state_listeners: list[StateListener] = []
+        self._state = GatewayState(
+            ConnectionState.DISCONNECTED,
+            settings.host,
+            settings.port,
+            settings.client_id,
+            state_change_time=clock(),
+        )
+        self._disconnected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._wire_events()
+
+    # ---- wiring --------------------------------------------------------------------------
+
+    def attach(self, listener: BrokerListener, reconciler: Reconciler) -> None:
+        self._listener = listener
+        self._reconciler = reconciler
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
+
+    def remove_state_listener(self, listener: StateListener) -> None:
+        self._state_listeners.remove(listener)
+
+    def after_ready(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` after every reconciliation, before READY (to resubscribe data)."""
+        self._after_ready.append(callback)
+
+    def _wire_events(self) -> None:
+        self._ib.orderStatusEvent += self._on_order_status
+        self._ib.execDetailsEvent += self._on_execution
+        self._ib.commissionReportEvent += self._on_commission
+        self._ib.errorEvent += self._on_error
+        self._ib.disconnectedEvent += self._on_disconnected
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gateway-session")
+            self._task.add_done_callback(_log_task_end)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._ib.isConnected():
+            self._ib.disconnect()
+        self._set_state(ConnectionState.DISCONNECTED)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            self._set_state(ConnectionState.CONNECTING)
+            try:
+                await self._connect_and_sync()
+            except asyncio.CancelledError:
+                raise
+            except (ConnectionError, OSError, TimeoutError, RequestError) as error:
+                attempt += 1
+                self._record_error(0, f"connect failed: {error}")
+                if self._ib.isConnected():
+                    self._ib.disconnect()
+                self._set_state(ConnectionState.DISCONNECTED, reconnect_attempts=attempt)
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            attempt = 0
+            await self._disconnected.wait()
+            self._set_state(ConnectionState.DISCONNECTED, reconnect_attempts=1)
+            await asyncio.sleep(self._backoff(1))
+            attempt = 1
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(
+            self._settings.reconnect_max_delay,
+            self._settings.reconnect_initial_delay * 2 ** (attempt - 1),
+        )
+        jitter: float = random.uniform(0.5, 1.0)  # noqa: S311  jitter, not cryptography
+        return float(ceiling) * jitter
+
+    async def _connect_and_sync(self) -> None:
+        self._disconnected.clear()
+        await self._ib.connectAsync(
+            self._settings.host,
+            self._settings.port,
+            clientId=self._settings.client_id,
+            timeout=self._settings.connect_timeout,
+            raiseSyncErrors=True,
+        )
+        accounts = tuple(self._ib.managedAccounts())
+        self._set_state(
+            ConnectionState.SYNCING,
+            server_version=self._ib.client.serverVersion(),
+            managed_accounts=accounts,
+        )
+        if self._reconciler is not None:
+            await self._reconciler(self._snapshot())
+        for callback in self._after_ready:
+            await callback()
+        if not self._ib.isConnected():
+            message = "the connection dropped while reconciling"
+            raise ConnectionError(message)
+        now = self._clock()
+        self._set_state(ConnectionState.READY, ready_since=now, reconnect_attempts=0)
+
+    def _snapshot(self) -> BrokerSnapshot:
+        trades = self._ib.trades()
+        by_order_id = {trade.order.orderId: trade for trade in trades}
+        statuses = [report for trade in trades if (report := translation.status_report(trade))]
+        executions = [
+            translation.execution_report(by_order_id.get(fill.execution.orderId), fill)
+            for fill in self._ib.fills()
+        ]
+        return BrokerSnapshot(
+            orders=statuses,
+            executions=executions,
+            managed_accounts=list(self._ib.managedAccounts()),
+        )
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def state(self) -> GatewayState:
+        return self._state
+
+    def is_ready(self) -> bool:
+        return self._state.state is ConnectionState.READY
+
+    def managed_accounts(self) -> tuple[str, ...]:
+        return self._state.managed_accounts
+
+    def _set_state(self, state: ConnectionState, **changes: object) -> None:
+        previous = self._state
+        changed_state = state is not previous.state
+        updated = replace(previous, state=state, **changes)  # type: ignore[arg-type]
+        if changed_state:
+            updated = replace(updated, state_change_time=self._clock())
+        if state is ConnectionState.DISCONNECTED:
+            updated = replace(updated, server_version=0)
+        if updated == previous:
+            return
+        self._state = updated
+        if changed_state:
+            _log.info("gateway session state", state=state.value, last_error=updated.last_error)
+        for listener in tuple(self._state_listeners):
+            listener(updated)
+
+    def _record_error(self, code: int, message: str) -> None:
+        self._state = replace(self._state, last_error=message, last_error_code=code)
+
+    # ---- ib_async events -----------------------------------------------------------------
+
+    def _on_order_status(self, trade: Trade) -> None:
+        report = translation.status_report(trade)
+        if report is not None and self._listener is not None:
+            self._listener.order_status(report)
+
+    def _on_execution(self, trade: Trade, fill: Fill) -> None:
+        if self._listener is not None:
+            self._listener.execution(translation.execution_report(trade, fill))
+
+    def _on_commission(self, _trade: Trade, _fill: Fill, report: CommissionReport) -> None:
+        if self._listener is not None:
+            self._listener.commission(translation.commission_report(report))
+
+    def _on_error(
+        self, request_id: int, code: int, message: str, _contract: Contract | None
+    ) -> None:
+        if code in {error_codes.CONNECTIVITY_LOST, error_codes.RESTORED_DATA_LOST}:
+            # IB's link to the gateway broke or came back without data: reconnect and
+            # reconcile rather than trust anything the session holds.
+            self._record_error(code, message)
+            _log.warning("gateway connectivity notice; reconnecting", ib_error_code=code)
+            self._ib.disconnect()
+            return
+        if code in error_codes.FARM_NOTICES or code == error_codes.RESTORED_DATA_KEPT:
+            _log.info("gateway notice", ib_error_code=code, message=message)
+            return
+        if request_id <= 0 or self._listener is None:
+            return
+        known = self._ib.wrapper.trades.get((self._settings.client_id, request_id))
+        rejects = code in error_codes.ORDER_REJECTIONS
+        if code in error_codes.ORDER_NOTICES or (rejects and known is None):
+            self._listener.order_message(BrokerOrderMessage(request_id, code, message, rejects))
+
+    def _on_disconnected(self) -> None:
+        self._disconnected.set()
+
+    # ---- BrokerPort ----------------------------------------------------------------------
+
+    def reserve_order_ids(self, count: int, floor: int) -> list[int]:
+        # Order ids and ib_async's request ids come from one counter so they never collide,
+        # and never at or below an id the database already holds (nextValidId can roll back
+        # after a gateway restart).
+        self._ib.client.updateReqId(floor + 1)  # type: ignore[no-untyped-call]
+        return [self._ib.client.getReqId() for _ in range(count)]
+
+    def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
+        if not self._ib.isConnected():
+            message = "not connected to IB Gateway"
+            raise ConnectionError(message)
+        ib_order = translation.ib_order(
+            order, parent_broker_order_id=parent_broker_order_id, transmit=transmit
+        )
+        self._ib.placeOrder(translation.ib_contract(order.contract), ib_order)
+
+    def cancel(self, broker_order_id: int) -> None:
+        if not self._ib.isConnected():
+            message = "not connected to IB Gateway"
+            raise ConnectionError(message)
+        trade = self._ib.wrapper.trades.get((self._settings.client_id, broker_order_id))
+        if trade is not None:
+            self._ib.cancelOrder(trade.order)
+        else:
+            self._ib.client.cancelOrder(broker_order_id, "")  # type: ignore[no-untyped-call]
+
+    async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        try:
+            details = await self._ib.reqContractDetailsAsync(translation.ib_contract(contract))
+        except RequestError as error:
+            raise InvalidContractError(
+                f"IB knows no contract {contract.display_name}: {error.message}",
+                metadata={"ib_error_code": str(error.code), "symbol": contract.symbol},
+            ) from error
+        except TimeoutError as error:
+            message = "IB did not answer the contract lookup in time"
+            raise BrokerTimeoutError(message) from error
+        if not details:
+            raise InvalidContractError(
+                f"IB knows no contract {contract.display_name}",
+                metadata={"symbol": contract.symbol},
+            )
+        if len(details) > 1:
+            choices = ", ".join(
+                f"{d.contract.primaryExchange or d.contract.exchange} (con_id {d.contract.conId})"
+                for d in details[:5]
+                if d.contract is not None
+            )
+            raise InvalidContractError(
+                f"{contract.display_name} is ambiguous: {choices}; give con_id or primary_exchange",
+                metadata={"symbol": contract.symbol},
+            )
+        found = details[0].contract
+        if found is None:
+            raise InvalidContractError(f"IB knows no contract {contract.display_name}")
+        return replace(translation.contract_spec(found), exchange=contract.exchange)
+
+    async def arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
+        try:
+            async with asyncio.timeout(self._settings.arrival_quote_timeout):
+                tickers = await self._ib.reqTickersAsync(translation.ib_contract(contract))
+        except (TimeoutError, RequestError):
+            return None
+        if not tickers:
+            return None
+        ticker = tickers[0]
+        bid = translation.decimal_of(ticker.bid)
+        ask = translation.decimal_of(ticker.ask)
+        last = translation.decimal_of(ticker.last)
+        if bid is None and ask is None and last is None:
+            return None
+        return ArrivalQuote(bid, ask, last, self._clock())
+
+    async def preview(self, order: Order) -> OrderPreview:
+        ib_order = translation.ib_order(order, parent_broker_order_id=0, transmit=True)
+        ib_order.orderId = 0
+        notional = None
+        price = order.terms.limit_price or order.terms.stop_price
+        if price is not None:
+            notional = price * order.terms.quantity
+        try:
+            state = await self._ib.whatIfOrderAsync(
+                translation.ib_contract(order.contract), ib_order
+            )
+        except (TimeoutError, RequestError) as error:
+            return OrderPreview(
+                notional, order.contract.currency, warnings=(f"no what-if from IB: {error}",)
+            )
+        return OrderPreview(
+            notional=notional,
+            currency=state.commissionCurrency or order.contract.currency,
+            initial_margin_change=translation.decimal_of(state.initMarginChange or None),
+            maintenance_margin_change=translation.decimal_of(state.maintMarginChange or None),
+            equity_with_loan_after=translation.decimal_of(state.equityWithLoanAfter or None),
+            commission_minimum=translation.decimal_of(state.minCommission),
+            commission_maximum=translation.decimal_of(state.maxCommission),
+            warnings=(state.warningText,) if state.warningText else (),
+        )
+
+    @property
+    def ib(self) -> IB:
+        """The ib_async client, for the broker adapter's other modules (market data, portfolio)."""
+        return self._ib
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _log_task_end(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        if task.exception() is not None:
+            _log.error("gateway session task failed", exc_info=task.exception())

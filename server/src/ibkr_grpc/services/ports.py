@@ -1,0 +1,125 @@
+"""The interfaces the services need from the outside world. The broker adapter implements
+BrokerPort; the services never import ib_async or the adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ibkr_grpc.domain.broker_reports import (
+    BrokerCommission,
+    BrokerExecution,
+    BrokerOrderMessage,
+    BrokerOrderStatus,
+    BrokerSnapshot,
+    GatewayState,
+)
+from ibkr_grpc.domain.contracts import ContractSpec
+from ibkr_grpc.domain.enums import OrderEventType
+from ibkr_grpc.domain.orders import (
+    ArrivalQuote,
+    Fill,
+    FillPage,
+    Order,
+    OrderEvent,
+    OrderPage,
+    OrderPreview,
+)
+from ibkr_grpc.domain.queries import FillFilter, OrderFilter
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """An AIP-155 request id, a fingerprint of the request it came with, and its order."""
+
+    client_order_id: str
+    request_fingerprint: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An order event to record: the order's new state, and the fill for fill events."""
+
+    event_type: OrderEventType
+    order: Order
+    event_time: datetime
+    fill: Fill | None = None
+    detail: str = ""
+
+
+class OrderRepository(Protocol):
+    """Durable orders, fills and order events (implemented by store.order_store.OrderStore)."""
+
+    def add_listener(self, listener: Callable[[int], None]) -> None: ...
+    def remove_listener(self, listener: Callable[[int], None]) -> None: ...
+    async def create_orders(
+        self, orders: Sequence[Order], *, idempotency: IdempotencyRecord, event_time: datetime
+    ) -> list[OrderEvent]: ...
+    async def record(self, drafts: Sequence[EventDraft]) -> list[OrderEvent]: ...
+    async def get(self, order_id: str) -> Order: ...
+    async def get_fill(self, execution_id: str) -> Fill | None: ...
+    async def find_idempotency(self, client_order_id: str) -> IdempotencyRecord | None: ...
+    async def find_by_broker_ids(
+        self, *, perm_id: int = 0, broker_order_id: int = 0
+    ) -> Order | None: ...
+    async def working_orders(self, account: str = "") -> list[Order]: ...
+    async def max_broker_order_id(self) -> int: ...
+    async def list_orders(
+        self, filters: OrderFilter, page_size: int, page_token: str
+    ) -> OrderPage: ...
+    async def list_fills(
+        self, filters: FillFilter, page_size: int, page_token: str
+    ) -> FillPage: ...
+    async def events_after(
+        self, sequence: int, *, account: str = "", limit: int = 500
+    ) -> list[OrderEvent]: ...
+    async def last_sequence(self) -> int: ...
+
+
+class BrokerListener(Protocol):
+    """Receives the broker's reports, in the order the broker sent them."""
+
+    def order_status(self, report: BrokerOrderStatus) -> None: ...
+    def execution(self, report: BrokerExecution) -> None: ...
+    def commission(self, report: BrokerCommission) -> None: ...
+    def order_message(self, report: BrokerOrderMessage) -> None: ...
+
+
+# Called with the broker's records after every (re)connect, before the session is READY;
+# the session becomes READY only when it returns.
+Reconciler = Callable[[BrokerSnapshot], Awaitable[None]]
+
+
+class BrokerPort(Protocol):
+    """The order-facing side of the gateway session."""
+
+    def state(self) -> GatewayState: ...
+
+    def is_ready(self) -> bool: ...
+
+    def managed_accounts(self) -> tuple[str, ...]: ...
+
+    async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        """The unique contract IB knows for this description; InvalidContractError if none."""
+        ...
+
+    async def arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
+        """The current bid/ask/last, if the broker has them quickly; None otherwise."""
+        ...
+
+    def reserve_order_ids(self, count: int, floor: int) -> list[int]:
+        """`count` fresh broker order ids, all above `floor` and above any id used before."""
+        ...
+
+    def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
+        """Send (or re-send, to modify) an order. Returns once it is written to the socket."""
+        ...
+
+    def cancel(self, broker_order_id: int) -> None: ...
+
+    async def preview(self, order: Order) -> OrderPreview:
+        """IB's what-if margin and commission estimate for the order."""
+        ...
