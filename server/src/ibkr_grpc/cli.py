@@ -18,8 +18,22 @@ def _run_simulator(arguments: Sequence[str]) -> int:
     return run(arguments)
 
 
+def _serve(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.serve import run  # noqa: PLC0415  keeps `ibkr-grpc --help` fast
+
+    return run(arguments)
+
+
+def _database(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.database import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
 SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
+    "serve": ("serve the ibkr.v1 gRPC API in front of IB Gateway", _serve),
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
+    "db": ("manage the database schema (upgrade, current)", _database),
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import grpc
 import grpc.aio
@@ -12,19 +14,28 @@ import structlog
 
 from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
+from ibkr_grpc.domain.errors import ServiceUnavailableError
 
 _log = structlog.get_logger("ibkr_grpc.api")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UnaryBehaviour = Callable[[Any, Context], Awaitable[Any]]
 StreamBehaviour = Callable[[Any, Context], AsyncIterator[Any]]
-Handler = grpc.RpcMethodHandler[Any, Any]
+if TYPE_CHECKING:
+    # grpc-stubs makes the handler generic; at run time grpc's class is not subscriptable.
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler so that each call has a request id (taken from `x-request-id` or
     made up, and returned in the response's initial metadata), its own log context, one log line
-    at its end with its outcome and latency, and exceptions mapped by api.errors."""
+    at its end with its outcome and latency, and exceptions mapped by api.errors. When
+    `shutting_down` is set, open streams end with UNAVAILABLE (SERVICE_UNAVAILABLE)."""
+
+    def __init__(self, shutting_down: asyncio.Event) -> None:
+        self._shutting_down = shutting_down
 
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
@@ -45,7 +56,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, cast("StreamBehaviour", handler.unary_stream)),
+                _wrap_stream(
+                    method, cast("StreamBehaviour", handler.unary_stream), self._shutting_down
+                ),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -84,13 +97,15 @@ def _wrap_unary(method: str, behaviour: UnaryBehaviour) -> UnaryBehaviour:
     return wrapped
 
 
-def _wrap_stream(method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
+def _wrap_stream(
+    method: str, behaviour: StreamBehaviour, shutting_down: asyncio.Event
+) -> StreamBehaviour:
     async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
         started = time.perf_counter()
         request_id = await _begin(method, context)
         sent = 0
         try:
-            async for response in behaviour(request, context):
+            async for response in _until(behaviour(request, context), shutting_down):
                 yield response
                 sent += 1
         except BaseException as error:
@@ -107,3 +122,27 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour) -> StreamBehaviour:
 
 def _code(number: int) -> tuple[int, str]:
     return cast("tuple[int, str]", next(c.value for c in grpc.StatusCode if c.value[0] == number))
+
+
+async def _until(stream: AsyncIterator[Any], stop: asyncio.Event) -> AsyncIterator[Any]:
+    """The stream's items until `stop` is set, then ServiceUnavailableError."""
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            item = asyncio.ensure_future(anext(stream))
+            await asyncio.wait({item, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not item.done():
+                item.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await item
+                message = "the server is shutting down; reconnect and resume"
+                raise ServiceUnavailableError(message)
+            try:
+                yield item.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        stopped.cancel()
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()

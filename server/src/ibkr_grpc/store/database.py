@@ -37,7 +37,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
 
 
 class Database:
-    """Owns the engine and hands out sessions; `dispose` is safe to call twice."""
+    """Owns the engine and hands out sessions."""
 
     def __init__(
         self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
@@ -53,7 +53,6 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._disposed = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -68,6 +67,6 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
-        if not self._disposed:
-            self._disposed = True
-            await self.engine.dispose()
+        """Close every pooled connection. Safe to call twice; the engine reconnects if used
+        again afterwards (a restarted application on the same database)."""
+        await self.engine.dispose()

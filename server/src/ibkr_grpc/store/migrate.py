@@ -34,6 +34,12 @@ async def upgrade(database: Database, revision: str = "head") -> None:
         await connection.run_sync(_upgrade)
 
 
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 async def current_revision(database: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext  # noqa: PLC0415
 

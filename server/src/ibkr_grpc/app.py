@@ -1,0 +1,193 @@
+"""Application wiring: builds every component from the settings, starts them in order and
+stops them in the reverse order. start() and stop() are idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import grpc.aio
+import structlog
+from grpc_health.v1 import _async as health_aio  # the asyncio HealthServicer (health.aio)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ibkr.v1 import (
+    gateway_service_pb2,
+    gateway_service_pb2_grpc,
+    market_data_service_pb2,
+    order_service_pb2,
+    order_service_pb2_grpc,
+    portfolio_service_pb2,
+)
+from ibkr_grpc.api.gateway_servicer import GatewayServicer
+from ibkr_grpc.api.interceptors import CallInterceptor
+from ibkr_grpc.api.order_servicer import OrderServicer
+from ibkr_grpc.broker.session import GatewaySession, SessionSettings
+from ibkr_grpc.domain.broker_reports import GatewayState
+from ibkr_grpc.domain.enums import ConnectionState
+from ibkr_grpc.services.gateway_monitor import GatewayMonitor
+from ibkr_grpc.services.order_event_feed import OrderEventFeed
+from ibkr_grpc.services.order_manager import OrderManager
+from ibkr_grpc.settings import Settings
+from ibkr_grpc.store.database import Database
+from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
+from ibkr_grpc.store.order_store import OrderStore
+
+_log = structlog.get_logger("ibkr_grpc.app")
+
+# Services whose health follows the gateway session: NOT_SERVING until it is READY.
+TRADING_SERVICES = (
+    order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    portfolio_service_pb2.DESCRIPTOR.services_by_name["PortfolioService"].full_name,
+    market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
+)
+GATEWAY_SERVICE = gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DatabaseNotMigratedError(RuntimeError):
+    pass
+
+
+class Application:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        database: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self.database = database or Database(settings.database_url.get_secret_value())
+        self.orders = OrderStore(self.database)
+        self.session = GatewaySession(
+            SessionSettings(
+                host=settings.ib_host,
+                port=settings.ib_port,
+                client_id=settings.ib_client_id,
+                request_timeout=settings.ib_request_timeout_seconds,
+                connect_timeout=settings.ib_connect_timeout_seconds,
+                reconnect_initial_delay=settings.ib_reconnect_initial_delay_seconds,
+                reconnect_max_delay=settings.ib_reconnect_max_delay_seconds,
+            ),
+            clock=clock,
+        )
+        self.monitor = GatewayMonitor(self.session.state(), clock=clock)
+        self.order_manager = OrderManager(
+            self.orders,
+            self.session,
+            clock=clock,
+            acknowledgement_timeout=timedelta(
+                seconds=settings.order_acknowledgement_timeout_seconds
+            ),
+        )
+        self.session.attach(self.order_manager, self.order_manager.reconcile)
+        self.session.add_state_listener(self.monitor.update)
+        self.session.add_state_listener(self._follow_health)
+        self.feed = OrderEventFeed(self.orders, self.monitor, clock=clock)
+        self.health = health_aio.HealthServicer()
+        self.shutting_down = asyncio.Event()
+        self.server = grpc.aio.server(
+            interceptors=[CallInterceptor(self.shutting_down)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ],
+        )
+        self.port = 0
+        # Health updates follow state changes that arrive in synchronous callbacks.
+        self._health_updates: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._stopped = False
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self._prepare_database()
+        order_service_pb2_grpc.add_OrderServiceServicer_to_server(
+            OrderServicer(self.order_manager, self.orders, self.feed), self.server
+        )
+        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server(
+            GatewayServicer(
+                self.monitor,
+                trading_mode=self.settings.trading_mode,
+                market_data_line_limit=100,
+            ),
+            self.server,
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = (
+            *TRADING_SERVICES,
+            GATEWAY_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        )
+        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
+        await self._set_health(ready=False)
+        await self.health.set(GATEWAY_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        self.port = self.server.add_insecure_port(self.settings.grpc_listen)
+        await self.server.start()
+        self.order_manager.start()
+        await self.session.start()
+        _log.info(
+            "serving",
+            listen=self.settings.grpc_listen,
+            port=self.port,
+            trading_mode=self.settings.trading_mode.value,
+        )
+
+    async def _prepare_database(self) -> None:
+        folder = self.settings.embedded_database_folder()
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        if self.settings.is_embedded_database:
+            await upgrade(self.database)
+            return
+        current = await current_revision(self.database)
+        if current != head_revision():
+            message = f"the database schema is at {current!r}, not {head_revision()!r}: run 'ibkr-grpc db upgrade'"
+            raise DatabaseNotMigratedError(message)
+
+    def _follow_health(self, state: GatewayState) -> None:
+        ready = state.state is ConnectionState.READY
+        task = asyncio.get_running_loop().create_task(self._set_health(ready=ready))
+        self._health_updates.add(task)
+        task.add_done_callback(self._health_update_done)
+
+    def _health_update_done(self, task: asyncio.Task[None]) -> None:
+        self._health_updates.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("health update failed", exc_info=task.exception())
+
+    async def _set_health(self, *, ready: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ready
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *TRADING_SERVICES):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting calls, end streams with UNAVAILABLE, let unary calls finish, then
+        disconnect from IB and close the database."""
+        if self._stopped or not self._started:
+            return
+        self._stopped = True
+        _log.info("shutting down")
+        await self.health.enter_graceful_shutdown()
+        self.shutting_down.set()
+        await self.server.stop(grace)
+        await self.order_manager.stop()
+        await self.session.stop()
+        await asyncio.gather(*self._health_updates, return_exceptions=True)
+        await self.database.dispose()
+        _log.info("stopped")

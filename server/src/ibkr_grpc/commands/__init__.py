@@ -1,0 +1,1 @@
+"""The ibkr-grpc subcommands."""

@@ -1,0 +1,93 @@
+"""A real server (grpc.aio on a free port) in front of the simulated gateway over TCP, on a
+real database, reached through the generated stubs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from ibkr.v1 import gateway_service_pb2
+from ibkr_client import IbkrClient
+from ibkr_grpc.app import Application
+from ibkr_grpc.settings import Settings
+from ibkr_grpc.store.database import Database
+from ibkr_simulator import Simulator
+from ibkr_simulator.config import SimulatorConfig
+from tests.support.databases import BACKENDS, migrated_database
+from tests.support.waiting import eventually
+
+ACCOUNT = "DU1234567"
+
+
+@dataclass
+class RunningServer:
+    application: Application
+    client: IbkrClient
+    simulator: Simulator
+    database: Database
+
+    async def wait_until_ready(self) -> None:
+        async def ready() -> bool:
+            response = await self.client.gateway.GetGatewayStatus(
+                gateway_service_pb2.GetGatewayStatusRequest()
+            )
+            return response.status.state == gateway_service_pb2.CONNECTION_STATE_READY
+
+        await eventually(ready, within=15, message="the gateway session never became READY")
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    config = SimulatorConfig(
+        port=0, seed=7, tick_rate=0, accounts=(ACCOUNT,), account_update_interval=0.2
+    )
+    async with Simulator(config) as running:
+        yield running
+
+
+def server_settings(simulator: Simulator, database_url: str) -> Settings:
+    return Settings(
+        ib_host=simulator.host,
+        ib_port=simulator.port,
+        ib_client_id=11,
+        database_url=SecretStr(database_url),
+        grpc_listen="127.0.0.1:0",
+        ib_request_timeout_seconds=5,
+        ib_connect_timeout_seconds=5,
+        ib_reconnect_initial_delay_seconds=0.1,
+        ib_reconnect_max_delay_seconds=0.5,
+        order_acknowledgement_timeout_seconds=3,
+    )
+
+
+@asynccontextmanager
+async def running_server(simulator: Simulator, database: Database) -> AsyncIterator[RunningServer]:
+    """Start the application on `database`, wait until READY, stop it afterwards."""
+    settings = server_settings(simulator, database.url)
+    application = Application(settings, database=database)
+    await application.start()
+    client = IbkrClient.connect(f"127.0.0.1:{application.port}")
+    server = RunningServer(application, client, simulator, database)
+    try:
+        await server.wait_until_ready()
+        yield server
+    finally:
+        await client.close()
+        await application.stop(grace=1)
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(request.param, tmp_path) as migrated:
+        yield migrated
+
+
+@pytest.fixture
+async def server(simulator: Simulator, database: Database) -> AsyncIterator[RunningServer]:
+    async with running_server(simulator, database) as running:
+        yield running
