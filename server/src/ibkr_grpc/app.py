@@ -21,17 +21,22 @@ from ibkr.v1 import (
     order_service_pb2,
     order_service_pb2_grpc,
     portfolio_service_pb2,
+    portfolio_service_pb2_grpc,
 )
 from ibkr_grpc.api.gateway_servicer import GatewayServicer
 from ibkr_grpc.api.interceptors import CallInterceptor
 from ibkr_grpc.api.order_servicer import OrderServicer
+from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
+from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.session import GatewaySession, SessionSettings
 from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
 from ibkr_grpc.services.order_manager import OrderManager
+from ibkr_grpc.services.portfolio import PortfolioService
 from ibkr_grpc.settings import Settings
+from ibkr_grpc.store.audit_store import AuditStore
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
 from ibkr_grpc.store.order_store import OrderStore
@@ -43,6 +48,11 @@ TRADING_SERVICES = (
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
     portfolio_service_pb2.DESCRIPTOR.services_by_name["PortfolioService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
+)
+# Every mutating call leaves an audit entry.
+AUDITED_METHODS = frozenset(
+    f"/{order_service_pb2.DESCRIPTOR.services_by_name['OrderService'].full_name}/{name}"
+    for name in ("PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders")
 )
 GATEWAY_SERVICE = gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
 
@@ -92,10 +102,23 @@ class Application:
         self.session.add_state_listener(self.monitor.update)
         self.session.add_state_listener(self._follow_health)
         self.feed = OrderEventFeed(self.orders, self.monitor, clock=clock)
+        self.portfolio_reader = PortfolioReader(self.session.ib, clock=clock)
+        self.session.after_ready(self.portfolio_reader.subscribe)
+        self.portfolio = PortfolioService(
+            self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
+        )
         self.health = health_aio.HealthServicer()
+        self.audit = AuditStore(self.database)
         self.shutting_down = asyncio.Event()
         self.server = grpc.aio.server(
-            interceptors=[CallInterceptor(self.shutting_down)],
+            interceptors=[
+                CallInterceptor(
+                    self.shutting_down,
+                    auditor=self.audit,
+                    audited_methods=AUDITED_METHODS,
+                    clock=clock,
+                )
+            ],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.keepalive_time_ms", 30_000),
@@ -123,6 +146,9 @@ class Application:
                 market_data_line_limit=100,
             ),
             self.server,
+        )
+        portfolio_service_pb2_grpc.add_PortfolioServiceServicer_to_server(
+            PortfolioServicer(self.portfolio), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (

@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import grpc
 import grpc.aio
 import structlog
 
+from ibkr_grpc.api.audit import CallAudit
 from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
 from ibkr_grpc.domain.errors import ServiceUnavailableError
+from ibkr_grpc.services.ports import Auditor
 
 _log = structlog.get_logger("ibkr_grpc.api")
 
@@ -34,8 +37,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     at its end with its outcome and latency, and exceptions mapped by api.errors. When
     `shutting_down` is set, open streams end with UNAVAILABLE (SERVICE_UNAVAILABLE)."""
 
-    def __init__(self, shutting_down: asyncio.Event) -> None:
+    def __init__(
+        self,
+        shutting_down: asyncio.Event,
+        *,
+        auditor: Auditor | None = None,
+        audited_methods: frozenset[str] = frozenset(),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._shutting_down = shutting_down
+        self._audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
 
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
@@ -50,7 +61,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary)),
+                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._audit),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -78,7 +89,7 @@ def _finish(started: float, outcome: str, **fields: object) -> None:
     structlog.contextvars.clear_contextvars()
 
 
-def _wrap_unary(method: str, behaviour: UnaryBehaviour) -> UnaryBehaviour:
+def _wrap_unary(method: str, behaviour: UnaryBehaviour, audit: CallAudit | None) -> UnaryBehaviour:
     async def wrapped(request: Any, context: Context) -> Any:
         started = time.perf_counter()
         request_id = await _begin(method, context)
@@ -89,8 +100,13 @@ def _wrap_unary(method: str, behaviour: UnaryBehaviour) -> UnaryBehaviour:
                 _finish(started, "CANCELLED")
                 raise
             status = status_for_exception(error, request_id)
-            _finish(started, grpc.StatusCode(_code(status.code)).name, message=status.message)
+            outcome = grpc.StatusCode(_code(status.code)).name
+            if audit is not None:
+                await audit.record(method, request_id, request, None, outcome, status.message)
+            _finish(started, outcome, message=status.message)
             await abort_with(context, status)
+        if audit is not None:
+            await audit.record(method, request_id, request, response, "OK", "")
         _finish(started, "OK")
         return response
 

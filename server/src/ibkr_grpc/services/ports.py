@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ibkr_grpc.domain.audit import AuditEntry
 from ibkr_grpc.domain.broker_reports import (
     BrokerCommission,
     BrokerExecution,
@@ -123,3 +124,9 @@ class BrokerPort(Protocol):
     async def preview(self, order: Order) -> OrderPreview:
         """IB's what-if margin and commission estimate for the order."""
         ...
+
+
+class Auditor(Protocol):
+    """Durable record of mutating calls (implemented by store.audit_store.AuditStore)."""
+
+    async def record(self, entry: AuditEntry) -> None: ...

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 
+from ibkr_grpc.domain.audit import AuditEntry
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.tables import AuditLogRow
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    audit_time: datetime
-    subject: str
-    action: str
-    request_id: str
-    target: str
-    outcome: str
-    detail: dict[str, str]
 
 
 class AuditStore:

@@ -1,0 +1,67 @@
+"""Writes one audit entry for every call of an audited (mutating) method, whatever its outcome."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+import structlog
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from ibkr_grpc.domain.audit import AuditEntry
+from ibkr_grpc.services.ports import Auditor
+
+_log = structlog.get_logger("ibkr_grpc.audit")
+_MAXIMUM_DETAIL = 4000
+
+# Who is calling: set by the authentication interceptor when there is one.
+CALLER: ContextVar[str] = ContextVar("caller", default="anonymous")
+
+
+def _target(request: Any, response: Any) -> str:
+    for message in (response, request):
+        order = getattr(message, "order", None)
+        order_id = getattr(order, "order_id", None) if isinstance(order, Message) else None
+        if order_id:
+            return str(order_id)
+    for name in ("order_id", "client_order_id", "account"):
+        value = getattr(request, name, "")
+        if value:
+            return str(value)
+    return ""
+
+
+class CallAudit:
+    def __init__(
+        self, auditor: Auditor, methods: frozenset[str], clock: Callable[[], datetime]
+    ) -> None:
+        self._auditor = auditor
+        self._methods = methods
+        self._clock = clock
+
+    async def record(
+        self, method: str, request_id: str, request: Any, response: Any, outcome: str, message: str
+    ) -> None:
+        if method not in self._methods:
+            return
+        summary = json.dumps(MessageToDict(request, preserving_proto_field_name=True))
+        detail = {"request": summary[:_MAXIMUM_DETAIL]}
+        if message:
+            detail["message"] = message
+        entry = AuditEntry(
+            audit_time=self._clock(),
+            subject=CALLER.get(),
+            action=method.rsplit("/", 1)[-1],
+            request_id=request_id,
+            target=_target(request, response)[:128],
+            outcome=outcome,
+            detail=detail,
+        )
+        try:
+            await self._auditor.record(entry)
+        except Exception:  # noqa: BLE001  the call's own outcome stands; the failure is logged
+            _log.exception("could not write the audit entry", action=entry.action)
