@@ -1,0 +1,77 @@
+"""The simulator's settings: one frozen object built at start-up and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Server versions the simulator formats messages for. ib_async 2.x asks for 157..178; IB's
+# legacy ibapi 9.81 asks for 100..157. Versions >= 201 switch to protobuf and are not served.
+MINIMUM_SERVER_VERSION = 157
+MAXIMUM_SERVER_VERSION = 178
+
+
+@dataclass(frozen=True)
+class Limits:
+    """IB's pacing and capacity limits; each can be tightened in tests."""
+
+    # Client-to-gateway messages per second before error 100.
+    messages_per_second: int = 50
+    # A connection whose excess reaches (multiple - 1) seconds' worth of messages is closed.
+    disconnect_rate_multiple: float = 2.0
+    # Concurrent streaming market-data lines across all connections (error 101 past it).
+    market_data_lines: int = 100
+    # Historical pacing (error 162): identical requests, same-contract bursts, and a long window.
+    historical_identical_window_seconds: float = 15.0
+    historical_same_contract_count: int = 6
+    historical_same_contract_window_seconds: float = 2.0
+    historical_requests_per_window: int = 60
+    historical_window_seconds: float = 600.0
+    # Bars in one historical answer before IB's "Time length exceed max".
+    historical_maximum_bars: int = 10_000
+
+
+@dataclass(frozen=True)
+class FillPolicy:
+    """How orders execute against the simulated market."""
+
+    # Largest quantity filled per order per price step; None fills the whole order at once.
+    partial_fill_quantity: float | None = None
+    # IB-like tiered commission for stocks: per share, with a minimum and a cap of trade value.
+    commission_per_share: float = 0.005
+    minimum_commission: float = 1.0
+    maximum_commission_fraction: float = 0.01
+    # FX commission as a fraction of notional, with its own minimum.
+    fx_commission_fraction: float = 0.00002
+    fx_minimum_commission: float = 2.0
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything the simulator needs to start; defaults match a fresh paper account."""
+
+    host: str = "127.0.0.1"
+    # 0 picks a free port (read it back from Simulator.port).
+    port: int = 4002
+    seed: int = 1
+    accounts: tuple[str, ...] = ("DU1234567",)
+    # Price steps per second of wall time; 0 disables the clock so tests step prices by hand.
+    tick_rate: float = 4.0
+    # Simulated market time per price step, so the same seed gives the same path at any rate.
+    seconds_per_step: float = 1.0
+    starting_cash: float = 1_000_000.0
+    # Whether the account has live market-data permissions; without them only delayed data
+    # (reqMarketDataType 3 or 4) is served and live requests get error 354.
+    market_data_subscribed: bool = True
+    base_currency: str = "USD"
+    # Seconds between periodic account, portfolio and PnL pushes (IB sends them every few minutes).
+    account_update_interval: float = 1.0
+    # Extra contract files whose entries extend or override the bundled universe.
+    contract_files: tuple[Path, ...] = ()
+    # Optional line-based control interface (host, port); port 0 picks a free one.
+    control_host: str = "127.0.0.1"
+    control_port: int | None = None
+    # Messages waiting to be written to one connection before the gateway drops it.
+    outgoing_queue_size: int = 20_000
+    limits: Limits = field(default_factory=Limits)
+    fills: FillPolicy = field(default_factory=FillPolicy)

@@ -1,0 +1,191 @@
+"""The simulated gateway's core: engines, connected clients, and the routing of order events.
+
+It knows nothing about sockets: sessions register here and receive messages through `send`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ibkr_simulator import codes, order_messages, outgoing
+from ibkr_simulator.account import AccountBook
+from ibkr_simulator.account_service import AccountService
+from ibkr_simulator.clock import Clock
+from ibkr_simulator.config import SimulatorConfig
+from ibkr_simulator.contracts import ContractSpec, ContractUniverse
+from ibkr_simulator.historical_service import HistoricalDataService
+from ibkr_simulator.market_data import MarketDataEngine
+from ibkr_simulator.order_engine import OrderEngine
+from ibkr_simulator.order_events import (
+    OrderCancelled,
+    OrderEvent,
+    OrderFilled,
+    OrderOpened,
+    OrderPreviewed,
+    OrderRejected,
+    OrderStatusChanged,
+)
+from ibkr_simulator.prices import PriceBook, Quote
+from ibkr_simulator.realtime_bars import RealTimeBarService
+from ibkr_simulator.recipient import Recipient
+
+logger = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Everything behind the API port: prices, orders, accounts, and who is connected."""
+
+    def __init__(self, config: SimulatorConfig, universe: ContractUniverse, clock: Clock) -> None:
+        self.config = config
+        self.universe = universe
+        self.clock = clock
+        self.prices = PriceBook(universe, config.seed, config.seconds_per_step)
+        self.accounts = AccountBook(
+            config.accounts, config.starting_cash, config.base_currency, self._mark_price
+        )
+        self.account_service = AccountService(self.accounts, clock)
+        self.market_data = MarketDataEngine(
+            self.prices,
+            clock,
+            config.limits.market_data_lines,
+            subscribed=config.market_data_subscribed,
+        )
+        self.historical = HistoricalDataService(self.prices, clock, config.limits, config.seed)
+        self.real_time_bars = RealTimeBarService(clock)
+        self.orders = OrderEngine(
+            universe, self.prices, self.accounts, config.fills, clock, self._route
+        )
+        self._clients: dict[int, Recipient] = {}
+        # Market data type chosen with reqMarketDataType, per connection.
+        self.market_data_types: dict[int, int] = {}
+        # False between error 1100 and 1101/1102: IB's servers are unreachable, nothing moves.
+        self.connected_to_ib = True
+
+    # Clients -------------------------------------------------------------------------------
+
+    def register(self, recipient: Recipient) -> bool:
+        """Claim a client id for a new session; False if another session holds it (error 326)."""
+        if recipient.client_id in self._clients:
+            return False
+        self._clients[recipient.client_id] = recipient
+        return True
+
+    def unregister(self, recipient: Recipient) -> None:
+        if self._clients.get(recipient.client_id) is recipient:
+            del self._clients[recipient.client_id]
+        self.market_data_types.pop(recipient.connection_id, None)
+        self.market_data.drop_recipient(recipient)
+        self.historical.drop_recipient(recipient)
+        self.real_time_bars.drop_recipient(recipient)
+        self.account_service.drop_recipient(recipient)
+
+    def clients(self) -> list[Recipient]:
+        return list(self._clients.values())
+
+    def client_ids(self) -> list[int]:
+        return sorted(self._clients)
+
+    def greet(self, recipient: Recipient) -> None:
+        """What a real gateway sends right after startApi."""
+        version = recipient.server_version
+        recipient.send(outgoing.managed_accounts(self.config.accounts))
+        recipient.send(outgoing.next_valid_id(self.orders.next_valid_id(recipient.client_id)))
+        for code, text in (
+            (codes.MARKET_DATA_FARM_OK, "Market data farm connection is OK:usfarm"),
+            (codes.HISTORICAL_DATA_FARM_OK, "HMDS data farm connection is OK:ushmds"),
+            (codes.SECURITY_DEFINITION_FARM_OK, "Sec-def data farm connection is OK:secdefnj"),
+        ):
+            recipient.send(outgoing.error(version, -1, code, text))
+
+    def broadcast_error(self, code: int, text: str) -> None:
+        for recipient in self.clients():
+            recipient.send(outgoing.error(recipient.server_version, -1, code, text))
+
+    # Market --------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """One price step: move prices, match orders, stream ticks and bars, refresh accounts."""
+        if not self.connected_to_ib:
+            return
+        self.publish(self.prices.step_all())
+
+    def publish(self, quotes: dict[int, Quote]) -> None:
+        """New books for some instruments: match orders, then stream ticks and bars."""
+        self.orders.on_quotes(quotes)
+        self.market_data.on_step(quotes)
+        self.historical.on_step(quotes)
+        self.real_time_bars.on_step(quotes)
+
+    def drop_market_data(self) -> None:
+        """IB's 1101: every market-data and bar subscription is gone."""
+        self.market_data.drop_all()
+        self.historical.drop_all()
+        self.real_time_bars.drop_all()
+
+    def push_accounts(self) -> None:
+        self.account_service.push_periodic()
+
+    def resolve_contract(self, con_id: int) -> ContractSpec | None:
+        return self.universe.by_con_id(con_id)
+
+    def _mark_price(self, contract: ContractSpec) -> float:
+        quote = self.prices.quote(contract.con_id)
+        return quote.midpoint if contract.is_forex else quote.last
+
+    # Order events ------------------------------------------------------------------------
+
+    def _route(self, event: OrderEvent) -> None:
+        if isinstance(event, OrderRejected):
+            recipient = self._clients.get(event.client_id)
+            if recipient is not None:
+                recipient.send(
+                    outgoing.error(
+                        recipient.server_version, event.order_id, event.code, event.message
+                    )
+                )
+            return
+        order = event.order
+        recipient = self._clients.get(order.client_id)
+        if isinstance(event, OrderFilled):
+            if recipient is not None:
+                version = recipient.server_version
+                record = event.execution
+                recipient.send(outgoing.execution_details(version, -1, record.report))
+                recipient.send(outgoing.order_status(event.status))
+                recipient.send(
+                    outgoing.commission_report(
+                        record.report.execution_id,
+                        record.commission,
+                        record.currency,
+                        record.realized_pnl,
+                    )
+                )
+            self.account_service.after_fill(order.account, order.contract.con_id)
+            return
+        if recipient is None:
+            return
+        if isinstance(event, OrderPreviewed):
+            estimate = order_messages.WhatIfEstimate(
+                event.margin, event.commission, order.contract.currency
+            )
+            recipient.send(
+                order_messages.open_order(
+                    recipient.server_version, order, "PreSubmitted", what_if=estimate
+                )
+            )
+        elif isinstance(event, OrderOpened):
+            recipient.send(
+                order_messages.open_order(recipient.server_version, order, event.status.status)
+            )
+            recipient.send(outgoing.order_status(event.status))
+        elif isinstance(event, OrderStatusChanged):
+            recipient.send(outgoing.order_status(event.status))
+        elif isinstance(event, OrderCancelled):
+            recipient.send(outgoing.order_status(event.status))
+            if event.confirm:
+                text = "Order Canceled - reason:" + event.reason
+                recipient.send(
+                    outgoing.error(
+                        recipient.server_version, order.order_id, codes.ORDER_CANCELLED, text
+                    )
+                )

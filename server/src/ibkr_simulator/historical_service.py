@@ -1,0 +1,151 @@
+"""Serves reqHistoricalData: validation, pacing (error 162), bars, and keepUpToDate streams."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from ibkr_simulator import codes, market_messages, outgoing
+from ibkr_simulator.clock import Clock, format_ib_datetime, parse_ib_datetime
+from ibkr_simulator.config import Limits
+from ibkr_simulator.contracts import ContractSpec
+from ibkr_simulator.historical import (
+    BarRequest,
+    HistoricalRequestError,
+    LiveBar,
+    bar_start,
+    generate_bars,
+    parse_bar_size,
+    parse_duration,
+    reference_price,
+)
+from ibkr_simulator.limits import HistoricalKey, HistoricalPacing
+from ibkr_simulator.prices import PriceBook, Quote
+from ibkr_simulator.recipient import Recipient
+
+ERROR_PREFIX = "Historical Market Data Service error message:"
+
+
+@dataclass(frozen=True)
+class HistoricalQuery:
+    """The fields of reqHistoricalData the simulator uses."""
+
+    request_id: int
+    contract: ContractSpec
+    end: str
+    bar_size: str
+    duration: str
+    what_to_show: str
+    format_date: int
+    keep_up_to_date: bool
+
+
+@dataclass
+class BarStream:
+    """One keepUpToDate subscription."""
+
+    recipient: Recipient
+    request_id: int
+    contract: ContractSpec
+    bar_seconds: int
+    what_to_show: str
+    format_date: int
+    bar: LiveBar
+
+
+class HistoricalDataService:
+    """Answers historical requests and keeps the current bar of each keepUpToDate request fresh."""
+
+    def __init__(self, prices: PriceBook, clock: Clock, limits: Limits, seed: int) -> None:
+        self._prices = prices
+        self._clock = clock
+        self._limits = limits
+        self._seed = seed
+        self._pacing = HistoricalPacing(limits)
+        self._streams: dict[tuple[int, int], BarStream] = {}
+
+    def request(self, recipient: Recipient, query: HistoricalQuery) -> None:
+        request_id = query.request_id
+        key = HistoricalKey(
+            query.contract.con_id, query.end, query.duration, query.bar_size, query.what_to_show
+        )
+        violation = self._pacing.check(key, time.monotonic())
+        if violation is not None:
+            self._fail(recipient, request_id, violation)
+            return
+        if query.keep_up_to_date and query.end.strip():
+            self._fail(recipient, request_id, "End date not supported with live updates")
+            return
+        try:
+            now = self._clock()
+            bar_request = BarRequest(
+                contract=query.contract,
+                end=parse_ib_datetime(query.end, now),
+                duration_seconds=parse_duration(query.duration),
+                bar_seconds=parse_bar_size(query.bar_size),
+                what_to_show=query.what_to_show.upper(),
+                format_date=query.format_date,
+            )
+            quote = self._prices.quote(query.contract.con_id)
+            bars = generate_bars(
+                bar_request, quote, self._seed, self._limits.historical_maximum_bars
+            )
+        except (HistoricalRequestError, ValueError) as error:
+            self._fail(recipient, request_id, str(error))
+            return
+        start = bar_request.end - dt.timedelta(seconds=bar_request.duration_seconds)
+        recipient.send(
+            market_messages.historical_data(
+                request_id,
+                format_ib_datetime(start),
+                format_ib_datetime(bar_request.end),
+                bars,
+            )
+        )
+        if query.keep_up_to_date and bars:
+            live = LiveBar.from_bar(bars[-1], bar_start(now, bar_request.bar_seconds))
+            self._streams[(recipient.connection_id, request_id)] = BarStream(
+                recipient,
+                request_id,
+                query.contract,
+                bar_request.bar_seconds,
+                bar_request.what_to_show,
+                query.format_date,
+                live,
+            )
+
+    def cancel(self, recipient: Recipient, request_id: int) -> None:
+        self._streams.pop((recipient.connection_id, request_id), None)
+
+    def drop_recipient(self, recipient: Recipient) -> None:
+        for key in [key for key in self._streams if key[0] == recipient.connection_id]:
+            del self._streams[key]
+
+    def drop_all(self) -> None:
+        self._streams.clear()
+
+    def on_step(self, quotes: dict[int, Quote]) -> None:
+        if not self._streams:
+            return
+        now = self._clock()
+        for stream in list(self._streams.values()):
+            quote = quotes.get(stream.contract.con_id)
+            if quote is None:
+                continue
+            trades = stream.what_to_show in {"TRADES", "ADJUSTED_LAST"}
+            price = reference_price(quote, stream.what_to_show)
+            traded_size = quote.last_size if quote.traded and trades else 0.0
+            stream.bar.advance(now, stream.bar_seconds, price, traded_size)
+            bar = stream.bar.to_bar(stream.bar_seconds, stream.format_date, trades=trades)
+            stream.recipient.send(market_messages.historical_data_update(stream.request_id, bar))
+
+    def _fail(self, recipient: Recipient, request_id: int, text: str) -> None:
+        recipient.send(
+            outgoing.error(
+                recipient.server_version,
+                request_id,
+                codes.HISTORICAL_DATA_ERROR,
+                ERROR_PREFIX + text,
+            )
+        )

@@ -1,0 +1,261 @@
+"""Streaming market data: top of book, last trade and RTVolume per line, snapshots, tick-by-tick.
+
+Like IB, a line sends its full state once and then only the ticks that changed on each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ibkr_simulator import codes, market_messages, outgoing
+from ibkr_simulator.clock import Clock
+from ibkr_simulator.contracts import ContractSpec
+from ibkr_simulator.market_messages import DELAYED_TICK_TYPES, TickType
+from ibkr_simulator.outgoing import Message
+from ibkr_simulator.prices import PriceBook, Quote
+from ibkr_simulator.recipient import Recipient
+
+LIVE = 1
+FROZEN = 2
+DELAYED = 3
+DELAYED_FROZEN = 4
+# Generic tick list entry that asks for RTVolume (tick 48).
+RT_VOLUME_GENERIC_TICK = "233"
+
+TICK_BY_TICK_KINDS = {"Last": 1, "AllLast": 2, "BidAsk": 3, "MidPoint": 4}
+
+
+@dataclass
+class MarketDataLine:
+    """One reqMktData subscription and the values it last sent."""
+
+    recipient: Recipient
+    request_id: int
+    contract: ContractSpec
+    rt_volume: bool
+    delayed: bool
+    sent: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class TickByTickLine:
+    """One reqTickByTickData subscription."""
+
+    recipient: Recipient
+    request_id: int
+    contract: ContractSpec
+    kind: int
+    last: tuple[float, ...] = ()
+
+
+LineKey = tuple[int, int]
+
+
+class MarketDataEngine:
+    """All market-data lines of all connections, fed by the price book on every step."""
+
+    def __init__(
+        self, prices: PriceBook, clock: Clock, line_limit: int, *, subscribed: bool = True
+    ) -> None:
+        self._prices = prices
+        self._clock = clock
+        self._line_limit = line_limit
+        # Whether the account holds live data permissions; without them only delayed data flows.
+        self._subscribed = subscribed
+        self._lines: dict[LineKey, MarketDataLine] = {}
+        self._tick_by_tick: dict[LineKey, TickByTickLine] = {}
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def request(
+        self,
+        recipient: Recipient,
+        request_id: int,
+        contract: ContractSpec,
+        *,
+        generic_ticks: str,
+        snapshot: bool,
+        data_type: int,
+    ) -> None:
+        key = (recipient.connection_id, request_id)
+        version = recipient.server_version
+        if key in self._lines:
+            recipient.send(
+                outgoing.error(
+                    version, request_id, codes.DUPLICATE_TICKER_ID, "Duplicate ticker id"
+                )
+            )
+            return
+        delayed = data_type in {DELAYED, DELAYED_FROZEN} and not self._subscribed
+        if not self._subscribed and not delayed:
+            recipient.send(
+                outgoing.error(
+                    version,
+                    request_id,
+                    codes.NO_MARKET_DATA_SUBSCRIPTION,
+                    "Requested market data is not subscribed. Delayed market data is available.",
+                )
+            )
+            return
+        if not snapshot and len(self._lines) >= self._line_limit:
+            recipient.send(
+                outgoing.error(
+                    version,
+                    request_id,
+                    codes.MAXIMUM_TICKERS_REACHED,
+                    f"Max number of tickers has been reached (limit {self._line_limit})",
+                )
+            )
+            return
+        line = MarketDataLine(
+            recipient,
+            request_id,
+            contract,
+            rt_volume=RT_VOLUME_GENERIC_TICK in generic_ticks.split(","),
+            delayed=delayed,
+        )
+        exchange = contract.exchange if contract.is_forex else "9c0001"
+        recipient.send(
+            market_messages.tick_request_parameters(request_id, contract.min_tick, exchange)
+        )
+        if data_type != LIVE or delayed:
+            reported = DELAYED if delayed else LIVE
+            recipient.send(market_messages.market_data_type(request_id, reported))
+        self._send_changes(line, self._prices.quote(contract.con_id), initial=True)
+        if snapshot:
+            recipient.send(market_messages.tick_snapshot_end(request_id))
+            return
+        self._lines[key] = line
+
+    def cancel(self, recipient: Recipient, request_id: int) -> None:
+        self._lines.pop((recipient.connection_id, request_id), None)
+
+    def request_tick_by_tick(
+        self, recipient: Recipient, request_id: int, contract: ContractSpec, kind_name: str
+    ) -> None:
+        kind = TICK_BY_TICK_KINDS.get(kind_name)
+        if kind is None:
+            recipient.send(
+                outgoing.error(
+                    recipient.server_version,
+                    request_id,
+                    codes.NOT_VALID_REQUEST,
+                    f"Error validating request: invalid tick-by-tick type {kind_name!r}",
+                )
+            )
+            return
+        line = TickByTickLine(recipient, request_id, contract, kind)
+        self._tick_by_tick[(recipient.connection_id, request_id)] = line
+        self._send_tick_by_tick(line, self._prices.quote(contract.con_id), initial=True)
+
+    def cancel_tick_by_tick(self, recipient: Recipient, request_id: int) -> None:
+        self._tick_by_tick.pop((recipient.connection_id, request_id), None)
+
+    def drop_recipient(self, recipient: Recipient) -> None:
+        connection = recipient.connection_id
+        for key in [key for key in self._lines if key[0] == connection]:
+            del self._lines[key]
+        for key in [key for key in self._tick_by_tick if key[0] == connection]:
+            del self._tick_by_tick[key]
+
+    def drop_all(self) -> None:
+        """IB's 1101 (data lost): every subscription is gone and must be requested again."""
+        self._lines.clear()
+        self._tick_by_tick.clear()
+
+    def on_step(self, quotes: dict[int, Quote]) -> None:
+        for line in list(self._lines.values()):
+            quote = quotes.get(line.contract.con_id)
+            if quote is not None:
+                self._send_changes(line, quote, initial=False)
+        for tick_line in list(self._tick_by_tick.values()):
+            quote = quotes.get(tick_line.contract.con_id)
+            if quote is not None:
+                self._send_tick_by_tick(tick_line, quote, initial=False)
+
+    def _send_changes(self, line: MarketDataLine, quote: Quote, *, initial: bool) -> None:
+        messages: list[Message] = []
+        request_id = line.request_id
+
+        def tick(tick_type: int) -> int:
+            return DELAYED_TICK_TYPES.get(tick_type, tick_type) if line.delayed else tick_type
+
+        def changed(tick_type: int, value: float) -> bool:
+            if line.sent.get(tick_type) == value:
+                return False
+            line.sent[tick_type] = value
+            return True
+
+        for price_type, size_type, price, size in (
+            (TickType.BID, TickType.BID_SIZE, quote.bid, quote.bid_size),
+            (TickType.ASK, TickType.ASK_SIZE, quote.ask, quote.ask_size),
+        ):
+            price_changed = changed(price_type, price)
+            size_changed = changed(size_type, size)
+            if price_changed:
+                messages.append(
+                    market_messages.tick_price(request_id, tick(price_type), price, size)
+                )
+            elif size_changed:
+                messages.append(market_messages.tick_size(request_id, tick(size_type), size))
+        forex = line.contract.is_forex
+        if not forex and (initial or quote.traded):
+            line.sent[TickType.LAST] = quote.last
+            messages.append(
+                market_messages.tick_price(
+                    request_id, tick(TickType.LAST), quote.last, quote.last_size
+                )
+            )
+            messages.append(
+                market_messages.tick_size(request_id, tick(TickType.LAST_SIZE), quote.last_size)
+            )
+            if changed(TickType.VOLUME, quote.volume):
+                messages.append(
+                    market_messages.tick_size(request_id, tick(TickType.VOLUME), quote.volume)
+                )
+            now = self._clock()
+            messages.append(
+                market_messages.tick_string(
+                    request_id, tick(TickType.LAST_TIMESTAMP), str(int(now.timestamp()))
+                )
+            )
+            if line.rt_volume and quote.traded and not line.delayed:
+                milliseconds = int(now.timestamp() * 1000)
+                rt_volume = f"{quote.last};{quote.last_size:g};{milliseconds};{quote.volume:g};{quote.last};true"
+                messages.append(
+                    market_messages.tick_string(request_id, TickType.RT_VOLUME, rt_volume)
+                )
+        for tick_type, value in (
+            (TickType.HIGH, quote.high),
+            (TickType.LOW, quote.low),
+            (TickType.CLOSE, quote.close),
+            (TickType.OPEN, quote.open),
+        ):
+            if changed(tick_type, value):
+                messages.append(market_messages.tick_price(request_id, tick(tick_type), value, 0))
+        for message in messages:
+            line.recipient.send(message)
+
+    def _send_tick_by_tick(self, line: TickByTickLine, quote: Quote, *, initial: bool) -> None:
+        epoch = int(self._clock().timestamp())
+        message: Message | None = None
+        if line.kind in {1, 2}:
+            if quote.traded and not initial and not line.contract.is_forex:
+                exchange = line.contract.primary_exchange or line.contract.exchange
+                message = market_messages.tick_by_tick_trade(
+                    line.request_id, line.kind, epoch, quote.last, quote.last_size, exchange
+                )
+        elif line.kind == 3:
+            state = (quote.bid, quote.ask, quote.bid_size, quote.ask_size)
+            if state != line.last:
+                line.last = state
+                message = market_messages.tick_by_tick_bid_ask(line.request_id, epoch, *state)
+        else:
+            midpoint = round(quote.midpoint, 8)
+            if (midpoint,) != line.last:
+                line.last = (midpoint,)
+                message = market_messages.tick_by_tick_midpoint(line.request_id, epoch, midpoint)
+        if message is not None:
+            line.recipient.send(message)

@@ -1,0 +1,491 @@
+"""The order engine: validation, brackets and OCA groups, state transitions and fills.
+
+Orders live here, not in a connection, so they survive a client disconnect and keep their
+permId, as on a real gateway. Every change is reported at once through the event sink.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from ibkr_simulator import codes
+from ibkr_simulator.account import AccountBook
+from ibkr_simulator.clock import Clock, format_ib_datetime
+from ibkr_simulator.config import FillPolicy
+from ibkr_simulator.contracts import ContractSpec, ContractUniverse
+from ibkr_simulator.matching import check_trigger, executable_price, is_stop_type, update_trail
+from ibkr_simulator.order_events import (
+    ExecutionRecord,
+    OrderCancelled,
+    OrderEvent,
+    OrderFilled,
+    OrderOpened,
+    OrderPreviewed,
+    OrderRejected,
+    OrderStatusChanged,
+    status_report,
+)
+from ibkr_simulator.order_model import (
+    LIMIT,
+    STOP,
+    STOP_LIMIT,
+    SUPPORTED_ORDER_TYPES,
+    SUPPORTED_TIME_IN_FORCE,
+    TRAIL,
+    OrderRequest,
+    OrderStatusName,
+    SimulatedOrder,
+)
+from ibkr_simulator.outgoing import ExecutionReport
+from ibkr_simulator.prices import PriceBook, Quote
+
+logger = logging.getLogger(__name__)
+
+EventSink = Callable[[OrderEvent], None]
+OrderKey = tuple[int, int]
+
+# permIds look like a real gateway's nine- or ten-digit numbers and never repeat.
+FIRST_PERM_ID = 1_100_000_001
+
+
+class OrderRejectionError(Exception):
+    """A validation failure, carried to the client as error 201 with this reason."""
+
+
+class OrderEngine:
+    """All orders of all clients, matched against the price book on every step."""
+
+    def __init__(
+        self,
+        universe: ContractUniverse,
+        prices: PriceBook,
+        accounts: AccountBook,
+        fills: FillPolicy,
+        clock: Clock,
+        sink: EventSink,
+    ) -> None:
+        self._universe = universe
+        self._prices = prices
+        self._accounts = accounts
+        self._fills = fills
+        self._clock = clock
+        self._sink = sink
+        # The order each (clientId, orderId) names now; a gateway restart can reuse ids.
+        self._orders: dict[OrderKey, SimulatedOrder] = {}
+        # Every order since the simulator started, by permId, for completed orders and executions.
+        self._all_orders: dict[int, SimulatedOrder] = {}
+        # Orders placed before the last order-id reset: their ids may be reused for new orders.
+        self._previous_session: set[int] = set()
+        self._executions: list[ExecutionRecord] = []
+        self._next_perm_id = FIRST_PERM_ID
+        self._highest_order_id: dict[int, int] = {}
+        self._rejections: deque[str] = deque()
+
+    # Queries -------------------------------------------------------------------------------
+
+    def next_valid_id(self, client_id: int) -> int:
+        return self._highest_order_id.get(client_id, 0) + 1
+
+    def orders(self) -> list[SimulatedOrder]:
+        return sorted(self._all_orders.values(), key=lambda order: order.perm_id)
+
+    def open_orders(self, client_id: int | None) -> list[SimulatedOrder]:
+        """Working orders of one client (None: all clients), as reqOpenOrders reports them."""
+        return [
+            order
+            for order in self.orders()
+            if order.is_working and (client_id is None or order.client_id == client_id)
+        ]
+
+    def completed_orders(self) -> list[SimulatedOrder]:
+        return [order for order in self.orders() if order.is_done]
+
+    def executions(self) -> list[ExecutionRecord]:
+        return list(self._executions)
+
+    # Faults ----------------------------------------------------------------------------------
+
+    def reject_next_order(self, reason: str) -> None:
+        self._rejections.append(reason)
+
+    def forget_order_ids(self) -> None:
+        """A gateway restart: nextValidId starts again at 1, while working orders keep going."""
+        self._highest_order_id.clear()
+        self._previous_session = set(self._all_orders)
+
+    # Requests --------------------------------------------------------------------------------
+
+    def place(self, client_id: int, request: OrderRequest) -> None:
+        key = (client_id, request.order_id)
+        self._highest_order_id[client_id] = max(
+            self._highest_order_id.get(client_id, 0), request.order_id
+        )
+        existing = self._orders.get(key)
+        if existing is not None and existing.is_done and existing.perm_id in self._previous_session:
+            # After a restart the id no longer names the finished order: this is a new one.
+            existing = None
+        try:
+            if request.what_if:
+                self._preview(client_id, request)
+            elif existing is None:
+                self._create(client_id, request)
+            elif existing.is_done:
+                self._sink(
+                    OrderRejected(
+                        client_id,
+                        request.order_id,
+                        codes.DUPLICATE_ORDER_ID,
+                        f"Duplicate order id {request.order_id}: order {existing.status.lower()}",
+                    )
+                )
+            else:
+                self._modify(existing, request)
+        except OrderRejectionError as rejection:
+            self._sink(
+                OrderRejected(
+                    client_id,
+                    request.order_id,
+                    codes.ORDER_REJECTED,
+                    f"Order rejected - reason:{rejection}",
+                )
+            )
+
+    def cancel(self, client_id: int, order_id: int) -> None:
+        order = self._orders.get((client_id, order_id))
+        if order is None:
+            self._sink(
+                OrderRejected(
+                    client_id,
+                    order_id,
+                    codes.ORDER_TO_CANCEL_NOT_FOUND,
+                    f"OrderId {order_id} that needs to be cancelled is not found.",
+                )
+            )
+            return
+        if order.is_done:
+            self._sink(
+                OrderRejected(
+                    client_id,
+                    order_id,
+                    10148,
+                    f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                    f"state: {order.status}.",
+                )
+            )
+            return
+        self._cancel_with_children(order, confirm=True, reason="")
+
+    def cancel_all(self) -> None:
+        """reqGlobalCancel: every working or held order of every client."""
+        for order in self.orders():
+            if not order.is_done and order.parent_id == 0:
+                self._cancel_with_children(order, confirm=True, reason="")
+        for order in self.orders():
+            if not order.is_done:
+                self._cancel_with_children(order, confirm=True, reason="")
+
+    def expire_day_orders(self) -> None:
+        """End of the trading day: DAY orders that are still working are cancelled by IB."""
+        for order in self.orders():
+            if order.is_working and order.time_in_force == "DAY":
+                self._finish_cancel(order, confirm=True, reason="Order expired")
+
+    def on_quotes(self, quotes: dict[int, Quote]) -> None:
+        """Match every working order against the new book of its instrument."""
+        for order in self.orders():
+            quote = quotes.get(order.contract.con_id)
+            if quote is not None and self._is_live(order):
+                self._evaluate(order, quote, first=False)
+
+    # Placement -----------------------------------------------------------------------------
+
+    def _preview(self, client_id: int, request: OrderRequest) -> None:
+        """What-if: validate and estimate like a real order, but keep and execute nothing."""
+        order = self._build(client_id, request, perm_id=0)
+        quote = self._prices.quote(order.contract.con_id)
+        price = order.limit_price or order.aux_price or (quote.ask if order.is_buy else quote.bid)
+        signed = order.total_quantity if order.is_buy else -order.total_quantity
+        margin = self._accounts.margin_preview(order.account, order.contract, signed, price)
+        commission = self._commission(order.contract, order.total_quantity, price)
+        self._sink(OrderPreviewed(order, margin, commission))
+
+    def _create(self, client_id: int, request: OrderRequest) -> None:
+        if self._rejections:
+            raise OrderRejectionError(self._rejections.popleft())
+        order = self._build(client_id, request, perm_id=self._allocate_perm_id())
+        self._orders[(client_id, request.order_id)] = order
+        self._all_orders[order.perm_id] = order
+        if request.transmit:
+            self._transmit(order)
+
+    def _build(self, client_id: int, request: OrderRequest, perm_id: int) -> SimulatedOrder:
+        contract = self._resolve(request)
+        account = self._account_for(request)
+        _validate_terms(request, contract)
+        parent = None
+        if request.parent_id:
+            parent = self._orders.get((client_id, request.parent_id))
+            if parent is None or parent.is_done:
+                raise OrderRejectionError(f"Parent order {request.parent_id} is not working")
+        return SimulatedOrder(
+            client_id=client_id,
+            order_id=request.order_id,
+            perm_id=perm_id,
+            account=account,
+            contract=contract,
+            action=request.action,
+            total_quantity=request.total_quantity,
+            order_type=request.order_type,
+            limit_price=request.limit_price,
+            aux_price=request.aux_price,
+            time_in_force=request.time_in_force,
+            oca_group=request.oca_group,
+            oca_type=request.oca_type,
+            order_reference=request.order_reference,
+            parent_id=request.parent_id,
+            outside_regular_hours=request.outside_regular_hours,
+            good_till_date=request.good_till_date,
+            trailing_percent=request.trailing_percent,
+            trail_stop_price=request.trail_stop_price,
+            placed_at=self._clock(),
+            parent_perm_id=parent.perm_id if parent else 0,
+        )
+
+    def _modify(self, order: SimulatedOrder, request: OrderRequest) -> None:
+        _validate_terms(request, order.contract)
+        if request.total_quantity < order.filled:
+            raise OrderRejectionError("The new quantity is below the quantity already filled")
+        order.total_quantity = request.total_quantity
+        order.order_type = request.order_type
+        order.limit_price = request.limit_price
+        order.aux_price = request.aux_price
+        order.time_in_force = request.time_in_force
+        order.order_reference = request.order_reference
+        order.oca_group = request.oca_group
+        order.trailing_percent = request.trailing_percent
+        if request.trail_stop_price is not None:
+            order.trail_stop_price = request.trail_stop_price
+        order.outside_regular_hours = request.outside_regular_hours
+        if not order.transmitted:
+            if request.transmit:
+                self._transmit(order)
+            return
+        self._sink(OrderOpened(order, status_report(order)))
+        if self._is_live(order):
+            self._evaluate(order, self._prices.quote(order.contract.con_id), first=False)
+
+    def _transmit(self, order: SimulatedOrder) -> None:
+        """Release an order with its bracket: the parent first, then its held children."""
+        root = self._orders.get((order.client_id, order.parent_id)) if order.parent_id else order
+        group = [root] if root is not None else [order]
+        group += [
+            child
+            for child in self._children(group[0])
+            if child is not group[0] and not child.is_done
+        ]
+        released = [member for member in group if not member.transmitted]
+        for member in released:
+            member.transmitted = True
+            member.status = self._initial_status(member)
+            self._sink(OrderOpened(member, status_report(member)))
+        for member in released:
+            if self._is_live(member):
+                self._evaluate(member, self._prices.quote(member.contract.con_id), first=True)
+
+    def _initial_status(self, order: SimulatedOrder) -> str:
+        if order.parent_id and not self._parent_filled(order):
+            return OrderStatusName.PRE_SUBMITTED
+        if is_stop_type(order):
+            return OrderStatusName.PRE_SUBMITTED
+        return OrderStatusName.SUBMITTED
+
+    # Matching --------------------------------------------------------------------------------
+
+    def _is_live(self, order: SimulatedOrder) -> bool:
+        if not order.is_working or order.status == OrderStatusName.PENDING_CANCEL:
+            return False
+        return not order.parent_id or self._parent_filled(order)
+
+    def _parent_filled(self, order: SimulatedOrder) -> bool:
+        parent = self._orders.get((order.client_id, order.parent_id))
+        return parent is not None and parent.status == OrderStatusName.FILLED
+
+    def _evaluate(self, order: SimulatedOrder, quote: Quote, *, first: bool) -> None:
+        update_trail(order, quote)
+        was_triggered = order.triggered
+        check_trigger(order, quote)
+        if order.triggered and not was_triggered:
+            order.status = OrderStatusName.SUBMITTED
+            self._sink(OrderStatusChanged(order, status_report(order)))
+        price = executable_price(order, quote)
+        immediate = order.time_in_force in {"IOC", "FOK"}
+        if price is None:
+            if immediate and (first or order.triggered):
+                self._finish_cancel(order, confirm=True, reason="IOC/FOK order not marketable")
+            return
+        quantity = order.remaining
+        partial = self._fills.partial_fill_quantity
+        if partial is not None and order.time_in_force != "FOK":
+            quantity = min(quantity, partial)
+        self._fill(order, quantity, price)
+        if immediate and not order.is_done:
+            self._finish_cancel(order, confirm=True, reason="IOC remainder")
+
+    def _fill(self, order: SimulatedOrder, quantity: float, price: float) -> None:
+        contract = order.contract
+        commission = self._commission(contract, quantity, price)
+        realized = self._accounts.apply_fill(
+            order.account,
+            contract,
+            buy=order.is_buy,
+            quantity=quantity,
+            price=price,
+            commission=commission,
+        )
+        previous_value = order.filled * order.average_fill_price
+        order.filled += quantity
+        order.average_fill_price = (previous_value + quantity * price) / order.filled
+        order.last_fill_price = price
+        now = self._clock()
+        if order.remaining <= 1e-9:
+            order.status = OrderStatusName.FILLED
+            order.completed_at = now
+            order.completed_reason = "Filled Size: " + str(order.filled)
+        else:
+            order.status = OrderStatusName.SUBMITTED
+        execution_id = f"{order.perm_id:08x}.{len(self._executions) + 1:08x}.01.01"
+        order.fills.append(execution_id)
+        report = ExecutionReport(
+            execution_id=execution_id,
+            order_id=order.order_id,
+            client_id=order.client_id,
+            perm_id=order.perm_id,
+            account=order.account,
+            contract=contract,
+            exchange=contract.primary_exchange if contract.sec_type == "STK" else contract.exchange,
+            time=format_ib_datetime(now),
+            side="BOT" if order.is_buy else "SLD",
+            shares=quantity,
+            price=price,
+            cumulative_quantity=order.filled,
+            average_price=order.average_fill_price,
+            order_reference=order.order_reference,
+            last_liquidity=2,
+        )
+        record = ExecutionRecord(report, commission, contract.currency, realized)
+        self._executions.append(record)
+        self._sink(OrderFilled(order, status_report(order), record))
+        if order.status == OrderStatusName.FILLED:
+            self._after_complete_fill(order)
+
+    def _after_complete_fill(self, order: SimulatedOrder) -> None:
+        for child in self._children(order):
+            if child.is_working:
+                child.status = self._initial_status(child)
+                self._sink(OrderStatusChanged(child, status_report(child)))
+        siblings: list[SimulatedOrder] = []
+        if order.parent_id:
+            parent = self._orders.get((order.client_id, order.parent_id))
+            if parent is not None:
+                siblings += [child for child in self._children(parent) if child is not order]
+        if order.oca_group:
+            siblings += [
+                other
+                for other in self.orders()
+                if other is not order
+                and other.oca_group == order.oca_group
+                and other.account == order.account
+            ]
+        for sibling in siblings:
+            if not sibling.is_done:
+                self._finish_cancel(sibling, confirm=True, reason="OCA group filled")
+
+    def _commission(self, contract: ContractSpec, quantity: float, price: float) -> float:
+        policy = self._fills
+        notional = quantity * price
+        if contract.is_forex:
+            return round(
+                max(policy.fx_minimum_commission, notional * policy.fx_commission_fraction), 4
+            )
+        commission = max(policy.minimum_commission, quantity * policy.commission_per_share)
+        return round(min(commission, notional * policy.maximum_commission_fraction), 4)
+
+    # Cancellation ----------------------------------------------------------------------------
+
+    def _cancel_with_children(self, order: SimulatedOrder, *, confirm: bool, reason: str) -> None:
+        if order.is_done:
+            return
+        if order.transmitted:
+            order.status = OrderStatusName.PENDING_CANCEL
+            self._sink(OrderStatusChanged(order, status_report(order)))
+        self._finish_cancel(order, confirm=confirm, reason=reason)
+        for child in self._children(order):
+            if not child.is_done:
+                self._finish_cancel(child, confirm=confirm, reason="Parent order cancelled")
+
+    def _finish_cancel(self, order: SimulatedOrder, *, confirm: bool, reason: str) -> None:
+        order.status = OrderStatusName.CANCELLED
+        order.completed_at = self._clock()
+        order.completed_reason = reason or "Cancelled by client"
+        self._sink(OrderCancelled(order, status_report(order), confirm, reason))
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def _children(self, parent: SimulatedOrder) -> Iterable[SimulatedOrder]:
+        return [
+            order
+            for order in self.orders()
+            if order.client_id == parent.client_id and order.parent_id == parent.order_id
+        ]
+
+    def _resolve(self, request: OrderRequest) -> ContractSpec:
+        if request.contract.sec_type == "BAG":
+            raise OrderRejectionError("Combination orders are not supported by the simulator")
+        contract = self._universe.resolve_one(request.contract)
+        if contract is None:
+            raise OrderRejectionError("No security definition has been found for the request")
+        return contract
+
+    def _account_for(self, request: OrderRequest) -> str:
+        if not request.account:
+            return self._accounts.names[0]
+        if not self._accounts.has(request.account):
+            raise OrderRejectionError(f"Account {request.account} is not managed by this login")
+        return request.account
+
+    def _allocate_perm_id(self) -> int:
+        perm_id = self._next_perm_id
+        self._next_perm_id += 1
+        return perm_id
+
+
+def _validate_terms(request: OrderRequest, contract: ContractSpec) -> None:
+    if request.action not in {"BUY", "SELL"}:
+        raise OrderRejectionError(f"Invalid action {request.action!r}")
+    if request.total_quantity <= 0:
+        raise OrderRejectionError("The order quantity must be greater than zero")
+    if request.order_type not in SUPPORTED_ORDER_TYPES:
+        raise OrderRejectionError(f"Order type {request.order_type!r} is not supported")
+    if request.time_in_force not in SUPPORTED_TIME_IN_FORCE:
+        raise OrderRejectionError(f"Time in force {request.time_in_force!r} is not supported")
+    if request.order_type in {LIMIT, STOP_LIMIT}:
+        _check_price("limit", request.limit_price, contract)
+    if request.order_type in {STOP, STOP_LIMIT}:
+        _check_price("stop", request.aux_price, contract)
+    if request.order_type == TRAIL and not (
+        (request.aux_price or 0) > 0 or (request.trailing_percent or 0) > 0
+    ):
+        raise OrderRejectionError("A trailing stop needs a trailing amount or a trailing percent")
+
+
+def _check_price(name: str, price: float | None, contract: ContractSpec) -> None:
+    if price is None or price <= 0:
+        raise OrderRejectionError(f"Invalid {name} price")
+    ticks = price / contract.min_tick
+    if abs(ticks - round(ticks)) > 1e-6:
+        raise OrderRejectionError(
+            f"The {name} price {price} does not conform to the minimum price variation "
+            f"{contract.min_tick}"
+        )

@@ -1,0 +1,454 @@
+"""One handler per client request id: parse the fields, ask the gateway, answer the client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from ibkr_simulator import codes, market_messages, order_messages, outgoing
+from ibkr_simulator.clock import format_ib_datetime
+from ibkr_simulator.contracts import ContractQuery, ContractSpec
+from ibkr_simulator.gateway import Gateway
+from ibkr_simulator.historical_service import HistoricalQuery
+from ibkr_simulator.market_data import LIVE
+from ibkr_simulator.order_events import status_report
+from ibkr_simulator.order_model import read_place_order
+from ibkr_simulator.outgoing import TradingSchedule
+from ibkr_simulator.recipient import Recipient
+from ibkr_simulator.wire import FieldReader
+
+Handler = Callable[[Gateway, Recipient, FieldReader], None]
+
+NO_SECURITY_DEFINITION_TEXT = "No security definition has been found for the request"
+
+
+def _send_error(recipient: Recipient, request_id: int, code: int, text: str) -> None:
+    recipient.send(outgoing.error(recipient.server_version, request_id, code, text))
+
+
+def _resolve(
+    gateway: Gateway, recipient: Recipient, request_id: int, query: ContractQuery
+) -> ContractSpec | None:
+    contract = gateway.universe.resolve_one(query)
+    if contract is None:
+        _send_error(
+            recipient, request_id, codes.NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT
+        )
+    return contract
+
+
+def _schedule(gateway: Gateway) -> TradingSchedule:
+    today = gateway.clock().date()
+    days = [today + dt.timedelta(days=offset) for offset in range(2)]
+    trading = ";".join(f"{day:%Y%m%d}:0400-{day:%Y%m%d}:2000" for day in days)
+    liquid = ";".join(f"{day:%Y%m%d}:0930-{day:%Y%m%d}:1600" for day in days)
+    return TradingSchedule(trading, liquid)
+
+
+# Market data ---------------------------------------------------------------------------------
+
+
+def request_market_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    if query.sec_type == "BAG":
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Combos are not supported")
+        return
+    if reader.flag():
+        reader.skip(3)  # delta-neutral contract
+    generic_ticks = reader.text()
+    snapshot = reader.flag()
+    regulatory_snapshot = reader.flag()
+    contract = _resolve(gateway, recipient, request_id, query)
+    if contract is None:
+        return
+    gateway.market_data.request(
+        recipient,
+        request_id,
+        contract,
+        generic_ticks=generic_ticks,
+        snapshot=snapshot or regulatory_snapshot,
+        data_type=gateway.market_data_types.get(recipient.connection_id, LIVE),
+    )
+
+
+def cancel_market_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.market_data.cancel(recipient, reader.integer())
+
+
+def request_market_data_type(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.market_data_types[recipient.connection_id] = reader.integer(LIVE)
+
+
+def request_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    kind = reader.text()
+    contract = _resolve(gateway, recipient, request_id, query)
+    if contract is not None:
+        gateway.market_data.request_tick_by_tick(recipient, request_id, contract, kind)
+
+
+def cancel_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    gateway.market_data.cancel_tick_by_tick(recipient, reader.integer())
+
+
+def request_historical_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    reader.skip(1)  # includeExpired
+    end = reader.text()
+    bar_size = reader.text()
+    duration = reader.text()
+    reader.skip(1)  # useRTH: the simulated market trades around the clock
+    what_to_show = reader.text()
+    format_date = reader.integer(1)
+    if query.sec_type == "BAG":
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Combos are not supported")
+        return
+    keep_up_to_date = reader.flag()
+    contract = _resolve(gateway, recipient, request_id, query)
+    if contract is None:
+        return
+    gateway.historical.request(
+        recipient,
+        HistoricalQuery(
+            request_id,
+            contract,
+            end,
+            bar_size,
+            duration,
+            what_to_show,
+            format_date,
+            keep_up_to_date,
+        ),
+    )
+
+
+def cancel_historical_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.historical.cancel(recipient, reader.integer())
+
+
+def request_real_time_bars(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    reader.skip(1)  # bar size: IB only serves five seconds
+    what_to_show = reader.text()
+    contract = _resolve(gateway, recipient, request_id, query)
+    if contract is not None:
+        gateway.real_time_bars.request(recipient, request_id, contract, what_to_show)
+
+
+def cancel_real_time_bars(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.real_time_bars.cancel(recipient, reader.integer())
+
+
+def request_head_timestamp(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    reader.skip(3)  # includeExpired, useRTH, whatToShow
+    format_date = reader.integer(1)
+    if _resolve(gateway, recipient, request_id, query) is None:
+        return
+    # The simulated history has no beginning; IB's typical answer for a listed stock will do.
+    earliest = dt.datetime(2004, 1, 23, 14, 30, tzinfo=dt.UTC)
+    text = str(int(earliest.timestamp())) if format_date == 2 else format_ib_datetime(earliest)
+    recipient.send(market_messages.head_timestamp(request_id, text))
+
+
+# Contracts -----------------------------------------------------------------------------------
+
+
+def request_contract_details(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    matches = gateway.universe.resolve(query)
+    if not matches:
+        _send_error(
+            recipient, request_id, codes.NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT
+        )
+        return
+    schedule = _schedule(gateway)
+    for contract in matches:
+        exchange = query.exchange or contract.exchange
+        recipient.send(
+            outgoing.contract_data(
+                recipient.server_version, request_id, contract, exchange, schedule
+            )
+        )
+    recipient.send(outgoing.contract_data_end(request_id))
+
+
+def request_matching_symbols(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    pattern = reader.text()
+    matches = gateway.universe.search(pattern)
+    recipient.send(outgoing.symbol_samples(recipient.server_version, request_id, matches))
+
+
+# Orders --------------------------------------------------------------------------------------
+
+
+def place_order(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    request = read_place_order(reader, recipient.server_version)
+    gateway.orders.place(recipient.client_id, request)
+
+
+def cancel_order(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.orders.cancel(recipient.client_id, reader.integer())
+
+
+def global_cancel(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    gateway.orders.cancel_all()
+
+
+def _send_open_orders(gateway: Gateway, recipient: Recipient, client_id: int | None) -> None:
+    for order in gateway.orders.open_orders(client_id):
+        recipient.send(order_messages.open_order(recipient.server_version, order, order.status))
+        if order.client_id == recipient.client_id:
+            recipient.send(outgoing.order_status(status_report(order)))
+    recipient.send(outgoing.open_order_end())
+
+
+def request_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    _send_open_orders(gateway, recipient, recipient.client_id)
+
+
+def request_all_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    _send_open_orders(gateway, recipient, None)
+
+
+def request_auto_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    if recipient.client_id != 0:
+        _send_error(
+            recipient,
+            -1,
+            codes.NOT_VALID_REQUEST,
+            "Error validating request:-'reqAutoOpenOrders' : cause - only client id 0 can bind",
+        )
+
+
+def request_completed_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    for order in gateway.orders.completed_orders():
+        recipient.send(order_messages.completed_order(recipient.server_version, order))
+    recipient.send(outgoing.completed_orders_end())
+
+
+def request_executions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    client_id = reader.integer()
+    account = reader.text()
+    since = reader.text()
+    symbol = reader.text().upper()
+    sec_type = reader.text().upper()
+    exchange = reader.text().upper()
+    side = reader.text().upper()
+    since_time = _parse_filter_time(since)
+    version = recipient.server_version
+    for record in gateway.orders.executions():
+        report = record.report
+        if client_id and report.client_id != client_id:
+            continue
+        if account and report.account != account:
+            continue
+        if symbol and report.contract.symbol.upper() != symbol:
+            continue
+        if sec_type and report.contract.sec_type != sec_type:
+            continue
+        if exchange and report.exchange.upper() != exchange:
+            continue
+        if side and report.side != _side_code(side):
+            continue
+        if since_time and report.time.split(" ")[0:2] < since_time.split(" ")[0:2]:
+            continue
+        recipient.send(outgoing.execution_details(version, request_id, report))
+        recipient.send(
+            outgoing.commission_report(
+                report.execution_id, record.commission, record.currency, record.realized_pnl
+            )
+        )
+    recipient.send(outgoing.execution_details_end(request_id))
+
+
+def _side_code(side: str) -> str:
+    return {"BUY": "BOT", "SELL": "SLD"}.get(side, side)
+
+
+def _parse_filter_time(text: str) -> str:
+    # The filter is 'yyyymmdd hh:mm:ss' (optionally with '-' between); compare as text in UTC.
+    return text.replace("-", " ").strip()
+
+
+def request_ids(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    recipient.send(outgoing.next_valid_id(gateway.orders.next_valid_id(recipient.client_id)))
+
+
+# Account -------------------------------------------------------------------------------------
+
+
+def request_account_updates(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    subscribe = reader.flag()
+    account = gateway.account_service.resolve_account(reader.text())
+    if account is None:
+        _send_error(recipient, -1, codes.NOT_VALID_REQUEST, "Account is not managed by this login")
+        return
+    gateway.account_service.request_updates(recipient, account, subscribe=subscribe)
+
+
+def request_account_updates_multi(
+    gateway: Gateway, recipient: Recipient, reader: FieldReader
+) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    account = gateway.account_service.resolve_account(reader.text())
+    if account is None:
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Account is not managed")
+        return
+    gateway.account_service.request_multi(recipient, request_id, account)
+
+
+def cancel_account_updates_multi(
+    gateway: Gateway, recipient: Recipient, reader: FieldReader
+) -> None:
+    reader.skip(2)
+    gateway.account_service.cancel_multi(recipient, reader.integer())
+
+
+def request_positions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    gateway.account_service.request_positions(recipient)
+
+
+def cancel_positions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    gateway.account_service.cancel_positions(recipient)
+
+
+def request_account_summary(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    request_id = reader.integer()
+    reader.skip(1)  # group: every managed account belongs to "All"
+    gateway.account_service.request_summary(recipient, request_id, reader.text())
+
+
+def cancel_account_summary(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(2)
+    gateway.account_service.cancel_summary(recipient, reader.integer())
+
+
+def request_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    account = gateway.account_service.resolve_account(reader.text())
+    if account is None:
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Account is not managed")
+        return
+    gateway.account_service.request_pnl(recipient, request_id, account, None)
+
+
+def request_pnl_single(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    request_id = reader.integer()
+    account = gateway.account_service.resolve_account(reader.text())
+    reader.skip(1)  # model code
+    con_id = reader.integer()
+    if account is None:
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Account is not managed")
+        return
+    gateway.account_service.request_pnl(recipient, request_id, account, con_id)
+
+
+def cancel_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.skip(1)
+    gateway.account_service.cancel_pnl(recipient, reader.integer())
+
+
+# Session -------------------------------------------------------------------------------------
+
+
+def request_current_time(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    recipient.send(outgoing.current_time(int(gateway.clock().timestamp())))
+
+
+def request_managed_accounts(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+    recipient.send(outgoing.managed_accounts(gateway.config.accounts))
+
+
+def ignore(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    """Requests a gateway accepts without an answer (a repeated startApi, server log level)."""
+
+
+HANDLERS: dict[int, Handler] = {
+    1: request_market_data,
+    2: cancel_market_data,
+    3: place_order,
+    4: cancel_order,
+    5: request_open_orders,
+    6: request_account_updates,
+    7: request_executions,
+    8: request_ids,
+    9: request_contract_details,
+    14: ignore,
+    15: request_auto_open_orders,
+    16: request_all_open_orders,
+    17: request_managed_accounts,
+    20: request_historical_data,
+    25: cancel_historical_data,
+    49: request_current_time,
+    50: request_real_time_bars,
+    51: cancel_real_time_bars,
+    58: global_cancel,
+    59: request_market_data_type,
+    61: request_positions,
+    62: request_account_summary,
+    63: cancel_account_summary,
+    64: cancel_positions,
+    71: ignore,
+    76: request_account_updates_multi,
+    77: cancel_account_updates_multi,
+    81: request_matching_symbols,
+    87: request_head_timestamp,
+    92: request_pnl,
+    93: cancel_pnl,
+    94: request_pnl_single,
+    95: cancel_pnl,
+    97: request_tick_by_tick,
+    98: cancel_tick_by_tick,
+    99: request_completed_orders,
+}
+
+
+def dispatch(gateway: Gateway, recipient: Recipient, fields: list[str]) -> None:
+    """Route one request; unknown ids get IB's validation error instead of silence."""
+    reader = FieldReader(fields)
+    try:
+        message_id = int(fields[0])
+    except (IndexError, ValueError):
+        _send_error(
+            recipient, -1, codes.NOT_VALID_REQUEST, "Error validating request: bad message id"
+        )
+        return
+    handler = HANDLERS.get(message_id)
+    if handler is None:
+        _send_error(
+            recipient,
+            -1,
+            codes.NOT_VALID_REQUEST,
+            f"Error validating request:-'{message_id}' : cause - "
+            "this request is not supported by the simulated gateway",
+        )
+        return
+    handler(gateway, recipient, reader)

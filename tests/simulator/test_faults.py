@@ -1,0 +1,121 @@
+"""Fault injection: dropped and refused connections, connectivity notices, delays, frozen prices."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from ib_async import IB, Contract, Stock, Ticker
+
+from ibkr_simulator import Simulator
+from tests.simulator.support import connected, eventually
+
+
+async def _streaming(ib: IB, symbol: str = "AAPL") -> Ticker:
+    [contract] = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+    assert isinstance(contract, Contract)
+    ticker = ib.reqMktData(contract)
+    await eventually(lambda: not math.isnan(ticker.bid))
+    return ticker
+
+
+def _codes(ib: IB) -> list[int]:
+    seen: list[int] = []
+    ib.errorEvent += lambda _request, code, _text, _contract: seen.append(code)
+    return seen
+
+
+async def test_drop_connections_disconnects_every_client(simulator: Simulator) -> None:
+    async with connected(simulator, 1) as first, connected(simulator, 2) as second:
+        disconnects: list[str] = []
+        first.disconnectedEvent += lambda: disconnects.append("first")
+        second.disconnectedEvent += lambda: disconnects.append("second")
+        await simulator.drop_connections()
+        await eventually(lambda: not first.isConnected() and not second.isConnected())
+        assert sorted(set(disconnects)) == ["first", "second"]
+        assert simulator.status().client_ids == ()
+    async with connected(simulator, 1) as again:
+        assert again.isConnected()
+
+
+async def test_refused_connections_come_back_after_the_restart(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        await simulator.refuse_connections(0.3)
+        await eventually(lambda: not ib.isConnected())
+    assert not simulator.is_listening
+    refused = IB()
+    with pytest.raises(ConnectionRefusedError):
+        await refused.connectAsync(simulator.host, simulator.port, clientId=1, timeout=1)
+    await eventually(lambda: simulator.is_listening)
+    async with connected(simulator) as ib:
+        assert ib.isConnected()
+
+
+async def test_connectivity_lost_and_restored_with_data_kept(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        codes = _codes(ib)
+        ticker = await _streaming(ib)
+        simulator.connectivity_lost()
+        await eventually(lambda: codes == [1100])
+        bid = ticker.bid
+        await simulator.step(20)
+        await ib.reqCurrentTimeAsync()
+        assert ticker.bid == bid
+        assert ib.isConnected()
+        simulator.connectivity_restored()
+        await eventually(lambda: codes == [1100, 1102])
+        await simulator.step(20)
+        await eventually(lambda: ticker.bid != bid)
+
+
+async def test_connectivity_restored_with_data_lost_drops_subscriptions(
+    simulator: Simulator,
+) -> None:
+    async with connected(simulator) as ib:
+        codes = _codes(ib)
+        ticker = await _streaming(ib)
+        simulator.connectivity_lost()
+        simulator.connectivity_restored(data_lost=True)
+        await eventually(lambda: codes == [1100, 1101])
+        assert simulator.status().market_data_lines == 0
+        bid = ticker.bid
+        await simulator.step(20)
+        await ib.reqCurrentTimeAsync()
+        assert ticker.bid == bid
+
+
+async def test_delayed_responses(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        simulator.delay_responses(0.3)
+        started = time.monotonic()
+        await ib.reqCurrentTimeAsync()
+        assert time.monotonic() - started >= 0.3
+        simulator.delay_responses(0)
+        started = time.monotonic()
+        await ib.reqCurrentTimeAsync()
+        assert time.monotonic() - started < 0.3
+
+
+async def test_frozen_and_jumping_prices(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        ticker = await _streaming(ib, "NVDA")
+        simulator.freeze_price("NVDA")
+        frozen_bid = ticker.bid
+        await simulator.step(30)
+        await ib.reqCurrentTimeAsync()
+        assert ticker.bid == frozen_bid
+        before = simulator.quote("NVDA").midpoint
+        simulator.jump_price("NVDA", -10.0)
+        await eventually(lambda: ticker.last == pytest.approx(before * 0.9, abs=0.01))
+        simulator.unfreeze_price("NVDA")
+        jumped_bid = ticker.bid
+        await simulator.step(30)
+        await eventually(lambda: ticker.bid != jumped_bid)
+
+
+async def test_any_notice_can_be_sent(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        codes = _codes(ib)
+        simulator.send_error(2103, "Market data farm connection is broken:usfarm")
+        await eventually(lambda: codes == [2103])

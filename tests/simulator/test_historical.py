@@ -1,0 +1,131 @@
+"""Historical bars: sizes and durations, consistency with live prices, keepUpToDate, pacing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from ib_async import IB, Contract, Forex, Stock
+
+from ibkr_simulator import Limits, Simulator, SimulatorConfig
+from tests.simulator.support import connected, eventually
+
+
+async def _contract(ib: IB, symbol: str = "AAPL") -> Contract:
+    [contract] = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+    assert isinstance(contract, Contract)
+    return contract
+
+
+def _errors(ib: IB) -> list[tuple[int, str]]:
+    seen: list[tuple[int, str]] = []
+    ib.errorEvent += lambda _request, code, text, _contract: seen.append((code, text))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("duration", "bar_size", "expected_bars", "step"),
+    [
+        ("60 S", "5 secs", 12, dt.timedelta(seconds=5)),
+        ("1 D", "1 hour", 24, dt.timedelta(hours=1)),
+        ("1800 S", "1 min", 30, dt.timedelta(minutes=1)),
+        ("2 W", "1 day", 14, dt.timedelta(days=1)),
+    ],
+)
+async def test_bars_cover_the_duration_and_end_at_the_live_price(
+    simulator: Simulator,
+    duration: str,
+    bar_size: str,
+    expected_bars: int,
+    step: dt.timedelta,
+) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib)
+        bars = await ib.reqHistoricalDataAsync(
+            contract, "", duration, bar_size, "TRADES", useRTH=True
+        )
+        assert expected_bars <= len(bars) <= expected_bars + 1
+        assert bars[-1].close == simulator.quote("AAPL").last
+        assert bars[1].date - bars[0].date == step
+        for bar in bars:
+            assert bar.low <= min(bar.open, bar.close) <= max(bar.open, bar.close) <= bar.high
+            assert bar.volume > 0
+        if isinstance(bars[-1].date, dt.datetime):
+            assert bars[-1].date.tzinfo is not None
+
+
+async def test_midpoint_bars_and_epoch_dates(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib, "SPY")
+        end = dt.datetime(2026, 1, 5, 15, 0, tzinfo=dt.UTC)
+        bars = await ib.reqHistoricalDataAsync(
+            contract, end, "3600 S", "5 mins", "MIDPOINT", useRTH=False, formatDate=2
+        )
+        assert len(bars) == 13
+        assert bars[-1].date == end
+        assert bars[0].date == end - dt.timedelta(hours=1)
+        assert all(bar.volume == bar.average == bar.barCount == -1 for bar in bars)
+
+
+async def test_keep_up_to_date_streams_the_current_bar(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib)
+        bars = await ib.reqHistoricalDataAsync(
+            contract, "", "300 S", "1 min", "TRADES", useRTH=False, keepUpToDate=True
+        )
+        updates: list[bool] = []
+        bars.updateEvent += lambda _bars, has_new_bar: updates.append(has_new_bar)
+        simulator.set_price("AAPL", 205.0)
+        await eventually(lambda: bars[-1].close == 205.0)
+        assert bars[-1].high >= 205.0
+        assert updates
+        ib.cancelHistoricalData(bars)
+
+
+async def test_forex_has_no_trades_history_and_bad_requests_get_162(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        errors = _errors(ib)
+        [pair] = await ib.qualifyContractsAsync(Forex("EURUSD"))
+        assert isinstance(pair, Contract)
+        assert (
+            len(await ib.reqHistoricalDataAsync(pair, "", "1 D", "1 hour", "TRADES", useRTH=False))
+            == 0
+        )
+        midpoints = await ib.reqHistoricalDataAsync(
+            pair, "", "1 D", "1 hour", "MIDPOINT", useRTH=False
+        )
+        assert len(midpoints) >= 24
+        contract = await _contract(ib)
+        bad_size = await ib.reqHistoricalDataAsync(
+            contract, "", "1 D", "7 mins", "TRADES", useRTH=False
+        )
+        too_long = await ib.reqHistoricalDataAsync(
+            contract, "", "1 Y", "1 secs", "TRADES", useRTH=False
+        )
+        # BarDataList compares by identity, so emptiness is checked by length.
+        assert len(bad_size) == len(too_long) == 0
+        assert [code for code, _ in errors] == [162, 162, 162]
+        assert "Time length exceed max" in errors[-1][1]
+
+
+async def test_historical_pacing_violations_get_162() -> None:
+    limits = Limits(historical_same_contract_count=3)
+    config = SimulatorConfig(port=0, tick_rate=0, limits=limits)
+    async with Simulator(config) as simulator, connected(simulator) as ib:
+        errors = _errors(ib)
+        contract = await _contract(ib)
+        first = await ib.reqHistoricalDataAsync(
+            contract, "", "1 D", "1 hour", "TRADES", useRTH=False
+        )
+        assert first
+        identical = await ib.reqHistoricalDataAsync(
+            contract, "", "1 D", "1 hour", "TRADES", useRTH=False
+        )
+        assert len(identical) == 0
+        assert "identical request" in errors[-1][1]
+        burst = await ib.reqHistoricalDataAsync(
+            contract, "", "2 D", "1 hour", "TRADES", useRTH=False
+        )
+        assert len(burst) == 0
+        assert [code for code, _ in errors] == [162, 162]
+        assert "same contract" in errors[-1][1]

@@ -1,0 +1,43 @@
+"""IB's message-rate limit: error 100, then a closed connection when the excess continues."""
+
+from __future__ import annotations
+
+from ib_async import IB
+
+from ibkr_simulator import Limits, Simulator, SimulatorConfig
+from tests.simulator.support import connected, eventually
+
+
+def _codes(ib: IB) -> list[int]:
+    seen: list[int] = []
+    ib.errorEvent += lambda _request, code, _text, _contract: seen.append(code)
+    return seen
+
+
+async def test_message_rate_warns_then_disconnects() -> None:
+    limits = Limits(messages_per_second=10, disconnect_rate_multiple=3.0)
+    config = SimulatorConfig(port=0, tick_rate=0, limits=limits)
+    async with Simulator(config) as simulator, connected(simulator) as ib:
+        codes = _codes(ib)
+        # Turn off ib_async's own throttle (45/s) so the gateway sees the burst.
+        ib.client.MaxRequests = 0
+        for _ in range(15):
+            ib.client.reqIds(1)  # type: ignore[no-untyped-call]  # untyped in ib_async
+        await eventually(lambda: codes == [100])
+        assert ib.isConnected()
+        await ib.reqCurrentTimeAsync()
+        for _ in range(40):
+            ib.client.reqIds(1)  # type: ignore[no-untyped-call]  # untyped in ib_async
+        await eventually(lambda: not ib.isConnected())
+        assert codes[-1] == 100
+
+
+async def test_ib_async_own_throttle_stays_under_the_limit(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        codes = _codes(ib)
+        for _ in range(60):
+            ib.client.reqIds(1)  # type: ignore[no-untyped-call]  # untyped in ib_async
+        await eventually(lambda: not ib.client._isThrottling)
+        await ib.reqCurrentTimeAsync()
+        assert 100 not in codes
+        assert ib.isConnected()
