@@ -30,7 +30,14 @@ def _database(arguments: Sequence[str]) -> int:
     return run(arguments)
 
 
+def _demo(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.demo import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
 SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
+    "demo": ("run the credential-free demo: simulated gateway and server", _demo),
     "serve": ("serve the ibkr.v1 gRPC API in front of IB Gateway", _serve),
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
     "db": ("manage the database schema (upgrade, current)", _database),
