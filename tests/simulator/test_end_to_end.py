@@ -135,3 +135,16 @@ def test_help_documents_the_control_interface() -> None:
     assert "--control-port" in result.stdout
     assert "refuse-connections SECONDS" in result.stdout
     assert "--seed" in result.stdout
+
+
+async def test_a_port_in_use_is_a_clean_failure(simulator_process: RunningSimulator) -> None:
+    process = await asyncio.create_subprocess_exec(
+        COMMAND,
+        "sim",
+        f"--port={simulator_process.port}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 1
+    assert b"cannot start the simulator" in stderr

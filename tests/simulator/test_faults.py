@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 
@@ -85,12 +86,19 @@ async def test_connectivity_restored_with_data_lost_drops_subscriptions(
         assert ticker.bid == bid
 
 
-async def test_delayed_responses(simulator: Simulator) -> None:
+async def test_delayed_responses_add_latency_to_each_request(simulator: Simulator) -> None:
     async with connected(simulator) as ib:
         simulator.delay_responses(0.3)
         started = time.monotonic()
-        await ib.reqCurrentTimeAsync()
-        assert time.monotonic() - started >= 0.3
+        details = await asyncio.gather(
+            ib.reqContractDetailsAsync(Stock("AAPL", "SMART", "USD")),
+            ib.reqContractDetailsAsync(Stock("MSFT", "SMART", "USD")),
+            ib.reqCurrentTimeAsync(),
+        )
+        elapsed = time.monotonic() - started
+        # Latency, not a queue: three requests together take one delay, not three.
+        assert 0.3 <= elapsed < 0.6
+        assert [len(found) for found in details[:2]] == [1, 1]
         simulator.delay_responses(0)
         started = time.monotonic()
         await ib.reqCurrentTimeAsync()

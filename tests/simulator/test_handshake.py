@@ -118,3 +118,27 @@ def test_the_log_watch_catches_decoder_complaints(ib_async_log: LogCapture) -> N
     logging.getLogger("ib_async.Decoder").error("Error handling fields: ['1', '6']")
     assert ib_async_log.complaints() == ["Error handling fields: ['1', '6']"]
     ib_async_log.records.clear()
+
+
+async def test_garbage_is_dropped_without_harming_other_clients(simulator: Simulator) -> None:
+    reader, writer = await asyncio.open_connection(simulator.host, simulator.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 3) == b""
+    writer.close()
+    await writer.wait_closed()
+    async with connected(simulator) as ib:
+        assert ib.isConnected()
+
+
+async def test_an_unsupported_request_gets_error_321_and_the_session_goes_on(
+    simulator: Simulator,
+) -> None:
+    async with connected(simulator) as ib:
+        codes: list[int] = []
+        ib.errorEvent += lambda _request, code, _text, _contract: codes.append(code)
+        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        assert isinstance(contract, Contract)
+        ib.reqMktDepth(contract, numRows=5)
+        await eventually(lambda: codes == [321])
+        assert await ib.reqCurrentTimeAsync()

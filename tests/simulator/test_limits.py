@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from ib_async import IB
 
 from ibkr_simulator import Limits, Simulator, SimulatorConfig
-from tests.simulator.support import connected, eventually
+from tests.simulator.support import LogCapture, connected, eventually
 
 
 def _codes(ib: IB) -> list[int]:
@@ -41,3 +42,17 @@ async def test_ib_async_own_throttle_stays_under_the_limit(simulator: Simulator)
         await ib.reqCurrentTimeAsync()
         assert 100 not in codes
         assert ib.isConnected()
+
+
+async def test_a_client_that_cannot_keep_up_is_dropped(simulator_log: LogCapture) -> None:
+    # The account download alone is a burst of about fifty messages: more than this queue holds.
+    config = SimulatorConfig(port=0, tick_rate=0, outgoing_queue_size=30)
+    async with Simulator(config) as simulator:
+        ib = IB()
+        with pytest.raises((ConnectionError, TimeoutError)):
+            await ib.connectAsync(
+                simulator.host, simulator.port, clientId=1, timeout=2, raiseSyncErrors=True
+            )
+        assert not ib.isConnected()
+        warnings = [record.getMessage() for record in simulator_log.records]
+        assert "client 1 is not reading; dropping the connection" in warnings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ib_async import Contract, LimitOrder, MarketOrder, Stock
 
-from ibkr_simulator import Simulator
+from ibkr_simulator import Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually, next_valid_id
 
 
@@ -93,3 +93,16 @@ async def test_a_restart_can_roll_next_valid_id_back(simulator: Simulator) -> No
         assert again.order.permId not in {filled.order.permId, resting.order.permId}
         fills = {fill.execution.permId for fill in ib.fills()}
         assert {filled.order.permId, again.order.permId} <= fills
+
+
+async def test_executions_are_visible_to_their_client_and_the_master() -> None:
+    config = SimulatorConfig(port=0, tick_rate=0, master_client_id=99)
+    async with Simulator(config) as simulator:
+        async with connected(simulator, 1) as owner:
+            [contract] = await owner.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+            assert isinstance(contract, Contract)
+            trade = owner.placeOrder(contract, MarketOrder("BUY", 1))
+            await eventually(lambda: bool(trade.fills))
+        async with connected(simulator, 2) as other, connected(simulator, 99) as master:
+            assert other.fills() == []
+            assert [fill.execution.clientId for fill in master.fills()] == [1]

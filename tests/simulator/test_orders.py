@@ -187,7 +187,11 @@ async def test_rejections_carry_error_201_and_a_reason(simulator: Simulator) -> 
         zero = ib.placeOrder(contract, LimitOrder("BUY", 0, 180.0))
         off_tick = ib.placeOrder(contract, LimitOrder("BUY", 1, 180.001))
         unknown = ib.placeOrder(Stock("NOSUCH", "SMART", "USD"), MarketOrder("BUY", 1))
-        await eventually(lambda: zero.isDone() and off_tick.isDone() and unknown.isDone())
+        fractional = ib.placeOrder(contract, MarketOrder("BUY", 1.5))
+        too_big = ib.placeOrder(contract, MarketOrder("BUY", 30_000))
+        await eventually(
+            lambda: all(trade.isDone() for trade in (zero, off_tick, unknown, fractional, too_big))
+        )
         simulator.reject_next_order("Insufficient margin (simulated)")
         refused = ib.placeOrder(contract, MarketOrder("BUY", 1))
         accepted = ib.placeOrder(contract, MarketOrder("BUY", 1))
@@ -198,6 +202,8 @@ async def test_rejections_carry_error_201_and_a_reason(simulator: Simulator) -> 
         assert "greater than zero" in reasons[zero.order.orderId]
         assert "minimum price variation" in reasons[off_tick.order.orderId]
         assert "No security definition" in reasons[unknown.order.orderId]
+        assert "Fractional" in reasons[fractional.order.orderId]
+        assert "MUST EXCEED THE INITIAL MARGIN" in reasons[too_big.order.orderId]
         assert "Insufficient margin" in reasons[refused.order.orderId]
         assert accepted.orderStatus.status == "Filled"
 

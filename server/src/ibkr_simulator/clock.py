@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], dt.datetime]
 
@@ -31,6 +32,4 @@ def parse_ib_datetime(text: str, default: dt.datetime) -> dt.datetime:
     zone_name = parts[2] if len(parts) > 2 else "UTC"
     if zone_name in {"UTC", "GMT", "Z"}:
         return naive.replace(tzinfo=dt.UTC)
-    from zoneinfo import ZoneInfo  # noqa: PLC0415  only needed for the rare named zone
-
     return naive.replace(tzinfo=ZoneInfo(zone_name)).astimezone(dt.UTC)

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve only delayed data (live requests get error 354)",
     )
     parser.add_argument(
+        "--master-client-id",
+        type=int,
+        default=None,
+        help="the client id that sees every client's executions (TWS's Master API client ID)",
+    )
+    parser.add_argument(
         "--control-port",
         type=int,
         default=None,
@@ -98,6 +104,7 @@ def config_from_arguments(arguments: argparse.Namespace) -> SimulatorConfig:
         market_data_subscribed=not arguments.no_market_data_permissions,
         contract_files=tuple(arguments.contracts),
         control_port=arguments.control_port,
+        master_client_id=arguments.master_client_id,
         limits=Limits(
             messages_per_second=arguments.messages_per_second,
             market_data_lines=arguments.market_data_lines,

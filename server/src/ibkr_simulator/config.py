@@ -66,6 +66,9 @@ class SimulatorConfig:
     base_currency: str = "USD"
     # Seconds between periodic account, portfolio and PnL pushes (IB sends them every few minutes).
     account_update_interval: float = 1.0
+    # TWS's "Master API client ID": that client sees every client's executions and commissions
+    # in reqExecutions; other clients see only their own (None: no master, as by default).
+    master_client_id: int | None = None
     # Extra contract files whose entries extend or override the bundled universe.
     contract_files: tuple[Path, ...] = ()
     # Optional line-based control interface (host, port); port 0 picks a free one.

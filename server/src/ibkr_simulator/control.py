@@ -34,7 +34,7 @@ Control commands (one per line; answers start with "ok" or "error"):
   connectivity-lost               send error 1100; prices and fills stop
   connectivity-restored [data-lost]  send 1102 (or 1101 and drop market-data subscriptions)
   send-error CODE TEXT...         send any error/notice with request id -1 to every client
-  delay-responses SECONDS         hold each incoming request SECONDS before answering (0: off)
+  delay-responses SECONDS         answer each request SECONDS after it arrives (0: off)
   reject-next-order [REASON...]   reject the next new order with error 201
   expire-day-orders               end the trading day: cancel working DAY orders
   help                            this text"""

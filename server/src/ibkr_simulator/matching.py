@@ -45,7 +45,7 @@ def stop_price(order: SimulatedOrder) -> float | None:
 def check_trigger(order: SimulatedOrder, quote: Quote) -> bool:
     """Stops trigger on the last trade through the stop price (IB's 'last' trigger method)."""
     if not is_stop_type(order) or order.triggered:
-        return order.triggered or not is_stop_type(order)
+        return True
     stop = stop_price(order)
     if stop is None:
         return False

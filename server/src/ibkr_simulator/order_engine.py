@@ -27,17 +27,8 @@ from ibkr_simulator.order_events import (
     OrderStatusChanged,
     status_report,
 )
-from ibkr_simulator.order_model import (
-    LIMIT,
-    STOP,
-    STOP_LIMIT,
-    SUPPORTED_ORDER_TYPES,
-    SUPPORTED_TIME_IN_FORCE,
-    TRAIL,
-    OrderRequest,
-    OrderStatusName,
-    SimulatedOrder,
-)
+from ibkr_simulator.order_model import OrderRequest, OrderStatusName, SimulatedOrder
+from ibkr_simulator.order_rules import OrderRejectionError, commission_for, validate_terms
 from ibkr_simulator.outgoing import ExecutionReport
 from ibkr_simulator.prices import PriceBook, Quote
 
@@ -48,10 +39,6 @@ OrderKey = tuple[int, int]
 
 # permIds look like a real gateway's nine- or ten-digit numbers and never repeat.
 FIRST_PERM_ID = 1_100_000_001
-
-
-class OrderRejectionError(Exception):
-    """A validation failure, carried to the client as error 201 with this reason."""
 
 
 class OrderEngine:
@@ -204,26 +191,45 @@ class OrderEngine:
     def _preview(self, client_id: int, request: OrderRequest) -> None:
         """What-if: validate and estimate like a real order, but keep and execute nothing."""
         order = self._build(client_id, request, perm_id=0)
-        quote = self._prices.quote(order.contract.con_id)
-        price = order.limit_price or order.aux_price or (quote.ask if order.is_buy else quote.bid)
+        price = self._estimate_price(order)
         signed = order.total_quantity if order.is_buy else -order.total_quantity
         margin = self._accounts.margin_preview(order.account, order.contract, signed, price)
-        commission = self._commission(order.contract, order.total_quantity, price)
+        commission = commission_for(self._fills, order.contract, order.total_quantity, price)
         self._sink(OrderPreviewed(order, margin, commission))
 
     def _create(self, client_id: int, request: OrderRequest) -> None:
         if self._rejections:
             raise OrderRejectionError(self._rejections.popleft())
-        order = self._build(client_id, request, perm_id=self._allocate_perm_id())
+        order = self._build(client_id, request, perm_id=0)
+        self._check_margin(order)
+        order.perm_id = self._allocate_perm_id()
         self._orders[(client_id, request.order_id)] = order
         self._all_orders[order.perm_id] = order
         if request.transmit:
             self._transmit(order)
 
+    def _estimate_price(self, order: SimulatedOrder) -> float:
+        quote = self._prices.quote(order.contract.con_id)
+        return order.limit_price or order.aux_price or (quote.ask if order.is_buy else quote.bid)
+
+    def _check_margin(self, order: SimulatedOrder) -> None:
+        """IB refuses an order whose fill would leave initial margin above equity with loan."""
+        signed = order.total_quantity if order.is_buy else -order.total_quantity
+        margin = self._accounts.margin_preview(
+            order.account, order.contract, signed, self._estimate_price(order)
+        )
+        if margin.initial_after > margin.equity_with_loan_after:
+            raise OrderRejectionError(
+                "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+                f"EQUITY WITH LOAN VALUE [{margin.equity_with_loan_after:.2f} "
+                f"{order.contract.currency}] MUST EXCEED THE INITIAL MARGIN "
+                f"[{margin.initial_after:.2f} {order.contract.currency}]"
+            )
+
     def _build(self, client_id: int, request: OrderRequest, perm_id: int) -> SimulatedOrder:
         contract = self._resolve(request)
         account = self._account_for(request)
-        _validate_terms(request, contract)
+        validate_terms(request, contract)
         parent = None
         if request.parent_id:
             parent = self._orders.get((client_id, request.parent_id))
@@ -254,7 +260,7 @@ class OrderEngine:
         )
 
     def _modify(self, order: SimulatedOrder, request: OrderRequest) -> None:
-        _validate_terms(request, order.contract)
+        validate_terms(request, order.contract)
         if request.total_quantity < order.filled:
             raise OrderRejectionError("The new quantity is below the quantity already filled")
         order.total_quantity = request.total_quantity
@@ -335,7 +341,7 @@ class OrderEngine:
 
     def _fill(self, order: SimulatedOrder, quantity: float, price: float) -> None:
         contract = order.contract
-        commission = self._commission(contract, quantity, price)
+        commission = commission_for(self._fills, contract, quantity, price)
         realized = self._accounts.apply_fill(
             order.account,
             contract,
@@ -402,16 +408,6 @@ class OrderEngine:
             if not sibling.is_done:
                 self._finish_cancel(sibling, confirm=True, reason="OCA group filled")
 
-    def _commission(self, contract: ContractSpec, quantity: float, price: float) -> float:
-        policy = self._fills
-        notional = quantity * price
-        if contract.is_forex:
-            return round(
-                max(policy.fx_minimum_commission, notional * policy.fx_commission_fraction), 4
-            )
-        commission = max(policy.minimum_commission, quantity * policy.commission_per_share)
-        return round(min(commission, notional * policy.maximum_commission_fraction), 4)
-
     # Cancellation ----------------------------------------------------------------------------
 
     def _cancel_with_children(self, order: SimulatedOrder, *, confirm: bool, reason: str) -> None:
@@ -459,33 +455,3 @@ class OrderEngine:
         perm_id = self._next_perm_id
         self._next_perm_id += 1
         return perm_id
-
-
-def _validate_terms(request: OrderRequest, contract: ContractSpec) -> None:
-    if request.action not in {"BUY", "SELL"}:
-        raise OrderRejectionError(f"Invalid action {request.action!r}")
-    if request.total_quantity <= 0:
-        raise OrderRejectionError("The order quantity must be greater than zero")
-    if request.order_type not in SUPPORTED_ORDER_TYPES:
-        raise OrderRejectionError(f"Order type {request.order_type!r} is not supported")
-    if request.time_in_force not in SUPPORTED_TIME_IN_FORCE:
-        raise OrderRejectionError(f"Time in force {request.time_in_force!r} is not supported")
-    if request.order_type in {LIMIT, STOP_LIMIT}:
-        _check_price("limit", request.limit_price, contract)
-    if request.order_type in {STOP, STOP_LIMIT}:
-        _check_price("stop", request.aux_price, contract)
-    if request.order_type == TRAIL and not (
-        (request.aux_price or 0) > 0 or (request.trailing_percent or 0) > 0
-    ):
-        raise OrderRejectionError("A trailing stop needs a trailing amount or a trailing percent")
-
-
-def _check_price(name: str, price: float | None, contract: ContractSpec) -> None:
-    if price is None or price <= 0:
-        raise OrderRejectionError(f"Invalid {name} price")
-    ticks = price / contract.min_tick
-    if abs(ticks - round(ticks)) > 1e-6:
-        raise OrderRejectionError(
-            f"The {name} price {price} does not conform to the minimum price variation "
-            f"{contract.min_tick}"
-        )

@@ -211,7 +211,7 @@ def cancel_order(gateway: Gateway, recipient: Recipient, reader: FieldReader) ->
     gateway.orders.cancel(recipient.client_id, reader.integer())
 
 
-def global_cancel(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def global_cancel(gateway: Gateway, _recipient: Recipient, _reader: FieldReader) -> None:
     gateway.orders.cancel_all()
 
 
@@ -223,15 +223,15 @@ def _send_open_orders(gateway: Gateway, recipient: Recipient, client_id: int | N
     recipient.send(outgoing.open_order_end())
 
 
-def request_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_open_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     _send_open_orders(gateway, recipient, recipient.client_id)
 
 
-def request_all_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_all_open_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     _send_open_orders(gateway, recipient, None)
 
 
-def request_auto_open_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_auto_open_orders(_gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     if recipient.client_id != 0:
         _send_error(
             recipient,
@@ -241,7 +241,7 @@ def request_auto_open_orders(gateway: Gateway, recipient: Recipient, reader: Fie
         )
 
 
-def request_completed_orders(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_completed_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     for order in gateway.orders.completed_orders():
         recipient.send(order_messages.completed_order(recipient.server_version, order))
     recipient.send(outgoing.completed_orders_end())
@@ -259,8 +259,11 @@ def request_executions(gateway: Gateway, recipient: Recipient, reader: FieldRead
     side = reader.text().upper()
     since_time = _parse_filter_time(since)
     version = recipient.server_version
+    sees_all = recipient.client_id == gateway.config.master_client_id
     for record in gateway.orders.executions():
         report = record.report
+        if not sees_all and report.client_id != recipient.client_id:
+            continue
         if client_id and report.client_id != client_id:
             continue
         if account and report.account != account:
@@ -293,7 +296,7 @@ def _parse_filter_time(text: str) -> str:
     return text.replace("-", " ").strip()
 
 
-def request_ids(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_ids(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     recipient.send(outgoing.next_valid_id(gateway.orders.next_valid_id(recipient.client_id)))
 
 
@@ -329,11 +332,11 @@ def cancel_account_updates_multi(
     gateway.account_service.cancel_multi(recipient, reader.integer())
 
 
-def request_positions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_positions(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     gateway.account_service.request_positions(recipient)
 
 
-def cancel_positions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def cancel_positions(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     gateway.account_service.cancel_positions(recipient)
 
 
@@ -379,11 +382,11 @@ def cancel_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> N
 # Session -------------------------------------------------------------------------------------
 
 
-def request_current_time(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_current_time(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     recipient.send(outgoing.current_time(int(gateway.clock().timestamp())))
 
 
-def request_managed_accounts(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:  # noqa: ARG001  uniform handler signature
+def request_managed_accounts(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     recipient.send(outgoing.managed_accounts(gateway.config.accounts))
 
 

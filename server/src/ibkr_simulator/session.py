@@ -95,6 +95,9 @@ class Session:
         self._closed = False
         self._registered = False
         self._writer_task: asyncio.Task[None] | None = None
+        # Requests held back by the delay-responses fault, with the time each is due.
+        self._delayed: asyncio.Queue[tuple[float, list[str]]] = asyncio.Queue(maxsize=queue_size)
+        self._delayed_pending = 0
 
     @property
     def connection_id(self) -> int:
@@ -129,6 +132,7 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until either side closes it."""
         self._writer_task = self._tasks.start(self._write_loop(), "writer")
+        self._tasks.start(self._delayed_loop(), "delayed-requests")
         try:
             await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT)
             if not self._host.register(self):
@@ -197,25 +201,41 @@ class Session:
             if verdict is RateVerdict.DISCONNECT:
                 logger.warning("client %s exceeded the message rate; closing", self._client_id)
                 return
-            delay = self._host.response_delay()
-            if delay > 0:
-                await asyncio.sleep(delay)
             if not fields:
                 continue
-            try:
-                self._host.dispatch(self, fields)
-            except ProtocolError as error:
-                logger.warning("malformed request %s: %s", fields[:1], error)
-                self._send_raw_error(
-                    codes.NOT_VALID_REQUEST, f"Error validating request: {error}", fields
-                )
-            except Exception:
-                # A simulator bug must not look like a network failure to the client under
-                # test: log it loudly and answer the request with an error instead.
-                logger.exception("request %s failed inside the simulator", fields[:1])
-                self._send_raw_error(
-                    codes.NOT_VALID_REQUEST, "Error validating request: simulator failure", fields
-                )
+            delay = self._host.response_delay()
+            if delay > 0 or self._delayed_pending:
+                # Each request is answered `delay` after it arrived, in arrival order.
+                self._delayed_pending += 1
+                await self._delayed.put((self._monotonic() + delay, fields))
+            else:
+                self._dispatch(fields)
+
+    async def _delayed_loop(self) -> None:
+        while True:
+            due, fields = await self._delayed.get()
+            wait = due - self._monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._delayed_pending -= 1
+            if not self._closed:
+                self._dispatch(fields)
+
+    def _dispatch(self, fields: list[str]) -> None:
+        try:
+            self._host.dispatch(self, fields)
+        except ProtocolError as error:
+            logger.warning("malformed request %s: %s", fields[:1], error)
+            self._send_raw_error(
+                codes.NOT_VALID_REQUEST, f"Error validating request: {error}", fields
+            )
+        except Exception:
+            # A simulator bug must not look like a network failure to the client under
+            # test: log it loudly and answer the request with an error instead.
+            logger.exception("request %s failed inside the simulator", fields[:1])
+            self._send_raw_error(
+                codes.NOT_VALID_REQUEST, "Error validating request: simulator failure", fields
+            )
 
     def _send_raw_error(self, code: int, text: str, fields: list[str] | None = None) -> None:
         request_id = -1

@@ -240,7 +240,7 @@ class Simulator:
         self.gateway.broadcast_error(code, text)
 
     def delay_responses(self, seconds: float) -> None:
-        """Hold every incoming request for `seconds` before handling it; 0 turns the delay off."""
+        """Answer each request `seconds` after it arrives (in order); 0 turns the delay off."""
         self._response_delay = max(0.0, seconds)
 
     def reject_next_order(self, reason: str = "Simulated rejection") -> None:
