@@ -62,6 +62,7 @@ def server_settings(simulator: Simulator, database_url: str) -> Settings:
         ib_reconnect_initial_delay_seconds=0.1,
         ib_reconnect_max_delay_seconds=0.5,
         order_acknowledgement_timeout_seconds=3,
+        quote_linger_seconds=0.2,
     )
 
 

@@ -18,6 +18,7 @@ from ibkr.v1 import (
     gateway_service_pb2,
     gateway_service_pb2_grpc,
     market_data_service_pb2,
+    market_data_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
     portfolio_service_pb2,
@@ -25,16 +26,20 @@ from ibkr.v1 import (
 )
 from ibkr_grpc.api.gateway_servicer import GatewayServicer
 from ibkr_grpc.api.interceptors import CallInterceptor
+from ibkr_grpc.api.market_data_servicer import MarketDataServicer
 from ibkr_grpc.api.order_servicer import OrderServicer
 from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
+from ibkr_grpc.broker.market_data import MarketDataReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.session import GatewaySession, SessionSettings
 from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
+from ibkr_grpc.services.market_data import MarketDataService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
 from ibkr_grpc.services.order_manager import OrderManager
 from ibkr_grpc.services.portfolio import PortfolioService
+from ibkr_grpc.services.quote_hub import QuoteHub
 from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.audit_store import AuditStore
 from ibkr_grpc.store.database import Database
@@ -107,6 +112,20 @@ class Application:
         self.portfolio = PortfolioService(
             self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
         )
+        self.market_data_reader = MarketDataReader(
+            self.session.ib, clock=clock, request_timeout=settings.ib_request_timeout_seconds
+        )
+        self.quote_hub = QuoteHub(
+            self.market_data_reader,
+            line_limit=settings.market_data_line_limit,
+            linger_seconds=settings.quote_linger_seconds,
+        )
+        self.market_data_reader.add_quote_listener(self.quote_hub.publish)
+        self.market_data_reader.add_failure_listener(self.quote_hub.fail)
+        self.session.after_ready(self.quote_hub.reopen)
+        self.market_data = MarketDataService(
+            self.market_data_reader, self.session, self.quote_hub, self.monitor, clock=clock
+        )
         self.health = health_aio.HealthServicer()
         self.audit = AuditStore(self.database)
         self.shutting_down = asyncio.Event()
@@ -143,12 +162,16 @@ class Application:
             GatewayServicer(
                 self.monitor,
                 trading_mode=self.settings.trading_mode,
-                market_data_line_limit=100,
+                market_data_line_limit=self.quote_hub.line_limit,
+                lines_in_use=lambda: self.quote_hub.lines_in_use,
             ),
             self.server,
         )
         portfolio_service_pb2_grpc.add_PortfolioServiceServicer_to_server(
             PortfolioServicer(self.portfolio), self.server
+        )
+        market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
+            MarketDataServicer(self.market_data), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (
@@ -214,6 +237,7 @@ class Application:
         await self.server.stop(grace)
         await self.order_manager.stop()
         await self.session.stop()
+        self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)
         await self.database.dispose()
         _log.info("stopped")

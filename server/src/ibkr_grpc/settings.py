@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     grpc_listen: str = Field(default="127.0.0.1:50051")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    market_data_line_limit: int = Field(default=100, ge=1, le=10_000)
+    quote_linger_seconds: float = Field(default=5.0, ge=0, le=600)
 
     @field_validator("trading_mode", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import grpc.aio
@@ -36,7 +37,7 @@ class GatewayServicer(gateway_service_pb2_grpc.GatewayServiceServicer):
         *,
         trading_mode: TradingMode,
         market_data_line_limit: int,
-        lines_in_use: Any = None,
+        lines_in_use: Callable[[], int] = lambda: 0,
     ) -> None:
         self._monitor = monitor
         self._trading_mode = trading_mode
@@ -44,7 +45,7 @@ class GatewayServicer(gateway_service_pb2_grpc.GatewayServiceServicer):
         self._lines_in_use = lines_in_use
 
     def _message(self, state: GatewayState) -> gateway_service_pb2.GatewayStatus:
-        in_use = self._lines_in_use() if callable(self._lines_in_use) else 0
+        in_use = self._lines_in_use()
         return gateway_service_pb2.GatewayStatus(
             state=CONNECTION_STATES[state.state],
             trading_mode=TRADING_MODES[self._trading_mode],
@@ -77,10 +78,13 @@ class GatewayServicer(gateway_service_pb2_grpc.GatewayServiceServicer):
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
-        async for item in self._monitor.states(heartbeat):
-            if isinstance(item, Heartbeat):
-                yield gateway_service_pb2.StreamGatewayStatusResponse(
-                    heartbeat=heartbeat_message(item)
-                )
-            else:
-                yield gateway_service_pb2.StreamGatewayStatusResponse(status=self._message(item))
+        async with aclosing(self._monitor.states(heartbeat)) as items:
+            async for item in items:
+                if isinstance(item, Heartbeat):
+                    yield gateway_service_pb2.StreamGatewayStatusResponse(
+                        heartbeat=heartbeat_message(item)
+                    )
+                else:
+                    yield gateway_service_pb2.StreamGatewayStatusResponse(
+                        status=self._message(item)
+                    )

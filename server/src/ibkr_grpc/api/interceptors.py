@@ -141,24 +141,30 @@ def _code(number: int) -> tuple[int, str]:
 
 
 async def _until(stream: AsyncIterator[Any], stop: asyncio.Event) -> AsyncIterator[Any]:
-    """The stream's items until `stop` is set, then ServiceUnavailableError."""
+    """The stream's items until `stop` is set, then ServiceUnavailableError. However it ends
+    (exhausted, cancelled by the client, or stopped), the stream is closed at once, so its
+    cleanup (releasing subscriptions) runs now rather than at garbage collection."""
     stopped = asyncio.ensure_future(stop.wait())
+    item: asyncio.Future[Any] | None = None
     try:
         while True:
             item = asyncio.ensure_future(anext(stream))
             await asyncio.wait({item, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if not item.done():
-                item.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await item
                 message = "the server is shutting down; reconnect and resume"
                 raise ServiceUnavailableError(message)
             try:
-                yield item.result()
+                value = item.result()
             except StopAsyncIteration:
                 return
+            item = None
+            yield value
     finally:
         stopped.cancel()
+        if item is not None and not item.done():
+            item.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await item
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc.aio
@@ -117,14 +118,18 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
-        async for item in self._feed.follow(
+        events = self._feed.follow(
             after_sequence=request.after_sequence, account=request.account, heartbeat=heartbeat
-        ):
-            if isinstance(item, OrderEvent):
-                yield order_service_pb2.StreamOrderEventsResponse(
-                    order_event=order_event_message(item)
-                )
-            elif isinstance(item, Heartbeat):
-                yield order_service_pb2.StreamOrderEventsResponse(heartbeat=heartbeat_message(item))
-            else:
-                yield order_service_pb2.StreamOrderEventsResponse(marker=marker_message(item))
+        )
+        async with aclosing(events) as items:
+            async for item in items:
+                if isinstance(item, OrderEvent):
+                    yield order_service_pb2.StreamOrderEventsResponse(
+                        order_event=order_event_message(item)
+                    )
+                elif isinstance(item, Heartbeat):
+                    yield order_service_pb2.StreamOrderEventsResponse(
+                        heartbeat=heartbeat_message(item)
+                    )
+                else:
+                    yield order_service_pb2.StreamOrderEventsResponse(marker=marker_message(item))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc.aio
@@ -131,14 +132,16 @@ class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
         )
         violations.raise_if_any()
         response = portfolio_service_pb2.StreamPortfolioResponse
-        async for item in self._portfolio.follow(account=request.account, heartbeat=heartbeat):
-            if isinstance(item, AccountSummary):
-                yield response(account_summary=summary_message(item))
-            elif isinstance(item, Position):
-                yield response(position=position_message(item))
-            elif isinstance(item, ProfitAndLoss):
-                yield response(pnl=pnl_message(item))
-            elif isinstance(item, Heartbeat):
-                yield response(heartbeat=heartbeat_message(item))
-            elif isinstance(item, Marker):
-                yield response(marker=marker_message(item))
+        updates = self._portfolio.follow(account=request.account, heartbeat=heartbeat)
+        async with aclosing(updates) as items:
+            async for item in items:
+                if isinstance(item, AccountSummary):
+                    yield response(account_summary=summary_message(item))
+                elif isinstance(item, Position):
+                    yield response(position=position_message(item))
+                elif isinstance(item, ProfitAndLoss):
+                    yield response(pnl=pnl_message(item))
+                elif isinstance(item, Heartbeat):
+                    yield response(heartbeat=heartbeat_message(item))
+                elif isinstance(item, Marker):
+                    yield response(marker=marker_message(item))

@@ -4,7 +4,7 @@ conflate (a slow reader skips to the newest state; it never falls behind)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
 
 from ibkr_grpc.domain.broker_reports import GatewayState
@@ -32,7 +32,7 @@ class GatewayMonitor:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def states(self, heartbeat: timedelta) -> AsyncIterator[GatewayState | Heartbeat]:
+    async def states(self, heartbeat: timedelta) -> AsyncGenerator[GatewayState | Heartbeat]:
         """The current state, then each newer one, with heartbeats while nothing changes."""
         seen = -1
         while True:

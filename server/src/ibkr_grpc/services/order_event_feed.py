@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ class OrderEventFeed:
 
     async def follow(
         self, *, after_sequence: int, account: str, heartbeat: timedelta
-    ) -> AsyncIterator[OrderStreamItem]:
+    ) -> AsyncGenerator[OrderStreamItem]:
         last = after_sequence
         if after_sequence > 0:
             async for event in self._stored_after(last, account):
@@ -84,7 +84,7 @@ class OrderEventFeed:
                     await next_marker
             await markers.aclose()
 
-    async def _stored_after(self, sequence: int, account: str) -> AsyncIterator[OrderEvent]:
+    async def _stored_after(self, sequence: int, account: str) -> AsyncGenerator[OrderEvent]:
         while page := await self._repository.events_after(sequence, account=account, limit=PAGE):
             for event in page:
                 yield event

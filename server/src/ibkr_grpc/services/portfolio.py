@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from ibkr_grpc.domain.enums import TradingMode
 from ibkr_grpc.domain.errors import AccountNotFoundError
@@ -19,6 +19,7 @@ from ibkr_grpc.domain.portfolio import (
 from ibkr_grpc.domain.streams import Heartbeat, Marker, MarkerType
 from ibkr_grpc.services.conflation import ConflatingBuffer
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
+from ibkr_grpc.services.stream_merge import follow_buffer
 
 PortfolioStreamItem = PortfolioUpdate | Heartbeat | Marker
 
@@ -85,7 +86,7 @@ class PortfolioService:
 
     async def follow(
         self, *, account: str, heartbeat: timedelta
-    ) -> AsyncIterator[PortfolioStreamItem]:
+    ) -> AsyncGenerator[PortfolioStreamItem]:
         """A snapshot of every account in scope, SNAPSHOT_COMPLETE, then changes, conflated
         per account and position for a slow reader."""
         if account:
@@ -97,7 +98,6 @@ class PortfolioService:
                 buffer.put(_key(update), update)
 
         self._source.add_listener(listener)
-        markers = self._monitor.markers()
         try:
             for name in [account] if account else self._source.accounts():
                 yield self._source.summary(name)
@@ -105,33 +105,9 @@ class PortfolioService:
                     yield position
                 yield self._source.profit_and_loss(name)
             yield Marker(MarkerType.SNAPSHOT_COMPLETE, self._clock())
-            async for item in _merge(buffer, markers, heartbeat, self._clock):
-                yield item
+            live = follow_buffer(buffer, self._monitor.markers(), heartbeat, self._clock)
+            async with aclosing(live) as items:
+                async for item in items:
+                    yield item
         finally:
             self._source.remove_listener(listener)
-            await markers.aclose()
-
-
-async def _merge(
-    buffer: ConflatingBuffer[PortfolioUpdate],
-    markers: AsyncIterator[Marker],
-    heartbeat: timedelta,
-    clock: Callable[[], datetime],
-) -> AsyncIterator[PortfolioStreamItem]:
-    """Buffered updates, gateway markers as they come, and a heartbeat when idle."""
-    next_marker: asyncio.Future[Marker] = asyncio.ensure_future(anext(markers))
-    try:
-        while True:
-            updates = asyncio.ensure_future(buffer.take(heartbeat.total_seconds()))
-            waiting: set[asyncio.Future[Any]] = {updates, next_marker}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if next_marker in done:
-                yield next_marker.result()
-                next_marker = asyncio.ensure_future(anext(markers))
-            values = await updates
-            for value in values:
-                yield value
-            if not values and next_marker not in done:
-                yield Heartbeat(clock())
-    finally:
-        next_marker.cancel()

@@ -1,0 +1,283 @@
+"""ibkr.v1.MarketDataService: lookups, quotes, quote streams and historical bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc.aio
+
+from ibkr.v1 import common_pb2, errors_pb2, market_data_service_pb2, market_data_service_pb2_grpc
+from ibkr_grpc.api import requests
+from ibkr_grpc.api.conversions import contract_message, datetime_of, timestamp
+from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
+from ibkr_grpc.domain.decimals import write_decimal
+from ibkr_grpc.domain.errors import ViolationCollector
+from ibkr_grpc.domain.market_data import (
+    Bar,
+    BarSize,
+    BarSource,
+    ContractDetails,
+    HistoryRequest,
+    MarketDataKind,
+    Quote,
+    SpanUnit,
+    SubscriptionFailure,
+)
+from ibkr_grpc.domain.streams import Heartbeat
+from ibkr_grpc.services.market_data import MarketDataService
+
+Context = grpc.aio.ServicerContext[Any, Any]
+pb = market_data_service_pb2
+
+BAR_SIZES = {
+    pb.BAR_SIZE_1_SECOND: BarSize.SECONDS_1,
+    pb.BAR_SIZE_5_SECONDS: BarSize.SECONDS_5,
+    pb.BAR_SIZE_10_SECONDS: BarSize.SECONDS_10,
+    pb.BAR_SIZE_15_SECONDS: BarSize.SECONDS_15,
+    pb.BAR_SIZE_30_SECONDS: BarSize.SECONDS_30,
+    pb.BAR_SIZE_1_MINUTE: BarSize.MINUTES_1,
+    pb.BAR_SIZE_2_MINUTES: BarSize.MINUTES_2,
+    pb.BAR_SIZE_3_MINUTES: BarSize.MINUTES_3,
+    pb.BAR_SIZE_5_MINUTES: BarSize.MINUTES_5,
+    pb.BAR_SIZE_10_MINUTES: BarSize.MINUTES_10,
+    pb.BAR_SIZE_15_MINUTES: BarSize.MINUTES_15,
+    pb.BAR_SIZE_20_MINUTES: BarSize.MINUTES_20,
+    pb.BAR_SIZE_30_MINUTES: BarSize.MINUTES_30,
+    pb.BAR_SIZE_1_HOUR: BarSize.HOURS_1,
+    pb.BAR_SIZE_2_HOURS: BarSize.HOURS_2,
+    pb.BAR_SIZE_3_HOURS: BarSize.HOURS_3,
+    pb.BAR_SIZE_4_HOURS: BarSize.HOURS_4,
+    pb.BAR_SIZE_8_HOURS: BarSize.HOURS_8,
+    pb.BAR_SIZE_1_DAY: BarSize.DAYS_1,
+    pb.BAR_SIZE_1_WEEK: BarSize.WEEKS_1,
+    pb.BAR_SIZE_1_MONTH: BarSize.MONTHS_1,
+}
+BAR_SOURCES = {pb.BarSource.Value(f"BAR_SOURCE_{source.name}"): source for source in BarSource}
+SPAN_UNITS = {pb.SpanUnit.Value(f"SPAN_UNIT_{unit.name}"): unit for unit in SpanUnit}
+KINDS = {kind: pb.MarketDataKind.Value(f"MARKET_DATA_KIND_{kind.value}") for kind in MarketDataKind}
+MAXIMUM_STREAM_CONTRACTS = 100
+MAXIMUM_SEARCH_RESULTS = 50
+
+
+def quote_message(quote: Quote) -> pb.Quote:
+    return pb.Quote(
+        contract=contract_message(quote.contract),
+        bid=write_decimal(quote.bid),
+        bid_size=write_decimal(quote.bid_size),
+        ask=write_decimal(quote.ask),
+        ask_size=write_decimal(quote.ask_size),
+        last=write_decimal(quote.last),
+        last_size=write_decimal(quote.last_size),
+        volume=write_decimal(quote.volume),
+        high=write_decimal(quote.high),
+        low=write_decimal(quote.low),
+        open=write_decimal(quote.open),
+        close=write_decimal(quote.close),
+        market_data_kind=KINDS[quote.kind],
+        exchange_time=timestamp(quote.exchange_time),
+        receive_time=timestamp(quote.receive_time),
+    )
+
+
+def details_message(details: ContractDetails) -> pb.ContractDetails:
+    return pb.ContractDetails(
+        contract=contract_message(details.contract),
+        long_name=details.long_name,
+        minimum_tick=write_decimal(details.minimum_tick),
+        minimum_size=write_decimal(details.minimum_size),
+        size_increment=write_decimal(details.size_increment),
+        order_types=list(details.order_types),
+        valid_exchanges=list(details.valid_exchanges),
+        time_zone=details.time_zone,
+        trading_hours=details.trading_hours,
+        liquid_hours=details.liquid_hours,
+        industry=details.industry,
+        category=details.category,
+        subcategory=details.subcategory,
+        stock_type=details.stock_type,
+        market_name=details.market_name,
+    )
+
+
+def bar_message(bar: Bar) -> pb.Bar:
+    return pb.Bar(
+        start_time=timestamp(bar.start_time),
+        open=write_decimal(bar.open),
+        high=write_decimal(bar.high),
+        low=write_decimal(bar.low),
+        close=write_decimal(bar.close),
+        volume=write_decimal(bar.volume),
+        average_price=write_decimal(bar.average_price),
+        trade_count=bar.trade_count,
+    )
+
+
+def failure_message(failure: SubscriptionFailure) -> pb.SubscriptionError:
+    reason = f"ERROR_REASON_{failure.reason}"
+    known = reason in errors_pb2.ErrorReason.keys()  # noqa: SIM118  an enum wrapper, not a dict
+    return pb.SubscriptionError(
+        contract=contract_message(failure.contract),
+        reason=errors_pb2.ErrorReason.Value(reason)
+        if known
+        else errors_pb2.ERROR_REASON_UNSPECIFIED,
+        message=failure.message,
+    )
+
+
+def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
+    violations = ViolationCollector()
+    contract = requests.read_contract(
+        violations, "contract", request.contract, present=request.HasField("contract")
+    )
+    bar_size = BAR_SIZES.get(request.bar_size)
+    if bar_size is None:
+        violations.add(
+            "bar_size",
+            "is required" if request.bar_size == 0 else f"unknown value {request.bar_size}",
+        )
+    source = BarSource.TRADES
+    if request.source:
+        source = BAR_SOURCES.get(request.source, BarSource.TRADES)
+        if request.source not in BAR_SOURCES:
+            violations.add("source", f"unknown value {request.source}")
+    end = datetime_of(request.end_time) if request.HasField("end_time") else None
+    count, unit = 0, SpanUnit.DAYS
+    if request.HasField("span"):
+        count = request.span.count
+        unit = SPAN_UNITS.get(request.span.unit, SpanUnit.DAYS)
+        if count <= 0:
+            violations.add("span.count", "must be greater than zero")
+        if request.span.unit not in SPAN_UNITS:
+            violations.add("span.unit", "is required")
+    elif request.HasField("start_time"):
+        start = datetime_of(request.start_time)
+        until = end or datetime.now(UTC)
+        seconds = math.ceil((until - start).total_seconds())
+        if seconds <= 0:
+            violations.add("start_time", "must be before end_time (or now)")
+        elif seconds <= 86_400:
+            count, unit = seconds, SpanUnit.SECONDS
+        else:
+            count, unit = math.ceil(seconds / 86_400), SpanUnit.DAYS
+    else:
+        violations.add("span", "give span, or start_time and end_time")
+    violations.raise_if_any()
+    assert contract is not None  # noqa: S101  its absence is a violation above
+    assert bar_size is not None  # noqa: S101
+    return HistoryRequest(
+        contract, bar_size, count, unit, end, source, request.regular_trading_hours_only
+    )
+
+
+class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer):
+    def __init__(self, market_data: MarketDataService) -> None:
+        self._market_data = market_data
+
+    async def SearchContracts(
+        self, request: pb.SearchContractsRequest, context: Context
+    ) -> pb.SearchContractsResponse:
+        violations = ViolationCollector()
+        if not request.query.strip():
+            violations.add("query", "is required")
+        elif len(request.query) > 64:
+            violations.add("query", "must be at most 64 characters")
+        limit = min(request.page_size or 20, MAXIMUM_SEARCH_RESULTS)
+        if request.page_size < 0:
+            violations.add("page_size", "must not be negative")
+        violations.raise_if_any()
+        matches = await self._market_data.search(request.query.strip(), limit)
+        return pb.SearchContractsResponse(
+            contracts=[
+                pb.ContractDescription(
+                    contract=contract_message(match.contract),
+                    description=match.description,
+                    derivative_security_types=[
+                        common_pb2.SecurityType.Value(f"SECURITY_TYPE_{kind}")
+                        for kind in _derivative_types(match.derivative_security_types)
+                    ],
+                )
+                for match in matches
+            ]
+        )
+
+    async def GetContractDetails(
+        self, request: pb.GetContractDetailsRequest, context: Context
+    ) -> pb.GetContractDetailsResponse:
+        violations = ViolationCollector()
+        contract = requests.read_contract(
+            violations, "contract", request.contract, present=request.HasField("contract")
+        )
+        violations.raise_if_any()
+        assert contract is not None  # noqa: S101
+        found = await self._market_data.details(contract)
+        return pb.GetContractDetailsResponse(details=[details_message(item) for item in found])
+
+    async def GetQuote(self, request: pb.GetQuoteRequest, context: Context) -> pb.GetQuoteResponse:
+        violations = ViolationCollector()
+        contract = requests.read_contract(
+            violations, "contract", request.contract, present=request.HasField("contract")
+        )
+        violations.raise_if_any()
+        assert contract is not None  # noqa: S101
+        return pb.GetQuoteResponse(quote=quote_message(await self._market_data.quote(contract)))
+
+    async def GetHistoricalBars(
+        self, request: pb.GetHistoricalBarsRequest, context: Context
+    ) -> pb.GetHistoricalBarsResponse:
+        history = _read_history(request)
+        bars = await self._market_data.bars(history)
+        qualified = await self._market_data.qualify(history.contract)
+        return pb.GetHistoricalBarsResponse(
+            contract=contract_message(qualified),
+            bar_size=request.bar_size,
+            bars=[bar_message(bar) for bar in bars],
+        )
+
+    async def StreamQuotes(
+        self, request: pb.StreamQuotesRequest, context: Context
+    ) -> AsyncIterator[pb.StreamQuotesResponse]:
+        violations = ViolationCollector()
+        if not request.contracts:
+            violations.add("contracts", "give at least one contract")
+        if len(request.contracts) > MAXIMUM_STREAM_CONTRACTS:
+            violations.add("contracts", f"at most {MAXIMUM_STREAM_CONTRACTS} per stream")
+        contracts = []
+        for index, message in enumerate(request.contracts):
+            contract = requests.read_contract(
+                violations, f"contracts[{index}]", message, present=True
+            )
+            if contract is not None:
+                contracts.append(contract)
+        heartbeat = requests.read_heartbeat_interval(
+            violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
+        )
+        violations.raise_if_any()
+        async with aclosing(self._market_data.stream(contracts, heartbeat)) as items:
+            async for item in items:
+                if isinstance(item, Quote):
+                    yield pb.StreamQuotesResponse(quote=quote_message(item))
+                elif isinstance(item, SubscriptionFailure):
+                    yield pb.StreamQuotesResponse(subscription_error=failure_message(item))
+                elif isinstance(item, Heartbeat):
+                    yield pb.StreamQuotesResponse(heartbeat=heartbeat_message(item))
+                else:
+                    yield pb.StreamQuotesResponse(marker=marker_message(item))
+
+
+_IB_SECURITY_TYPES = {
+    "STK": "STOCK",
+    "OPT": "OPTION",
+    "FUT": "FUTURE",
+    "CFD": "CFD",
+    "CASH": "FOREX",
+    "IND": "INDEX",
+    "CRYPTO": "CRYPTO",
+}
+
+
+def _derivative_types(codes: tuple[str, ...]) -> list[str]:
+    return [_IB_SECURITY_TYPES[code] for code in codes if code in _IB_SECURITY_TYPES]

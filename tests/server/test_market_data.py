@@ -1,0 +1,152 @@
+"""MarketDataService end to end: lookups, quotes, shared lines, streams and bars."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+import grpc.aio
+import pytest
+from google.protobuf import duration_pb2
+
+from ibkr.v1 import common_pb2, errors_pb2, gateway_service_pb2
+from ibkr.v1 import market_data_service_pb2 as pb
+from ibkr_client import ApiError
+from tests.server.conftest import RunningServer
+from tests.support.waiting import eventually
+
+
+def stock(symbol: str) -> common_pb2.Contract:
+    return common_pb2.Contract(symbol=symbol, security_type=common_pb2.SECURITY_TYPE_STOCK)
+
+
+class QuoteCollector:
+    def __init__(
+        self, server: RunningServer, symbols: list[str], heartbeat_seconds: int = 0
+    ) -> None:
+        request = pb.StreamQuotesRequest(contracts=[stock(symbol) for symbol in symbols])
+        if heartbeat_seconds:
+            request.heartbeat_interval.CopyFrom(duration_pb2.Duration(seconds=heartbeat_seconds))
+        self.responses: list[pb.StreamQuotesResponse] = []
+        self._call = server.client.market_data.StreamQuotes(request)
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for response in self._call:
+            self.responses.append(response)
+
+    def symbols(self) -> set[str]:
+        return {
+            r.quote.contract.symbol for r in self.responses if r.WhichOneof("payload") == "quote"
+        }
+
+    def kinds(self) -> list[str | None]:
+        return [r.WhichOneof("payload") for r in self.responses]
+
+    async def close(self) -> None:
+        self._call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@contextlib.asynccontextmanager
+async def streaming(
+    server: RunningServer, symbols: list[str], heartbeat_seconds: int = 0
+) -> AsyncIterator[QuoteCollector]:
+    collector = QuoteCollector(server, symbols, heartbeat_seconds)
+    try:
+        yield collector
+    finally:
+        await collector.close()
+
+
+async def lines_in_use(server: RunningServer) -> int:
+    status = await server.client.gateway.GetGatewayStatus(
+        gateway_service_pb2.GetGatewayStatusRequest()
+    )
+    return status.status.market_data_lines_in_use
+
+
+async def test_search_details_and_quote(server: RunningServer) -> None:
+    found = await server.client.market_data.SearchContracts(pb.SearchContractsRequest(query="AAP"))
+    assert "AAPL" in [match.contract.symbol for match in found.contracts]
+    details = await server.client.market_data.GetContractDetails(
+        pb.GetContractDetailsRequest(contract=stock("AAPL"))
+    )
+    assert len(details.details) == 1
+    assert details.details[0].contract.con_id > 0
+    assert details.details[0].minimum_tick
+    quote = await server.client.market_data.GetQuote(pb.GetQuoteRequest(contract=stock("AAPL")))
+    assert float(quote.quote.bid) > 0
+    assert float(quote.quote.ask) >= float(quote.quote.bid)
+    assert quote.quote.receive_time.seconds > 0
+
+
+async def test_an_unknown_contract_is_not_found(server: RunningServer) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.client.market_data.GetQuote(pb.GetQuoteRequest(contract=stock("NOSUCHTHING")))
+    assert ApiError.from_rpc_error(raised.value).reason == "IB_INVALID_CONTRACT"
+
+
+async def test_streams_share_one_line_per_contract(server: RunningServer) -> None:
+    async with streaming(server, ["AAPL", "MSFT"]) as first, streaming(server, ["AAPL"]) as second:
+        for _ in range(3):
+            await server.simulator.step()
+        await eventually(
+            lambda: first.symbols() == {"AAPL", "MSFT"} and second.symbols() == {"AAPL"}
+        )
+        assert await lines_in_use(server) == 2
+    # Lines linger briefly after the last watcher leaves, then close.
+
+    async def released() -> bool:
+        return await lines_in_use(server) == 0
+
+    await eventually(released, within=5, message="the lines were never released")
+
+
+async def test_a_bad_contract_is_reported_in_the_stream_and_the_rest_goes_on(
+    server: RunningServer,
+) -> None:
+    async with streaming(server, ["NOSUCHTHING", "AAPL"]) as collector:
+        await server.simulator.step()
+        await eventually(lambda: "AAPL" in collector.symbols())
+        errors = [
+            r.subscription_error
+            for r in collector.responses
+            if r.WhichOneof("payload") == "subscription_error"
+        ]
+        assert [e.contract.symbol for e in errors] == ["NOSUCHTHING"]
+        assert errors[0].reason == errors_pb2.ERROR_REASON_IB_INVALID_CONTRACT
+
+
+async def test_an_idle_stream_sends_heartbeats(server: RunningServer) -> None:
+    async with streaming(server, ["AAPL"], heartbeat_seconds=1) as collector:
+        await eventually(lambda: collector.kinds().count("heartbeat") >= 1, within=5)
+
+
+async def test_historical_bars(server: RunningServer) -> None:
+    response = await server.client.market_data.GetHistoricalBars(
+        pb.GetHistoricalBarsRequest(
+            contract=stock("AAPL"),
+            bar_size=pb.BAR_SIZE_5_MINUTES,
+            span=pb.HistorySpan(count=1, unit=pb.SPAN_UNIT_DAYS),
+        )
+    )
+    assert len(response.bars) > 10
+    bar = response.bars[-1]
+    assert float(bar.low) <= float(bar.open) <= float(bar.high)
+    assert response.contract.con_id > 0
+    starts = [b.start_time.seconds for b in response.bars]
+    assert starts == sorted(starts)
+
+
+async def test_bad_history_requests_get_field_violations(server: RunningServer) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.client.market_data.GetHistoricalBars(
+            pb.GetHistoricalBarsRequest(contract=stock("AAPL"))
+        )
+    error = ApiError.from_rpc_error(raised.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in error.field_violations} == {"bar_size", "span"}
