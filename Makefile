@@ -5,7 +5,7 @@
 #   make lint       ruff, buf lint/format, import contracts, tsc
 #   make typecheck  mypy (strict) and tsc
 #   make test       everything: lint, typecheck, generation drift, every test
-#   make demo       the credential-free demo
+#   make demo       the credential-free demo: simulated gateway + server (Ctrl-C stops it)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -130,6 +130,15 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 .PHONY: test
 test: setup lint typecheck check-generated
 	$(BIN)/pytest
+
+# ---- demo ----------------------------------------------------------------------------------
+
+DEMO_GRPC_LISTEN ?= 127.0.0.1:50051
+DEMO_SIMULATOR_PORT ?= 4002
+
+.PHONY: demo
+demo: setup
+	$(BIN)/ibkr-grpc demo --grpc-listen $(DEMO_GRPC_LISTEN) --simulator-port $(DEMO_SIMULATOR_PORT)
 
 .PHONY: clean
 clean:

@@ -127,6 +127,9 @@ class OrderManager:
             arrival_quote=quote,
             now=now,
         )
+        structlog.contextvars.bind_contextvars(
+            order_id=orders[0].order_id, symbol=contract.symbol, account=account
+        )
         if intent.validate_only:
             preview = await self._broker.preview(orders[0])
             return PlaceResult(orders[0], tuple(orders[1:]), preview)
@@ -238,6 +241,7 @@ class OrderManager:
     # ---- modifying and cancelling ----------------------------------------------------------
 
     async def modify(self, changes: OrderChanges) -> Order:
+        structlog.contextvars.bind_contextvars(order_id=changes.order_id)
         self._require_ready()
         async with self._mutation_lock:
             order = await self._repository.get(changes.order_id)
@@ -256,6 +260,7 @@ class OrderManager:
         return await self._repository.get(order.order_id)
 
     async def cancel(self, order_id: str) -> Order:
+        structlog.contextvars.bind_contextvars(order_id=order_id)
         self._require_ready()
         async with self._mutation_lock:
             order = await self._repository.get(order_id)
@@ -388,6 +393,7 @@ class OrderManager:
             return
         now = self._clock()
         detail = f"IB {report.code}: {report.message}"
+        _log.info("IB message about an order", order_id=order.order_id, ib_error_code=report.code)
         if report.rejects_order and not order.status.is_final:
             rejected = replace(
                 order, status=OrderStatus.REJECTED, status_reason=report.message, update_time=now
