@@ -67,9 +67,11 @@ def server_settings(simulator: Simulator, database_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def running_server(simulator: Simulator, database: Database) -> AsyncIterator[RunningServer]:
+async def running_server(
+    simulator: Simulator, database: Database, **overrides: object
+) -> AsyncIterator[RunningServer]:
     """Start the application on `database`, wait until READY, stop it afterwards."""
-    settings = server_settings(simulator, database.url)
+    settings = server_settings(simulator, database.url).model_copy(update=overrides)
     application = Application(settings, database=database)
     await application.start()
     client = IbkrClient.connect(f"127.0.0.1:{application.port}")

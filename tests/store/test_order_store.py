@@ -105,7 +105,11 @@ async def test_an_idempotency_key_is_stored_once(store: OrderStore) -> None:
 
 async def test_events_are_sequenced_and_replayed_in_order(store: OrderStore) -> None:
     heard: list[int] = []
-    store.add_listener(heard.append)
+
+    async def listener(sequence: int) -> None:
+        heard.append(sequence)
+
+    store.add_listener(listener)
     order = make_order()
     created = await store.create_orders(
         [order], idempotency=key_for(order.order_id), event_time=EPOCH

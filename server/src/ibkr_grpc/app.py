@@ -32,6 +32,8 @@ from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
 from ibkr_grpc.broker.market_data import MarketDataReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.session import GatewaySession, SessionSettings
+from ibkr_grpc.bus.in_process import InProcessBus, InProcessCache
+from ibkr_grpc.bus.redis_bus import RedisBus, RedisCache, connect_redis
 from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
@@ -39,6 +41,7 @@ from ibkr_grpc.services.market_data import MarketDataService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
 from ibkr_grpc.services.order_manager import OrderManager
 from ibkr_grpc.services.portfolio import PortfolioService
+from ibkr_grpc.services.ports import Cache, MessageBus
 from ibkr_grpc.services.quote_hub import QuoteHub
 from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.audit_store import AuditStore
@@ -106,7 +109,6 @@ class Application:
         self.session.attach(self.order_manager, self.order_manager.reconcile)
         self.session.add_state_listener(self.monitor.update)
         self.session.add_state_listener(self._follow_health)
-        self.feed = OrderEventFeed(self.orders, self.monitor, clock=clock)
         self.portfolio_reader = PortfolioReader(self.session.ib, clock=clock)
         self.session.after_ready(self.portfolio_reader.subscribe)
         self.portfolio = PortfolioService(
@@ -155,6 +157,10 @@ class Application:
             return
         self._started = True
         await self._prepare_database()
+        self.bus, self.cache = await self._connect_bus()
+        self.feed = OrderEventFeed(self.orders, self.monitor, self.bus, clock=self._clock)
+        self.orders.add_listener(self.feed.publish)
+        self.feed.start()
         order_service_pb2_grpc.add_OrderServiceServicer_to_server(
             OrderServicer(self.order_manager, self.orders, self.feed), self.server
         )
@@ -192,6 +198,13 @@ class Application:
             port=self.port,
             trading_mode=self.settings.trading_mode.value,
         )
+
+    async def _connect_bus(self) -> tuple[MessageBus, Cache]:
+        if self.settings.redis_url is None:
+            return InProcessBus(), InProcessCache()
+        client = await connect_redis(self.settings.redis_url.get_secret_value())
+        prefix = self.settings.redis_key_prefix
+        return RedisBus(client, prefix=prefix), RedisCache(client, prefix=prefix)
 
     async def _prepare_database(self) -> None:
         folder = self.settings.embedded_database_folder()
@@ -236,8 +249,10 @@ class Application:
         self.shutting_down.set()
         await self.server.stop(grace)
         await self.order_manager.stop()
+        await self.feed.stop()
         await self.session.stop()
         self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)
+        await self.bus.close()
         await self.database.dispose()
         _log.info("stopped")

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     live_trading_confirmation: SecretStr = Field(default=SecretStr(""))
     database_url: SecretStr = Field(default=SecretStr(EMBEDDED_DATABASE_URL))
     redis_url: SecretStr | None = Field(default=None)
+    redis_key_prefix: str = Field(default="ibkr-grpc:", min_length=1, max_length=64)
     grpc_listen: str = Field(default="127.0.0.1:50051")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -2,8 +2,10 @@
 
 Readers follow the database, not an in-memory copy: a wake-up tells them a new sequence is
 committed and they read everything after the last one they sent. So there is no gap and no
-duplicate at the seam between replay and live, a slow reader costs no memory (it reads in
-pages when it gets to it), and events written by another process are picked up by polling.
+duplicate at the seam between replay and live, and a slow reader costs no memory (it reads in
+pages when it gets to it). Wake-ups travel on the message bus, so a server process that does
+not write the log (another replica on the same Redis and database) wakes its readers too; a
+lost wake-up costs at most the poll interval.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 from ibkr_grpc.domain.orders import OrderEvent
 from ibkr_grpc.domain.streams import Heartbeat, Marker, MarkerType
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
-from ibkr_grpc.services.ports import OrderRepository
+from ibkr_grpc.services.ports import MessageBus, OrderRepository
 
+CHANNEL = "order-events"
 PAGE = 500
 # How often a reader looks at the database even without a wake-up (other processes' writes).
 POLL_SECONDS = 1.0
@@ -31,15 +34,36 @@ class OrderEventFeed:
         self,
         repository: OrderRepository,
         monitor: GatewayMonitor,
+        bus: MessageBus,
         *,
         clock: Callable[[], datetime],
     ) -> None:
         self._repository = repository
         self._monitor = monitor
+        self._bus = bus
         self._clock = clock
         self._newest = 0
         self._committed = asyncio.Event()
-        repository.add_listener(self._on_commit)
+        self._listener: asyncio.Task[None] | None = None
+
+    async def publish(self, sequence: int) -> None:
+        """The order store's commit listener: tell every process's readers."""
+        await self._bus.publish(CHANNEL, str(sequence).encode())
+
+    def start(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="order-event-wakeups")
+
+    async def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        async with self._bus.subscribe(CHANNEL) as messages:
+            async for payload in messages:
+                self._on_commit(int(payload))
 
     def _on_commit(self, sequence: int) -> None:
         self._newest = max(self._newest, sequence)

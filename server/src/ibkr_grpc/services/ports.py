@@ -3,7 +3,8 @@ BrokerPort; the services never import ib_async or the adapter."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -54,8 +55,8 @@ class EventDraft:
 class OrderRepository(Protocol):
     """Durable orders, fills and order events (implemented by store.order_store.OrderStore)."""
 
-    def add_listener(self, listener: Callable[[int], None]) -> None: ...
-    def remove_listener(self, listener: Callable[[int], None]) -> None: ...
+    def add_listener(self, listener: Callable[[int], Awaitable[None]]) -> None: ...
+    def remove_listener(self, listener: Callable[[int], Awaitable[None]]) -> None: ...
     async def create_orders(
         self, orders: Sequence[Order], *, idempotency: IdempotencyRecord, event_time: datetime
     ) -> list[OrderEvent]: ...
@@ -130,3 +131,25 @@ class Auditor(Protocol):
     """Durable record of mutating calls (implemented by store.audit_store.AuditStore)."""
 
     async def record(self, entry: AuditEntry) -> None: ...
+
+
+class MessageBus(Protocol):
+    """Publish/subscribe fan-out between components and server processes (Redis pub/sub, or
+    in-process when there is no Redis). Delivery is best effort: subscribers that must not
+    miss anything (order events) re-read the durable store when woken."""
+
+    async def publish(self, channel: str, payload: bytes) -> None: ...
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
+
+    async def close(self) -> None: ...
+
+
+class Cache(Protocol):
+    """Short-lived values shared by server processes (Redis, or in-process)."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None: ...
+
+    async def close(self) -> None: ...

@@ -8,7 +8,7 @@ fills in later. Listeners hear of each new sequence after its commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -33,8 +33,8 @@ from ibkr_grpc.store.records import (
 )
 from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, OrderRow
 
-# Called with the newest committed sequence, from the writer, after each commit.
-SequenceListener = Callable[[int], None]
+# Awaited with the newest committed sequence, by the writer, after each commit (in order).
+SequenceListener = Callable[[int], Awaitable[None]]
 
 
 class OrderStore:
@@ -79,7 +79,7 @@ class OrderStore:
                 session.add_all(OrderRow(**order_columns(order)) for order in orders)
                 await session.flush()
                 events = await self._append(session, drafts)
-            self._notify(events)
+            await self._notify(events)
         return events
 
     async def record(self, drafts: Sequence[EventDraft]) -> list[OrderEvent]:
@@ -102,7 +102,7 @@ class OrderStore:
                     kept.append(draft)
                 await session.flush()
                 events = await self._append(session, kept)
-            self._notify(events)
+            await self._notify(events)
         return events
 
     async def _append(
@@ -129,11 +129,11 @@ class OrderStore:
             for row, d in zip(rows, drafts, strict=True)
         ]
 
-    def _notify(self, events: Sequence[OrderEvent]) -> None:
+    async def _notify(self, events: Sequence[OrderEvent]) -> None:
         if events:
             newest = events[-1].sequence
             for listener in tuple(self._listeners):
-                listener(newest)
+                await listener(newest)
 
     # ---- reads ---------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The Envoy edge: renders the Envoy configuration that serves gRPC-Web, HTTP/JSON and the UI."""
