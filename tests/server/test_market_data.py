@@ -150,3 +150,21 @@ async def test_bad_history_requests_get_field_violations(server: RunningServer) 
     error = ApiError.from_rpc_error(raised.value)
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in error.field_violations} == {"bar_size", "span"}
+
+
+async def test_a_burst_of_history_requests_is_paced_instead_of_refused_by_ib(
+    server: RunningServer,
+) -> None:
+    # The simulator answers IB's error 162 to more than 6 requests for one contract in 2 s.
+    requests = [
+        pb.GetHistoricalBarsRequest(
+            contract=stock("MSFT"),
+            bar_size=pb.BAR_SIZE_1_HOUR,
+            span=pb.HistorySpan(count=days, unit=pb.SPAN_UNIT_DAYS),
+        )
+        for days in range(1, 9)
+    ]
+    responses = await asyncio.gather(
+        *(server.client.market_data.GetHistoricalBars(request, timeout=30) for request in requests)
+    )
+    assert all(response.bars for response in responses)

@@ -109,13 +109,16 @@ class Application:
         self.session.attach(self.order_manager, self.order_manager.reconcile)
         self.session.add_state_listener(self.monitor.update)
         self.session.add_state_listener(self._follow_health)
-        self.portfolio_reader = PortfolioReader(self.session.ib, clock=clock)
+        self.portfolio_reader = PortfolioReader(self.session.ib, self.session.limiter, clock=clock)
         self.session.after_ready(self.portfolio_reader.subscribe)
         self.portfolio = PortfolioService(
             self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
         )
         self.market_data_reader = MarketDataReader(
-            self.session.ib, clock=clock, request_timeout=settings.ib_request_timeout_seconds
+            self.session.ib,
+            self.session.limiter,
+            clock=clock,
+            request_timeout=settings.ib_request_timeout_seconds,
         )
         self.quote_hub = QuoteHub(
             self.market_data_reader,
@@ -251,7 +254,7 @@ class Application:
         await self.order_manager.stop()
         await self.feed.stop()
         await self.session.stop()
-        self.quote_hub.close()
+        await self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)
         await self.bus.close()
         await self.database.dispose()

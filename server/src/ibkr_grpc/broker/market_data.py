@@ -13,6 +13,7 @@ from ib_async import ContractDetails as IbContractDetails
 from ib_async.wrapper import RequestError
 
 from ibkr_grpc.broker import error_codes
+from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.translation import contract_spec, decimal_of, ib_contract
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.errors import (
@@ -64,8 +65,16 @@ def _number(value: float) -> float | None:
 
 
 class MarketDataReader:
-    def __init__(self, ib: IB, *, clock: Callable[[], datetime], request_timeout: float) -> None:
+    def __init__(
+        self,
+        ib: IB,
+        limiter: RequestLimiter,
+        *,
+        clock: Callable[[], datetime],
+        request_timeout: float,
+    ) -> None:
         self._ib = ib
+        self._limiter = limiter
         self._clock = clock
         self._timeout = request_timeout
         self._tickers: dict[int, Ticker] = {}
@@ -81,6 +90,7 @@ class MarketDataReader:
         self._failure_listeners.append(listener)
 
     async def search(self, query: str, limit: int) -> list[ContractMatch]:
+        await self._limiter.acquire("symbol_search")
         try:
             async with asyncio.timeout(self._timeout):
                 found = await self._ib.reqMatchingSymbolsAsync(query)
@@ -102,6 +112,7 @@ class MarketDataReader:
         return matches[:limit]
 
     async def details(self, contract: ContractSpec) -> list[ContractDetails]:
+        await self._limiter.acquire("contract_details")
         try:
             found = await self._ib.reqContractDetailsAsync(ib_contract(contract))
         except RequestError as error:
@@ -133,15 +144,17 @@ class MarketDataReader:
 
     # ---- streaming -----------------------------------------------------------------------
 
-    def start(self, contract: ContractSpec) -> None:
+    async def start(self, contract: ContractSpec) -> None:
         """Open (or reopen, after a reconnect) the market-data line of a qualified contract."""
+        await self._limiter.acquire("market_data")
         self._tickers[contract.con_id] = self._ib.reqMktData(
             ib_contract(contract), genericTickList="", snapshot=False, regulatorySnapshot=False
         )
 
-    def stop(self, contract: ContractSpec) -> None:
+    async def stop(self, contract: ContractSpec) -> None:
         ticker = self._tickers.pop(contract.con_id, None)
         if ticker is not None and ticker.contract is not None and self._ib.isConnected():
+            await self._limiter.acquire("cancel_market_data")
             self._ib.cancelMktData(ticker.contract)
 
     def latest(self, con_id: int) -> Quote | None:
@@ -149,6 +162,7 @@ class MarketDataReader:
         return self._quote(ticker) if ticker is not None else None
 
     async def snapshot(self, contract: ContractSpec) -> Quote:
+        await self._limiter.acquire("snapshot")
         try:
             async with asyncio.timeout(self._timeout):
                 tickers = await self._ib.reqTickersAsync(ib_contract(contract))
@@ -209,6 +223,7 @@ class MarketDataReader:
 
     async def bars(self, request: HistoryRequest) -> list[Bar]:
         end: datetime | str = request.end_time.astimezone(UTC) if request.end_time else ""
+        await self._limiter.acquire("historical_data")
         try:
             found = await self._ib.reqHistoricalDataAsync(
                 ib_contract(request.contract),

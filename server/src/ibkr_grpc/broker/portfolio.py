@@ -10,6 +10,7 @@ from ib_async import IB, PnL, PortfolioItem
 from ib_async import AccountValue as IbAccountValue
 from ib_async import Position as IbPosition
 
+from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.translation import contract_spec, decimal_of
 from ibkr_grpc.domain.portfolio import (
     AccountSummary,
@@ -47,8 +48,9 @@ def _decimal_text(text: str) -> Decimal | None:
 class PortfolioReader:
     """Reads and follows the session's account, portfolio and PnL subscriptions."""
 
-    def __init__(self, ib: IB, *, clock: Callable[[], datetime]) -> None:
+    def __init__(self, ib: IB, limiter: RequestLimiter, *, clock: Callable[[], datetime]) -> None:
         self._ib = ib
+        self._limiter = limiter
         self._clock = clock
         self._listeners: list[UpdateListener] = []
         ib.accountValueEvent += self._on_account_value
@@ -67,6 +69,7 @@ class PortfolioReader:
         subscribed = {pnl.account for pnl in self._ib.pnl()}
         for account in self._ib.managedAccounts():
             if account not in subscribed:
+                await self._limiter.acquire("pnl")
                 self._ib.reqPnL(account)
 
     def summary(self, account: str) -> AccountSummary:

@@ -20,6 +20,7 @@ from ib_async.objects import CommissionReport, Fill
 from ib_async.wrapper import RequestError
 
 from ibkr_grpc.broker import error_codes, translation
+from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.domain.broker_reports import BrokerOrderMessage, BrokerSnapshot, GatewayState
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import ConnectionState
@@ -47,9 +48,16 @@ class SessionSettings:
 class GatewaySession:
     """Owns the ib_async client and its connection task. start/stop are idempotent."""
 
-    def __init__(self, settings: SessionSettings, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: SessionSettings,
+        *,
+        clock: Callable[[], datetime],
+        limiter: RequestLimiter | None = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
+        self.limiter = limiter or RequestLimiter()
         self._ib = IB()
         # Defensive ib_async defaults: fail a request loudly and never wait forever.
         self._ib.RequestTimeout = settings.request_timeout
@@ -254,7 +262,8 @@ class GatewaySession:
         self._ib.client.updateReqId(floor + 1)  # type: ignore[no-untyped-call]
         return [self._ib.client.getReqId() for _ in range(count)]
 
-    def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
+    async def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
+        await self.limiter.acquire("place_order")
         if not self._ib.isConnected():
             message = "not connected to IB Gateway"
             raise ConnectionError(message)
@@ -263,7 +272,8 @@ class GatewaySession:
         )
         self._ib.placeOrder(translation.ib_contract(order.contract), ib_order)
 
-    def cancel(self, broker_order_id: int) -> None:
+    async def cancel(self, broker_order_id: int) -> None:
+        await self.limiter.acquire("cancel_order")
         if not self._ib.isConnected():
             message = "not connected to IB Gateway"
             raise ConnectionError(message)
@@ -274,6 +284,7 @@ class GatewaySession:
             self._ib.client.cancelOrder(broker_order_id, "")  # type: ignore[no-untyped-call]
 
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        await self.limiter.acquire("contract_details")
         try:
             details = await self._ib.reqContractDetailsAsync(translation.ib_contract(contract))
         except RequestError as error:
@@ -305,6 +316,7 @@ class GatewaySession:
         return replace(translation.contract_spec(found), exchange=contract.exchange)
 
     async def arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
+        await self.limiter.acquire("snapshot")
         try:
             async with asyncio.timeout(self._settings.arrival_quote_timeout):
                 tickers = await self._ib.reqTickersAsync(translation.ib_contract(contract))
@@ -327,6 +339,7 @@ class GatewaySession:
         price = order.terms.limit_price or order.terms.stop_price
         if price is not None:
             notional = price * order.terms.quantity
+        await self.limiter.acquire("what_if")
         try:
             state = await self._ib.whatIfOrderAsync(
                 translation.ib_contract(order.contract), ib_order

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from ibkr_grpc.domain.market_data import (
 from ibkr_grpc.domain.streams import Heartbeat, Marker
 from ibkr_grpc.services.conflation import ConflatingBuffer
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
+from ibkr_grpc.services.historical_pacing import HistoricalPacer
 from ibkr_grpc.services.quote_hub import QuoteHub, QuoteItem
 from ibkr_grpc.services.stream_merge import follow_buffer
 
@@ -48,6 +48,7 @@ class MarketDataService:
         monitor: GatewayMonitor,
         *,
         clock: Callable[[], datetime],
+        pacer: HistoricalPacer | None = None,
     ) -> None:
         self._source = source
         self._qualifier = qualifier
@@ -55,8 +56,7 @@ class MarketDataService:
         self._monitor = monitor
         self._clock = clock
         self._qualified: dict[ContractSpec, ContractSpec] = {}
-        # Identical historical requests in flight share one IB request (IB paces duplicates).
-        self._history: dict[HistoryRequest, asyncio.Future[list[Bar]]] = {}
+        self._pacer = pacer or HistoricalPacer()
 
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
         cached = self._qualified.get(contract)
@@ -88,12 +88,7 @@ class MarketDataService:
             request.source,
             request.regular_trading_hours_only,
         )
-        pending = self._history.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._source.bars(key))
-            self._history[key] = pending
-            pending.add_done_callback(lambda _: self._history.pop(key, None))
-        return await asyncio.shield(pending)
+        return await self._pacer.run(key, lambda: self._source.bars(key))
 
     async def stream(
         self, contracts: list[ContractSpec], heartbeat: timedelta
@@ -106,7 +101,7 @@ class MarketDataService:
             except ServiceError as error:
                 failures.append(SubscriptionFailure(contract, error.reason, error.message))
         buffer: ConflatingBuffer[QuoteItem] = ConflatingBuffer(maximum_keys=2 * len(contracts) + 2)
-        self._hub.watch(qualified, buffer)
+        await self._hub.watch(qualified, buffer)
         try:
             for failure in failures:
                 yield failure

@@ -157,7 +157,7 @@ class OrderManager:
         for index, order in enumerate(orders):
             parent_id = parent.broker_order_id if order.parent_order_id else 0
             try:
-                self._broker.place(
+                await self._broker.place(
                     order, parent_broker_order_id=parent_id, transmit=index == len(orders) - 1
                 )
             except ConnectionError as error:
@@ -255,7 +255,7 @@ class OrderManager:
             parent_id = 0
             if order.parent_order_id:
                 parent_id = (await self._repository.get(order.parent_order_id)).broker_order_id
-            self._broker.place(updated, parent_broker_order_id=parent_id, transmit=True)
+            await self._broker.place(updated, parent_broker_order_id=parent_id, transmit=True)
         await self._wait_for_change(updated)
         return await self._repository.get(order.order_id)
 
@@ -270,7 +270,7 @@ class OrderManager:
             await self._repository.record(
                 [EventDraft(OrderEventType.CANCEL_REQUESTED, pending, pending.update_time)]
             )
-            self._broker.cancel(order.broker_order_id)
+            await self._broker.cancel(order.broker_order_id)
         await self._wait_for_change(pending)
         return await self._repository.get(order_id)
 

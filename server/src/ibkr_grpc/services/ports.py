@@ -116,11 +116,11 @@ class BrokerPort(Protocol):
         """`count` fresh broker order ids, all above `floor` and above any id used before."""
         ...
 
-    def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
+    async def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
         """Send (or re-send, to modify) an order. Returns once it is written to the socket."""
         ...
 
-    def cancel(self, broker_order_id: int) -> None: ...
+    async def cancel(self, broker_order_id: int) -> None: ...
 
     async def preview(self, order: Order) -> OrderPreview:
         """IB's what-if margin and commission estimate for the order."""

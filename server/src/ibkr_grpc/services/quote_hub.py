@@ -21,8 +21,8 @@ QuoteItem = Quote | SubscriptionFailure
 
 
 class QuoteSource(Protocol):
-    def start(self, contract: ContractSpec) -> None: ...
-    def stop(self, contract: ContractSpec) -> None: ...
+    async def start(self, contract: ContractSpec) -> None: ...
+    async def stop(self, contract: ContractSpec) -> None: ...
     def latest(self, con_id: int) -> Quote | None: ...
 
 
@@ -30,7 +30,7 @@ class QuoteSource(Protocol):
 class _Line:
     contract: ContractSpec
     watchers: set[ConflatingBuffer[QuoteItem]] = field(default_factory=set)
-    release: asyncio.TimerHandle | None = None
+    release: asyncio.Task[None] | None = None
 
 
 class QuoteHub:
@@ -39,6 +39,8 @@ class QuoteHub:
         self._line_limit = line_limit
         self._linger = linger_seconds
         self._lines: dict[int, _Line] = {}
+        # watch() awaits between checking the limit and opening lines: one watcher at a time.
+        self._opening = asyncio.Lock()
 
     @property
     def lines_in_use(self) -> int:
@@ -48,7 +50,9 @@ class QuoteHub:
     def line_limit(self) -> int:
         return self._line_limit
 
-    def watch(self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]) -> None:
+    async def watch(
+        self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]
+    ) -> None:
         """Add a watcher for qualified contracts, opening lines as needed; all or nothing."""
         new = {c.con_id for c in contracts if c.con_id not in self._lines}
         if len(self._lines) + len(new) > self._line_limit:
@@ -64,7 +68,7 @@ class QuoteHub:
             line = self._lines.get(contract.con_id)
             if line is None:
                 line = self._lines[contract.con_id] = _Line(contract)
-                self._source.start(contract)
+                await self._source.start(contract)
             if line.release is not None:
                 line.release.cancel()
                 line.release = None
@@ -74,20 +78,21 @@ class QuoteHub:
                 buffer.put(contract.con_id, latest)
 
     def unwatch(self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]) -> None:
-        loop = asyncio.get_running_loop()
         for contract in contracts:
             line = self._lines.get(contract.con_id)
             if line is None:
                 continue
             line.watchers.discard(buffer)
             if not line.watchers and line.release is None:
-                line.release = loop.call_later(self._linger, self._release, contract.con_id)
+                # Owned by the line: cancelled if a watcher comes back, or when the hub closes.
+                line.release = asyncio.create_task(self._release_after(contract.con_id))
 
-    def _release(self, con_id: int) -> None:
+    async def _release_after(self, con_id: int) -> None:
+        await asyncio.sleep(self._linger)
         line = self._lines.get(con_id)
         if line is not None and not line.watchers:
             del self._lines[con_id]
-            self._source.stop(line.contract)
+            await self._source.stop(line.contract)
 
     def publish(self, quote: Quote) -> None:
         """The source's quote listener: hand the quote to every watcher of its contract."""
@@ -104,11 +109,12 @@ class QuoteHub:
 
     async def reopen(self) -> None:
         """After a reconnect: ib_async resubscribes nothing, so open every held line again."""
-        for line in self._lines.values():
-            self._source.start(line.contract)
+        for line in list(self._lines.values()):
+            await self._source.start(line.contract)
 
-    def close(self) -> None:
-        for line in self._lines.values():
-            if line.release is not None:
-                line.release.cancel()
+    async def close(self) -> None:
+        releases = [line.release for line in self._lines.values() if line.release is not None]
+        for release in releases:
+            release.cancel()
+        await asyncio.gather(*releases, return_exceptions=True)
         self._lines.clear()

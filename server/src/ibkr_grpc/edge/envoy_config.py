@@ -1,0 +1,354 @@
+"""Renders the Envoy configuration of the edge from a few parameters (ports, origins, paths).
+
+`envoy/envoy.yaml` is this module's output with the defaults; tests and the demo render their
+own copy with free ports. Run `python -m ibkr_grpc.edge.envoy_config --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import posixpath
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+# The services whose google.api.http annotations become HTTP/JSON routes.
+TRANSCODED_SERVICES = (
+    "ibkr.v1.OrderService",
+    "ibkr.v1.PortfolioService",
+    "ibkr.v1.MarketDataService",
+    "ibkr.v1.GatewayService",
+)
+
+# Origins of the Vite dev server (`npm run --workspace webapp dev`). The UI that Envoy serves
+# itself is same-origin and needs no CORS at all.
+DEFAULT_ALLOWED_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
+
+_ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
+)
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+$|^[0-9A-Fa-f:.]+$")
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """Everything that differs between the committed default, the demo and the tests.
+
+    Relative paths are resolved by Envoy against its working directory (the repository root
+    for the committed file).
+    """
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    upstream_host: str = "127.0.0.1"
+    upstream_port: int = 50051
+    admin_port: int = 9901
+    allowed_origins: tuple[str, ...] = field(default=DEFAULT_ALLOWED_ORIGINS)
+    static_dir: str = "webapp/dist"
+    descriptor_path: str = "envoy/ibkr_v1_descriptor.binpb"
+
+    def __post_init__(self) -> None:
+        for name in ("listen_port", "upstream_port", "admin_port"):
+            port = getattr(self, name)
+            if not 0 < port < 65536:
+                raise ValueError(f"{name} must be a TCP port (1-65535), not {port}")
+        for name in ("listen_host", "upstream_host"):
+            if not _HOST.match(getattr(self, name)):
+                raise ValueError(f"{name} must be a host name or an IP address")
+        for origin in self.allowed_origins:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"an allowed origin is scheme://host[:port], not {origin!r}")
+        if not self.static_dir or not self.descriptor_path:
+            raise ValueError("static_dir and descriptor_path must not be empty")
+
+
+def render(config: EdgeConfig | None = None) -> str:
+    """The Envoy bootstrap configuration (YAML) for `config` (the defaults when None)."""
+    config = config or EdgeConfig()
+    origins = "\n".join(
+        f"                            - exact: {json.dumps(origin)}"
+        for origin in config.allowed_origins
+    )
+    return _TEMPLATE.substitute(
+        listen_host=json.dumps(config.listen_host),
+        listen_port=config.listen_port,
+        upstream_host=json.dumps(config.upstream_host),
+        upstream_port=config.upstream_port,
+        admin_port=config.admin_port,
+        allowed_origins=origins or "                            []",
+        # file_server refuses any path that is not lexically normal: normalise it here.
+        static_dir=json.dumps(posixpath.normpath(config.static_dir)),
+        descriptor_path=json.dumps(config.descriptor_path),
+        services=json.dumps(list(TRANSCODED_SERVICES)),
+    )
+
+
+def write(config: EdgeConfig, path: Path) -> Path:
+    """Render `config` into `path` and return it."""
+    path.write_text(render(config), encoding="utf-8")
+    return path
+
+
+def _split_address(value: str) -> tuple[str, int]:
+    host, separator, port = value.rpartition(":")
+    if not separator or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    defaults = EdgeConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m ibkr_grpc.edge.envoy_config",
+        description="Write the Envoy configuration of the ibkr-grpc edge.",
+    )
+    parser.add_argument(
+        "--listen",
+        type=_split_address,
+        default=(defaults.listen_host, defaults.listen_port),
+        help="where Envoy listens (default 127.0.0.1:8080)",
+    )
+    parser.add_argument(
+        "--upstream",
+        type=_split_address,
+        default=(defaults.upstream_host, defaults.upstream_port),
+        help="the ibkr-grpc server (default 127.0.0.1:50051)",
+    )
+    parser.add_argument(
+        "--admin-port", type=int, default=defaults.admin_port, help="admin port on 127.0.0.1"
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        help="an origin allowed by CORS; repeat for several (default: the Vite dev server)",
+    )
+    parser.add_argument("--static-dir", default=defaults.static_dir, help="the UI's files")
+    parser.add_argument(
+        "--descriptor", default=defaults.descriptor_path, help="the ibkr.v1 descriptor set"
+    )
+    parser.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    arguments = parser.parse_args(argv)
+    try:
+        config = EdgeConfig(
+            listen_host=arguments.listen[0],
+            listen_port=arguments.listen[1],
+            upstream_host=arguments.upstream[0],
+            upstream_port=arguments.upstream[1],
+            admin_port=arguments.admin_port,
+            allowed_origins=tuple(arguments.allowed_origins or defaults.allowed_origins),
+            static_dir=arguments.static_dir,
+            descriptor_path=arguments.descriptor,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    if arguments.output is None:
+        sys.stdout.write(render(config))
+    else:
+        write(config, arguments.output)
+    return 0
+
+
+_TEMPLATE = Template("""\
+# Envoy at the edge of ibkr-grpc, on one port: gRPC-Web for the browser UI, HTTP/JSON
+# transcoded from the google.api.http annotations for curl and scripts, and the UI's files.
+# Generated by `python -m ibkr_grpc.edge.envoy_config`: edit the renderer, not this file
+# (a test keeps envoy/envoy.yaml equal to its defaults). Relative paths are resolved against
+# Envoy's working directory. Run: envoy -c envoy/envoy.yaml --disable-hot-restart
+admin:
+  address:
+    socket_address: {address: 127.0.0.1, port_value: $admin_port}
+
+overload_manager:
+  resource_monitors:
+    - name: envoy.resource_monitors.global_downstream_max_connections
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
+        max_active_downstream_connections: 10000
+
+static_resources:
+  listeners:
+    - name: edge
+      address:
+        socket_address: {address: $listen_host, port_value: $listen_port}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: edge
+                codec_type: AUTO
+                # The edge: the peer address is the client's. Clients' own x-request-id is
+                # kept so a call can be found in the server's logs with the id the client sent.
+                use_remote_address: true
+                preserve_external_request_id: true
+                normalize_path: true
+                merge_slashes: true
+                access_log:
+                  - name: envoy.access_loggers.stdout
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
+                      log_format:
+                        json_format:
+                          timestamp: "%START_TIME%"
+                          request_id: "%REQ(X-REQUEST-ID)%"
+                          method: "%REQ(:METHOD)%"
+                          path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"
+                          protocol: "%PROTOCOL%"
+                          status: "%RESPONSE_CODE%"
+                          grpc_status: "%GRPC_STATUS%"
+                          details: "%RESPONSE_CODE_DETAILS%"
+                          duration_ms: "%DURATION%"
+                route_config:
+                  name: edge
+                  virtual_hosts:
+                    - name: ibkr
+                      domains: ["*"]
+                      typed_per_filter_config:
+                        envoy.filters.http.cors:
+                          "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
+                          allow_origin_string_match:
+$allowed_origins
+                          allow_methods: "GET, POST, PATCH, OPTIONS"
+                          allow_headers: "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, x-request-id"
+                          expose_headers: "grpc-status, grpc-message, grpc-status-details-bin, x-request-id"
+                          max_age: "600"
+                          # Envoy answers a preflight from another origin itself, without
+                          # CORS headers, instead of passing it to the gRPC server.
+                          forward_not_matching_preflights: false
+                      routes:
+                        # gRPC and gRPC-Web. No route timeout: server streams run for hours.
+                        - name: grpc
+                          match: {prefix: "/ibkr.v1."}
+                          route:
+                            cluster: ibkr_grpc
+                            timeout: 0s
+                            max_stream_duration: {grpc_timeout_header_max: 0s}
+                        - name: grpc_health
+                          match: {prefix: "/grpc.health.v1.Health/"}
+                          route:
+                            cluster: ibkr_grpc
+                            timeout: 0s
+                            max_stream_duration: {grpc_timeout_header_max: 0s}
+                        # Reflection lets `buf curl` and grpcurl work through Envoy with no
+                        # proto files; it describes nothing that the descriptor set does not.
+                        - name: grpc_reflection
+                          match: {prefix: "/grpc.reflection."}
+                          route:
+                            cluster: ibkr_grpc
+                            timeout: 0s
+                            max_stream_duration: {grpc_timeout_header_max: 0s}
+                        # HTTP/JSON: the transcoder maps /v1/... to a gRPC method, or answers
+                        # 404 itself for a path no google.api.http annotation declares.
+                        - name: http_json
+                          match: {prefix: "/v1/"}
+                          route:
+                            cluster: ibkr_grpc
+                            timeout: 0s
+                            max_stream_duration: {grpc_timeout_header_max: 0s}
+                        # The UI's files, read by Envoy's file_server filter. The transcoder is
+                        # off here (it would reject every path that is not an API route).
+                        - name: ui
+                          match:
+                            prefix: "/"
+                            headers:
+                              - name: ":method"
+                                string_match: {safe_regex: {regex: "GET|HEAD"}}
+                          direct_response: {status: 404}
+                          typed_per_filter_config:
+                            envoy.filters.http.grpc_json_transcoder:
+                              "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
+                              disabled: true
+                            envoy.filters.http.file_server:
+                              "@type": type.googleapis.com/envoy.extensions.filters.http.file_server.v3.FileServerConfig
+                              manager_config: {thread_pool: {thread_count: 1}}
+                              path_mappings:
+                                - {request_path_prefix: "/", file_path_prefix: $static_dir}
+                              directory_behaviors:
+                                - {default_file: index.html}
+                              default_content_type: application/octet-stream
+                              content_types:
+                                html: text/html; charset=utf-8
+                                js: text/javascript; charset=utf-8
+                                mjs: text/javascript; charset=utf-8
+                                css: text/css; charset=utf-8
+                                json: application/json
+                                map: application/json
+                                webmanifest: application/manifest+json
+                                txt: text/plain; charset=utf-8
+                                svg: image/svg+xml
+                                png: image/png
+                                ico: image/x-icon
+                                woff2: font/woff2
+                                wasm: application/wasm
+                        - name: not_found
+                          match: {prefix: "/"}
+                          direct_response: {status: 404, body: {inline_string: "not found\\n"}}
+                http_filters:
+                  - name: envoy.filters.http.cors
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
+                  - name: envoy.filters.http.grpc_web
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb
+                  - name: envoy.filters.http.grpc_json_transcoder
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
+                      proto_descriptor: $descriptor_path
+                      services: $services
+                      convert_grpc_status: true
+                      request_validation_options:
+                        reject_unknown_method: true
+                        reject_unknown_query_parameters: true
+                      print_options:
+                        # Field names as in the proto (client_order_id), as requests, query
+                        # parameters and the docs spell them; every field printed, so a
+                        # response always has the same shape ("" is an unset decimal).
+                        preserve_proto_field_names: true
+                        always_print_primitive_fields: true
+                        always_print_enums_as_ints: false
+                        # One message per line: server streams are newline-delimited JSON.
+                        add_whitespace: false
+                        stream_newline_delimited: true
+                  # Off except on the ui route, which carries its configuration.
+                  - name: envoy.filters.http.file_server
+                    disabled: true
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.file_server.v3.FileServerConfig
+                      manager_config: {thread_pool: {thread_count: 1}}
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+
+  clusters:
+    - name: ibkr_grpc
+      type: STRICT_DNS
+      dns_lookup_family: V4_PREFERRED
+      connect_timeout: 2s
+      load_assignment:
+        cluster_name: ibkr_grpc
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {address: $upstream_host, port_value: $upstream_port}
+      # Every open stream counts as one request; the default (1024) would cap the UI tabs.
+      circuit_breakers:
+        thresholds:
+          - {max_requests: 10000}
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          explicit_http_config:
+            http2_protocol_options:
+              # Find a dead server connection between heartbeats, not at the next write.
+              connection_keepalive: {interval: 30s, timeout: 5s}
+""")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
