@@ -4,7 +4,8 @@
 #   make generate   regenerate Python, TypeScript and the Envoy descriptor set from proto/
 #   make lint       ruff, buf lint/format, import contracts, tsc
 #   make typecheck  mypy (strict) and tsc
-#   make test       everything: lint, typecheck, generation drift, every test
+#   make test       everything: lint, typecheck, generation drift, the web and Python tests
+#   make webapp     build the web UI into webapp/dist
 #   make demo       the credential-free demo: simulated gateway + server (Ctrl-C stops it)
 
 SHELL := /bin/bash
@@ -42,7 +43,7 @@ $(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
 		--editable clients/python --editable 'server[dev]'
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json clients/typescript/package.json
+$(NODE_STAMP): package.json package-lock.json clients/typescript/package.json webapp/package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -109,6 +110,7 @@ lint: setup googleapis
 	$(BUF) lint
 	$(BUF) format --diff --exit-code proto
 	$(BIN)/lint-imports --config .importlinter
+	npm run --silent --workspace webapp lint
 
 .PHONY: typecheck
 typecheck: setup
@@ -127,8 +129,18 @@ format: setup
 export TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
+WEBAPP_BUILD := webapp/dist/index.html
+
+# The UI Envoy serves (and the browser tests load).
+.PHONY: webapp
+webapp: $(WEBAPP_BUILD)
+
+$(WEBAPP_BUILD): $(TS_CLIENT_BUILD) $(shell find webapp/src webapp/index.html webapp/vite.config.ts -type f 2>/dev/null)
+	npm run --silent --workspace webapp build
+
 .PHONY: test
-test: setup lint typecheck check-generated
+test: setup lint typecheck check-generated webapp
+	npm run --silent --workspace webapp test
 	$(BIN)/pytest
 
 # ---- demo ----------------------------------------------------------------------------------
@@ -142,4 +154,4 @@ demo: setup
 
 .PHONY: clean
 clean:
-	rm -rf build $(VENV) node_modules clients/typescript/dist var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build $(VENV) node_modules webapp/node_modules clients/typescript/dist webapp/dist var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,165 @@
+// The app shell: header with gateway state, page tabs and token control, the status banner, the
+// current page, and the keyboard: 1-5 switch pages, N/B/S open the order ticket.
+import type { Contract } from "@ibkr-grpc/client";
+import { ConnectionState, ConnectionStateSchema, Side, TradingMode, TradingModeSchema } from "@ibkr-grpc/client";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { enumName } from "../lib/enums";
+import { DashboardPage } from "../pages/DashboardPage";
+import { OrderTicketPage } from "../pages/OrderTicketPage";
+import { OrdersPage } from "../pages/OrdersPage";
+import { PositionsPage } from "../pages/PositionsPage";
+import { WatchlistPage } from "../pages/WatchlistPage";
+import { STREAM_NAMES, useGatewayStatus, useStreamStatuses } from "../state/LiveData";
+import type { Navigation, PageId, TicketRequest } from "./navigation";
+import { DEFAULT_TICKET_REQUEST, NavigationContext, PAGES, isTypingTarget, pageFromHash } from "./navigation";
+import { StatusBanner } from "./StatusBanner";
+import { TokenControl } from "./TokenControl";
+
+function GatewayPill() {
+  const status = useGatewayStatus();
+  const streams = useStreamStatuses();
+  // While the status stream is down, the last state we saw may no longer be true.
+  const stale = streams.get(STREAM_NAMES.gateway)?.health.phase !== "live";
+  const known = status === undefined ? "UNKNOWN" : enumName(ConnectionStateSchema, status.state);
+  const state = stale && status !== undefined ? `${known} (stale)` : known;
+  const ready = !stale && status?.state === ConnectionState.READY;
+  const mode = status === undefined ? "" : enumName(TradingModeSchema, status.tradingMode);
+  return (
+    <div className="gateway-pill">
+      <span className={ready ? "pill pill-ok" : "pill pill-bad"} data-testid="gateway-state">
+        {state}
+      </span>
+      {mode !== "" && mode !== "UNSPECIFIED" && (
+        <span
+          className={status?.tradingMode === TradingMode.LIVE ? "pill pill-live" : "pill"}
+          data-testid="trading-mode"
+        >
+          {mode}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function CurrentPage({ page, ticketNonce }: { readonly page: PageId; readonly ticketNonce: number }) {
+  switch (page) {
+    case "dashboard":
+      return <DashboardPage />;
+    case "ticket":
+      // A new ticket request (hotkey, "Trade" on the watchlist) starts a fresh ticket.
+      return <OrderTicketPage key={ticketNonce} />;
+    case "orders":
+      return <OrdersPage />;
+    case "positions":
+      return <PositionsPage />;
+    case "watchlist":
+      return <WatchlistPage />;
+  }
+}
+
+export interface AppProps {
+  readonly initialPage?: PageId;
+}
+
+export function App({ initialPage }: AppProps) {
+  const [page, setPage] = useState<PageId>(
+    () => initialPage ?? pageFromHash(window.location.hash) ?? "dashboard",
+  );
+  const [ticketRequest, setTicketRequest] = useState<TicketRequest>(DEFAULT_TICKET_REQUEST);
+
+  const goTo = useCallback((next: PageId) => {
+    setPage(next);
+    if (window.location.hash !== `#/${next}`) {
+      window.history.replaceState(null, "", `#/${next}`);
+    }
+  }, []);
+
+  const openTicket = useCallback(
+    (contract?: Contract, side: Side = Side.BUY) => {
+      setTicketRequest((previous) => ({ nonce: previous.nonce + 1, contract, side }));
+      goTo("ticket");
+    },
+    [goTo],
+  );
+
+  useEffect(() => {
+    const onHashChange = () => {
+      const named = pageFromHash(window.location.hash);
+      if (named !== undefined) {
+        setPage(named);
+      }
+    };
+    window.addEventListener("hashchange", onHashChange);
+    return () => {
+      window.removeEventListener("hashchange", onHashChange);
+    };
+  }, []);
+
+  useEffect(() => {
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (event.ctrlKey || event.metaKey || event.altKey || isTypingTarget(event.target)) {
+        return;
+      }
+      if (document.querySelector('[aria-modal="true"]') !== null) {
+        return;
+      }
+      const target = PAGES.find((candidate) => candidate.hotkey === event.key);
+      if (target !== undefined) {
+        event.preventDefault();
+        goTo(target.id);
+        return;
+      }
+      const key = event.key.toLowerCase();
+      if (key === "n" || key === "b" || key === "s") {
+        event.preventDefault();
+        openTicket(undefined, key === "s" ? Side.SELL : Side.BUY);
+      }
+    };
+    window.addEventListener("keydown", onKeyDown);
+    return () => {
+      window.removeEventListener("keydown", onKeyDown);
+    };
+  }, [goTo, openTicket]);
+
+  const navigation = useMemo<Navigation>(
+    () => ({ page, goTo, openTicket, ticketRequest }),
+    [page, goTo, openTicket, ticketRequest],
+  );
+
+  return (
+    <NavigationContext.Provider value={navigation}>
+      <div className="app">
+        <header className="topbar">
+          <span className="brand">IBKR gRPC</span>
+          <GatewayPill />
+          <nav className="tabs" aria-label="Pages">
+            {PAGES.map((candidate) => (
+              <button
+                key={candidate.id}
+                type="button"
+                className="tab"
+                aria-current={candidate.id === page ? "page" : undefined}
+                aria-keyshortcuts={candidate.hotkey}
+                data-testid={`nav-${candidate.id}`}
+                onClick={() => {
+                  goTo(candidate.id);
+                }}
+              >
+                <span className="tab-key">{candidate.hotkey}</span> {candidate.title}
+              </button>
+            ))}
+          </nav>
+          <TokenControl />
+        </header>
+        <StatusBanner />
+        <main className="page" aria-label={PAGES.find((candidate) => candidate.id === page)?.title}>
+          <CurrentPage page={page} ticketNonce={ticketRequest.nonce} />
+        </main>
+        <footer className="hotkeys">
+          <kbd>1</kbd>–<kbd>5</kbd> pages · <kbd>N</kbd> new order · <kbd>B</kbd> buy · <kbd>S</kbd> sell ·{" "}
+          <kbd>Esc</kbd> close dialog
+        </footer>
+      </div>
+    </NavigationContext.Provider>
+  );
+}

@@ -1,0 +1,46 @@
+// Shows a failed call the way the error catalogue describes it: reason and code, message, field
+// violations, precondition and quota violations, retry delay and request id.
+import type { ApiError } from "../api/apiError";
+import { errorTitle } from "../api/apiError";
+
+export interface ErrorPanelProps {
+  readonly error: ApiError;
+  readonly testId?: string;
+}
+
+export function ErrorPanel({ error, testId = "error-panel" }: ErrorPanelProps) {
+  const metadata = Object.entries(error.metadata);
+  return (
+    <div className="error-panel" role="alert" data-testid={testId}>
+      <div className="error-title" data-testid="error-reason">
+        {errorTitle(error)}
+      </div>
+      {error.message !== "" && <div className="error-message">{error.message}</div>}
+      {error.fieldViolations.length > 0 && (
+        <ul className="error-list" aria-label="Field violations">
+          {error.fieldViolations.map((violation) => (
+            <li key={`${violation.field}:${violation.description}`} data-testid="error-field">
+              <code>{violation.field}</code>: {violation.description}
+            </li>
+          ))}
+        </ul>
+      )}
+      {error.violations.length > 0 && (
+        <ul className="error-list" aria-label="Violations">
+          {error.violations.map((violation) => (
+            <li key={violation}>{violation}</li>
+          ))}
+        </ul>
+      )}
+      {metadata.length > 0 && (
+        <div className="error-meta">
+          {metadata.map(([key, value]) => `${key}=${value}`).join(" · ")}
+        </div>
+      )}
+      {error.retryDelayMs !== undefined && (
+        <div className="error-meta">Retry in {(error.retryDelayMs / 1000).toFixed(1)} s</div>
+      )}
+      {error.requestId !== "" && <div className="error-meta">Request id {error.requestId}</div>}
+    </div>
+  );
+}

@@ -1,0 +1,52 @@
+import { create } from "@bufbuild/protobuf";
+import { AccountSummarySchema, PnLSchema, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
+import { screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { FakeBackend, order, orderEvent } from "../test/fakeBackend";
+import { renderApp } from "../test/renderApp";
+
+describe("dashboard", () => {
+  it("shows the gateway, account summary and PnL, live", async () => {
+    const backend = new FakeBackend();
+    backend.portfolioSnapshot = [
+      create(StreamPortfolioResponseSchema, {
+        payload: {
+          case: "accountSummary",
+          value: create(AccountSummarySchema, { account: "DU111", baseCurrency: "USD", netLiquidation: "1000000.5", buyingPower: "4000000" }),
+        },
+      }),
+      create(StreamPortfolioResponseSchema, {
+        payload: { case: "pnl", value: create(PnLSchema, { account: "DU111", dailyPnl: "-1234.5", unrealizedPnl: "10", realizedPnl: "0" }) },
+      }),
+    ];
+    renderApp({ backend });
+    const account = await screen.findByTestId("account-DU111");
+    expect(account.textContent).toContain("1,000,000.50");
+    expect(account.textContent).toContain("-1,234.50");
+    expect(within(screen.getByTestId("gateway-panel")).getByText("127.0.0.1:4002 (client id 7)")).toBeTruthy();
+
+    backend.portfolioQueues[0]?.push(
+      create(StreamPortfolioResponseSchema, {
+        payload: { case: "pnl", value: create(PnLSchema, { account: "DU111", dailyPnl: "250", unrealizedPnl: "10", realizedPnl: "0" }) },
+      }),
+    );
+    await waitFor(() => {
+      expect(screen.getByTestId("account-DU111").textContent).toContain("+250.00");
+    });
+  });
+
+  it("lists recent order events, newest first", async () => {
+    const backend = new FakeBackend();
+    renderApp({ backend });
+    await waitFor(() => {
+      expect(backend.orderQueues).toHaveLength(1);
+    });
+    backend.appendOrderEvent(orderEvent(7n, order("ord_A")));
+    backend.appendOrderEvent(orderEvent(8n, order("ord_B")));
+    await waitFor(() => {
+      expect(screen.getAllByTestId("activity-row")).toHaveLength(2);
+    });
+    expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("BUY 100 AAPL");
+    expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("8");
+  });
+});

@@ -1,0 +1,321 @@
+// The order ticket: every order type and time in force of the contract, bracket legs, client-side
+// validation, a confirmation step with the notional, and the server's answer (the order, or the
+// error with its reason and fields).
+import type { OrderPreview, PlaceOrderRequest, PlaceOrderResponse } from "@ibkr-grpc/client";
+import {
+  ConnectionState,
+  ConnectionStateSchema,
+  OrderService,
+  OrderStatusSchema,
+  OrderType,
+  OrderTypeSchema,
+  SecurityType,
+  Side,
+  TimeInForceSchema,
+} from "@ibkr-grpc/client";
+import type { SyntheticEvent } from "react";
+import { useEffect, useRef, useState } from "react";
+import type { ApiError } from "../api/apiError";
+import { describeError } from "../api/apiError";
+import { useClient } from "../api/ApiProvider";
+import { useNavigation } from "../app/navigation";
+import { ErrorPanel } from "../components/ErrorPanel";
+import { enumFromText, enumLabel, enumName, specifiedValues } from "../lib/enums";
+import { ConfirmOrderDialog } from "../orders/ConfirmOrderDialog";
+import { BracketFields, ContractFields, Field, decimalInput } from "../orders/TicketFields";
+import type { Notional, TicketForm } from "../orders/ticket";
+import { EMPTY_TICKET, newClientOrderId, orderNotional, toPlaceOrderRequest, withOrderType } from "../orders/ticket";
+import type { Violation } from "../orders/validation";
+import { priceFieldsFor, validateOrder, violationsByField } from "../orders/validation";
+import { useGatewayStatus, useQuotes } from "../state/LiveData";
+
+interface PendingOrder {
+  readonly request: PlaceOrderRequest;
+  readonly notional: Notional | undefined;
+}
+
+function initialForm(contractSymbol: string | undefined, side: Side, prefill: Partial<TicketForm>): TicketForm {
+  return { ...EMPTY_TICKET, ...prefill, symbol: contractSymbol ?? "", side };
+}
+
+/** The last traded price of a watched symbol, to estimate the notional of orders without a price. */
+function useLastPrice(symbol: string): string {
+  const { quotes } = useQuotes();
+  const wanted = symbol.trim().toUpperCase();
+  for (const quote of quotes.values()) {
+    if (quote.contract?.symbol.toUpperCase() === wanted && quote.last !== "") {
+      return quote.last;
+    }
+  }
+  return "";
+}
+
+export function OrderTicketPage() {
+  const client = useClient(OrderService);
+  const { ticketRequest } = useNavigation();
+  const gateway = useGatewayStatus();
+  const managedAccounts = gateway?.managedAccounts ?? [];
+
+  const [form, setForm] = useState<TicketForm>(() => {
+    const contract = ticketRequest.contract;
+    return initialForm(contract?.symbol, ticketRequest.side, contract === undefined ? {} : {
+      securityType: contract.securityType === SecurityType.UNSPECIFIED ? SecurityType.STOCK : contract.securityType,
+      exchange: contract.exchange === "" ? "SMART" : contract.exchange,
+      currency: contract.currency === "" ? "USD" : contract.currency,
+      lastTradeDateOrContractMonth: contract.lastTradeDateOrContractMonth,
+      strike: contract.strike,
+      right: contract.right,
+      multiplier: contract.multiplier,
+    });
+  });
+  const [showClientErrors, setShowClientErrors] = useState(false);
+  const [pending, setPending] = useState<PendingOrder | undefined>(undefined);
+  const [submitting, setSubmitting] = useState(false);
+  const [serverError, setServerError] = useState<{ error: ApiError; formKey: string } | undefined>(undefined);
+  const [result, setResult] = useState<PlaceOrderResponse | undefined>(undefined);
+  const [preview, setPreview] = useState<OrderPreview | undefined>(undefined);
+  const [previewError, setPreviewError] = useState<ApiError | undefined>(undefined);
+  // The idempotency key of the form as it stands: reused when the same order is retried, new
+  // once the order changes (AIP-155).
+  const idempotency = useRef<{ key: string; clientOrderId: string } | undefined>(undefined);
+
+  const symbolInput = useRef<HTMLInputElement>(null);
+  const quantityInput = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    (ticketRequest.contract === undefined ? symbolInput : quantityInput).current?.focus();
+  }, [ticketRequest]);
+
+  const lastPrice = useLastPrice(form.symbol);
+  const violations: Violation[] = validateOrder(form, { managedAccounts });
+  const errors = new Map<string, string>();
+  if (showClientErrors) {
+    violationsByField(violations).forEach((description, field) => errors.set(field, description));
+  }
+  // The server's field violations mark the inputs until the order is edited; the error panel
+  // stays until the next attempt.
+  if (serverError !== undefined && serverError.formKey === JSON.stringify(form)) {
+    serverError.error.fieldViolations.forEach((violation) => {
+      if (!errors.has(violation.field)) {
+        errors.set(violation.field, violation.description);
+      }
+    });
+  }
+  const rules = priceFieldsFor(form.orderType);
+
+  function change(patch: Partial<TicketForm>) {
+    setForm((previous) => ({ ...previous, ...patch }));
+    setResult(undefined);
+  }
+
+  function review(event: SyntheticEvent) {
+    event.preventDefault();
+    setShowClientErrors(true);
+    if (violations.length > 0) {
+      return;
+    }
+    const key = JSON.stringify(form);
+    if (idempotency.current?.key !== key) {
+      idempotency.current = { key, clientOrderId: newClientOrderId() };
+    }
+    setPreview(undefined);
+    setPreviewError(undefined);
+    setPending({
+      request: toPlaceOrderRequest(form, idempotency.current.clientOrderId),
+      notional: orderNotional(form, lastPrice),
+    });
+  }
+
+  async function confirm() {
+    if (pending === undefined) {
+      return;
+    }
+    setSubmitting(true);
+    try {
+      const response = await client.placeOrder(pending.request);
+      setResult(response);
+      setServerError(undefined);
+      idempotency.current = undefined;
+    } catch (error) {
+      setServerError({ error: describeError(error), formKey: JSON.stringify(form) });
+      setResult(undefined);
+    } finally {
+      setSubmitting(false);
+      setPending(undefined);
+    }
+  }
+
+  async function runPreview() {
+    if (pending === undefined) {
+      return;
+    }
+    try {
+      const response = await client.placeOrder({ ...pending.request, validateOnly: true });
+      setPreview(response.preview);
+      setPreviewError(undefined);
+    } catch (error) {
+      setPreviewError(describeError(error));
+    }
+  }
+
+  const section = { form, change };
+
+  return (
+    <div className="ticket-page">
+      <form className="panel ticket" onSubmit={review} aria-label="Order ticket" noValidate>
+        <h2>Order ticket</h2>
+        <div className="side-toggle" role="radiogroup" aria-label="Side">
+          {[Side.BUY, Side.SELL].map((side) => (
+            <label key={side} className={form.side === side ? `side side-${side === Side.BUY ? "buy" : "sell"} side-active` : "side"}>
+              <input
+                type="radio"
+                name="side"
+                checked={form.side === side}
+                data-testid={`ticket-side-${side === Side.BUY ? "buy" : "sell"}`}
+                onChange={() => {
+                  change({ side });
+                }}
+              />
+              {side === Side.BUY ? "Buy" : "Sell"}
+            </label>
+          ))}
+        </div>
+        <ContractFields
+          form={form}
+          errors={errors}
+          change={change}
+          managedAccounts={managedAccounts}
+          symbolInput={symbolInput}
+        />
+        <div className="field-row">
+          <Field label="Quantity" field="quantity" errors={errors}>
+            {decimalInput(section, "quantity", "ticket-quantity", quantityInput)}
+          </Field>
+          <Field label="Order type" field="order_type" errors={errors}>
+            {(inputProps) => (
+              <select
+                {...inputProps}
+                data-testid="ticket-order-type"
+                value={form.orderType}
+                onChange={(event) => {
+                  setForm((previous) => withOrderType(previous, enumFromText(OrderTypeSchema, event.target.value)));
+                }}
+              >
+                {specifiedValues(OrderTypeSchema).map((value) => (
+                  <option key={value} value={value}>
+                    {enumLabel(OrderTypeSchema, value)}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          {rules.limit !== "forbidden" && (
+            <Field label="Limit price" field="limit_price" errors={errors}>
+              {decimalInput(section, "limitPrice", "ticket-limit-price")}
+            </Field>
+          )}
+          {rules.stop !== "forbidden" && (
+            <Field label={rules.stop === "optional" ? "Initial stop (optional)" : "Stop price"} field="stop_price" errors={errors}>
+              {decimalInput(section, "stopPrice", "ticket-stop-price")}
+            </Field>
+          )}
+          {rules.trailing && (
+            <>
+              <Field label="Trailing amount" field="trailing_amount" errors={errors}>
+                {decimalInput(section, "trailingAmount", "ticket-trailing-amount")}
+              </Field>
+              <Field label="Trailing %" field="trailing_percent" errors={errors}>
+                {decimalInput(section, "trailingPercent", "ticket-trailing-percent")}
+              </Field>
+            </>
+          )}
+          <Field label="Time in force" field="time_in_force" errors={errors}>
+            {(inputProps) => (
+              <select
+                {...inputProps}
+                data-testid="ticket-tif"
+                value={form.timeInForce}
+                onChange={(event) => {
+                  change({ timeInForce: enumFromText(TimeInForceSchema, event.target.value) });
+                }}
+              >
+                {specifiedValues(TimeInForceSchema).map((value) => (
+                  <option key={value} value={value}>
+                    {enumLabel(TimeInForceSchema, value)}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={form.outsideRegularHours}
+            data-testid="ticket-outside-rth"
+            onChange={(event) => {
+              change({ outsideRegularHours: event.target.checked });
+            }}
+          />
+          Allow outside regular hours
+        </label>
+        <BracketFields form={form} errors={errors} change={change} />
+        {showClientErrors && violations.length > 0 && (
+          <ul className="error-list client-errors" aria-label="Problems with the order" data-testid="ticket-violations">
+            {violations.map((violation) => (
+              <li key={`${violation.field}:${violation.description}`}>
+                <code>{violation.field}</code>: {violation.description}
+              </li>
+            ))}
+          </ul>
+        )}
+        {gateway !== undefined && gateway.state !== ConnectionState.READY && (
+          <div className="field-error" role="alert" data-testid="ticket-gateway-warning">
+            Gateway {enumName(ConnectionStateSchema, gateway.state)}: the server refuses orders until it is READY
+            (a retry with the same order reuses its client order id).
+          </div>
+        )}
+        <div className="ticket-actions">
+          <button
+            type="submit"
+            className={form.side === Side.BUY ? "primary buy" : "primary sell"}
+            data-testid="ticket-review"
+          >
+            Review {form.side === Side.BUY ? "buy" : "sell"} order
+          </button>
+          <span className="muted">
+            {form.orderType === OrderType.MARKET && lastPrice !== "" ? `last ${lastPrice}` : ""}
+          </span>
+        </div>
+      </form>
+      {serverError !== undefined && <ErrorPanel error={serverError.error} testId="ticket-server-error" />}
+      {result?.order !== undefined && (
+        <div className="panel result" role="status" data-testid="ticket-result">
+          Order <span className="mono">{result.order.orderId}</span>:{" "}
+          <strong>{enumName(OrderStatusSchema, result.order.status)}</strong>
+          {result.order.statusReason === "" ? "" : ` (${result.order.statusReason})`}
+          {result.bracketOrders.length > 0 && ` with ${result.bracketOrders.length} bracket legs`}
+        </div>
+      )}
+      {pending !== undefined && (
+        <ConfirmOrderDialog
+          request={pending.request}
+          notional={pending.notional}
+          submitting={submitting}
+          preview={preview}
+          previewError={previewError}
+          onConfirm={() => {
+            void confirm();
+          }}
+          onPreview={() => {
+            void runPreview();
+          }}
+          onCancel={() => {
+            // The dialog gives focus back to where it was (the review button, or the field Enter
+            // was pressed in).
+            setPending(undefined);
+          }}
+        />
+      )}
+    </div>
+  );
+}

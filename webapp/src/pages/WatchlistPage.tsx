@@ -1,0 +1,279 @@
+// Watchlist: live quotes for the watched contracts (one StreamQuotes for the whole set, reopened
+// when it changes), contract search to add symbols, and an intraday chart of the selected one.
+import type { Bar, Contract, ContractDescription } from "@ibkr-grpc/client";
+import {
+  BarSize,
+  BarSource,
+  MarketDataKind,
+  MarketDataKindSchema,
+  MarketDataService,
+  SecurityType,
+  SecurityTypeSchema,
+  Side,
+  SpanUnit,
+} from "@ibkr-grpc/client";
+import type { SyntheticEvent } from "react";
+import { useEffect, useState } from "react";
+import type { ApiError } from "../api/apiError";
+import { describeError } from "../api/apiError";
+import { useClient } from "../api/ApiProvider";
+import { useNavigation } from "../app/navigation";
+import { ErrorPanel } from "../components/ErrorPanel";
+import { LineChart } from "../components/LineChart";
+import { formatDecimal, parseDecimal, signClass, subtract, toPlainString } from "../lib/decimal";
+import { enumName } from "../lib/enums";
+import { contractKey, contractLabel } from "../state/contracts";
+import { useQuotes, useWatchlist } from "../state/LiveData";
+
+/** last - previous close, exactly; "" when either is unknown. */
+export function priceChange(last: string, close: string): string {
+  const a = parseDecimal(last);
+  const b = parseDecimal(close);
+  return a === undefined || b === undefined ? "" : toPlainString(subtract(a, b));
+}
+
+function ContractSearch() {
+  const client = useClient(MarketDataService);
+  const { store } = useWatchlist();
+  const [query, setQuery] = useState("");
+  const [results, setResults] = useState<readonly ContractDescription[]>([]);
+  const [error, setError] = useState<ApiError | undefined>(undefined);
+  const [searching, setSearching] = useState(false);
+
+  async function search(event: SyntheticEvent) {
+    event.preventDefault();
+    if (query.trim() === "") {
+      return;
+    }
+    setSearching(true);
+    try {
+      const response = await client.searchContracts({ query: query.trim(), pageSize: 20 });
+      setResults(response.contracts);
+      setError(undefined);
+    } catch (caught) {
+      setError(describeError(caught));
+      setResults([]);
+    } finally {
+      setSearching(false);
+    }
+  }
+
+  return (
+    <section className="panel" aria-label="Add symbols">
+      <form
+        className="search"
+        role="search"
+        onSubmit={(event) => {
+          void search(event);
+        }}
+      >
+        <input
+          type="search"
+          placeholder="Search symbol or name"
+          aria-label="Search contracts"
+          data-testid="watchlist-search"
+          value={query}
+          onChange={(event) => {
+            setQuery(event.target.value);
+          }}
+        />
+        <button type="submit" disabled={searching} data-testid="watchlist-search-submit">
+          Search
+        </button>
+      </form>
+      {error !== undefined && <ErrorPanel error={error} testId="search-error" />}
+      {results.length > 0 && (
+        <ul className="search-results" aria-label="Search results">
+          {results.map((result, index) => {
+            const contract = result.contract;
+            if (contract === undefined) {
+              return null;
+            }
+            return (
+              <li key={`${contractKey(contract)}:${index}`} data-testid={`search-result-${index}`}>
+                <span className="symbol">{contractLabel(contract)}</span>{" "}
+                <span className="muted">
+                  {enumName(SecurityTypeSchema, contract.securityType)} {contract.primaryExchange || contract.exchange}{" "}
+                  {contract.currency} {result.description}
+                </span>
+                <button
+                  type="button"
+                  className="small"
+                  aria-label={`Add ${contractLabel(contract)}`}
+                  data-testid={`add-result-${index}`}
+                  onClick={() => {
+                    store.add(contract);
+                  }}
+                >
+                  Add
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function IntradayChart({ contract }: { readonly contract: Contract }) {
+  const client = useClient(MarketDataService);
+  const [bars, setBars] = useState<readonly Bar[] | undefined>(undefined);
+  const [error, setError] = useState<ApiError | undefined>(undefined);
+  useEffect(() => {
+    const controller = new AbortController();
+    client
+      .getHistoricalBars(
+        {
+          contract,
+          barSize: BarSize.BAR_SIZE_5_MINUTES,
+          span: { count: 1, unit: SpanUnit.DAYS },
+          source: contract.securityType === SecurityType.FOREX ? BarSource.MIDPOINT : BarSource.TRADES,
+        },
+        { signal: controller.signal },
+      )
+      .then(
+        (response) => {
+          setBars(response.bars);
+          setError(undefined);
+        },
+        (caught: unknown) => {
+          if (!controller.signal.aborted) {
+            setError(describeError(caught));
+          }
+        },
+      );
+    return () => {
+      controller.abort();
+    };
+  }, [client, contract]);
+
+  const closes = (bars ?? []).map((bar) => bar.close);
+  return (
+    <section className="panel chart-panel" aria-label={`Chart ${contractLabel(contract)}`}>
+      <h2>
+        {contractLabel(contract)} <span className="muted">5 min, today</span>
+      </h2>
+      {error !== undefined && <ErrorPanel error={error} testId="chart-error" />}
+      {bars === undefined && error === undefined && <p className="muted">Loading bars…</p>}
+      {bars !== undefined && (
+        <>
+          <LineChart values={closes} label={`${contractLabel(contract)} intraday closes`} />
+          <div className="muted">
+            {bars.length} bars{closes.length > 0 ? `, last close ${closes[closes.length - 1] ?? ""}` : ""}
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+export function WatchlistPage() {
+  const { contracts, store } = useWatchlist();
+  const { quotes, subscriptionErrors } = useQuotes();
+  const { openTicket } = useNavigation();
+  const [selectedKey, setSelectedKey] = useState("");
+  const selected = contracts.find((contract) => contractKey(contract) === selectedKey) ?? contracts[0];
+
+  return (
+    <div className="watchlist-page">
+      <section className="panel panel-wide" aria-label="Watchlist">
+        <h2>Watchlist</h2>
+        {contracts.length === 0 ? (
+          <p className="muted">Nothing watched. Search for a symbol to add it.</p>
+        ) : (
+          <table className="grid" data-testid="watchlist-table">
+            <thead>
+              <tr>
+                <th scope="col">Symbol</th>
+                <th scope="col" className="num">Bid</th>
+                <th scope="col" className="num">Ask</th>
+                <th scope="col" className="num">Last</th>
+                <th scope="col" className="num">Change</th>
+                <th scope="col" className="num">Volume</th>
+                <th scope="col">Data</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {contracts.map((contract) => {
+                const key = contractKey(contract);
+                const label = contractLabel(contract);
+                const quote = quotes.get(key);
+                const change = quote === undefined ? "" : priceChange(quote.last, quote.close);
+                const problem = subscriptionErrors.get(key);
+                return (
+                  <tr
+                    key={key}
+                    data-testid={`watch-row-${label}`}
+                    aria-selected={selected !== undefined && contractKey(selected) === key}
+                  >
+                    <th scope="row">{label}</th>
+                    <td className="num" data-testid="quote-bid">{quote?.bid ?? ""}</td>
+                    <td className="num" data-testid="quote-ask">{quote?.ask ?? ""}</td>
+                    <td className="num" data-testid="quote-last">{quote?.last ?? ""}</td>
+                    <td className={`num ${signClass(change)}`}>{change === "" ? "" : formatDecimal(change, { signed: true })}</td>
+                    <td className="num">{quote === undefined ? "" : formatDecimal(quote.volume, { grouping: true })}</td>
+                    <td className={problem === undefined ? "muted" : "field-error"}>
+                      {problem ??
+                        (quote === undefined || quote.marketDataKind === MarketDataKind.LIVE
+                          ? ""
+                          : enumName(MarketDataKindSchema, quote.marketDataKind))}
+                    </td>
+                    <td className="actions">
+                      <button
+                        type="button"
+                        className="small"
+                        aria-label={`Chart ${label}`}
+                        onClick={() => {
+                          setSelectedKey(key);
+                        }}
+                      >
+                        Chart
+                      </button>
+                      <button
+                        type="button"
+                        className="small buy"
+                        aria-label={`Buy ${label}`}
+                        data-testid={`trade-buy-${label}`}
+                        onClick={() => {
+                          openTicket(contract, Side.BUY);
+                        }}
+                      >
+                        Buy
+                      </button>
+                      <button
+                        type="button"
+                        className="small sell"
+                        aria-label={`Sell ${label}`}
+                        data-testid={`trade-sell-${label}`}
+                        onClick={() => {
+                          openTicket(contract, Side.SELL);
+                        }}
+                      >
+                        Sell
+                      </button>
+                      <button
+                        type="button"
+                        className="small danger"
+                        aria-label={`Remove ${label}`}
+                        data-testid={`remove-${label}`}
+                        onClick={() => {
+                          store.remove(key);
+                        }}
+                      >
+                        Remove
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <ContractSearch />
+      {selected !== undefined && <IntradayChart key={contractKey(selected)} contract={selected} />}
+    </div>
+  );
+}

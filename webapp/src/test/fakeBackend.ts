@@ -1,0 +1,302 @@
+// Hand-written fakes of the four services for component tests, served over an in-memory router
+// transport. Streams replay what the fake holds, then deliver live messages pushed by the test
+// until the client goes away or the test makes the stream fail.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type {
+  Bar,
+  CancelOrderRequest,
+  Contract,
+  ContractDescription,
+  Fill,
+  GatewayStatus,
+  ModifyOrderRequest,
+  Order,
+  OrderEvent,
+  PlaceOrderRequest,
+  PlaceOrderResponse,
+  StreamGatewayStatusResponse,
+  StreamOrderEventsResponse,
+  StreamPortfolioResponse,
+  StreamQuotesResponse,
+
+  CancelOrderResponseSchema,
+  ModifyOrderResponseSchema} from "@ibkr-grpc/client";
+import {
+  BarSchema,
+  ConnectionState,
+  ContractSchema,
+  GatewayService,
+  GatewayStatusSchema,
+  MarketDataService,
+  OrderEventSchema,
+  OrderEventType,
+  OrderSchema,
+  OrderService,
+  OrderStatus,
+  OrderType,
+  PlaceOrderResponseSchema,
+  PortfolioService,
+  QuoteSchema,
+  SecurityType,
+  Side,
+  StreamGatewayStatusResponseSchema,
+  StreamMarkerSchema,
+  StreamMarkerType,
+  StreamOrderEventsResponseSchema,
+  StreamPortfolioResponseSchema,
+  StreamQuotesResponseSchema,
+  TimeInForce,
+  TradingMode,
+} from "@ibkr-grpc/client";
+
+/** A stream's live tail: the test pushes messages or an error; the handler ends when the client leaves. */
+export class LiveQueue<Message> {
+  private readonly items: Message[] = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  push(message: Message): void {
+    this.items.push(message);
+    this.wake?.();
+  }
+
+  fail(error: Error): void {
+    this.failure = error;
+    this.wake?.();
+  }
+
+  async *drain(signal: AbortSignal): AsyncGenerator<Message> {
+    for (;;) {
+      const next = this.items.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.failure !== undefined) {
+        throw this.failure;
+      }
+      if (signal.aborted) {
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        signal.addEventListener("abort", () => {
+          resolve();
+        }, { once: true });
+      });
+      this.wake = undefined;
+    }
+  }
+}
+
+export function stock(symbol: string, conId = 0n): Contract {
+  return create(ContractSchema, {
+    conId,
+    symbol,
+    securityType: SecurityType.STOCK,
+    exchange: "SMART",
+    currency: "USD",
+  });
+}
+
+export function order(orderId: string, overrides: Partial<Omit<Order, "$typeName" | "$unknown">> = {}): Order {
+  return create(OrderSchema, {
+    orderId,
+    account: "DU111",
+    contract: stock("AAPL"),
+    side: Side.BUY,
+    orderType: OrderType.LIMIT,
+    quantity: "100",
+    limitPrice: "187.25",
+    timeInForce: TimeInForce.DAY,
+    status: OrderStatus.SUBMITTED,
+    filledQuantity: "0",
+    remainingQuantity: "100",
+    createTime: timestampFromMs(1_700_000_000_000),
+    updateTime: timestampFromMs(1_700_000_000_000),
+    ...overrides,
+  });
+}
+
+export function orderEvent(sequence: bigint, eventOrder: Order, type = OrderEventType.STATUS_CHANGED): OrderEvent {
+  return create(OrderEventSchema, {
+    sequence,
+    type,
+    order: eventOrder,
+    eventTime: timestampFromMs(1_700_000_000_000 + Number(sequence) * 1000),
+  });
+}
+
+function marker(type: StreamMarkerType) {
+  return create(StreamMarkerSchema, { type, detail: "" });
+}
+
+export class FakeBackend {
+  gatewayStatus: GatewayStatus = create(GatewayStatusSchema, {
+    state: ConnectionState.READY,
+    tradingMode: TradingMode.PAPER,
+    host: "127.0.0.1",
+    port: 4002,
+    clientId: 7,
+    managedAccounts: ["DU111"],
+  });
+  portfolioSnapshot: StreamPortfolioResponse[] = [];
+  orders: Order[] = [];
+  fills: Fill[] = [];
+  /** The stored order-event log; streams replay from it. */
+  readonly eventLog: OrderEvent[] = [];
+  searchResults: ContractDescription[] = [];
+  bars: Bar[] = ["187", "188.5", "188", "189.25"].map((close) => create(BarSchema, { close }));
+  placeOrder: (request: PlaceOrderRequest) => PlaceOrderResponse = (request) =>
+    create(PlaceOrderResponseSchema, {
+      order: order("ord_placed", { status: OrderStatus.SUBMITTED, quantity: request.quantity }),
+    });
+
+  cancelOrder: (request: CancelOrderRequest) => MessageInitShape<typeof CancelOrderResponseSchema> = (request) => ({
+    order: order(request.orderId, { status: OrderStatus.PENDING_CANCEL }),
+  });
+  modifyOrder: (request: ModifyOrderRequest) => MessageInitShape<typeof ModifyOrderResponseSchema> = (request) => ({
+    order: order(request.orderId),
+  });
+
+  // What the UI asked for, for assertions.
+  readonly placedOrders: PlaceOrderRequest[] = [];
+  readonly cancelRequests: CancelOrderRequest[] = [];
+  readonly modifyRequests: ModifyOrderRequest[] = [];
+  readonly orderStreamAfterSequences: bigint[] = [];
+  /** The symbols of each StreamQuotes call, in order. */
+  readonly quoteStreamSymbols: string[][] = [];
+  readonly authorizationHeaders: (string | null)[] = [];
+  openQuoteStreams = 0;
+  cancelAllCalls = 0;
+  /** While set, StreamPortfolio fails at once with UNAVAILABLE, as a server that is down. */
+  portfolioDown = false;
+  /** The same for StreamGatewayStatus. */
+  gatewayDown = false;
+
+  readonly gatewayQueues: LiveQueue<StreamGatewayStatusResponse>[] = [];
+  readonly portfolioQueues: LiveQueue<StreamPortfolioResponse>[] = [];
+  readonly orderQueues: LiveQueue<StreamOrderEventsResponse>[] = [];
+  readonly quoteQueues: LiveQueue<StreamQuotesResponse>[] = [];
+
+  /** Appends to the log and delivers to every open order-event stream. */
+  appendOrderEvent(event: OrderEvent): void {
+    this.eventLog.push(event);
+    for (const queue of this.orderQueues) {
+      queue.push(create(StreamOrderEventsResponseSchema, { payload: { case: "orderEvent", value: event } }));
+    }
+  }
+
+  /** Breaks the order-event streams open now (as a dropped connection would). */
+  failOrderStreams(error = new ConnectError("connection reset", Code.Unavailable)): void {
+    this.orderQueues.splice(0).forEach((queue) => {
+      queue.fail(error);
+    });
+  }
+
+  setGatewayStatus(status: Partial<GatewayStatus>): void {
+    this.gatewayStatus = create(GatewayStatusSchema, { ...this.gatewayStatus, ...status });
+    for (const queue of this.gatewayQueues) {
+      queue.push(create(StreamGatewayStatusResponseSchema, { payload: { case: "status", value: this.gatewayStatus } }));
+    }
+  }
+
+  register(router: ConnectRouter): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator handlers need the fake.
+    const backend = this;
+    const record = (context: HandlerContext) => {
+      backend.authorizationHeaders.push(context.requestHeader.get("authorization"));
+    };
+    router.service(GatewayService, {
+      getGatewayStatus: () => ({ status: this.gatewayStatus }),
+      streamGatewayStatus: async function* (_request, context) {
+        record(context);
+        if (backend.gatewayDown) {
+          throw new ConnectError("upstream connect error", Code.Unavailable);
+        }
+        const queue = new LiveQueue<StreamGatewayStatusResponse>();
+        backend.gatewayQueues.push(queue);
+        yield create(StreamGatewayStatusResponseSchema, { payload: { case: "status", value: backend.gatewayStatus } });
+        yield* queue.drain(context.signal);
+      },
+    });
+    router.service(PortfolioService, {
+      streamPortfolio: async function* (_request, context) {
+        record(context);
+        if (backend.portfolioDown) {
+          throw new ConnectError("upstream connect error", Code.Unavailable);
+        }
+        const queue = new LiveQueue<StreamPortfolioResponse>();
+        backend.portfolioQueues.push(queue);
+        yield* backend.portfolioSnapshot;
+        yield create(StreamPortfolioResponseSchema, {
+          payload: { case: "marker", value: marker(StreamMarkerType.SNAPSHOT_COMPLETE) },
+        });
+        yield* queue.drain(context.signal);
+      },
+    });
+    router.service(OrderService, {
+      placeOrder: (request) => {
+        backend.placedOrders.push(request);
+        return backend.placeOrder(request);
+      },
+      cancelOrder: (request) => {
+        backend.cancelRequests.push(request);
+        return backend.cancelOrder(request);
+      },
+      modifyOrder: (request) => {
+        backend.modifyRequests.push(request);
+        return backend.modifyOrder(request);
+      },
+      cancelAllOrders: () => {
+        backend.cancelAllCalls += 1;
+        return { orders: backend.orders.map((existing) => ({ ...existing, status: OrderStatus.PENDING_CANCEL })) };
+      },
+      listOrders: () => ({ orders: backend.orders }),
+      listFills: () => ({ fills: backend.fills }),
+      streamOrderEvents: async function* (request, context) {
+        record(context);
+        backend.orderStreamAfterSequences.push(request.afterSequence);
+        const queue = new LiveQueue<StreamOrderEventsResponse>();
+        backend.orderQueues.push(queue);
+        // As the contract says: 0 replays none and starts live.
+        const replay = request.afterSequence === 0n ? [] : backend.eventLog;
+        for (const event of replay.filter((candidate) => candidate.sequence > request.afterSequence)) {
+          yield create(StreamOrderEventsResponseSchema, { payload: { case: "orderEvent", value: event } });
+        }
+        yield create(StreamOrderEventsResponseSchema, {
+          payload: { case: "marker", value: marker(StreamMarkerType.REPLAY_COMPLETE) },
+        });
+        yield* queue.drain(context.signal);
+      },
+    });
+    router.service(MarketDataService, {
+      searchContracts: () => ({ contracts: backend.searchResults }),
+      getHistoricalBars: (request) => ({ contract: request.contract, bars: backend.bars }),
+      streamQuotes: async function* (request, context) {
+        record(context);
+        backend.quoteStreamSymbols.push(request.contracts.map((contract) => contract.symbol));
+        const queue = new LiveQueue<StreamQuotesResponse>();
+        backend.quoteQueues.push(queue);
+        backend.openQuoteStreams += 1;
+        try {
+          for (const contract of request.contracts) {
+            yield create(StreamQuotesResponseSchema, {
+              payload: {
+                case: "quote",
+                value: create(QuoteSchema, { contract, bid: "10.00", ask: "10.02", last: "10.01", close: "9.50" }),
+              },
+            });
+          }
+          yield* queue.drain(context.signal);
+        } finally {
+          backend.openQuoteStreams -= 1;
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,43 @@
+// Renders the whole app over an in-memory router transport serving a FakeBackend, with the real
+// token interceptor and fast reconnects.
+import { createRouterTransport } from "@connectrpc/connect";
+import { render } from "@testing-library/react";
+import { ApiProvider } from "../api/ApiProvider";
+import { createTokenStore } from "../api/tokenStore";
+import { bearerTokenInterceptor } from "../api/transport";
+import { App } from "../app/App";
+import type { AppConfig } from "../app/config";
+import type { PageId } from "../app/navigation";
+import { LiveDataProvider } from "../state/LiveData";
+import { FakeBackend } from "./fakeBackend";
+
+export const TEST_CONFIG: AppConfig = {
+  apiBaseUrl: "http://fake.invalid",
+  heartbeatIntervalMs: 2000,
+  backoff: { initialDelayMs: 5, maximumDelayMs: 20, jitter: 0 },
+};
+
+export interface RenderAppOptions {
+  readonly page?: PageId;
+  readonly backend?: FakeBackend;
+  readonly config?: AppConfig;
+}
+
+export function renderApp(options: RenderAppOptions = {}) {
+  const backend = options.backend ?? new FakeBackend();
+  const tokens = createTokenStore(window.sessionStorage);
+  const transport = createRouterTransport(
+    (router) => {
+      backend.register(router);
+    },
+    { transport: { interceptors: [bearerTokenInterceptor(tokens)] } },
+  );
+  const result = render(
+    <ApiProvider transport={transport} tokens={tokens} config={options.config ?? TEST_CONFIG}>
+      <LiveDataProvider storage={window.localStorage}>
+        <App initialPage={options.page ?? "dashboard"} />
+      </LiveDataProvider>
+    </ApiProvider>,
+  );
+  return { ...result, backend, tokens };
+}
