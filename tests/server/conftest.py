@@ -57,6 +57,7 @@ def server_settings(simulator: Simulator, database_url: str) -> Settings:
         ib_client_id=11,
         database_url=SecretStr(database_url),
         grpc_listen="127.0.0.1:0",
+        metrics_listen="127.0.0.1:0",
         ib_request_timeout_seconds=5,
         ib_connect_timeout_seconds=5,
         ib_reconnect_initial_delay_seconds=0.1,

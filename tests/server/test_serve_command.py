@@ -36,6 +36,7 @@ async def test_sigterm_ends_streams_with_unavailable_and_exits_cleanly(
         "IB_PORT": str(simulator.port),
         "IB_CLIENT_ID": "21",
         "GRPC_LISTEN": f"127.0.0.1:{port}",
+        "METRICS_LISTEN": "127.0.0.1:0",
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
         "LOG_LEVEL": "INFO",
     }

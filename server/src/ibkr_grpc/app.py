@@ -13,6 +13,7 @@ import structlog
 from grpc_health.v1 import _async as health_aio  # the asyncio HealthServicer (health.aio)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 
 from ibkr.v1 import (
     gateway_service_pb2,
@@ -31,11 +32,17 @@ from ibkr_grpc.api.order_servicer import OrderServicer
 from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
 from ibkr_grpc.broker.market_data import MarketDataReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
+from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.session import GatewaySession, SessionSettings
 from ibkr_grpc.bus.in_process import InProcessBus, InProcessCache
-from ibkr_grpc.bus.redis_bus import RedisBus, RedisCache, connect_redis
+from ibkr_grpc.bus.redis_bus import RedisBus, RedisCache, connect_redis, redis_reachable
 from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
+from ibkr_grpc.observability.call_metrics import PrometheusCallRecorder
+from ibkr_grpc.observability.endpoint import MetricsEndpoint
+from ibkr_grpc.observability.followers import DependencyHealth, PortfolioMetrics, SessionMetrics
+from ibkr_grpc.observability.metrics import Metrics
+from ibkr_grpc.observability.telemetry import PrometheusTelemetry
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.market_data import MarketDataService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
@@ -83,6 +90,10 @@ class Application:
     ) -> None:
         self.settings = settings
         self._clock = clock
+        self.metrics = Metrics()
+        self.telemetry = PrometheusTelemetry(self.metrics)
+        self.session_metrics = SessionMetrics(self.metrics)
+        self.metrics_endpoint = MetricsEndpoint(self.metrics.registry, settings.metrics_listen)
         self.database = database or Database(settings.database_url.get_secret_value())
         self.orders = OrderStore(self.database)
         self.session = GatewaySession(
@@ -96,7 +107,13 @@ class Application:
                 reconnect_max_delay=settings.ib_reconnect_max_delay_seconds,
             ),
             clock=clock,
+            limiter=RequestLimiter(
+                on_request=self.session_metrics.request_sent,
+                on_throttled=self.session_metrics.request_throttled,
+            ),
         )
+        self.session.add_state_listener(self.session_metrics.state_changed)
+        self.session.add_error_listener(self.session_metrics.error_received)
         self.monitor = GatewayMonitor(self.session.state(), clock=clock)
         self.order_manager = OrderManager(
             self.orders,
@@ -105,6 +122,7 @@ class Application:
             acknowledgement_timeout=timedelta(
                 seconds=settings.order_acknowledgement_timeout_seconds
             ),
+            telemetry=self.telemetry,
         )
         self.session.attach(self.order_manager, self.order_manager.reconcile)
         self.session.add_state_listener(self.monitor.update)
@@ -113,6 +131,9 @@ class Application:
         self.session.after_ready(self.portfolio_reader.subscribe)
         self.portfolio = PortfolioService(
             self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
+        )
+        self.portfolio_reader.add_listener(
+            PortfolioMetrics(self.metrics, self.portfolio_reader.positions).updated
         )
         self.market_data_reader = MarketDataReader(
             self.session.ib,
@@ -129,8 +150,15 @@ class Application:
         self.market_data_reader.add_failure_listener(self.quote_hub.fail)
         self.session.after_ready(self.quote_hub.reopen)
         self.market_data = MarketDataService(
-            self.market_data_reader, self.session, self.quote_hub, self.monitor, clock=clock
+            self.market_data_reader,
+            self.session,
+            self.quote_hub,
+            self.monitor,
+            clock=clock,
+            telemetry=self.telemetry,
         )
+        self.metrics.market_data_line_limit.set(settings.market_data_line_limit)
+        self.metrics.market_data_lines_in_use.set_function(lambda: self.quote_hub.lines_in_use)
         self.health = health_aio.HealthServicer()
         self.audit = AuditStore(self.database)
         self.shutting_down = asyncio.Event()
@@ -141,6 +169,7 @@ class Application:
                     auditor=self.audit,
                     audited_methods=AUDITED_METHODS,
                     clock=clock,
+                    recorder=PrometheusCallRecorder(self.metrics, self.telemetry),
                 )
             ],
             options=[
@@ -150,6 +179,7 @@ class Application:
             ],
         )
         self.port = 0
+        self._redis_client: Redis | None = None
         # Health updates follow state changes that arrive in synchronous callbacks.
         self._health_updates: set[asyncio.Task[None]] = set()
         self._started = False
@@ -161,6 +191,13 @@ class Application:
         self._started = True
         await self._prepare_database()
         self.bus, self.cache = await self._connect_bus()
+        self.dependency_health = DependencyHealth(
+            self.metrics,
+            database=self.database.is_reachable,
+            redis=self._redis_reachable,
+        )
+        self.dependency_health.start()
+        self.metrics_endpoint.start()
         self.feed = OrderEventFeed(self.orders, self.monitor, self.bus, clock=self._clock)
         self.orders.add_listener(self.feed.publish)
         self.feed.start()
@@ -206,8 +243,14 @@ class Application:
         if self.settings.redis_url is None:
             return InProcessBus(), InProcessCache()
         client = await connect_redis(self.settings.redis_url.get_secret_value())
+        self._redis_client = client
         prefix = self.settings.redis_key_prefix
         return RedisBus(client, prefix=prefix), RedisCache(client, prefix=prefix)
+
+    async def _redis_reachable(self) -> bool:
+        if self._redis_client is None:
+            return True
+        return await redis_reachable(self._redis_client)
 
     async def _prepare_database(self) -> None:
         folder = self.settings.embedded_database_folder()
@@ -256,6 +299,8 @@ class Application:
         await self.session.stop()
         await self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)
+        await self.dependency_health.stop()
+        self.metrics_endpoint.stop()
         await self.bus.close()
         await self.database.dispose()
         _log.info("stopped")

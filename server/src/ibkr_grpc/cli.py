@@ -36,11 +36,28 @@ def _demo(arguments: Sequence[str]) -> int:
     return run(arguments)
 
 
+def _probe_gateway(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.probes import run_gateway  # noqa: PLC0415
+
+    return run_gateway(arguments)
+
+
+def _probe_health(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.probes import run_health  # noqa: PLC0415
+
+    return run_health(arguments)
+
+
 SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
     "demo": ("run the credential-free demo: simulated gateway and server", _demo),
     "serve": ("serve the ibkr.v1 gRPC API in front of IB Gateway", _serve),
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
     "db": ("manage the database schema (upgrade, current)", _database),
+    "probe-gateway": (
+        "health check: exit 0 when IB Gateway answers the API handshake",
+        _probe_gateway,
+    ),
+    "probe-health": ("health check: exit 0 when the server reports SERVING", _probe_health),
 }
 
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(default=None)
     redis_key_prefix: str = Field(default="ibkr-grpc:", min_length=1, max_length=64)
     grpc_listen: str = Field(default="127.0.0.1:50051")
+    metrics_listen: str = Field(default="127.0.0.1:9464", pattern=r"^.+:[0-9]{1,5}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     market_data_line_limit: int = Field(default=100, ge=1, le=10_000)

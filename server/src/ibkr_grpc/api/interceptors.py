@@ -6,17 +6,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+import google.rpc.status_pb2 as rpc_status
 import grpc
 import grpc.aio
 import structlog
 
 from ibkr_grpc.api.audit import CallAudit
 from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
+from ibkr_grpc.api.call_recorder import CallRecorder
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
-from ibkr_grpc.domain.errors import ServiceUnavailableError
+from ibkr_grpc.domain.errors import ServiceError, ServiceUnavailableError
 from ibkr_grpc.services.ports import Auditor
 
 _log = structlog.get_logger("ibkr_grpc.api")
@@ -31,10 +34,25 @@ else:
     Handler = grpc.RpcMethodHandler
 
 
+# Checks a call before it runs (authentication and authorization); raises ServiceError.
+Gatekeeper = Callable[[str, Context], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallHooks:
+    """Everything the interceptor does around a call besides the call itself."""
+
+    shutting_down: asyncio.Event
+    audit: CallAudit | None = None
+    recorder: CallRecorder | None = None
+    gatekeeper: Gatekeeper | None = None
+
+
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler so that each call has a request id (taken from `x-request-id` or
     made up, and returned in the response's initial metadata), its own log context, one log line
-    at its end with its outcome and latency, and exceptions mapped by api.errors. When
+    at its end with its outcome and latency, its metrics, its audit entry (for mutating
+    methods), the gatekeeper's check, and exceptions mapped by api.errors. When
     `shutting_down` is set, open streams end with UNAVAILABLE (SERVICE_UNAVAILABLE)."""
 
     def __init__(
@@ -44,9 +62,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         auditor: Auditor | None = None,
         audited_methods: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] | None = None,
+        recorder: CallRecorder | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
-        self._shutting_down = shutting_down
-        self._audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
+        audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
+        self._hooks = CallHooks(shutting_down, audit, recorder, gatekeeper)
 
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
@@ -61,77 +81,111 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._audit),
+                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._hooks),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(
-                    method, cast("StreamBehaviour", handler.unary_stream), self._shutting_down
-                ),
+                _wrap_stream(method, cast("StreamBehaviour", handler.unary_stream), self._hooks),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-async def _begin(method: str, context: Context) -> str:
-    request_id = request_id_from(context.invocation_metadata())
-    structlog.contextvars.bind_contextvars(request_id=request_id, method=method)
-    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-    return request_id
+class _Call:
+    """One call's bookkeeping: names, start time, request id, metrics and the final log line."""
+
+    def __init__(self, full_method: str, kind: str, hooks: CallHooks) -> None:
+        self.full_method = full_method
+        service, _, self.method = full_method.lstrip("/").partition("/")
+        self.service = service
+        self.kind = kind
+        self.hooks = hooks
+        self.started = time.perf_counter()
+        self.request_id = ""
+
+    async def begin(self, context: Context) -> None:
+        self.request_id = request_id_from(context.invocation_metadata())
+        structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.full_method)
+        await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
+        if self.hooks.recorder is not None:
+            self.hooks.recorder.started(self.kind, self.service, self.method)
+        if self.hooks.gatekeeper is not None:
+            await self.hooks.gatekeeper(self.full_method, context)
+
+    def sent(self, seconds: float) -> None:
+        if self.hooks.recorder is not None:
+            self.hooks.recorder.message_sent(self.kind, self.service, self.method, seconds)
+
+    def failed(self, error: BaseException) -> rpc_status.Status:
+        status = status_for_exception(error, self.request_id)
+        if self.hooks.recorder is not None and isinstance(error, ServiceError):
+            self.hooks.recorder.refused(self.method, error.reason)
+        return status
+
+    def finish(self, outcome: str, **fields: object) -> None:
+        seconds = time.perf_counter() - self.started
+        if self.hooks.recorder is not None:
+            self.hooks.recorder.handled(self.kind, self.service, self.method, outcome, seconds)
+        _log.info("call finished", outcome=outcome, latency_ms=round(seconds * 1000, 3), **fields)
+        structlog.contextvars.clear_contextvars()
 
 
-def _finish(started: float, outcome: str, **fields: object) -> None:
-    latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    _log.info("call finished", outcome=outcome, latency_ms=latency_ms, **fields)
-    structlog.contextvars.clear_contextvars()
-
-
-def _wrap_unary(method: str, behaviour: UnaryBehaviour, audit: CallAudit | None) -> UnaryBehaviour:
+def _wrap_unary(method: str, behaviour: UnaryBehaviour, hooks: CallHooks) -> UnaryBehaviour:
     async def wrapped(request: Any, context: Context) -> Any:
-        started = time.perf_counter()
-        request_id = await _begin(method, context)
+        call = _Call(method, "UNARY", hooks)
+        audit = hooks.audit
         try:
+            await call.begin(context)
             response = await behaviour(request, context)
         except BaseException as error:
             if is_cancellation(error):
-                _finish(started, "CANCELLED")
+                call.finish("CANCELLED")
                 raise
-            status = status_for_exception(error, request_id)
+            status = call.failed(error)
             outcome = grpc.StatusCode(_code(status.code)).name
             if audit is not None:
-                await audit.record(method, request_id, request, None, outcome, status.message)
-            _finish(started, outcome, message=status.message)
+                await audit.record(method, call.request_id, request, None, outcome, status.message)
+            call.finish(outcome, message=status.message)
             await abort_with(context, status)
         if audit is not None:
-            await audit.record(method, request_id, request, response, "OK", "")
-        _finish(started, "OK")
+            await audit.record(method, call.request_id, request, response, "OK", "")
+        call.sent(0.0)
+        call.finish("OK")
         return response
 
     return wrapped
 
 
-def _wrap_stream(
-    method: str, behaviour: StreamBehaviour, shutting_down: asyncio.Event
-) -> StreamBehaviour:
+def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> StreamBehaviour:
     async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        request_id = await _begin(method, context)
+        call = _Call(method, "SERVER_STREAMING", hooks)
         sent = 0
+        recorder = hooks.recorder
+        opened = False
         try:
-            async for response in _until(behaviour(request, context), shutting_down):
+            await call.begin(context)
+            if recorder is not None:
+                recorder.stream_opened(call.method)
+                opened = True
+            async for response in _until(behaviour(request, context), hooks.shutting_down):
+                handed = time.perf_counter()
                 yield response
+                call.sent(time.perf_counter() - handed)
                 sent += 1
         except BaseException as error:
             if is_cancellation(error):
-                _finish(started, "CANCELLED", messages_sent=sent)
+                call.finish("CANCELLED", messages_sent=sent)
                 raise
-            status = status_for_exception(error, request_id)
-            _finish(started, grpc.StatusCode(_code(status.code)).name, messages_sent=sent)
+            status = call.failed(error)
+            call.finish(grpc.StatusCode(_code(status.code)).name, messages_sent=sent)
             await abort_with(context, status)
-        _finish(started, "OK", messages_sent=sent)
+        finally:
+            if opened and recorder is not None:
+                recorder.stream_closed(call.method)
+        call.finish("OK", messages_sent=sent)
 
     return wrapped
 

@@ -25,3 +25,18 @@ FARM_NOTICES = frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2157, 2158})
 NO_SECURITY_DEFINITION = 200
 PACING_VIOLATIONS = frozenset({100, 162})
 MARKET_DATA_PROBLEMS = frozenset({101, 354, 10089, 10090, 10091, 10167, 10168, 10197})
+
+
+def group_of(code: int) -> str:
+    """A bounded label for an IB code, for metrics."""
+    if code in {CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT, CLIENT_ID_IN_USE}:
+        return "connectivity"
+    if code in FARM_NOTICES or 2100 <= code < 2200:
+        return "notice"
+    if code in ORDER_REJECTIONS or code in ORDER_CANCELLED or code in ORDER_NOTICES:
+        return "order"
+    if code in PACING_VIOLATIONS:
+        return "pacing"
+    if code in MARKET_DATA_PROBLEMS or code == NO_SECURITY_DEFINITION:
+        return "market_data"
+    return "other"

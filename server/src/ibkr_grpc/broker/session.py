@@ -66,6 +66,7 @@ class GatewaySession:
         self._reconciler: Reconciler | None = None
         self._after_ready: list[Callable[[], Awaitable[None]]] = []
         self._state_listeners: list[StateListener] = []
+        self._error_listeners: list[Callable[[int], None]] = []
         self._state = GatewayState(
             ConnectionState.DISCONNECTED,
             settings.host,
@@ -88,6 +89,10 @@ class GatewaySession:
 
     def remove_state_listener(self, listener: StateListener) -> None:
         self._state_listeners.remove(listener)
+
+    def add_error_listener(self, listener: Callable[[int], None]) -> None:
+        """Called with the code of every error or notice IB sends."""
+        self._error_listeners.append(listener)
 
     def after_ready(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` after every reconciliation, before READY (to resubscribe data)."""
@@ -233,6 +238,8 @@ class GatewaySession:
     def _on_error(
         self, request_id: int, code: int, message: str, _contract: Contract | None
     ) -> None:
+        for listener in tuple(self._error_listeners):
+            listener(code)
         if code in {error_codes.CONNECTIVITY_LOST, error_codes.RESTORED_DATA_LOST}:
             # IB's link to the gateway broke or came back without data: reconnect and
             # reconcile rather than trust anything the session holds.

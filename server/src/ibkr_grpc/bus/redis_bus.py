@@ -51,6 +51,13 @@ class RedisBus:
         await self._client.aclose()
 
 
+async def redis_reachable(client: Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except (RedisError, OSError):
+        return False
+
+
 class RedisCache:
     def __init__(self, client: Redis, *, prefix: str = "ibkr-grpc:") -> None:
         self._client = client

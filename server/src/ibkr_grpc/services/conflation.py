@@ -4,14 +4,17 @@ state of everything that changed, never a growing backlog, and never slows the w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class ConflatingBuffer(Generic[T]):
-    def __init__(self, *, maximum_keys: int = 10_000) -> None:
+    def __init__(
+        self, *, maximum_keys: int = 10_000, on_conflated: Callable[[int], None] | None = None
+    ) -> None:
+        self._on_conflated = on_conflated
         self._latest: dict[Hashable, T] = {}
         self._maximum_keys = maximum_keys
         self._ready = asyncio.Event()
@@ -21,12 +24,16 @@ class ConflatingBuffer(Generic[T]):
         """Never blocks. A value replaced before it was read counts as conflated."""
         if key in self._latest:
             self.conflated += 1
+            if self._on_conflated is not None:
+                self._on_conflated(1)
             # Move the key to the end: values come out in the order they last changed.
             del self._latest[key]
         elif len(self._latest) >= self._maximum_keys:
             oldest = next(iter(self._latest))
             del self._latest[oldest]
             self.conflated += 1
+            if self._on_conflated is not None:
+                self._on_conflated(1)
         self._latest[key] = value
         self._ready.set()
 

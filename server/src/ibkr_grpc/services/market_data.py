@@ -21,6 +21,7 @@ from ibkr_grpc.domain.streams import Heartbeat, Marker
 from ibkr_grpc.services.conflation import ConflatingBuffer
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.historical_pacing import HistoricalPacer
+from ibkr_grpc.services.ports import NoTelemetry, Telemetry
 from ibkr_grpc.services.quote_hub import QuoteHub, QuoteItem
 from ibkr_grpc.services.stream_merge import follow_buffer
 
@@ -49,7 +50,9 @@ class MarketDataService:
         *,
         clock: Callable[[], datetime],
         pacer: HistoricalPacer | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or NoTelemetry()
         self._source = source
         self._qualifier = qualifier
         self._hub = hub
@@ -100,7 +103,9 @@ class MarketDataService:
                 qualified.append(await self.qualify(contract))
             except ServiceError as error:
                 failures.append(SubscriptionFailure(contract, error.reason, error.message))
-        buffer: ConflatingBuffer[QuoteItem] = ConflatingBuffer(maximum_keys=2 * len(contracts) + 2)
+        buffer: ConflatingBuffer[QuoteItem] = ConflatingBuffer(
+            maximum_keys=2 * len(contracts) + 2, on_conflated=self._telemetry.quotes_conflated
+        )
         await self._hub.watch(qualified, buffer)
         try:
             for failure in failures:
@@ -108,6 +113,9 @@ class MarketDataService:
             live = follow_buffer(buffer, self._monitor.markers(), heartbeat, self._clock)
             async with aclosing(live) as items:
                 async for item in items:
+                    if isinstance(item, Quote):
+                        age = self._clock() - item.receive_time
+                        self._telemetry.quote_sent(age.total_seconds())
                     yield item
         finally:
             self._hub.unwatch(qualified, buffer)

@@ -35,7 +35,14 @@ from ibkr_grpc.domain.errors import (
 from ibkr_grpc.domain.orders import Order, OrderIntent, OrderPreview, OrderTerms
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
-from ibkr_grpc.services.ports import BrokerPort, EventDraft, IdempotencyRecord, OrderRepository
+from ibkr_grpc.services.ports import (
+    BrokerPort,
+    EventDraft,
+    IdempotencyRecord,
+    NoTelemetry,
+    OrderRepository,
+    Telemetry,
+)
 
 _log = structlog.get_logger("ibkr_grpc.orders")
 
@@ -57,7 +64,9 @@ class OrderManager:
         *,
         clock: Callable[[], datetime],
         acknowledgement_timeout: timedelta,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or NoTelemetry()
         self._repository = repository
         self._broker = broker
         self._clock = clock
@@ -149,6 +158,7 @@ class OrderManager:
                 return await self._replay(existing, fingerprint)
             await self._send_new(orders)
         await self._wait_for_acknowledgement(orders[0].order_id)
+        self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
         return await self._result_for(orders[0].order_id)
 
     async def _send_new(self, orders: list[Order]) -> None:
@@ -165,6 +175,7 @@ class OrderManager:
                 await self._fail_unsent(orders[index:], str(error))
                 break
             sent.append(EventDraft(OrderEventType.SENT, order, self._clock()))
+            self._telemetry.order_sent(order.terms.order_type.value, order.terms.side.value)
         if sent:
             await self._repository.record(sent)
 
@@ -348,6 +359,9 @@ class OrderManager:
         if order is None:
             return
         updated = transitions.apply_status(order, report, self._clock())
+        newly_rejected = updated is not None and updated.status is OrderStatus.REJECTED
+        if newly_rejected and order.status is not OrderStatus.REJECTED:
+            self._telemetry.order_refused("IB_ORDER_REJECTED")
         if updated is not None:
             await self._repository.record(
                 [EventDraft(event_type, updated, updated.update_time, detail=report.reason)]
@@ -368,9 +382,11 @@ class OrderManager:
             fill = transitions.apply_commission(fill, pending)
         if fill.commission is not None:
             updated = transitions.add_commission(updated, None, fill, updated.update_time)
-        await self._repository.record(
+        recorded = await self._repository.record(
             [EventDraft(OrderEventType.FILL, updated, updated.update_time, fill=fill)]
         )
+        if recorded:
+            self._telemetry.fill_recorded(fill.side.value)
 
     async def _apply_commission(self, report: BrokerCommission) -> None:
         fill = await self._repository.get_fill(report.execution_id)
@@ -395,6 +411,7 @@ class OrderManager:
         detail = f"IB {report.code}: {report.message}"
         _log.info("IB message about an order", order_id=order.order_id, ib_error_code=report.code)
         if report.rejects_order and not order.status.is_final:
+            self._telemetry.order_refused("IB_ORDER_REJECTED")
             rejected = replace(
                 order, status=OrderStatus.REJECTED, status_reason=report.message, update_time=now
             )

@@ -153,3 +153,41 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Telemetry(Protocol):
+    """What the services report for monitoring (implemented over Prometheus metrics)."""
+
+    def order_sent(self, order_type: str, side: str) -> None: ...
+
+    def order_acknowledged(self, seconds: float) -> None: ...
+
+    def order_refused(self, reason: str) -> None: ...
+
+    def fill_recorded(self, side: str) -> None: ...
+
+    def quotes_conflated(self, count: int) -> None: ...
+
+    def quote_sent(self, age_seconds: float) -> None: ...
+
+
+class NoTelemetry:
+    """Reports nothing: for components used without monitoring (tests, tools)."""
+
+    def order_sent(self, order_type: str, side: str) -> None:
+        del order_type, side
+
+    def order_acknowledged(self, seconds: float) -> None:
+        del seconds
+
+    def order_refused(self, reason: str) -> None:
+        del reason
+
+    def fill_recorded(self, side: str) -> None:
+        del side
+
+    def quotes_conflated(self, count: int) -> None:
+        del count
+
+    def quote_sent(self, age_seconds: float) -> None:
+        del age_seconds

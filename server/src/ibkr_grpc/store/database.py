@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -65,6 +65,15 @@ class Database:
         """A session for reads."""
         async with self._sessions() as session:
             yield session
+
+    async def is_reachable(self) -> bool:
+        """A cheap round trip, for health metrics."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001  any failure means "not reachable", nothing more
+            return False
+        return True
 
     async def dispose(self) -> None:
         """Close every pooled connection. Safe to call twice; the engine reconnects if used

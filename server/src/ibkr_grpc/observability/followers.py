@@ -1,0 +1,118 @@
+"""Metrics that follow the running components: the gateway session's state and errors, IB
+requests, market-data lines, the portfolio, and the health of the database and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import structlog
+
+from ibkr_grpc.broker.error_codes import group_of
+from ibkr_grpc.domain.broker_reports import GatewayState
+from ibkr_grpc.domain.enums import ConnectionState
+from ibkr_grpc.domain.portfolio import PortfolioUpdate, Position, ProfitAndLoss
+from ibkr_grpc.observability.metrics import Metrics
+
+_log = structlog.get_logger("ibkr_grpc.observability")
+
+
+class SessionMetrics:
+    """The session's state listener and error listener."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._syncing_since: datetime | None = None
+        self._was_ready = False
+        for state in ConnectionState:
+            metrics.ib_connection_state.labels(state=state.value).set(0)
+        metrics.ib_connection_status.set(0)
+
+    def state_changed(self, state: GatewayState) -> None:
+        for known in ConnectionState:
+            self._metrics.ib_connection_state.labels(state=known.value).set(
+                int(known is state.state)
+            )
+        ready = state.state is ConnectionState.READY
+        self._metrics.ib_connection_status.set(int(ready))
+        if state.state is ConnectionState.SYNCING:
+            self._syncing_since = state.state_change_time
+        elif ready and self._syncing_since is not None and state.state_change_time is not None:
+            seconds = (state.state_change_time - self._syncing_since).total_seconds()
+            self._metrics.ib_reconciliation_seconds.observe(max(seconds, 0.0))
+            self._syncing_since = None
+            if self._was_ready:
+                self._metrics.ib_reconnects.inc()
+            self._was_ready = True
+
+    def error_received(self, code: int) -> None:
+        self._metrics.ib_errors.labels(group=group_of(code)).inc()
+
+    def request_sent(self, kind: str) -> None:
+        self._metrics.ib_requests.labels(kind=kind).inc()
+
+    def request_throttled(self) -> None:
+        self._metrics.ib_requests_throttled.inc()
+
+
+class PortfolioMetrics:
+    """The portfolio reader's listener: open positions and PnL per account."""
+
+    def __init__(self, metrics: Metrics, positions: Callable[[], list[Position]]) -> None:
+        self._metrics = metrics
+        self._positions = positions
+
+    def updated(self, update: PortfolioUpdate) -> None:
+        if isinstance(update, Position):
+            self._metrics.active_positions.set(len(self._positions()))
+        elif isinstance(update, ProfitAndLoss):
+            for gauge, value in (
+                (self._metrics.pnl_unrealized, update.unrealized_pnl),
+                (self._metrics.pnl_realized, update.realized_pnl),
+                (self._metrics.pnl_daily, update.daily_pnl),
+            ):
+                if value is not None:
+                    gauge.labels(account=update.account).set(float(value))
+
+
+class DependencyHealth:
+    """Checks the database and Redis every `interval` seconds; owns its task."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        database: Callable[[], Awaitable[bool]],
+        redis: Callable[[], Awaitable[bool]] | None,
+        interval: float = 10.0,
+    ) -> None:
+        self._metrics = metrics
+        self._database = database
+        self._redis = redis
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> None:
+        self._metrics.database_up.set(int(await self._database()))
+        self._metrics.redis_up.set(int(await self._redis()) if self._redis else 1)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="dependency-health")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # noqa: BLE001  a failing check must not end the checking
+                _log.exception("dependency health check failed")
+            await asyncio.sleep(self._interval)
