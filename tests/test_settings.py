@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
 from ibkr_grpc.domain.enums import TradingMode
 from ibkr_grpc.settings import LIVE_TRADING_CONFIRMATION, Settings
+
+SECRET = "s" * 40
+
+
+@pytest.fixture(autouse=True)
+def a_jwt_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    monkeypatch.delenv("AUTH_DISABLED", raising=False)
 
 
 def test_defaults_are_paper_embedded_and_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +51,28 @@ def test_the_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.log_level == "DEBUG"
     with pytest.raises(ValidationError):
         Settings(ib_port=0)
+
+
+def test_authentication_cannot_be_left_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET")
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings()
+    monkeypatch.setenv("JWT_SECRET", "too-short")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings()
+    monkeypatch.setenv("AUTH_DISABLED", "true")
+    assert Settings().auth_disabled
+
+
+def test_rs256_needs_a_public_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JWT_ALGORITHM", "RS256")
+    with pytest.raises(ValidationError, match="JWT_PUBLIC_KEY_FILE"):
+        Settings()
+    key = tmp_path / "public.pem"
+    key.write_text("-----BEGIN PUBLIC KEY-----\n", encoding="utf-8")
+    monkeypatch.setenv("JWT_PUBLIC_KEY_FILE", str(key))
+    assert Settings().jwt_public_key_file == key
+
+
+def test_the_jwt_secret_is_masked() -> None:
+    assert SECRET not in repr(Settings())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from ibkr.v1 import (
     market_data_service_pb2,
     order_service_pb2,
     portfolio_service_pb2,
+    risk_service_pb2,
 )
 from tests.contract.contract_helpers import http_rule_of
 
@@ -29,6 +29,7 @@ FILES: list[FileDescriptor] = [
         market_data_service_pb2,
         order_service_pb2,
         portfolio_service_pb2,
+        risk_service_pb2,
     )
 ]
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -52,15 +53,57 @@ REQUIRED_RPCS: dict[str, dict[str, tuple[str, str] | None]] = {
         ["SearchContracts", "GetContractDetails", "GetQuote", "StreamQuotes", "GetHistoricalBars"]
     ),
     "GatewayService": dict.fromkeys(["GetGatewayStatus", "StreamGatewayStatus"]),
+    "RiskService": dict.fromkeys(
+        [
+            "GetRiskLimits",
+            "UpdateRiskLimits",
+            "HaltTrading",
+            "ResumeTrading",
+            "GetTradingState",
+            "StreamTradingState",
+        ]
+    ),
 }
 
-# Field names that carry a price, a quantity or money: they must be decimal strings.
-MONEY_OR_QUANTITY = re.compile(
-    r"(price|quantity|amount|percent|pnl|cash|value|liquidation|funds|power|margin|"
-    r"commission|notional|bid|ask|last|size|volume|high|low|open|close|cushion|cost|"
-    r"slippage|strike|multiplier|tick|increment|requirement|equity)"
+# Words in a field name that mark a price, a quantity or money: they must be decimal strings.
+MONEY_OR_QUANTITY_WORDS = frozenset(
+    [
+        "price",
+        "quantity",
+        "amount",
+        "percent",
+        "pnl",
+        "cash",
+        "value",
+        "liquidation",
+        "funds",
+        "power",
+        "margin",
+        "commission",
+        "notional",
+        "bid",
+        "ask",
+        "last",
+        "size",
+        "volume",
+        "high",
+        "low",
+        "open",
+        "close",
+        "cushion",
+        "cost",
+        "slippage",
+        "strike",
+        "multiplier",
+        "tick",
+        "increment",
+        "requirement",
+        "equity",
+        "exposure",
+        "loss",
+    ]
 )
-# Non-decimal fields whose names happen to match the pattern above.
+# Non-decimal fields whose names happen to contain such a word.
 NOT_DECIMAL = {
     "values",
     "trading_hours",
@@ -68,6 +111,7 @@ NOT_DECIMAL = {
     "page_size",
     "last_error",
     "last_error_code",
+    "max_open_orders",  # a count of orders
 }
 
 
@@ -138,7 +182,8 @@ def test_prices_quantities_and_money_are_decimal_strings() -> None:
     checked = 0
     for message in all_messages():
         for field in message.fields:
-            if field.name in NOT_DECIMAL or not MONEY_OR_QUANTITY.search(field.name):
+            words = set(field.name.split("_"))
+            if field.name in NOT_DECIMAL or not words & MONEY_OR_QUANTITY_WORDS:
                 continue
             if field.type == FieldDescriptor.TYPE_MESSAGE:
                 continue  # e.g. take_profit legs, arrival_quote: checked as messages themselves
@@ -177,6 +222,7 @@ def test_streams_use_one_envelope_with_heartbeat_and_marker() -> None:
         "StreamPortfolio",
         "StreamQuotes",
         "StreamGatewayStatus",
+        "StreamTradingState",
     }
     for method in streams:
         response = method.output_type

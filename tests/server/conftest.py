@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from pydantic import SecretStr
 
 from ibkr.v1 import gateway_service_pb2
 from ibkr_client import IbkrClient
+from ibkr_grpc.api.tokens import TokenIssuer, mint_token
 from ibkr_grpc.app import Application
+from ibkr_grpc.domain.identity import Role
 from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.database import Database
 from ibkr_simulator import Simulator
@@ -22,6 +25,26 @@ from tests.support.databases import BACKENDS, migrated_database
 from tests.support.waiting import eventually
 
 ACCOUNT = "DU1234567"
+JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def mint(
+    role: Role,
+    subject: str = "tester",
+    accounts: frozenset[str] = frozenset(),
+    *,
+    lifetime: timedelta = timedelta(hours=1),
+    secret: str = JWT_SECRET,
+) -> str:
+    issuer = TokenIssuer(secret, "HS256", "ibkr-grpc", "ibkr-grpc")
+    return mint_token(
+        issuer,
+        subject=subject,
+        role=role,
+        accounts=accounts,
+        lifetime=lifetime,
+        now=datetime.now(UTC),
+    )
 
 
 @dataclass
@@ -30,6 +53,14 @@ class RunningServer:
     client: IbkrClient
     simulator: Simulator
     database: Database
+
+    def client_as(
+        self, role: Role, subject: str = "tester", accounts: frozenset[str] = frozenset()
+    ) -> IbkrClient:
+        """A new client with a token for `role`; close it (async with) when done."""
+        return IbkrClient.connect(
+            f"127.0.0.1:{self.application.port}", token=mint(role, subject, accounts)
+        )
 
     async def wait_until_ready(self) -> None:
         async def ready() -> bool:
@@ -64,6 +95,7 @@ def server_settings(simulator: Simulator, database_url: str) -> Settings:
         ib_reconnect_max_delay_seconds=0.5,
         order_acknowledgement_timeout_seconds=3,
         quote_linger_seconds=0.2,
+        jwt_secret=SecretStr(JWT_SECRET),
     )
 
 
@@ -75,7 +107,9 @@ async def running_server(
     settings = server_settings(simulator, database.url).model_copy(update=overrides)
     application = Application(settings, database=database)
     await application.start()
-    client = IbkrClient.connect(f"127.0.0.1:{application.port}")
+    client = IbkrClient.connect(
+        f"127.0.0.1:{application.port}", token=mint(Role.ADMIN, "test-admin")
+    )
     server = RunningServer(application, client, simulator, database)
     try:
         await server.wait_until_ready()

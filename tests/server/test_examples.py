@@ -6,7 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from tests.server.conftest import RunningServer
+from ibkr_grpc.domain.identity import Role
+from tests.server.conftest import RunningServer, mint
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples" / "quickstart.py"
 
@@ -17,6 +18,8 @@ async def test_the_quickstart_example_runs(server: RunningServer) -> None:
         EXAMPLE,
         "--target",
         f"127.0.0.1:{server.application.port}",
+        "--token",
+        mint(Role.TRADER, "quickstart"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

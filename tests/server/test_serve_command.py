@@ -16,7 +16,9 @@ import pytest
 
 from ibkr.v1 import gateway_service_pb2, order_service_pb2
 from ibkr_client import ApiError, IbkrClient
+from ibkr_grpc.domain.identity import Role
 from ibkr_simulator import Simulator
+from tests.server.conftest import JWT_SECRET, mint
 from tests.support.waiting import eventually
 
 COMMAND = Path(sys.executable).parent / "ibkr-grpc"
@@ -39,6 +41,7 @@ async def test_sigterm_ends_streams_with_unavailable_and_exits_cleanly(
         "METRICS_LISTEN": "127.0.0.1:0",
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
         "LOG_LEVEL": "INFO",
+        "JWT_SECRET": JWT_SECRET,
     }
     process = await asyncio.create_subprocess_exec(
         COMMAND,
@@ -48,7 +51,7 @@ async def test_sigterm_ends_streams_with_unavailable_and_exits_cleanly(
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        async with IbkrClient.connect(f"127.0.0.1:{port}") as client:
+        async with IbkrClient.connect(f"127.0.0.1:{port}", token=mint(Role.VIEWER)) as client:
 
             async def ready() -> bool:
                 try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -24,12 +25,17 @@ from ibkr.v1 import (
     order_service_pb2_grpc,
     portfolio_service_pb2,
     portfolio_service_pb2_grpc,
+    risk_service_pb2,
+    risk_service_pb2_grpc,
 )
+from ibkr_grpc.api.access import AccessControl, is_loopback
 from ibkr_grpc.api.gateway_servicer import GatewayServicer
 from ibkr_grpc.api.interceptors import CallInterceptor
 from ibkr_grpc.api.market_data_servicer import MarketDataServicer
 from ibkr_grpc.api.order_servicer import OrderServicer
 from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
+from ibkr_grpc.api.risk_servicer import RiskServicer
+from ibkr_grpc.api.tokens import TokenVerifier
 from ibkr_grpc.broker.market_data import MarketDataReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.request_limiter import RequestLimiter
@@ -50,24 +56,34 @@ from ibkr_grpc.services.order_manager import OrderManager
 from ibkr_grpc.services.portfolio import PortfolioService
 from ibkr_grpc.services.ports import Cache, MessageBus
 from ibkr_grpc.services.quote_hub import QuoteHub
+from ibkr_grpc.services.risk_engine import RiskEngine
+from ibkr_grpc.services.trading_control import TradingControl
 from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.audit_store import AuditStore
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
 from ibkr_grpc.store.order_store import OrderStore
+from ibkr_grpc.store.risk_store import RiskStore, read_limits_file
 
 _log = structlog.get_logger("ibkr_grpc.app")
 
 # Services whose health follows the gateway session: NOT_SERVING until it is READY.
 TRADING_SERVICES = (
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
     portfolio_service_pb2.DESCRIPTOR.services_by_name["PortfolioService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
 )
 # Every mutating call leaves an audit entry.
 AUDITED_METHODS = frozenset(
-    f"/{order_service_pb2.DESCRIPTOR.services_by_name['OrderService'].full_name}/{name}"
-    for name in ("PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders")
+    {
+        f"/ibkr.v1.OrderService/{name}"
+        for name in ("PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders")
+    }
+    | {
+        f"/ibkr.v1.RiskService/{name}"
+        for name in ("UpdateRiskLimits", "HaltTrading", "ResumeTrading")
+    }
 )
 GATEWAY_SERVICE = gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
 
@@ -78,6 +94,22 @@ def utc_now() -> datetime:
 
 class DatabaseNotMigratedError(RuntimeError):
     pass
+
+
+def token_verifier(settings: Settings) -> TokenVerifier | None:
+    """The verifier the settings ask for; None when authentication is disabled."""
+    if settings.auth_disabled:
+        return None
+    if settings.jwt_algorithm == "RS256" and settings.jwt_public_key_file is not None:
+        key = settings.jwt_public_key_file.read_text(encoding="utf-8")
+    else:
+        key = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+    return TokenVerifier(
+        key=key,
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
 
 
 class Application:
@@ -115,6 +147,17 @@ class Application:
         self.session.add_state_listener(self.session_metrics.state_changed)
         self.session.add_error_listener(self.session_metrics.error_received)
         self.monitor = GatewayMonitor(self.session.state(), clock=clock)
+        self.audit = AuditStore(self.database)
+        self.risk_store = RiskStore(self.database)
+        self.portfolio_reader = PortfolioReader(self.session.ib, self.session.limiter, clock=clock)
+        self.risk = RiskEngine(self.risk_store, self.orders, self.portfolio_reader, clock=clock)
+        self.trading = TradingControl(
+            self.risk_store,
+            self.audit,
+            limits=self.risk.limits,
+            clock=clock,
+            telemetry=self.telemetry,
+        )
         self.order_manager = OrderManager(
             self.orders,
             self.session,
@@ -123,12 +166,16 @@ class Application:
                 seconds=settings.order_acknowledgement_timeout_seconds
             ),
             telemetry=self.telemetry,
+            risk=self.risk,
+            trading=self.trading,
         )
+        self.trading.attach(self._cancel_every_working_order)
+        self.session.add_state_listener(self.trading.gateway_state_changed)
         self.session.attach(self.order_manager, self.order_manager.reconcile)
         self.session.add_state_listener(self.monitor.update)
         self.session.add_state_listener(self._follow_health)
-        self.portfolio_reader = PortfolioReader(self.session.ib, self.session.limiter, clock=clock)
         self.session.after_ready(self.portfolio_reader.subscribe)
+        self.portfolio_reader.add_listener(self.trading.portfolio_updated)
         self.portfolio = PortfolioService(
             self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
         )
@@ -160,7 +207,12 @@ class Application:
         self.metrics.market_data_line_limit.set(settings.market_data_line_limit)
         self.metrics.market_data_lines_in_use.set_function(lambda: self.quote_hub.lines_in_use)
         self.health = health_aio.HealthServicer()
-        self.audit = AuditStore(self.database)
+        self.access = AccessControl(
+            token_verifier(settings),
+            on_failure=lambda cause: self.metrics.authentication_failures.labels(
+                reason=cause
+            ).inc(),
+        )
         self.shutting_down = asyncio.Event()
         self.server = grpc.aio.server(
             interceptors=[
@@ -170,6 +222,8 @@ class Application:
                     audited_methods=AUDITED_METHODS,
                     clock=clock,
                     recorder=PrometheusCallRecorder(self.metrics, self.telemetry),
+                    gatekeeper=self.access,
+                    reflection_guard=self._guard_reflection,
                 )
             ],
             options=[
@@ -190,6 +244,14 @@ class Application:
             return
         self._started = True
         await self._prepare_database()
+        limits_file = self.settings.risk_limits_file
+        await self.risk.load(read_limits_file(limits_file) if limits_file else None)
+        await self.trading.load()
+        if self.settings.auth_disabled:
+            _log.warning(
+                "AUTHENTICATION IS DISABLED: every caller can trade; never run like this "
+                "where anyone but you can reach the server"
+            )
         self.bus, self.cache = await self._connect_bus()
         self.dependency_health = DependencyHealth(
             self.metrics,
@@ -219,13 +281,17 @@ class Application:
         market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
             MarketDataServicer(self.market_data), self.server
         )
+        risk_service_pb2_grpc.add_RiskServiceServicer_to_server(
+            RiskServicer(self.risk, self.trading), self.server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (
             *TRADING_SERVICES,
             GATEWAY_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         )
-        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
+        if self.settings.reflection_enabled:
+            reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
         await self._set_health(ready=False)
         await self.health.set(GATEWAY_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         self.port = self.server.add_insecure_port(self.settings.grpc_listen)
@@ -238,6 +304,13 @@ class Application:
             port=self.port,
             trading_mode=self.settings.trading_mode.value,
         )
+
+    def _guard_reflection(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if not is_loopback(context.peer()):
+            self.access.authenticate(method, context)
+
+    async def _cancel_every_working_order(self) -> list[str]:
+        return [order.order_id for order in await self.order_manager.cancel_all()]
 
     async def _connect_bus(self) -> tuple[MessageBus, Cache]:
         if self.settings.redis_url is None:
@@ -294,6 +367,7 @@ class Application:
         await self.health.enter_graceful_shutdown()
         self.shutting_down.set()
         await self.server.stop(grace)
+        await self.trading.settled()
         await self.order_manager.stop()
         await self.feed.stop()
         await self.session.stop()

@@ -48,11 +48,18 @@ def _probe_health(arguments: Sequence[str]) -> int:
     return run_health(arguments)
 
 
+def _token(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.token import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
 SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
     "demo": ("run the credential-free demo: simulated gateway and server", _demo),
     "serve": ("serve the ibkr.v1 gRPC API in front of IB Gateway", _serve),
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
     "db": ("manage the database schema (upgrade, current)", _database),
+    "token": ("mint a bearer token (JWT) for local use", _token),
     "probe-gateway": (
         "health check: exit 0 when IB Gateway answers the API handshake",
         _probe_gateway,

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     metrics_listen: str = Field(default="127.0.0.1:9464", pattern=r"^.+:[0-9]{1,5}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    auth_disabled: bool = Field(default=False)
+    jwt_secret: SecretStr | None = Field(default=None)
+    jwt_algorithm: Literal["HS256", "RS256"] = Field(default="HS256")
+    jwt_public_key_file: Path | None = Field(default=None)
+    jwt_issuer: str = Field(default="ibkr-grpc")
+    jwt_audience: str = Field(default="ibkr-grpc")
+    reflection_enabled: bool = Field(default=True)
+    risk_limits_file: Path | None = Field(default=None)
     market_data_line_limit: int = Field(default=100, ge=1, le=10_000)
     quote_linger_seconds: float = Field(default=5.0, ge=0, le=600)
 
@@ -60,6 +68,23 @@ class Settings(BaseSettings):
                 "TRADING_MODE=live also needs LIVE_TRADING_CONFIRMATION="
                 f"'{LIVE_TRADING_CONFIRMATION}'"
             )
+            raise ValueError(message)
+        return self
+
+    @model_validator(mode="after")
+    def _authentication_is_configured(self) -> Self:
+        if self.auth_disabled:
+            return self
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if len(secret) < 32:
+                message = (
+                    "authentication needs JWT_SECRET (at least 32 characters) for HS256, or "
+                    "JWT_ALGORITHM=RS256 with JWT_PUBLIC_KEY_FILE; AUTH_DISABLED=true turns it off"
+                )
+                raise ValueError(message)
+        elif self.jwt_public_key_file is None or not self.jwt_public_key_file.is_file():
+            message = "JWT_ALGORITHM=RS256 needs JWT_PUBLIC_KEY_FILE pointing at a PEM public key"
             raise ValueError(message)
         return self
 

@@ -14,6 +14,7 @@ from ibkr.v1 import (
     market_data_service_pb2_grpc,
     order_service_pb2_grpc,
     portfolio_service_pb2_grpc,
+    risk_service_pb2_grpc,
 )
 from ibkr_client.metadata import metadata_interceptors
 
@@ -38,6 +39,7 @@ class IbkrClient:
         self.portfolio = portfolio_service_pb2_grpc.PortfolioServiceStub(channel)
         self.market_data = market_data_service_pb2_grpc.MarketDataServiceStub(channel)
         self.gateway = gateway_service_pb2_grpc.GatewayServiceStub(channel)
+        self.risk = risk_service_pb2_grpc.RiskServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod

@@ -35,7 +35,9 @@ else:
 
 
 # Checks a call before it runs (authentication and authorization); raises ServiceError.
-Gatekeeper = Callable[[str, Context], Awaitable[None]]
+Gatekeeper = Callable[[str, Any, Context], Awaitable[None]]
+# Authenticates a reflection call from a peer that is not on this machine.
+ReflectionGuard = Callable[[str, Context], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class CallHooks:
     audit: CallAudit | None = None
     recorder: CallRecorder | None = None
     gatekeeper: Gatekeeper | None = None
+    reflection_guard: ReflectionGuard | None = None
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -64,9 +67,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         clock: Callable[[], datetime] | None = None,
         recorder: CallRecorder | None = None,
         gatekeeper: Gatekeeper | None = None,
+        reflection_guard: ReflectionGuard | None = None,
     ) -> None:
         audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
-        self._hooks = CallHooks(shutting_down, audit, recorder, gatekeeper)
+        self._hooks = CallHooks(shutting_down, audit, recorder, gatekeeper, reflection_guard)
 
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
@@ -77,8 +81,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = handler_call_details.method
-        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+        if method.startswith("/grpc.health."):
             return handler
+        if method.startswith("/grpc.reflection."):
+            return _guard_reflection(method, handler, self._hooks.reflection_guard)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._hooks),
@@ -106,14 +112,14 @@ class _Call:
         self.started = time.perf_counter()
         self.request_id = ""
 
-    async def begin(self, context: Context) -> None:
+    async def begin(self, request: Any, context: Context) -> None:
         self.request_id = request_id_from(context.invocation_metadata())
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.full_method)
         await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
         if self.hooks.recorder is not None:
             self.hooks.recorder.started(self.kind, self.service, self.method)
         if self.hooks.gatekeeper is not None:
-            await self.hooks.gatekeeper(self.full_method, context)
+            await self.hooks.gatekeeper(self.full_method, request, context)
 
     def sent(self, seconds: float) -> None:
         if self.hooks.recorder is not None:
@@ -138,7 +144,7 @@ def _wrap_unary(method: str, behaviour: UnaryBehaviour, hooks: CallHooks) -> Una
         call = _Call(method, "UNARY", hooks)
         audit = hooks.audit
         try:
-            await call.begin(context)
+            await call.begin(request, context)
             response = await behaviour(request, context)
         except BaseException as error:
             if is_cancellation(error):
@@ -166,7 +172,7 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
         recorder = hooks.recorder
         opened = False
         try:
-            await call.begin(context)
+            await call.begin(request, context)
             if recorder is not None:
                 recorder.stream_opened(call.method)
                 opened = True
@@ -188,6 +194,29 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
         call.finish("OK", messages_sent=sent)
 
     return wrapped
+
+
+def _guard_reflection(method: str, handler: Handler, guard: ReflectionGuard | None) -> Handler:
+    """Reflection stays open to this machine; other peers need a valid token."""
+    if guard is None or handler.stream_stream is None:
+        return handler
+    behaviour = cast(
+        "Callable[[AsyncIterator[Any], Context], AsyncIterator[Any]]", handler.stream_stream
+    )
+
+    async def guarded(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        try:
+            guard(method, context)
+        except ServiceError as error:
+            await abort_with(context, status_for_exception(error, request_id_from(None)))
+        async for response in behaviour(requests, context):
+            yield response
+
+    return grpc.stream_stream_rpc_method_handler(
+        guarded,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _code(number: int) -> tuple[int, str]:

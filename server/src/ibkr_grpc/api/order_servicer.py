@@ -10,10 +10,11 @@ import grpc.aio
 
 from ibkr.v1 import order_service_pb2, order_service_pb2_grpc
 from ibkr_grpc.api import requests
+from ibkr_grpc.api.access import current_caller
 from ibkr_grpc.api.conversions import fill_message, order_event_message, order_message
 from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
 from ibkr_grpc.domain.decimals import write_decimal
-from ibkr_grpc.domain.errors import ViolationCollector
+from ibkr_grpc.domain.errors import PermissionDeniedError, ViolationCollector
 from ibkr_grpc.domain.orders import OrderEvent, OrderPreview
 from ibkr_grpc.domain.streams import Heartbeat
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
@@ -48,7 +49,7 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
         self, request: order_service_pb2.PlaceOrderRequest, context: Context
     ) -> order_service_pb2.PlaceOrderResponse:
         intent = requests.read_place_order(request)
-        result = await self._manager.place(intent)
+        result = await self._manager.place(intent, current_caller())
         response = order_service_pb2.PlaceOrderResponse(
             order=order_message(result.order),
             bracket_orders=[order_message(order) for order in result.bracket_orders],
@@ -64,6 +65,10 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
         requests.read_order_id(violations, request.order_id)
         violations.raise_if_any()
         order = await self._repository.get(request.order_id)
+        caller = current_caller()
+        if not caller.may_use_account(order.account):
+            message = f"{caller.subject} may not see orders of account {order.account}"
+            raise PermissionDeniedError(message, metadata={"order_id": order.order_id})
         return order_service_pb2.GetOrderResponse(order=order_message(order))
 
     async def ListOrders(
@@ -79,7 +84,7 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
     async def ModifyOrder(
         self, request: order_service_pb2.ModifyOrderRequest, context: Context
     ) -> order_service_pb2.ModifyOrderResponse:
-        order = await self._manager.modify(requests.read_modify_order(request))
+        order = await self._manager.modify(requests.read_modify_order(request), current_caller())
         return order_service_pb2.ModifyOrderResponse(order=order_message(order))
 
     async def CancelOrder(
@@ -88,7 +93,7 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
         violations = ViolationCollector()
         requests.read_order_id(violations, request.order_id)
         violations.raise_if_any()
-        order = await self._manager.cancel(request.order_id)
+        order = await self._manager.cancel(request.order_id, current_caller())
         return order_service_pb2.CancelOrderResponse(order=order_message(order))
 
     async def CancelAllOrders(

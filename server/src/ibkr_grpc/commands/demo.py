@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import signal
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
+from ibkr_grpc.api.tokens import TokenIssuer, mint_token
 from ibkr_grpc.app import Application
+from ibkr_grpc.domain.identity import Role
 from ibkr_grpc.logging_setup import configure_logging
 from ibkr_grpc.settings import Settings
 from ibkr_simulator.config import SimulatorConfig
@@ -35,8 +39,11 @@ def run(arguments: Sequence[str]) -> int:
     return 0
 
 
-def banner(grpc_listen: str, simulator_port: int) -> str:
-    buf = "node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
+def banner(grpc_listen: str, simulator_port: int, token: str) -> str:
+    buf = (
+        "node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
+        ' -H "authorization: Bearer $TOKEN"'
+    )
     url = f"http://{grpc_listen}"
     return f"""
 ibkr-grpc demo is running (paper trading against the simulated gateway; Ctrl-C stops it)
@@ -44,24 +51,38 @@ ibkr-grpc demo is running (paper trading against the simulated gateway; Ctrl-C s
   gRPC server        {grpc_listen}   (reflection on: no proto files needed)
   simulated gateway  127.0.0.1:{simulator_port}   (point any ib_async script here, clientId != 11)
 
+An admin token for this run (a new secret each run):
+  export TOKEN={token}
+
 Try:
   {buf} --list-services {url}
   {buf} {url}/ibkr.v1.GatewayService/GetGatewayStatus
   {buf} {url}/ibkr.v1.PortfolioService/ListAccounts
   {buf} -d '{{"account":"DU1234567","client_order_id":"demo-1","contract":{{"symbol":"AAPL"}},"side":"SIDE_BUY","quantity":"10","order_type":"ORDER_TYPE_MARKET"}}' {url}/ibkr.v1.OrderService/PlaceOrder
   {buf} {url}/ibkr.v1.OrderService/StreamOrderEvents
-  .venv/bin/python clients/python/examples/quickstart.py --target {grpc_listen}
+  .venv/bin/python clients/python/examples/quickstart.py --target {grpc_listen} --token "$TOKEN"
 """
 
 
 async def _demo(options: argparse.Namespace) -> None:
     simulator = Simulator(SimulatorConfig(port=options.simulator_port, seed=options.seed))
+    secret = secrets.token_urlsafe(48)
     settings = Settings(
         ib_host="127.0.0.1",
         ib_port=options.simulator_port,
         ib_client_id=11,
         database_url=SecretStr(options.database_url),
         grpc_listen=options.grpc_listen,
+        jwt_secret=SecretStr(secret),
+    )
+    issuer = TokenIssuer(secret, settings.jwt_algorithm, settings.jwt_issuer, settings.jwt_audience)
+    token = mint_token(
+        issuer,
+        subject="demo",
+        role=Role.ADMIN,
+        accounts=frozenset(),
+        lifetime=timedelta(days=1),
+        now=datetime.now(UTC),
     )
     application = Application(settings)
     stop = asyncio.Event()
@@ -71,7 +92,7 @@ async def _demo(options: argparse.Namespace) -> None:
     await simulator.start()
     try:
         await application.start()
-        print(banner(options.grpc_listen, simulator.port), flush=True)  # noqa: T201
+        print(banner(options.grpc_listen, simulator.port, token), flush=True)  # noqa: T201
         await stop.wait()
     finally:
         await application.stop()

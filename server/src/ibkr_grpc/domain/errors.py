@@ -173,3 +173,32 @@ class ViolationCollector:
     def raise_if_any(self, error: type[ValidationError] = ValidationError) -> None:
         if self.violations:
             raise error(self.violations)
+
+
+class AuthenticationError(ServiceError):
+    """The bearer token is missing, malformed, expired or not signed by a trusted key."""
+
+    reason = "AUTHENTICATION_FAILED"
+    kind = ErrorKind.UNAUTHENTICATED
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        # A bounded label for metrics: missing, malformed, expired, signature, audience, ...
+        self.cause = cause
+
+
+class PermissionDeniedError(ServiceError):
+    reason = "PERMISSION_DENIED"
+    kind = ErrorKind.PERMISSION_DENIED
+
+
+class TradingHaltedError(ServiceError):
+    reason = "TRADING_HALTED"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(self, message: str, *, cause: str, halted_by: str) -> None:
+        super().__init__(
+            message,
+            metadata={"cause": cause, "halted_by": halted_by},
+            precondition_violations=(PreconditionViolation("TRADING_STATE", "trading", message),),
+        )

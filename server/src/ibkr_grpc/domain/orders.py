@@ -98,6 +98,7 @@ class Order:
     arrival_quote: ArrivalQuote | None = None
     commission: Decimal | None = None
     commission_currency: str = ""
+    placed_by: str = ""
 
     @property
     def remaining_quantity(self) -> Decimal:

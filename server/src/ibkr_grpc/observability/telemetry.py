@@ -26,3 +26,6 @@ class PrometheusTelemetry:
 
     def quote_sent(self, age_seconds: float) -> None:
         self._metrics.quote_age_seconds.observe(max(age_seconds, 0.0))
+
+    def trading_halted(self, *, halted: bool) -> None:
+        self._metrics.trading_halted.set(int(halted))

@@ -25,13 +25,16 @@ from ibkr_grpc.domain.broker_reports import (
 from ibkr_grpc.domain.enums import BracketRole, OrderEventType, OrderStatus
 from ibkr_grpc.domain.errors import (
     AccountNotFoundError,
+    BrokerRejectedError,
     DuplicateClientOrderIdError,
     FieldViolation,
     GatewayUnavailableError,
     OrderNotFoundError,
     OrderNotModifiableError,
+    PermissionDeniedError,
     ValidationError,
 )
+from ibkr_grpc.domain.identity import SYSTEM, Caller, Role
 from ibkr_grpc.domain.orders import Order, OrderIntent, OrderPreview, OrderTerms
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
@@ -43,6 +46,8 @@ from ibkr_grpc.services.ports import (
     OrderRepository,
     Telemetry,
 )
+from ibkr_grpc.services.risk_engine import RiskEngine
+from ibkr_grpc.services.trading_control import TradingControl
 
 _log = structlog.get_logger("ibkr_grpc.orders")
 
@@ -65,8 +70,12 @@ class OrderManager:
         clock: Callable[[], datetime],
         acknowledgement_timeout: timedelta,
         telemetry: Telemetry | None = None,
+        risk: RiskEngine | None = None,
+        trading: TradingControl | None = None,
     ) -> None:
         self._telemetry = telemetry or NoTelemetry()
+        self._risk = risk
+        self._trading = trading
         self._repository = repository
         self._broker = broker
         self._clock = clock
@@ -116,15 +125,22 @@ class OrderManager:
 
     # ---- placing -------------------------------------------------------------------------
 
-    async def place(self, intent: OrderIntent) -> PlaceResult:
+    async def place(self, intent: OrderIntent, caller: Caller = SYSTEM) -> PlaceResult:
         key = intent.client_order_id or f"generated-{uuid.uuid4().hex}"
         fingerprint = transitions.request_fingerprint(intent)
         if not intent.validate_only:
             existing = await self._repository.find_idempotency(key)
             if existing is not None:
-                return await self._replay(existing, fingerprint)
+                return await self._replay(existing, fingerprint, caller)
         self._require_ready()
         account = self._resolve_account(intent.account)
+        if not caller.may_use_account(account):
+            raise PermissionDeniedError(
+                f"{caller.subject} may not trade in account {account}",
+                metadata={"account": account},
+            )
+        if self._trading is not None:
+            self._trading.ensure_trading_allowed()
         contract = await self._broker.qualify(intent.contract)
         quote = await self._broker.arrival_quote(contract)
         now = self._clock()
@@ -135,7 +151,10 @@ class OrderManager:
             client_order_id=key,
             arrival_quote=quote,
             now=now,
+            placed_by=caller.subject,
         )
+        if self._risk is not None:
+            await self._risk.check(orders, reference_price=quote.reference_price if quote else None)
         structlog.contextvars.bind_contextvars(
             order_id=orders[0].order_id, symbol=contract.symbol, account=account
         )
@@ -155,11 +174,19 @@ class OrderManager:
                 existing = await self._repository.find_idempotency(key)
                 if existing is None:
                     raise
-                return await self._replay(existing, fingerprint)
+                return await self._replay(existing, fingerprint, caller)
+            if self._risk is not None:
+                self._risk.accepted(account)
             await self._send_new(orders)
         await self._wait_for_acknowledgement(orders[0].order_id)
         self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
-        return await self._result_for(orders[0].order_id)
+        result = await self._result_for(orders[0].order_id)
+        if result.order.status is OrderStatus.REJECTED:
+            raise BrokerRejectedError(
+                f"IB rejected the order: {result.order.status_reason}",
+                metadata={"order_id": result.order.order_id},
+            )
+        return result
 
     async def _send_new(self, orders: list[Order]) -> None:
         parent = orders[0]
@@ -197,8 +224,12 @@ class OrderManager:
         ]
         await self._repository.record(drafts)
 
-    async def _replay(self, existing: IdempotencyRecord, fingerprint: str) -> PlaceResult:
-        if existing.request_fingerprint != fingerprint:
+    async def _replay(
+        self, existing: IdempotencyRecord, fingerprint: str, caller: Caller
+    ) -> PlaceResult:
+        original = await self._repository.get(existing.order_id)
+        mine = caller.role >= Role.ADMIN or original.placed_by in {caller.subject, ""}
+        if existing.request_fingerprint != fingerprint or not mine:
             message = (
                 f"client_order_id {existing.client_order_id!r} was used with a different request"
             )
@@ -251,11 +282,12 @@ class OrderManager:
 
     # ---- modifying and cancelling ----------------------------------------------------------
 
-    async def modify(self, changes: OrderChanges) -> Order:
+    async def modify(self, changes: OrderChanges, caller: Caller = SYSTEM) -> Order:
         structlog.contextvars.bind_contextvars(order_id=changes.order_id)
         self._require_ready()
         async with self._mutation_lock:
             order = await self._repository.get(changes.order_id)
+            _require_owner(order, caller, "modify")
             if order.status.is_final or order.status is OrderStatus.PENDING_CANCEL:
                 raise _not_modifiable(order, "modified")
             terms: OrderTerms = changed_terms(order, changes)
@@ -270,11 +302,12 @@ class OrderManager:
         await self._wait_for_change(updated)
         return await self._repository.get(order.order_id)
 
-    async def cancel(self, order_id: str) -> Order:
+    async def cancel(self, order_id: str, caller: Caller = SYSTEM) -> Order:
         structlog.contextvars.bind_contextvars(order_id=order_id)
         self._require_ready()
         async with self._mutation_lock:
             order = await self._repository.get(order_id)
+            _require_owner(order, caller, "cancel")
             if order.status.is_final:
                 raise _not_modifiable(order, "cancelled")
             pending = replace(order, status=OrderStatus.PENDING_CANCEL, update_time=self._clock())
@@ -361,7 +394,7 @@ class OrderManager:
         updated = transitions.apply_status(order, report, self._clock())
         newly_rejected = updated is not None and updated.status is OrderStatus.REJECTED
         if newly_rejected and order.status is not OrderStatus.REJECTED:
-            self._telemetry.order_refused("IB_ORDER_REJECTED")
+            self._rejected_by_broker()
         if updated is not None:
             await self._repository.record(
                 [EventDraft(event_type, updated, updated.update_time, detail=report.reason)]
@@ -411,7 +444,7 @@ class OrderManager:
         detail = f"IB {report.code}: {report.message}"
         _log.info("IB message about an order", order_id=order.order_id, ib_error_code=report.code)
         if report.rejects_order and not order.status.is_final:
-            self._telemetry.order_refused("IB_ORDER_REJECTED")
+            self._rejected_by_broker()
             rejected = replace(
                 order, status=OrderStatus.REJECTED, status_reason=report.message, update_time=now
             )
@@ -422,6 +455,11 @@ class OrderManager:
             await self._repository.record(
                 [EventDraft(OrderEventType.BROKER_MESSAGE, order, now, detail=detail)]
             )
+
+    def _rejected_by_broker(self) -> None:
+        self._telemetry.order_refused("IB_ORDER_REJECTED")
+        if self._trading is not None:
+            self._trading.record_rejection()
 
     # ---- reconciliation ------------------------------------------------------------------
 
@@ -459,6 +497,14 @@ class OrderManager:
                 await self._repository.record(
                     [EventDraft(OrderEventType.RECONCILED, flagged, now, detail=reason)]
                 )
+
+
+def _require_owner(order: Order, caller: Caller, verb: str) -> None:
+    if not caller.may_change_order(account=order.account, placed_by=order.placed_by):
+        raise PermissionDeniedError(
+            f"{caller.subject} may not {verb} order {order.order_id}: traders change only their own orders",
+            metadata={"order_id": order.order_id},
+        )
 
 
 def _not_modifiable(order: Order, verb: str) -> OrderNotModifiableError:

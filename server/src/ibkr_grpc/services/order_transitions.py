@@ -27,6 +27,7 @@ def build_orders(
     client_order_id: str,
     arrival_quote: ArrivalQuote | None,
     now: datetime,
+    placed_by: str = "",
 ) -> list[Order]:
     """The parent order, then its take-profit and stop-loss legs when the intent has them."""
     parent_id = new_order_id()
@@ -42,6 +43,7 @@ def build_orders(
         update_time=now,
         bracket_role=BracketRole.PARENT if legs.any else BracketRole.NONE,
         arrival_quote=arrival_quote,
+        placed_by=placed_by,
     )
     if not legs.any:
         return [parent]

@@ -30,6 +30,7 @@ from ibkr_grpc.domain.orders import (
     OrderPreview,
 )
 from ibkr_grpc.domain.queries import FillFilter, OrderFilter
+from ibkr_grpc.domain.risk import RiskLimits, TradingState
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,8 @@ class Telemetry(Protocol):
 
     def quote_sent(self, age_seconds: float) -> None: ...
 
+    def trading_halted(self, *, halted: bool) -> None: ...
+
 
 class NoTelemetry:
     """Reports nothing: for components used without monitoring (tests, tools)."""
@@ -191,3 +194,18 @@ class NoTelemetry:
 
     def quote_sent(self, age_seconds: float) -> None:
         del age_seconds
+
+    def trading_halted(self, *, halted: bool) -> None:
+        del halted
+
+
+class RiskRepository(Protocol):
+    """Durable risk limits and trading state (implemented by store.risk_store.RiskStore)."""
+
+    async def load_limits(self) -> RiskLimits | None: ...
+
+    async def save_limits(self, limits: RiskLimits, *, updated_by: str, now: datetime) -> None: ...
+
+    async def load_state(self) -> TradingState | None: ...
+
+    async def save_state(self, state: TradingState) -> None: ...

@@ -89,6 +89,7 @@ def order_columns(order: Order) -> dict[str, Any]:
         "commission_currency": order.commission_currency,
         "create_time": order.create_time,
         "update_time": order.update_time,
+        "placed_by": order.placed_by,
     }
 
 
@@ -127,6 +128,7 @@ def order_of(row: OrderRow, child_order_ids: tuple[str, ...] = ()) -> Order:
         arrival_quote=quote,
         commission=row.commission,
         commission_currency=row.commission_currency,
+        placed_by=row.placed_by or "",
     )
 
 

@@ -73,6 +73,8 @@ class OrderRow(ContractColumns, Base):
     commission_currency: Mapped[str] = mapped_column(String(8), default="")
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
     update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The authenticated subject that placed the order ("" before authentication existed).
+    placed_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
     __table_args__ = (
         Index(None, "create_time", "order_id"),
@@ -185,3 +187,28 @@ class AuditLogRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index(None, "audit_time"), Index(None, "subject", "audit_time"))
+
+
+class RiskLimitsRow(Base):
+    """The risk limits in force: one row, replaced by UpdateRiskLimits."""
+
+    __tablename__ = "risk_limits"
+
+    risk_limits_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The limits as JSON, in the shape of the API's RiskLimits message.
+    document: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TradingStateRow(Base):
+    """Whether trading is halted: one row, so a halt survives a restart."""
+
+    __tablename__ = "trading_state"
+
+    trading_state_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    halted: Mapped[bool] = mapped_column(Boolean)
+    cause: Mapped[str] = mapped_column(String(32), default="")
+    halted_by: Mapped[str] = mapped_column(String(128), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
