@@ -204,6 +204,7 @@ class Application:
             clock=clock,
             telemetry=self.telemetry,
         )
+        self.market_data_reader.add_quote_listener(self.market_data.quote_received)
         self.metrics.market_data_line_limit.set(settings.market_data_line_limit)
         self.metrics.market_data_lines_in_use.set_function(lambda: self.quote_hub.lines_in_use)
         self.health = health_aio.HealthServicer()
@@ -263,6 +264,7 @@ class Application:
         self.feed = OrderEventFeed(self.orders, self.monitor, self.bus, clock=self._clock)
         self.orders.add_listener(self.feed.publish)
         self.feed.start()
+        self.market_data.share(self.cache, self.bus)
         order_service_pb2_grpc.add_OrderServiceServicer_to_server(
             OrderServicer(self.order_manager, self.orders, self.feed), self.server
         )
@@ -370,6 +372,7 @@ class Application:
         await self.trading.settled()
         await self.order_manager.stop()
         await self.feed.stop()
+        await self.market_data.stop()
         await self.session.stop()
         await self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)

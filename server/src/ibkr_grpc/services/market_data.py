@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import datetime, timedelta
@@ -18,14 +20,30 @@ from ibkr_grpc.domain.market_data import (
     SubscriptionFailure,
 )
 from ibkr_grpc.domain.streams import Heartbeat, Marker
+from ibkr_grpc.services.cache_codec import (
+    decode_contract,
+    decode_details,
+    decode_quote,
+    encode_contract,
+    encode_details,
+    encode_quote,
+)
 from ibkr_grpc.services.conflation import ConflatingBuffer
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.historical_pacing import HistoricalPacer
-from ibkr_grpc.services.ports import NoTelemetry, Telemetry
+from ibkr_grpc.services.ports import Cache, MessageBus, NoTelemetry, Telemetry
 from ibkr_grpc.services.quote_hub import QuoteHub, QuoteItem
 from ibkr_grpc.services.stream_merge import follow_buffer
 
 QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
+# A cached quote is fresh this long; contract lookups are cached for a day.
+QUOTE_FRESH_SECONDS = 2.0
+LOOKUP_SECONDS = 86_400.0
+PUBLISH_INTERVAL_SECONDS = 0.25
+
+
+def _digest(contract: ContractSpec) -> str:
+    return hashlib.sha256(repr(contract).encode()).hexdigest()[:32]
 
 
 class MarketDataSource(Protocol):
@@ -60,25 +78,87 @@ class MarketDataService:
         self._clock = clock
         self._qualified: dict[ContractSpec, ContractSpec] = {}
         self._pacer = pacer or HistoricalPacer()
+        self._cache: Cache | None = None
+        self._bus: MessageBus | None = None
+        self._unpublished: dict[int, Quote] = {}
+        self._publisher: asyncio.Task[None] | None = None
+
+    # ---- sharing with other server processes ------------------------------------------
+
+    def share(self, cache: Cache, bus: MessageBus) -> None:
+        """Start sharing through the cache (latest quotes, contract lookups) and the bus (a
+        channel per contract, "quotes.CON_ID"), so other server processes can use them."""
+        self._cache, self._bus = cache, bus
+        if self._publisher is None:
+            self._publisher = asyncio.create_task(self._publish_quotes(), name="quote-publisher")
+
+    async def stop(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+
+    def quote_received(self, quote: Quote) -> None:
+        """The reader's quote listener: kept for the next publication (latest per contract)."""
+        if self._publisher is not None:
+            self._unpublished[quote.contract.con_id] = quote
+
+    async def _publish_quotes(self) -> None:
+        while True:
+            await asyncio.sleep(PUBLISH_INTERVAL_SECONDS)
+            pending, self._unpublished = self._unpublished, {}
+            for con_id, quote in pending.items():
+                payload = encode_quote(quote)
+                if self._cache is not None:
+                    await self._cache.set(
+                        f"quote:{con_id}", payload, ttl_seconds=QUOTE_FRESH_SECONDS
+                    )
+                if self._bus is not None:
+                    await self._bus.publish(f"quotes.{con_id}", payload)
 
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
         cached = self._qualified.get(contract)
-        if cached is None:
-            cached = self._qualified[contract] = await self._qualifier.qualify(contract)
+        if cached is not None:
+            return cached
+        key = f"qualified:{_digest(contract)}"
+        stored = await self._cache.get(key) if self._cache else None
+        if stored is not None:
+            cached = decode_contract(stored)
+        else:
+            cached = await self._qualifier.qualify(contract)
+            if self._cache is not None:
+                await self._cache.set(key, encode_contract(cached), ttl_seconds=LOOKUP_SECONDS)
+        self._qualified[contract] = cached
         return cached
 
     async def search(self, query: str, limit: int) -> list[ContractMatch]:
         return await self._source.search(query, limit)
 
     async def details(self, contract: ContractSpec) -> list[ContractDetails]:
-        return await self._source.details(contract)
+        key = f"details:{_digest(contract)}"
+        stored = await self._cache.get(key) if self._cache else None
+        if stored is not None:
+            return decode_details(stored)
+        details = await self._source.details(contract)
+        if self._cache is not None and details:
+            await self._cache.set(key, encode_details(details), ttl_seconds=LOOKUP_SECONDS)
+        return details
 
     async def quote(self, contract: ContractSpec) -> Quote:
+        """From a held line, else from the shared cache while fresh, else a snapshot."""
         qualified = await self.qualify(contract)
         latest = self._source.latest(qualified.con_id)
         if latest is not None and (latest.bid is not None or latest.last is not None):
             return latest
-        return await self._source.snapshot(qualified)
+        stored = await self._cache.get(f"quote:{qualified.con_id}") if self._cache else None
+        if stored is not None:
+            return decode_quote(stored)
+        quote = await self._source.snapshot(qualified)
+        if self._cache is not None:
+            await self._cache.set(
+                f"quote:{qualified.con_id}", encode_quote(quote), ttl_seconds=QUOTE_FRESH_SECONDS
+            )
+        return quote
 
     async def bars(self, request: HistoryRequest) -> list[Bar]:
         qualified = await self.qualify(request.contract)
