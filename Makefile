@@ -6,7 +6,8 @@
 #   make typecheck  mypy (strict) and tsc
 #   make test       everything: lint, typecheck, generation drift, the web and Python tests
 #   make webapp     build the web UI into webapp/dist
-#   make demo       the credential-free demo: simulated gateway + server (Ctrl-C stops it)
+#   make bench      the benchmarks in bench/ (prints tables; not part of make test)
+#   make demo       the credential-free demo: simulator, server, Envoy and the UI (Ctrl-C stops)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -66,15 +67,18 @@ lock:
 
 # ---- code generation -----------------------------------------------------------------------
 
-# google/api/{annotations,http}.proto ship inside googleapis-common-protos; copy them where
+# google/api/{annotations,http}.proto and google/rpc/{status,error_details}.proto ship inside
+# googleapis-common-protos; copy them where
 # protoc and buf can import them, rather than committing copies.
-$(GOOGLEAPIS)/google/api/annotations.proto: $(PY_STAMP)
+$(GOOGLEAPIS)/google/rpc/status.proto: $(PY_STAMP)
 	mkdir -p $(GOOGLEAPIS)/google/api
-	site=$$($(BIN)/python -c 'import google.api.annotations_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parent)'); \
-	cp "$$site/annotations.proto" "$$site/http.proto" $(GOOGLEAPIS)/google/api/
+	mkdir -p $(GOOGLEAPIS)/google/rpc
+	site=$$($(BIN)/python -c 'import google.api.annotations_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parent.parent)'); \
+	cp "$$site/api/annotations.proto" "$$site/api/http.proto" $(GOOGLEAPIS)/google/api/ && \
+	cp "$$site/rpc/status.proto" "$$site/rpc/error_details.proto" $(GOOGLEAPIS)/google/rpc/
 
 .PHONY: googleapis
-googleapis: $(GOOGLEAPIS)/google/api/annotations.proto
+googleapis: $(GOOGLEAPIS)/google/rpc/status.proto
 
 .PHONY: generate
 generate: $(PY_STAMP) $(NODE_STAMP) googleapis
@@ -90,7 +94,10 @@ generate: $(PY_STAMP) $(NODE_STAMP) googleapis
 		> $(PY_GENERATED)/__init__.py
 	touch clients/python/src/ibkr/py.typed
 	$(BUF) generate
-	$(BUF) build proto --exclude-source-info --as-file-descriptor-set -o $(DESCRIPTOR_SET)
+	# Envoy's transcoder also needs google.rpc.Status and its details to write error bodies.
+	$(BUF) build --path proto/ibkr --path $(GOOGLEAPIS)/google/rpc/status.proto \
+		--path $(GOOGLEAPIS)/google/rpc/error_details.proto \
+		--exclude-source-info --as-file-descriptor-set -o $(DESCRIPTOR_SET)
 
 # Regenerates and fails if anything differs from what is committed (CI runs this).
 .PHONY: check-generated
@@ -148,9 +155,16 @@ test: setup lint typecheck check-generated webapp
 DEMO_GRPC_LISTEN ?= 127.0.0.1:50051
 DEMO_SIMULATOR_PORT ?= 4002
 
+DEMO_EDGE_LISTEN ?= 127.0.0.1:8080
+
 .PHONY: demo
-demo: setup
-	$(BIN)/ibkr-grpc demo --grpc-listen $(DEMO_GRPC_LISTEN) --simulator-port $(DEMO_SIMULATOR_PORT)
+demo: setup webapp
+	$(BIN)/ibkr-grpc demo --grpc-listen $(DEMO_GRPC_LISTEN) --simulator-port $(DEMO_SIMULATOR_PORT) \
+		--edge-listen $(DEMO_EDGE_LISTEN)
+
+.PHONY: bench
+bench: setup
+	$(BIN)/python bench/quote_fanout.py
 
 .PHONY: clean
 clean:

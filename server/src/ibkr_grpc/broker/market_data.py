@@ -35,6 +35,8 @@ from ibkr_grpc.domain.market_data import (
 )
 
 QuoteListener = Callable[[Quote], None]
+# Generic tick 233, RTVolume: the last trade with its exchange time in milliseconds.
+RT_VOLUME = "233"
 FailureListener = Callable[[int, SubscriptionFailure], None]
 _KINDS = {
     1: MarketDataKind.LIVE,
@@ -148,7 +150,10 @@ class MarketDataReader:
         """Open (or reopen, after a reconnect) the market-data line of a qualified contract."""
         await self._limiter.acquire("market_data")
         self._tickers[contract.con_id] = self._ib.reqMktData(
-            ib_contract(contract), genericTickList="", snapshot=False, regulatorySnapshot=False
+            ib_contract(contract),
+            genericTickList=RT_VOLUME,
+            snapshot=False,
+            regulatorySnapshot=False,
         )
 
     async def stop(self, contract: ContractSpec) -> None:

