@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -322,6 +322,17 @@ def read_page_size(violations: ViolationCollector, page_size: int) -> int:
     return min(page_size or DEFAULT_PAGE_SIZE, MAXIMUM_PAGE_SIZE)
 
 
+def _read_time_range(
+    violations: ViolationCollector,
+    request: order_service_pb2.ListOrdersRequest | order_service_pb2.ListFillsRequest,
+) -> tuple[datetime | None, datetime | None]:
+    start = datetime_of(request.start_time) if request.HasField("start_time") else None
+    end = datetime_of(request.end_time) if request.HasField("end_time") else None
+    if start is not None and end is not None and end <= start:
+        violations.add("end_time", "must be after start_time")
+    return start, end
+
+
 def read_list_orders(request: order_service_pb2.ListOrdersRequest) -> tuple[OrderFilter, int, str]:
     violations = ViolationCollector()
     statuses: list[OrderStatus] = []
@@ -331,10 +342,7 @@ def read_list_orders(request: order_service_pb2.ListOrdersRequest) -> tuple[Orde
             violations.add(f"statuses[{index}]", f"unknown value {value}")
         else:
             statuses.append(status)
-    start = datetime_of(request.start_time) if request.HasField("start_time") else None
-    end = datetime_of(request.end_time) if request.HasField("end_time") else None
-    if start is not None and end is not None and end <= start:
-        violations.add("end_time", "must be after start_time")
+    start, end = _read_time_range(violations, request)
     page_size = read_page_size(violations, request.page_size)
     violations.raise_if_any()
     filters = OrderFilter(
@@ -349,10 +357,7 @@ def read_list_orders(request: order_service_pb2.ListOrdersRequest) -> tuple[Orde
 
 def read_list_fills(request: order_service_pb2.ListFillsRequest) -> tuple[FillFilter, int, str]:
     violations = ViolationCollector()
-    start = datetime_of(request.start_time) if request.HasField("start_time") else None
-    end = datetime_of(request.end_time) if request.HasField("end_time") else None
-    if start is not None and end is not None and end <= start:
-        violations.add("end_time", "must be after start_time")
+    start, end = _read_time_range(violations, request)
     page_size = read_page_size(violations, request.page_size)
     violations.raise_if_any()
     filters = FillFilter(

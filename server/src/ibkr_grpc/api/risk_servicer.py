@@ -19,23 +19,24 @@ from ibkr_grpc.api.conversions import timestamp
 from ibkr_grpc.api.stream_messages import heartbeat_message
 from ibkr_grpc.domain.decimals import read_decimal, write_decimal
 from ibkr_grpc.domain.errors import ViolationCollector
-from ibkr_grpc.domain.risk import HaltCause, RiskLimits, TradingState
+from ibkr_grpc.domain.risk import (
+    COUNT_LIMITS,
+    DECIMAL_LIMITS,
+    SWITCHES,
+    WINDOWS,
+    HaltCause,
+    RiskLimits,
+    TradingState,
+)
 from ibkr_grpc.domain.streams import Heartbeat
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CAUSES = {cause: pb.HaltCause.Value(f"HALT_CAUSE_{cause.value}") for cause in HaltCause}
-_DECIMALS = (
-    "max_order_quantity",
-    "max_order_notional",
-    "max_position_quantity",
-    "max_gross_exposure",
-    "daily_loss_limit",
-    "price_collar_percent",
-)
-_OPTIONAL = ("max_open_orders", "max_orders_per_minute", "max_rejections", "max_disconnects")
-_WINDOWS = ("rejection_window", "disconnect_window")
+_DECIMALS = DECIMAL_LIMITS
+_OPTIONAL = COUNT_LIMITS
+_WINDOWS = WINDOWS
 FIELDS = frozenset(pb.RiskLimits.DESCRIPTOR.fields_by_name)
 
 
@@ -85,7 +86,7 @@ def read_limits(message: pb.RiskLimits, mask: list[str], current: RiskLimits) ->
             if window <= timedelta(0) and message.HasField(name):  # type: ignore[arg-type]
                 violations.add(path, "must be positive")
             changes[name] = window if window > timedelta(0) else getattr(current, name)
-        elif name in {"market_orders_allowed", "outside_regular_hours_allowed"}:
+        elif name in SWITCHES:
             changes[name] = getattr(message, name) if message.HasField(name) else True  # type: ignore[arg-type]
         else:
             changes[name] = frozenset(symbol.upper() for symbol in getattr(message, name))

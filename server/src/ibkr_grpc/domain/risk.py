@@ -30,6 +30,20 @@ class RiskLimits:
     disconnect_window: timedelta = timedelta(minutes=10)
 
 
+# The limits by kind, for the layers that read and write them field by field.
+DECIMAL_LIMITS = (
+    "max_order_quantity",
+    "max_order_notional",
+    "max_position_quantity",
+    "max_gross_exposure",
+    "daily_loss_limit",
+    "price_collar_percent",
+)
+COUNT_LIMITS = ("max_open_orders", "max_orders_per_minute", "max_rejections", "max_disconnects")
+SWITCHES = ("market_orders_allowed", "outside_regular_hours_allowed")
+WINDOWS = ("rejection_window", "disconnect_window")
+
+
 class HaltCause(StrEnum):
     MANUAL = "MANUAL"
     DAILY_LOSS = "DAILY_LOSS"

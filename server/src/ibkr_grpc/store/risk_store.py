@@ -8,21 +8,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ibkr_grpc.domain.risk import HaltCause, RiskLimits, TradingState
+from ibkr_grpc.domain.risk import (
+    COUNT_LIMITS,
+    DECIMAL_LIMITS,
+    SWITCHES,
+    WINDOWS,
+    HaltCause,
+    RiskLimits,
+    TradingState,
+)
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.tables import RiskLimitsRow, TradingStateRow
 
-_DECIMALS = (
-    "max_order_quantity",
-    "max_order_notional",
-    "max_position_quantity",
-    "max_gross_exposure",
-    "daily_loss_limit",
-    "price_collar_percent",
-)
-_INTEGERS = ("max_open_orders", "max_orders_per_minute", "max_rejections", "max_disconnects")
-_BOOLEANS = ("market_orders_allowed", "outside_regular_hours_allowed")
-_WINDOWS = ("rejection_window", "disconnect_window")
+_DECIMALS = DECIMAL_LIMITS
+_INTEGERS = COUNT_LIMITS
+_BOOLEANS = SWITCHES
+_WINDOWS = WINDOWS
 
 
 def limits_to_document(limits: RiskLimits) -> dict[str, Any]:
