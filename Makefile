@@ -35,7 +35,15 @@ NODE_STAMP := node_modules/.installed
 TS_CLIENT_BUILD := clients/typescript/dist/index.js
 
 .PHONY: setup
-setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD)
+setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD) system-tools
+
+# Debian packages the tests use: promtool (Prometheus) for the alert rules. Installed once;
+# the package would also start a Prometheus service where systemd runs, which is stopped.
+.PHONY: system-tools
+system-tools:
+	@command -v promtool >/dev/null || (apt-get update -qq && \
+		apt-get install -y --no-install-recommends prometheus >/dev/null && \
+		(systemctl disable --now prometheus 2>/dev/null || true))
 
 $(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

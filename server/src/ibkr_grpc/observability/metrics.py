@@ -10,8 +10,10 @@ ib_connection_status.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from py_grpc_prometheus.server_metrics import get_grpc_server_handled_counter, init_metrics
+
+from ibkr.v1 import errors_pb2
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -20,6 +22,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # process_resident_memory_bytes and friends, for the memory alert and dashboards.
+        ProcessCollector(registry=r)
         grpc = init_metrics(r)
         self.grpc_started = grpc["grpc_server_started_counter"]
         self.grpc_received = grpc["grpc_server_stream_msg_received"]
@@ -52,6 +56,10 @@ class Metrics:
         self.order_rejections = Counter(
             "order_rejections", "Orders refused, by catalogue reason.", ["reason"], registry=r
         )
+        # Every reason starts at 0, so that rate() and increase() see the first refusal too.
+        for name in errors_pb2.ErrorReason.keys():  # noqa: SIM118  an enum wrapper, not a dict
+            if name != "ERROR_REASON_UNSPECIFIED":
+                self.order_rejections.labels(reason=name.removeprefix("ERROR_REASON_"))
         self.fills = Counter("fills", "Executions recorded.", ["side"], registry=r)
 
         # Portfolio.

@@ -1,0 +1,1 @@
+"""Deployment files: compose.yaml, server/Dockerfile, Prometheus rules and Grafana dashboards."""
