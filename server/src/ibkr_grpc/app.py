@@ -215,18 +215,17 @@ class Application:
             ).inc(),
         )
         self.shutting_down = asyncio.Event()
+        self.interceptor = CallInterceptor(
+            self.shutting_down,
+            auditor=self.audit,
+            audited_methods=AUDITED_METHODS,
+            clock=clock,
+            recorder=PrometheusCallRecorder(self.metrics, self.telemetry),
+            gatekeeper=self.access,
+            reflection_guard=self._guard_reflection,
+        )
         self.server = grpc.aio.server(
-            interceptors=[
-                CallInterceptor(
-                    self.shutting_down,
-                    auditor=self.audit,
-                    audited_methods=AUDITED_METHODS,
-                    clock=clock,
-                    recorder=PrometheusCallRecorder(self.metrics, self.telemetry),
-                    gatekeeper=self.access,
-                    reflection_guard=self._guard_reflection,
-                )
-            ],
+            interceptors=[self.interceptor],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.keepalive_time_ms", 30_000),
@@ -368,6 +367,7 @@ class Application:
         _log.info("shutting down")
         await self.health.enter_graceful_shutdown()
         self.shutting_down.set()
+        self.interceptor.end_streams()
         await self.server.stop(grace)
         await self.trading.settled()
         await self.order_manager.stop()

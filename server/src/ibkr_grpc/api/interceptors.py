@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
@@ -49,6 +49,8 @@ class CallHooks:
     recorder: CallRecorder | None = None
     gatekeeper: Gatekeeper | None = None
     reflection_guard: ReflectionGuard | None = None
+    # The tasks serving open streams: shutdown cancels them, and they end with UNAVAILABLE.
+    open_streams: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -71,6 +73,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> None:
         audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
         self._hooks = CallHooks(shutting_down, audit, recorder, gatekeeper, reflection_guard)
+
+    def end_streams(self) -> None:
+        """At shutdown (after setting `shutting_down`): end every open stream with UNAVAILABLE."""
+        for task in tuple(self._hooks.open_streams):
+            task.cancel()
 
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
@@ -171,24 +178,35 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
         sent = 0
         recorder = hooks.recorder
         opened = False
+        task = asyncio.current_task()
         try:
             await call.begin(request, context)
             if recorder is not None:
                 recorder.stream_opened(call.method)
                 opened = True
-            async for response in _until(behaviour(request, context), hooks.shutting_down):
-                handed = time.perf_counter()
-                yield response
-                call.sent(time.perf_counter() - handed)
-                sent += 1
+            if task is not None:
+                hooks.open_streams.add(task)
+            # Closed at once however the stream ends, so that its cleanup (releasing
+            # subscriptions) runs now rather than at garbage collection.
+            async with aclosing(behaviour(request, context)) as responses:  # type: ignore[type-var]
+                async for response in responses:
+                    handed = time.perf_counter()
+                    yield response
+                    call.sent(time.perf_counter() - handed)
+                    sent += 1
         except BaseException as error:
-            if is_cancellation(error):
+            if is_cancellation(error) and not hooks.shutting_down.is_set():
                 call.finish("CANCELLED", messages_sent=sent)
                 raise
+            if is_cancellation(error):
+                message = "the server is shutting down; reconnect and resume"
+                error = ServiceUnavailableError(message)
             status = call.failed(error)
             call.finish(grpc.StatusCode(_code(status.code)).name, messages_sent=sent)
             await abort_with(context, status)
         finally:
+            if task is not None:
+                hooks.open_streams.discard(task)
             if opened and recorder is not None:
                 recorder.stream_closed(call.method)
         call.finish("OK", messages_sent=sent)
@@ -221,33 +239,3 @@ def _guard_reflection(method: str, handler: Handler, guard: ReflectionGuard | No
 
 def _code(number: int) -> tuple[int, str]:
     return cast("tuple[int, str]", next(c.value for c in grpc.StatusCode if c.value[0] == number))
-
-
-async def _until(stream: AsyncIterator[Any], stop: asyncio.Event) -> AsyncIterator[Any]:
-    """The stream's items until `stop` is set, then ServiceUnavailableError. However it ends
-    (exhausted, cancelled by the client, or stopped), the stream is closed at once, so its
-    cleanup (releasing subscriptions) runs now rather than at garbage collection."""
-    stopped = asyncio.ensure_future(stop.wait())
-    item: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            item = asyncio.ensure_future(anext(stream))
-            await asyncio.wait({item, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if not item.done():
-                message = "the server is shutting down; reconnect and resume"
-                raise ServiceUnavailableError(message)
-            try:
-                value = item.result()
-            except StopAsyncIteration:
-                return
-            item = None
-            yield value
-    finally:
-        stopped.cancel()
-        if item is not None and not item.done():
-            item.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await item
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()

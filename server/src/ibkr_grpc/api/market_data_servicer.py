@@ -61,6 +61,7 @@ SPAN_UNITS = {pb.SpanUnit.Value(f"SPAN_UNIT_{unit.name}"): unit for unit in Span
 KINDS = {kind: pb.MarketDataKind.Value(f"MARKET_DATA_KIND_{kind.value}") for kind in MarketDataKind}
 MAXIMUM_STREAM_CONTRACTS = 100
 MAXIMUM_SEARCH_RESULTS = 50
+ENCODED_QUOTES = 4096
 
 
 def quote_message(quote: Quote) -> pb.Quote:
@@ -176,6 +177,19 @@ def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
 class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer):
     def __init__(self, market_data: MarketDataService) -> None:
         self._market_data = market_data
+        # One quote goes to every stream that watches its contract: encode it once. Keyed by
+        # identity, holding the quote so its id cannot be reused while cached; bounded.
+        self._encoded: dict[int, tuple[Quote, pb.StreamQuotesResponse]] = {}
+
+    def _quote_response(self, quote: Quote) -> pb.StreamQuotesResponse:
+        cached = self._encoded.get(id(quote))
+        if cached is not None and cached[0] is quote:
+            return cached[1]
+        if len(self._encoded) >= ENCODED_QUOTES:
+            self._encoded.clear()
+        response = pb.StreamQuotesResponse(quote=quote_message(quote))
+        self._encoded[id(quote)] = (quote, response)
+        return response
 
     async def SearchContracts(
         self, request: pb.SearchContractsRequest, context: Context
@@ -259,7 +273,7 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         async with aclosing(self._market_data.stream(contracts, heartbeat)) as items:
             async for item in items:
                 if isinstance(item, Quote):
-                    yield pb.StreamQuotesResponse(quote=quote_message(item))
+                    yield self._quote_response(item)
                 elif isinstance(item, SubscriptionFailure):
                     yield pb.StreamQuotesResponse(subscription_error=failure_message(item))
                 elif isinstance(item, Heartbeat):

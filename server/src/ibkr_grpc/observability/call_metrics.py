@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client import Counter, Histogram
+
 from ibkr_grpc.observability.metrics import Metrics
 from ibkr_grpc.services.ports import Telemetry
 
@@ -13,6 +15,7 @@ class PrometheusCallRecorder:
     def __init__(self, metrics: Metrics, telemetry: Telemetry) -> None:
         self._metrics = metrics
         self._telemetry = telemetry
+        self._sent_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def started(self, kind: str, service: str, method: str) -> None:
         labels = {"grpc_type": kind, "grpc_service": service, "grpc_method": method}
@@ -25,10 +28,19 @@ class PrometheusCallRecorder:
         self._metrics.grpc_handling_seconds.labels(**labels).observe(seconds)
 
     def message_sent(self, kind: str, service: str, method: str, seconds: float) -> None:
-        labels = {"grpc_type": kind, "grpc_service": service, "grpc_method": method}
-        self._metrics.grpc_sent.labels(**labels).inc()
+        # Called for every stream message: the labelled children are looked up once.
+        key = (kind, service, method)
+        children = self._sent_children.get(key)
+        if children is None:
+            labels = {"grpc_type": kind, "grpc_service": service, "grpc_method": method}
+            children = (
+                self._metrics.grpc_sent.labels(**labels),
+                self._metrics.stream_send_seconds.labels(grpc_method=method),
+            )
+            self._sent_children[key] = children
+        children[0].inc()
         if kind == "SERVER_STREAMING":
-            self._metrics.stream_send_seconds.labels(grpc_method=method).observe(seconds)
+            children[1].observe(seconds)
 
     def stream_opened(self, method: str) -> None:
         self._metrics.active_streams.labels(grpc_method=method).inc()
