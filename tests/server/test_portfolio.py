@@ -11,6 +11,7 @@ import pytest
 
 from ibkr.v1 import common_pb2, order_service_pb2, portfolio_service_pb2
 from ibkr_client import ApiError
+from ibkr_grpc.store.snapshot_store import SnapshotStore
 from tests.server.conftest import ACCOUNT, RunningServer
 from tests.server.test_orders import AAPL, order_status
 from tests.support.waiting import eventually
@@ -117,3 +118,16 @@ async def test_the_portfolio_stream_sends_a_snapshot_then_changes(server: Runnin
         call.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_each_reconciliation_snapshots_accounts_and_positions(server: RunningServer) -> None:
+    await buy_at_market(server, "4", "snapshot-buy")
+    await server.simulator.drop_connections()
+    await server.wait_until_ready()
+    snapshots = SnapshotStore(server.database)
+
+    async def recorded() -> bool:
+        positions = await snapshots.latest_positions(ACCOUNT)
+        return any(p.symbol == "AAPL" and p.quantity == 4 for p in positions)
+
+    await eventually(recorded, message="no position snapshot after reconnecting")

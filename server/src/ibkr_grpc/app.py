@@ -64,6 +64,7 @@ from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
 from ibkr_grpc.store.order_store import OrderStore
 from ibkr_grpc.store.risk_store import RiskStore, read_limits_file
+from ibkr_grpc.store.snapshot_store import PositionSnapshot, SnapshotStore
 
 _log = structlog.get_logger("ibkr_grpc.app")
 
@@ -175,6 +176,8 @@ class Application:
         self.session.add_state_listener(self.monitor.update)
         self.session.add_state_listener(self._follow_health)
         self.session.after_ready(self.portfolio_reader.subscribe)
+        self.snapshots = SnapshotStore(self.database)
+        self.session.after_ready(self._record_snapshot)
         self.portfolio_reader.add_listener(self.trading.portfolio_updated)
         self.portfolio = PortfolioService(
             self.portfolio_reader, self.monitor, trading_mode=settings.trading_mode, clock=clock
@@ -304,6 +307,23 @@ class Application:
             listen=self.settings.grpc_listen,
             port=self.port,
             trading_mode=self.settings.trading_mode.value,
+        )
+
+    async def _record_snapshot(self) -> None:
+        """After every reconciliation, keep the accounts' values and positions for the record."""
+        reader = self.portfolio_reader
+        values = {
+            account: [(v.tag, v.value, v.currency) for v in reader.summary(account).values]
+            for account in reader.accounts()
+        }
+        positions = [
+            PositionSnapshot(
+                p.account, p.contract.con_id, p.contract.symbol, p.quantity, p.average_cost
+            )
+            for p in reader.positions()
+        ]
+        await self.snapshots.save(
+            snapshot_time=self._clock(), account_values=values, positions=positions
         )
 
     def _guard_reflection(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
