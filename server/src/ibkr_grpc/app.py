@@ -56,6 +56,7 @@ from ibkr_grpc.services.order_manager import OrderManager
 from ibkr_grpc.services.portfolio import PortfolioService
 from ibkr_grpc.services.ports import Cache, MessageBus
 from ibkr_grpc.services.quote_hub import QuoteHub
+from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseServer
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
 from ibkr_grpc.settings import Settings
@@ -86,6 +87,9 @@ AUDITED_METHODS = frozenset(
         for name in ("UpdateRiskLimits", "HaltTrading", "ResumeTrading")
     }
 )
+MARKET_DATA_SERVICE = market_data_service_pb2.DESCRIPTOR.services_by_name[
+    "MarketDataService"
+].full_name
 GATEWAY_SERVICE = gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
 
 
@@ -209,7 +213,7 @@ class Application:
         )
         self.market_data_reader.add_quote_listener(self.market_data.quote_received)
         self.metrics.market_data_line_limit.set(settings.market_data_line_limit)
-        self.metrics.market_data_lines_in_use.set_function(lambda: self.quote_hub.lines_in_use)
+        self.metrics.market_data_lines_in_use.set_function(self._lines_in_use)
         self.health = health_aio.HealthServicer()
         self.access = AccessControl(
             token_verifier(settings),
@@ -237,6 +241,8 @@ class Application:
         )
         self.port = 0
         self._redis_client: Redis | None = None
+        self.lease_server: LeaseServer | None = None
+        self.follower_hub: FollowerQuoteHub | None = None
         # Health updates follow state changes that arrive in synchronous callbacks.
         self._health_updates: set[asyncio.Task[None]] = set()
         self._started = False
@@ -266,7 +272,13 @@ class Application:
         self.feed = OrderEventFeed(self.orders, self.monitor, self.bus, clock=self._clock)
         self.orders.add_listener(self.feed.publish)
         self.feed.start()
-        self.market_data.share(self.cache, self.bus)
+        if self.is_follower:
+            self.follower_hub = FollowerQuoteHub(self.bus)
+            self.market_data.follow(self.follower_hub, self.cache)
+        else:
+            self.market_data.share(self.cache, self.bus)
+            self.lease_server = LeaseServer(self.bus, self.quote_hub, self.market_data.qualify)
+            self.lease_server.start()
         order_service_pb2_grpc.add_OrderServiceServicer_to_server(
             OrderServicer(self.order_manager, self.orders, self.feed), self.server
         )
@@ -275,7 +287,7 @@ class Application:
                 self.monitor,
                 trading_mode=self.settings.trading_mode,
                 market_data_line_limit=self.quote_hub.line_limit,
-                lines_in_use=lambda: self.quote_hub.lines_in_use,
+                lines_in_use=self._lines_in_use,
             ),
             self.server,
         )
@@ -301,13 +313,26 @@ class Application:
         self.port = self.server.add_insecure_port(self.settings.grpc_listen)
         await self.server.start()
         self.order_manager.start()
-        await self.session.start()
+        if self.is_follower:
+            # No session here: market data comes from the owner; the rest needs the owner.
+            await self.health.set(MARKET_DATA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        else:
+            await self.session.start()
         _log.info(
             "serving",
             listen=self.settings.grpc_listen,
             port=self.port,
             trading_mode=self.settings.trading_mode.value,
         )
+
+    @property
+    def is_follower(self) -> bool:
+        return self.settings.ib_session_role == "follower"
+
+    def _lines_in_use(self) -> int:
+        if self.follower_hub is not None:
+            return self.follower_hub.lines_in_use
+        return self.quote_hub.lines_in_use
 
     async def _record_snapshot(self) -> None:
         """After every reconciliation, keep the accounts' values and positions for the record."""
@@ -393,6 +418,10 @@ class Application:
         await self.order_manager.stop()
         await self.feed.stop()
         await self.market_data.stop()
+        if self.lease_server is not None:
+            await self.lease_server.stop()
+        if self.follower_hub is not None:
+            await self.follower_hub.close()
         await self.session.stop()
         await self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     ib_host: str = Field(default="127.0.0.1", description="IB Gateway host")
     ib_port: int = Field(default=4002, ge=1, le=65535, description="IB Gateway API port")
     ib_client_id: int = Field(default=1, ge=0, description="API client id of the service")
+    ib_session_role: Literal["owner", "follower"] = Field(default="owner")
     ib_request_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ib_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ib_reconnect_initial_delay_seconds: float = Field(default=0.5, gt=0)
@@ -67,6 +68,15 @@ class Settings(BaseSettings):
             message = (
                 "TRADING_MODE=live also needs LIVE_TRADING_CONFIRMATION="
                 f"'{LIVE_TRADING_CONFIRMATION}'"
+            )
+            raise ValueError(message)
+        return self
+
+    @model_validator(mode="after")
+    def _followers_need_redis(self) -> Self:
+        if self.ib_session_role == "follower" and self.redis_url is None:
+            message = (
+                "IB_SESSION_ROLE=follower needs REDIS_URL: followers read the owner's quotes there"
             )
             raise ValueError(message)
         return self

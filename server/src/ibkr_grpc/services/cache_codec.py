@@ -3,6 +3,7 @@ strings, UTC times in ISO 8601)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -79,6 +80,11 @@ def contract_of(document: dict[str, Any]) -> ContractSpec:
         right=OptionRight(document["right"]),
         multiplier=document["multiplier"],
     )
+
+
+def contract_key(contract: ContractSpec) -> str:
+    """A short stable key for a contract description, for cache keys."""
+    return hashlib.sha256(repr(contract).encode()).hexdigest()[:32]
 
 
 def encode_quote(quote: Quote) -> bytes:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from ibkr_grpc.domain.contracts import ContractSpec
-from ibkr_grpc.domain.errors import ServiceError
+from ibkr_grpc.domain.errors import GatewayUnavailableError, ServiceError
 from ibkr_grpc.domain.market_data import (
     Bar,
     ContractDetails,
@@ -21,6 +20,7 @@ from ibkr_grpc.domain.market_data import (
 )
 from ibkr_grpc.domain.streams import Heartbeat, Marker
 from ibkr_grpc.services.cache_codec import (
+    contract_key,
     decode_contract,
     decode_details,
     decode_quote,
@@ -32,7 +32,8 @@ from ibkr_grpc.services.conflation import ConflatingBuffer
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.historical_pacing import HistoricalPacer
 from ibkr_grpc.services.ports import Cache, MessageBus, NoTelemetry, Telemetry
-from ibkr_grpc.services.quote_hub import QuoteHub, QuoteItem
+from ibkr_grpc.services.quote_hub import QuoteItem
+from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseQualifier
 from ibkr_grpc.services.stream_merge import follow_buffer
 
 QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
@@ -40,10 +41,23 @@ QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
 QUOTE_FRESH_SECONDS = 2.0
 LOOKUP_SECONDS = 86_400.0
 PUBLISH_INTERVAL_SECONDS = 0.25
+OWNER_WAIT_SECONDS = 5.0
 
 
-def _digest(contract: ContractSpec) -> str:
-    return hashlib.sha256(repr(contract).encode()).hexdigest()[:32]
+class QuoteLines(Protocol):
+    """Where streams get quotes from: IB lines held here (QuoteHub), or the lines another
+    server process holds, through the bus (FollowerQuoteHub)."""
+
+    @property
+    def lines_in_use(self) -> int: ...
+
+    async def watch(
+        self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]
+    ) -> None: ...
+
+    def unwatch(
+        self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]
+    ) -> None: ...
 
 
 class MarketDataSource(Protocol):
@@ -63,7 +77,7 @@ class MarketDataService:
         self,
         source: MarketDataSource,
         qualifier: ContractQualifier,
-        hub: QuoteHub,
+        hub: QuoteLines,
         monitor: GatewayMonitor,
         *,
         clock: Callable[[], datetime],
@@ -81,9 +95,18 @@ class MarketDataService:
         self._cache: Cache | None = None
         self._bus: MessageBus | None = None
         self._unpublished: dict[int, Quote] = {}
+        self._follower: FollowerQuoteHub | None = None
         self._publisher: asyncio.Task[None] | None = None
 
     # ---- sharing with other server processes ------------------------------------------
+
+    def follow(self, hub: FollowerQuoteHub, cache: Cache) -> None:
+        """Serve quotes from the lines another server process holds (this one has no IB
+        session): streams read its quote channels, lookups go through its leases."""
+        self._hub = hub
+        self._follower = hub
+        self._cache = cache
+        self._qualifier = LeaseQualifier(hub, cache)
 
     def share(self, cache: Cache, bus: MessageBus) -> None:
         """Start sharing through the cache (latest quotes, contract lookups) and the bus (a
@@ -120,7 +143,7 @@ class MarketDataService:
         cached = self._qualified.get(contract)
         if cached is not None:
             return cached
-        key = f"qualified:{_digest(contract)}"
+        key = f"qualified:{contract_key(contract)}"
         stored = await self._cache.get(key) if self._cache else None
         if stored is not None:
             cached = decode_contract(stored)
@@ -135,7 +158,7 @@ class MarketDataService:
         return await self._source.search(query, limit)
 
     async def details(self, contract: ContractSpec) -> list[ContractDetails]:
-        key = f"details:{_digest(contract)}"
+        key = f"details:{contract_key(contract)}"
         stored = await self._cache.get(key) if self._cache else None
         if stored is not None:
             return decode_details(stored)
@@ -153,12 +176,27 @@ class MarketDataService:
         stored = await self._cache.get(f"quote:{qualified.con_id}") if self._cache else None
         if stored is not None:
             return decode_quote(stored)
+        if self._follower is not None and self._cache is not None:
+            return await self._quote_from_owner(qualified, self._follower, self._cache)
         quote = await self._source.snapshot(qualified)
         if self._cache is not None:
             await self._cache.set(
                 f"quote:{qualified.con_id}", encode_quote(quote), ttl_seconds=QUOTE_FRESH_SECONDS
             )
         return quote
+
+    async def _quote_from_owner(
+        self, contract: ContractSpec, hub: FollowerQuoteHub, cache: Cache
+    ) -> Quote:
+        """Lease the line from the session's owner and wait for its first published quote."""
+        await hub.request_lease(contract)
+        for _ in range(int(OWNER_WAIT_SECONDS / 0.05)):
+            stored = await cache.get(f"quote:{contract.con_id}")
+            if stored is not None:
+                return decode_quote(stored)
+            await asyncio.sleep(0.05)
+        message = "the server holding the IB Gateway session sent no quote in time"
+        raise GatewayUnavailableError(message, retry_after=timedelta(seconds=5))
 
     async def bars(self, request: HistoryRequest) -> list[Bar]:
         qualified = await self.qualify(request.contract)
