@@ -6,6 +6,7 @@
 #   make typecheck  mypy (strict) and tsc
 #   make test       everything: lint, typecheck, generation drift, the web and Python tests
 #   make webapp     build the web UI into webapp/dist
+#   make test-e2e   only the browser tests (headless Chromium through Envoy)
 #   make bench      the benchmarks in bench/ (prints tables; not part of make test)
 #   make demo       the credential-free demo: simulator, server, Envoy and the UI (Ctrl-C stops)
 
@@ -37,13 +38,16 @@ TS_CLIENT_BUILD := clients/typescript/dist/index.js
 .PHONY: setup
 setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD) system-tools
 
-# Debian packages the tests use: promtool (Prometheus) for the alert rules. Installed once;
-# the package would also start a Prometheus service where systemd runs, which is stopped.
+# Debian packages the tests use: promtool (Prometheus) for the alert rules and Chromium for
+# the browser tests. Installed once; the prometheus package would also start a service where
+# systemd runs, which is stopped.
 .PHONY: system-tools
 system-tools:
 	@command -v promtool >/dev/null || (apt-get update -qq && \
 		apt-get install -y --no-install-recommends prometheus >/dev/null && \
 		(systemctl disable --now prometheus 2>/dev/null || true))
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		apt-get install -y --no-install-recommends chromium >/dev/null)
 
 $(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -169,6 +173,11 @@ DEMO_EDGE_LISTEN ?= 127.0.0.1:8080
 demo: setup webapp
 	$(BIN)/ibkr-grpc demo --grpc-listen $(DEMO_GRPC_LISTEN) --simulator-port $(DEMO_SIMULATOR_PORT) \
 		--edge-listen $(DEMO_EDGE_LISTEN)
+
+# Only the browser tests (they also run in make test).
+.PHONY: test-e2e
+test-e2e: setup webapp
+	$(BIN)/pytest tests/e2e -q
 
 .PHONY: bench
 bench: setup

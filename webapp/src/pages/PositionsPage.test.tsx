@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { FakeBackend, stock } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";
 
-function position(symbol: string, quantity: string, unrealizedPnl: string, realizedPnl = "0"): Position {
+function position(symbol: string, quantity: string, unrealizedPnl: string, realizedPnl = "0", dailyPnl = ""): Position {
   return create(PositionSchema, {
     account: "DU111",
     contract: stock(symbol),
@@ -17,7 +17,7 @@ function position(symbol: string, quantity: string, unrealizedPnl: string, reali
     marketValue: quantity === "0" ? "0" : `${quantity}00`,
     unrealizedPnl,
     realizedPnl,
-    dailyPnl: "",
+    dailyPnl,
     currency: "USD",
   });
 }
@@ -68,6 +68,29 @@ describe("positions", () => {
     await user.type(screen.getByTestId("positions-filter"), "ms");
     expect(symbols()).toEqual(["MSFT"]);
     expect(screen.getByTestId("positions-total-USD").textContent).toContain("-20.25");
+  });
+
+  it("leaves a total blank unless every position has the figure", async () => {
+    const backend = setup();
+    await waitFor(() => {
+      expect(symbols()).toHaveLength(3);
+    });
+    // Total, market value, unrealized, realized, daily, currency.
+    const totals = () =>
+      [...screen.getByTestId("positions-total-USD").children].map((cell) => cell.textContent);
+    // No position has a daily PnL yet: the total is unknown, not 0.00.
+    expect(totals()).toEqual(["Total USD", "6,000.00", "+105.45", "+10.20", "", "USD"]);
+    backend.portfolioQueues[0]?.push(message(position("AAPL", "100", "125.5", "10.1", "3.5")));
+    backend.portfolioQueues[0]?.push(message(position("MSFT", "-50", "-20.25", "0", "-1.25")));
+    await waitFor(() => {
+      expect(screen.getAllByTestId("position-row")[0]?.textContent).toContain("+3.50");
+    });
+    // Two of three: still not a total.
+    expect(totals()[4]).toBe("");
+    backend.portfolioQueues[0]?.push(message(position("SPY", "10", "0.2", "0.1", "0")));
+    await waitFor(() => {
+      expect(totals()[4]).toBe("+2.25");
+    });
   });
 
   it("applies live changes and drops a position that went to zero", async () => {

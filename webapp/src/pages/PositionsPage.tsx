@@ -52,12 +52,22 @@ export function sortPositions(positions: readonly Position[], sort: SortState): 
   });
 }
 
-function totalsByCurrency(positions: readonly Position[]): [string, Record<"unrealizedPnl" | "realizedPnl" | "dailyPnl" | "marketValue", string>][] {
-  const totals = new Map<string, Record<"unrealizedPnl" | "realizedPnl" | "dailyPnl" | "marketValue", Decimal>>();
+type TotalledFigure = "unrealizedPnl" | "realizedPnl" | "dailyPnl" | "marketValue";
+
+/**
+ * Per currency, the exact sum of each figure; "" (unknown) when a position lacks the figure (IB
+ * has not reported it yet): a sum of some of the positions is not their total, and must not
+ * look like one (0.00 when none is known).
+ */
+function totalsByCurrency(positions: readonly Position[]): [string, Record<TotalledFigure, string>][] {
+  const totals = new Map<string, Record<TotalledFigure, Decimal | undefined>>();
   const zero: Decimal = { units: 0n, scale: 0 };
   for (const position of positions) {
     const current = totals.get(position.currency) ?? { unrealizedPnl: zero, realizedPnl: zero, dailyPnl: zero, marketValue: zero };
-    const plus = (sum: Decimal, text: string) => add(sum, parseDecimal(text) ?? zero);
+    const plus = (sum: Decimal | undefined, text: string) => {
+      const value = parseDecimal(text);
+      return sum === undefined || value === undefined ? undefined : add(sum, value);
+    };
     totals.set(position.currency, {
       unrealizedPnl: plus(current.unrealizedPnl, position.unrealizedPnl),
       realizedPnl: plus(current.realizedPnl, position.realizedPnl),
@@ -65,15 +75,20 @@ function totalsByCurrency(positions: readonly Position[]): [string, Record<"unre
       marketValue: plus(current.marketValue, position.marketValue),
     });
   }
+  const text = (sum: Decimal | undefined) => (sum === undefined ? "" : toPlainString(sum));
   return [...totals].sort(([a], [b]) => a.localeCompare(b)).map(([currency, sums]) => [
     currency,
     {
-      unrealizedPnl: toPlainString(sums.unrealizedPnl),
-      realizedPnl: toPlainString(sums.realizedPnl),
-      dailyPnl: toPlainString(sums.dailyPnl),
-      marketValue: toPlainString(sums.marketValue),
+      unrealizedPnl: text(sums.unrealizedPnl),
+      realizedPnl: text(sums.realizedPnl),
+      dailyPnl: text(sums.dailyPnl),
+      marketValue: text(sums.marketValue),
     },
   ]);
+}
+
+function TotalCell({ value, pnl = false }: { readonly value: string; readonly pnl?: boolean }) {
+  return <td className={`num ${pnl ? signClass(value) : ""}`}>{value === "" ? "" : formatMoney(value, pnl)}</td>;
 }
 
 function Cell({ column, position }: { readonly column: Column; readonly position: Position }) {
@@ -154,10 +169,10 @@ export function PositionsPage() {
                 <th scope="row" colSpan={6}>
                   Total {currency}
                 </th>
-                <td className="num">{formatMoney(sums.marketValue)}</td>
-                <td className={`num ${signClass(sums.unrealizedPnl)}`}>{formatMoney(sums.unrealizedPnl, true)}</td>
-                <td className={`num ${signClass(sums.realizedPnl)}`}>{formatMoney(sums.realizedPnl, true)}</td>
-                <td className={`num ${signClass(sums.dailyPnl)}`}>{formatMoney(sums.dailyPnl, true)}</td>
+                <TotalCell value={sums.marketValue} />
+                <TotalCell value={sums.unrealizedPnl} pnl />
+                <TotalCell value={sums.realizedPnl} pnl />
+                <TotalCell value={sums.dailyPnl} pnl />
                 <td>{currency}</td>
               </tr>
             ))}

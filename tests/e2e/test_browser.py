@@ -1,0 +1,197 @@
+"""The trader's session in real headless Chromium: the UI that Envoy serves from webapp/dist, over
+gRPC-Web to the real server (JWT auth, SQLite) in front of the simulated gateway with ticking
+prices.
+
+This module starts the stack on free 127.0.0.1 ports and runs the browser script
+(webapp/e2e/trading.e2e.ts, `npm run test:e2e`: vitest + playwright-core driving Debian's
+Chromium) as a subprocess, passing the base URL, a token and the artifacts folder in E2E_*
+variables. The screenshots of every step and the script's output (browser.log) land in
+build/e2e-artifacts/. Afterwards the server is asked directly whether what the UI showed really
+happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ibkr.v1 import order_service_pb2, portfolio_service_pb2
+from ibkr_grpc.domain.identity import Role
+from ibkr_simulator import Simulator
+from ibkr_simulator.config import SimulatorConfig
+from tests.edge.envoy_process import REPOSITORY, RunningEnvoy, edge_config, running_envoy
+from tests.server.conftest import ACCOUNT, RunningServer, mint, running_server
+from tests.support.databases import migrated_database
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+# Debian's package (/usr/bin/chromium), or whichever `chromium` the PATH finds first: the one the
+# Makefile's install line checks for.
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+INSTALL_CHROMIUM = (
+    "command -v chromium >/dev/null || "
+    "(apt-get update -qq && apt-get install -y --no-install-recommends chromium)"
+)
+WEBAPP = REPOSITORY / "webapp"
+WEBAPP_DIST = WEBAPP / "dist"
+PLAYWRIGHT = REPOSITORY / "node_modules" / "playwright-core" / "package.json"
+ARTIFACTS = REPOSITORY / "build" / "e2e-artifacts"
+# The browser story takes about 5 s; this only bounds a hung run.
+BROWSER_TIMEOUT_SECONDS = 120
+# One screenshot per step, in the order the script takes them.
+SCREENSHOTS = (
+    "01-no-token.png",
+    "02-dashboard.png",
+    "03-watchlist-ticking.png",
+    "04-ticket-confirm-limit.png",
+    "05-ticket-limit-placed.png",
+    "06-blotter-working-limit.png",
+    "07-blotter-after-cancel.png",
+    "08-ticket-confirm-market.png",
+    "09-blotter-market-filled.png",
+    "10-positions.png",
+    "11-dashboard-after-trading.png",
+)
+
+
+@dataclass(frozen=True)
+class Stack:
+    envoy: RunningEnvoy
+    server: RunningServer
+    token: str
+
+
+def _newest_source(folder: Path) -> float:
+    return max((path.stat().st_mtime for path in folder.rglob("*") if path.is_file()), default=0.0)
+
+
+def require_prerequisites() -> None:
+    """Fail (never skip) with the command that fixes whatever is missing."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"Chromium ({CHROMIUM}) is missing; install it with:\n  {INSTALL_CHROMIUM}")
+    if not PLAYWRIGHT.is_file():
+        pytest.fail("playwright-core is not installed in node_modules: run `make setup`")
+    index = WEBAPP_DIST / "index.html"
+    if not index.is_file():
+        pytest.fail(f"{index} is missing: run `make webapp` to build the UI")
+    if _newest_source(WEBAPP / "src") > index.stat().st_mtime:
+        pytest.fail("webapp/dist is older than webapp/src: run `make webapp` to rebuild the UI")
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """The simulated gateway with a running clock: quotes tick and market orders fill."""
+    config = SimulatorConfig(
+        port=0, seed=7, tick_rate=5, accounts=(ACCOUNT,), account_update_interval=0.2
+    )
+    async with Simulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+async def stack(simulator: Simulator, tmp_path: Path) -> AsyncIterator[Stack]:
+    require_prerequisites()
+    async with (
+        migrated_database("sqlite", tmp_path) as database,
+        running_server(simulator, database) as server,
+    ):
+        # The UI is same-origin with the API: no CORS origin is needed.
+        config = edge_config(
+            server.application.port, tmp_path, static_dir=WEBAPP_DIST, allowed_origins=()
+        )
+        async with running_envoy(config, tmp_path) as envoy:
+            yield Stack(envoy, server, mint(Role.ADMIN, "e2e"))
+
+
+async def run_browser_script(stack: Stack) -> tuple[int, str]:
+    """`npm run test:e2e` against the stack: its exit code and its output (stdout + stderr)."""
+    environment = {
+        **os.environ,
+        "E2E_BASE_URL": stack.envoy.base_url,
+        "E2E_TOKEN": stack.token,
+        "E2E_ARTIFACTS": str(ARTIFACTS),
+        "E2E_ACCOUNT": ACCOUNT,
+        "E2E_CHROMIUM": str(CHROMIUM),
+        "NO_COLOR": "1",
+    }
+    # npm starts vitest, which starts Chromium: a session of their own, so a hung run is ended
+    # whole (npm, node, every Chromium process), never leaving a browser behind.
+    process = await asyncio.create_subprocess_exec(
+        "npm",
+        "run",
+        "--silent",
+        "--workspace",
+        "webapp",
+        "test:e2e",
+        cwd=REPOSITORY,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(BROWSER_TIMEOUT_SECONDS):
+            output, _ = await process.communicate()
+    except TimeoutError:
+        output = b"(no output: killed after %d s)" % BROWSER_TIMEOUT_SECONDS
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
+async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack) -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+
+    returncode, output = await run_browser_script(stack)
+    (ARTIFACTS / "browser.log").write_text(output)
+
+    envoy_log = stack.envoy.log.read_text(errors="replace")[-4000:]
+    assert returncode == 0, (
+        f"the browser script failed ({returncode}); screenshots in {ARTIFACTS}\n"
+        f"{output}\n--- envoy log (tail) ---\n{envoy_log}"
+    )
+    missing = [name for name in SCREENSHOTS if not (ARTIFACTS / name).is_file()]
+    assert not missing, f"screenshots not taken: {missing}\n{output}"
+
+    # What the UI showed happened at the server: the limit order cancelled, the market order
+    # filled, and the position it made.
+    client = stack.server.client
+    listed = await client.orders.ListOrders(order_service_pb2.ListOrdersRequest())
+    by_type = {order.order_type: order for order in listed.orders}
+    assert len(listed.orders) == 2, listed
+    limit = by_type[order_service_pb2.ORDER_TYPE_LIMIT]
+    market = by_type[order_service_pb2.ORDER_TYPE_MARKET]
+    assert (limit.contract.symbol, limit.quantity, limit.status) == (
+        "AAPL",
+        "10",
+        order_service_pb2.ORDER_STATUS_CANCELLED,
+    )
+    assert (market.contract.symbol, market.quantity, market.status) == (
+        "AAPL",
+        "5",
+        order_service_pb2.ORDER_STATUS_FILLED,
+    )
+    assert limit.order_id in output
+    assert market.order_id in output
+
+    async def holding() -> bool:
+        response = await client.portfolio.ListPositions(
+            portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT)
+        )
+        return [(p.contract.symbol, p.quantity) for p in response.positions] == [("AAPL", "5")]
+
+    await eventually(holding, within=5, message="the server does not hold the 5 AAPL the UI showed")

@@ -1,0 +1,396 @@
+// End to end in real headless Chromium: the built UI served by Envoy, over gRPC-Web to the real
+// server, in front of the simulated IB Gateway. One trader's session, step by step: enter the
+// API token, see the gateway and the account, watch quotes tick, place a far-away limit order,
+// see it working in the blotter, cancel it, place a market order, see it fill and the position
+// grow. Every step leaves a screenshot in E2E_ARTIFACTS.
+//
+// tests/e2e (pytest) starts the stack and runs this file with `npm run test:e2e`; by hand:
+//   E2E_BASE_URL=http://127.0.0.1:8080 E2E_TOKEN=<jwt> E2E_ARTIFACTS=/tmp/shots \
+//     npm run --workspace webapp test:e2e
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CHROMIUM = process.env["E2E_CHROMIUM"] ?? "/usr/bin/chromium";
+const INSTALL_CHROMIUM =
+  "command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y --no-install-recommends chromium)";
+const ACCOUNT = process.env["E2E_ACCOUNT"] ?? "DU1234567";
+const SYMBOL = "AAPL";
+// Playwright's waits (expect.poll's are in vitest.e2e.config.ts): long enough for a busy CI
+// machine; every wait ends as soon as its condition holds.
+const WAIT_MS = 15_000;
+
+function required(name: string): string {
+  const value = process.env[name] ?? "";
+  if (value === "") {
+    throw new Error(`${name} is not set: run the browser tests through pytest tests/e2e (it starts the stack)`);
+  }
+  return value;
+}
+
+function log(message: string): void {
+  process.stdout.write(`[e2e] ${message}\n`);
+}
+
+/** The number in a cell ("1,234.5" -> 1234.5), or NaN when there is none. */
+function numberIn(text: string | null): number {
+  return Number.parseFloat((text ?? "").replace(/,/g, ""));
+}
+
+async function textOf(locator: Locator): Promise<string> {
+  return ((await locator.textContent()) ?? "").trim();
+}
+
+/**
+ * What is wrong with the layout of a table row as Chromium drew it: every cell must be a table
+ * cell that fills the row's height (a cell with another display, e.g. flex, loses the row's
+ * borders and background).
+ */
+async function rowLayoutProblems(row: Locator): Promise<string[]> {
+  return row.evaluate((element) => {
+    const rowBox = element.getBoundingClientRect();
+    return [...element.children].flatMap((cell, index) => {
+      const display = getComputedStyle(cell).display;
+      const box = cell.getBoundingClientRect();
+      const problems: string[] = [];
+      if (display !== "table-cell") {
+        problems.push(`cell ${index + 1} has display: ${display}`);
+      }
+      if (Math.abs(box.top - rowBox.top) > 1 || Math.abs(box.bottom - rowBox.bottom) > 1) {
+        problems.push(
+          `cell ${index + 1} spans y ${box.top}-${box.bottom}, its row y ${rowBox.top}-${rowBox.bottom}`,
+        );
+      }
+      return problems;
+    });
+  });
+}
+
+async function textAlignOf(locator: Locator): Promise<string> {
+  return locator.evaluate((element) => getComputedStyle(element).textAlign);
+}
+
+describe("trading through the UI in Chromium", () => {
+  const baseUrl = required("E2E_BASE_URL");
+  const token = required("E2E_TOKEN");
+  const artifacts = required("E2E_ARTIFACTS");
+  let profile = "";
+  let context: BrowserContext | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
+  let shots = 0;
+
+  async function screenshot(name: string): Promise<void> {
+    shots += 1;
+    const path = join(artifacts, `${String(shots).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    log(`screenshot ${path}`);
+  }
+
+  async function step(name: string, body: () => Promise<void>): Promise<void> {
+    log(`step: ${name}`);
+    const started = Date.now();
+    try {
+      await body();
+    } catch (error) {
+      await page
+        .screenshot({ path: join(artifacts, `failed-${name.replace(/[^a-z0-9]+/gi, "-")}.png`), fullPage: true })
+        .catch(() => undefined);
+      throw error;
+    }
+    log(`  done in ${Date.now() - started} ms`);
+  }
+
+  async function goTo(pageId: "dashboard" | "ticket" | "orders" | "positions" | "watchlist"): Promise<void> {
+    await page.getByTestId(`nav-${pageId}`).click();
+    await expect.poll(() => page.getByTestId(`nav-${pageId}`).getAttribute("aria-current")).toBe("page");
+  }
+
+  /** The quantity of SYMBOL in ACCOUNT on the positions page (0 without a row). */
+  async function positionQuantity(): Promise<number> {
+    const row = page.getByTestId("position-row").filter({ hasText: ACCOUNT }).filter({ hasText: SYMBOL });
+    if ((await row.count()) === 0) {
+      return 0;
+    }
+    // Columns: account, symbol, type, qty, ...
+    return numberIn(await row.locator("td").nth(3).textContent());
+  }
+
+  /**
+   * Fill in the ticket (already open for SYMBOL), review it, check what the confirmation says
+   * will be sent and its notional, and confirm: the new order's id.
+   */
+  async function placeOrder(shotName: string, summary: string, fill: () => Promise<void>): Promise<string> {
+    await expect.poll(() => page.getByTestId("ticket-symbol").inputValue()).toBe(SYMBOL);
+    await fill();
+    await page.getByTestId("ticket-review").click();
+    const dialog = page.getByTestId("confirm-dialog");
+    await dialog.waitFor();
+    expect(await textOf(page.getByTestId("confirm-summary"))).toBe(summary);
+    // Priced from the order's limit, or the last trade for a market order: never unknown.
+    await expect.poll(() => textOf(page.getByTestId("confirm-notional"))).toMatch(/ = [\d,.]+ USD$/);
+    log(`  confirmation: ${summary}; notional ${await textOf(page.getByTestId("confirm-notional"))}`);
+    await screenshot(shotName);
+    await page.getByTestId("confirm-submit").click();
+    await dialog.waitFor({ state: "detached" });
+    const result = page.getByTestId("ticket-result");
+    await result.waitFor();
+    const orderId = await textOf(result.locator(".mono"));
+    expect(orderId).toMatch(/^\S+$/);
+    log(`  order ${orderId}: ${await textOf(result)}`);
+    return orderId;
+  }
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    // In the system's temporary folder: Chromium's singleton socket lives next to it, and a
+    // Unix socket's path must stay short (108 bytes).
+    profile = mkdtempSync(join(tmpdir(), "ibkr-e2e-chromium-"));
+    try {
+      // A persistent context is how Playwright takes a user-data-dir: a fresh one, thrown away.
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+        viewport: { width: 1400, height: 900 },
+        timeout: 30_000,
+      });
+    } catch (error) {
+      throw new Error(
+        `Chromium did not start from ${CHROMIUM} (if it is missing, install it with:\n  ${INSTALL_CHROMIUM}\n)\n${String(error)}`,
+        { cause: error },
+      );
+    }
+    context.setDefaultTimeout(WAIT_MS);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (error) => {
+      pageErrors.push(error.message);
+      log(`page error: ${error.message}`);
+    });
+    page.on("console", (message) => {
+      if (message.type() === "error") {
+        consoleErrors.push(message.text());
+        log(`console error: ${message.text()}`);
+      }
+    });
+    // Every order goes through the confirmation dialog; no native dialog may ever block.
+    page.on("dialog", (dialog) => {
+      log(`unexpected native dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile !== "") {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+
+  it("places, cancels and fills orders and shows the position", async () => {
+    await step("load the UI and enter the API token", async () => {
+      await page.goto(`${baseUrl}/`);
+      // No token yet: the header says so, the server refuses the streams (the banner says
+      // they are reconnecting) and the gateway state is unknown.
+      await expect.poll(() => textOf(page.getByTestId("token-toggle"))).toBe("API token: none");
+      const banner = page.getByTestId("status-banner");
+      await expect.poll(() => textOf(banner)).toContain("reconnecting");
+      log(`  without a token: ${await textOf(banner.getByTestId("status-banner-line").first())}`);
+      expect(await textOf(page.getByTestId("gateway-state"))).toBe("UNKNOWN");
+      await screenshot("no-token");
+      // Enter it as a user does: the header's token field.
+      await page.getByTestId("token-toggle").click();
+      await page.getByTestId("token-input").fill(token);
+      await page.getByTestId("token-save").click();
+      await expect.poll(() => textOf(page.getByTestId("token-toggle"))).toBe("API token: set");
+      await expect.poll(() => textOf(page.getByTestId("gateway-state"))).toBe("READY");
+      // The streams restarted with the token: nothing is impaired any more.
+      await banner.waitFor({ state: "detached" });
+    });
+
+    await step("dashboard", async () => {
+      await goTo("dashboard");
+      const gateway = page.getByTestId("gateway-panel");
+      await gateway.waitFor();
+      await expect.poll(() => textOf(gateway)).toContain(ACCOUNT);
+      const account = page.getByTestId(`account-${ACCOUNT}`);
+      await account.waitFor();
+      // The simulator's paper account starts with cash: net liquidation is a positive amount.
+      const netLiquidation = account.locator(".fact").filter({ hasText: "Net liquidation" }).locator("dd");
+      await expect.poll(async () => numberIn((await textOf(netLiquidation)).replace(/[^0-9.,-]/g, ""))).toBeGreaterThan(0);
+      await screenshot("dashboard");
+    });
+
+    let lastPrice = Number.NaN;
+    await step("watchlist quotes tick", async () => {
+      await goTo("watchlist");
+      const row = page.getByTestId(`watch-row-${SYMBOL}`);
+      await row.waitFor();
+      const quote = async () =>
+        [
+          await textOf(row.getByTestId("quote-bid")),
+          await textOf(row.getByTestId("quote-ask")),
+          await textOf(row.getByTestId("quote-last")),
+        ].join(" / ");
+      await expect.poll(() => row.getByTestId("quote-last").textContent()).toMatch(/^\d+(\.\d+)?$/);
+      const first = await quote();
+      log(`  ${SYMBOL} bid / ask / last: ${first}`);
+      // The simulator steps prices several times a second: the row must change by itself.
+      await expect.poll(quote).not.toBe(first);
+      const second = await quote();
+      log(`  ${SYMBOL} bid / ask / last: ${second}`);
+      const [bid, ask, last] = second.split(" / ").map(numberIn);
+      expect(bid).toBeGreaterThan(0);
+      expect(ask).toBeGreaterThanOrEqual(bid ?? Number.NaN);
+      lastPrice = last ?? Number.NaN;
+      expect(lastPrice).toBeGreaterThan(0);
+      // Every watched symbol gets quotes, not only the first.
+      for (const symbol of ["MSFT", "SPY"]) {
+        await expect
+          .poll(() => page.getByTestId(`watch-row-${symbol}`).getByTestId("quote-last").textContent())
+          .toMatch(/^\d+(\.\d+)?$/);
+      }
+      // The rows are laid out as a table, the symbols aligned like their column's header.
+      for (const watched of await page.getByTestId("watchlist-table").locator("tbody tr").all()) {
+        expect(await rowLayoutProblems(watched)).toEqual([]);
+      }
+      expect(await textAlignOf(row.getByRole("rowheader"))).toBe(
+        await textAlignOf(page.getByRole("columnheader", { name: "Symbol" })),
+      );
+      await screenshot("watchlist-ticking");
+    });
+
+    let positionBefore = 0;
+    await step("positions before trading", async () => {
+      await goTo("positions");
+      // "N shown" once the portfolio snapshot is complete ("loading…" before).
+      await page.getByText(/^\d+ shown$/).waitFor();
+      positionBefore = await positionQuantity();
+      log(`  ${SYMBOL} position before: ${positionBefore}`);
+    });
+
+    let limitOrderId = "";
+    const limitPrice = (Math.round(lastPrice * 50) / 100).toFixed(2); // half the market: never fills
+    await step("limit order through the ticket", async () => {
+      await goTo("watchlist");
+      await page.getByRole("button", { name: `Buy ${SYMBOL}` }).click();
+      await expect.poll(() => page.getByTestId("nav-ticket").getAttribute("aria-current")).toBe("page");
+      limitOrderId = await placeOrder("ticket-confirm-limit", `BUY 10 ${SYMBOL} LIMIT (limit ${limitPrice}) DAY`, async () => {
+        await page.getByTestId("ticket-quantity").fill("10");
+        await page.getByTestId("ticket-order-type").selectOption({ label: "LIMIT" });
+        await page.getByTestId("ticket-limit-price").fill(limitPrice);
+      });
+      await expect.poll(() => textOf(page.getByTestId("ticket-result"))).toMatch(/SUBMITTED|PRE_SUBMITTED|PENDING/);
+      await screenshot("ticket-limit-placed");
+    });
+
+    await step("working limit order in the blotter", async () => {
+      await goTo("orders");
+      const row = page.getByTestId(`order-row-${limitOrderId}`);
+      await row.waitFor();
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("SUBMITTED");
+      const text = await textOf(row);
+      expect(text).toContain(SYMBOL);
+      expect(text).toContain("BUY");
+      expect(text).toContain("LIMIT");
+      expect(text).toContain(limitPrice);
+      await page.getByRole("button", { name: `Cancel order ${limitOrderId}` }).waitFor();
+      expect(await rowLayoutProblems(row)).toEqual([]);
+      await screenshot("blotter-working-limit");
+    });
+
+    await step("cancel the limit order", async () => {
+      await page.getByRole("button", { name: `Cancel order ${limitOrderId}` }).click();
+      const row = page.getByTestId(`order-row-${limitOrderId}`);
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("CANCELLED");
+      // A cancelled order offers no more actions.
+      await page.getByTestId(`cancel-${limitOrderId}`).waitFor({ state: "detached" });
+      expect(await rowLayoutProblems(row)).toEqual([]);
+      await screenshot("blotter-after-cancel");
+    });
+
+    let marketOrderId = "";
+    await step("market order through the ticket", async () => {
+      await goTo("ticket");
+      await page.getByTestId("ticket-symbol").fill(SYMBOL);
+      marketOrderId = await placeOrder("ticket-confirm-market", `BUY 5 ${SYMBOL} MARKET DAY`, async () => {
+        await page.getByTestId("ticket-side-buy").check();
+        await page.getByTestId("ticket-quantity").fill("5");
+        await page.getByTestId("ticket-order-type").selectOption({ label: "MARKET" });
+      });
+      expect(marketOrderId).not.toBe(limitOrderId);
+    });
+
+    await step("market order fills", async () => {
+      await goTo("orders");
+      const row = page.getByTestId(`order-row-${marketOrderId}`);
+      await row.waitFor();
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("FILLED");
+      // Columns: time, order, symbol, side, type, qty, filled, limit, stop, trail, avg, ...
+      const cells = row.locator("td");
+      expect(await textOf(cells.nth(4))).toBe("MARKET");
+      expect(numberIn(await cells.nth(6).textContent())).toBe(5);
+      const average = numberIn(await cells.nth(10).textContent());
+      expect(average).toBeGreaterThan(lastPrice * 0.8);
+      expect(average).toBeLessThan(lastPrice * 1.2);
+      // Its execution is in the fills table, with the commission once IB reports it.
+      const fill = page.locator('[data-testid^="fill-row-"]').filter({ hasText: marketOrderId });
+      await fill.first().waitFor();
+      await expect.poll(() => textOf(fill.first().getByTestId("fill-commission"))).toMatch(/USD$/);
+      // The cancelled limit order is still listed, as done.
+      expect(await textOf(page.getByTestId(`order-row-${limitOrderId}`).getByTestId("order-status"))).toBe(
+        "CANCELLED",
+      );
+      await screenshot("blotter-market-filled");
+    });
+
+    await step("position after the fill", async () => {
+      await goTo("positions");
+      await expect.poll(positionQuantity).toBe(positionBefore + 5);
+      const row = page.getByTestId("position-row").filter({ hasText: ACCOUNT }).filter({ hasText: SYMBOL });
+      expect(await rowLayoutProblems(row)).toEqual([]);
+      // Average cost and market price of the new position are prices near the market.
+      expect(numberIn(await row.locator("td").nth(4).textContent())).toBeGreaterThan(0);
+      // With one position, the totals are its figures: market value, unrealized, realized and
+      // daily PnL (blank while IB has not reported one, never a made-up 0.00).
+      const cells = row.locator("td");
+      const totals = page.getByTestId("positions-total-USD").locator("td");
+      const figures = async (locator: Locator, first: number) =>
+        Promise.all([0, 1, 2, 3].map((offset) => textOf(locator.nth(first + offset))));
+      // Prices tick: read both until they come from the same render.
+      await expect
+        .poll(async () => {
+          const [total, position] = [await figures(totals, 0), await figures(cells, 6)];
+          return total.join(" | ") === position.join(" | ") ? "equal" : `${total.join(" | ")} vs ${position.join(" | ")}`;
+        })
+        .toBe("equal");
+      await screenshot("positions");
+    });
+
+    await step("dashboard shows the order activity", async () => {
+      await goTo("dashboard");
+      const activity = page.getByTestId("recent-activity");
+      await activity.waitFor();
+      await expect.poll(() => textOf(activity)).toContain("FILLED");
+      expect(await textOf(activity)).toContain("CANCELLED");
+      await screenshot("dashboard-after-trading");
+    });
+
+    // Nothing went wrong in the page along the way: no uncaught exception, no console error.
+    expect(pageErrors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+});
