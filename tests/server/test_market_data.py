@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -14,7 +15,9 @@ from google.protobuf import duration_pb2
 from ibkr.v1 import common_pb2, errors_pb2, gateway_service_pb2
 from ibkr.v1 import market_data_service_pb2 as pb
 from ibkr_client import ApiError
-from tests.server.conftest import RunningServer
+from ibkr_simulator import Simulator
+from tests.server.conftest import RunningServer, running_server
+from tests.support.databases import migrated_database
 from tests.support.waiting import eventually
 
 
@@ -168,3 +171,55 @@ async def test_a_burst_of_history_requests_is_paced_instead_of_refused_by_ib(
         *(server.client.market_data.GetHistoricalBars(request, timeout=30) for request in requests)
     )
     assert all(response.bars for response in responses)
+
+
+async def test_past_the_line_limit_a_stream_is_refused_with_a_quota_failure(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        migrated_database("sqlite", tmp_path) as database,
+        running_server(simulator, database, market_data_line_limit=2) as server,
+        streaming(server, ["AAPL", "MSFT"]) as holding,
+    ):
+        await simulator.step()
+        await eventually(lambda: holding.symbols() == {"AAPL", "MSFT"})
+        call = server.client.market_data.StreamQuotes(
+            pb.StreamQuotesRequest(contracts=[stock("SPY")])
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            async for _ in call:
+                pass
+        error = ApiError.from_rpc_error(raised.value)
+        assert (error.code, error.reason) == (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MARKET_DATA_LINE_LIMIT_EXCEEDED",
+        )
+        assert error.metadata["limit"] == "2"
+        # Watching contracts that already have lines needs no new line.
+        async with streaming(server, ["AAPL"]) as sharing:
+            await simulator.step()
+            await eventually(lambda: sharing.symbols() == {"AAPL"})
+
+
+async def test_a_quote_stream_survives_a_gateway_reconnect(server: RunningServer) -> None:
+    async with streaming(server, ["AAPL"]) as collector:
+        await server.simulator.step()
+        await eventually(lambda: collector.kinds().count("quote") >= 1)
+        await server.simulator.drop_connections()
+        reconciled = common_pb2.STREAM_MARKER_TYPE_GATEWAY_RECONCILED
+        await eventually(
+            lambda: any(r.marker.type == reconciled for r in collector.responses), within=15
+        )
+        await server.simulator.step()
+        await server.simulator.step()
+
+        def quotes_after_reconnect() -> bool:
+            latest = collector.kinds()
+            last_marker = max(i for i, kind in enumerate(latest) if kind == "marker")
+            return "quote" in latest[last_marker:]
+
+        await eventually(quotes_after_reconnect, message="no quote after the reconnect")
+        markers = [
+            r.marker.type for r in collector.responses if r.WhichOneof("payload") == "marker"
+        ]
+        assert markers[:2] == [common_pb2.STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED, reconciled]
