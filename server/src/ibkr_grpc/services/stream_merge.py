@@ -1,9 +1,14 @@
 """The live part of a data stream: buffered updates, gateway markers as they happen, and a
-heartbeat whenever the stream has been idle for the reader's interval."""
+heartbeat whenever the stream has been idle for the reader's interval.
+
+Markers go into the stream's own buffer (under keys of their own, so never conflated away)
+from one pump task per stream; the stream itself then only ever waits on its buffer, with no
+task or wait set created per message."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -20,21 +25,22 @@ async def follow_buffer(
     heartbeat: timedelta,
     clock: Callable[[], datetime],
 ) -> AsyncGenerator[T | Marker | Heartbeat]:
-    next_marker: asyncio.Future[Marker] = asyncio.ensure_future(anext(markers))
+    shared: ConflatingBuffer[Any] = buffer
+    pump = asyncio.create_task(_pump_markers(markers, shared), name="stream-markers")
+    seconds = heartbeat.total_seconds()
     try:
         while True:
-            updates = asyncio.ensure_future(buffer.take(heartbeat.total_seconds()))
-            waiting: set[asyncio.Future[Any]] = {updates, next_marker}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if next_marker in done:
-                yield next_marker.result()
-                next_marker = asyncio.ensure_future(anext(markers))
-            values = await updates
+            values = await buffer.take(seconds)
+            if not values:
+                yield Heartbeat(clock())
             for value in values:
                 yield value
-            if not values and next_marker not in done:
-                yield Heartbeat(clock())
     finally:
-        next_marker.cancel()
-        await asyncio.gather(next_marker, return_exceptions=True)
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
         await markers.aclose()
+
+
+async def _pump_markers(markers: AsyncGenerator[Marker], buffer: ConflatingBuffer[Any]) -> None:
+    for number in itertools.count():
+        buffer.put(("marker", number), await anext(markers))
