@@ -59,10 +59,10 @@ class OrderRequest:
 
 def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
     """Walk placeOrder as ib_async writes it (client.py placeOrder) up to the trailing fields."""
-    reader.skip(1)  # message id
+    reader.pass_over(1)  # message id
     order_id = reader.integer()
     contract = ContractQuery.read(reader)
-    reader.skip(2)  # secIdType, secId
+    reader.pass_over(2)  # secIdType, secId
     action = reader.text().upper()
     total_quantity = reader.decimal()
     order_type = reader.text().upper()
@@ -71,13 +71,13 @@ def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
     time_in_force = reader.text().upper() or "DAY"
     oca_group = reader.text()
     account = reader.text()
-    reader.skip(2)  # openClose, origin
+    reader.pass_over(2)  # openClose, origin
     order_reference = reader.text()
     transmit = reader.flag()
     parent_id = reader.integer()
-    reader.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
+    reader.pass_over(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_regular_hours = reader.flag()
-    reader.skip(1)  # hidden
+    reader.pass_over(1)  # hidden
     oca_type = 0
     good_till_date = ""
     trail_stop_price: float | None = None
@@ -85,20 +85,20 @@ def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
     what_if = False
     if contract.sec_type != "BAG":
         # sharesAllocation, discretionaryAmt, goodAfterTime
-        reader.skip(3)
+        reader.pass_over(3)
         good_till_date = reader.text()
-        reader.skip(3)  # faGroup, faMethod, faPercentage
+        reader.pass_over(3)  # faGroup, faMethod, faPercentage
         if version < 177:
-            reader.skip(1)  # faProfile
-        reader.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
+            reader.pass_over(1)  # faProfile
+        reader.pass_over(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
         oca_type = reader.integer()
         # rule80A .. volatilityType: 17 fields
-        reader.skip(17)
+        reader.pass_over(17)
         delta_neutral_order_type = reader.text()
-        reader.skip(1)  # deltaNeutralAuxPrice
+        reader.pass_over(1)  # deltaNeutralAuxPrice
         if delta_neutral_order_type:
-            reader.skip(8)
-        reader.skip(2)  # continuousUpdate, referencePriceType
+            reader.pass_over(8)
+        reader.pass_over(2)  # continuousUpdate, referencePriceType
         trail_stop_price = reader.optional_decimal()
         trailing_percent = reader.optional_decimal()
         what_if = _read_what_if(reader)
@@ -127,19 +127,19 @@ def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
 
 def _read_what_if(reader: FieldReader) -> bool:
     """Walk the variable blocks between trailingPercent and whatIf (client.py placeOrder)."""
-    reader.skip(2)  # scaleInitLevelSize, scaleSubsLevelSize
+    reader.pass_over(2)  # scaleInitLevelSize, scaleSubsLevelSize
     increment = reader.optional_decimal()
     if increment is not None and increment > 0:
-        reader.skip(7)  # the scale block
-    reader.skip(3)  # scaleTable, activeStartTime, activeStopTime
+        reader.pass_over(7)  # the scale block
+    reader.pass_over(3)  # scaleTable, activeStartTime, activeStopTime
     if reader.text():  # hedgeType
-        reader.skip(1)  # hedgeParam
-    reader.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+        reader.pass_over(1)  # hedgeParam
+    reader.pass_over(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
     if reader.flag():  # delta-neutral contract
-        reader.skip(3)
+        reader.pass_over(3)
     if reader.text():  # algoStrategy
-        reader.skip(2 * reader.integer())
-    reader.skip(1)  # algoId
+        reader.pass_over(2 * reader.integer())
+    reader.pass_over(1)  # algoId
     return reader.flag()
 
 

@@ -49,14 +49,14 @@ def _schedule(gateway: Gateway) -> TradingSchedule:
 
 
 def request_market_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
     if query.sec_type == "BAG":
         _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Combos are not supported")
         return
     if reader.flag():
-        reader.skip(3)  # delta-neutral contract
+        reader.pass_over(3)  # delta-neutral contract
     generic_ticks = reader.text()
     snapshot = reader.flag()
     regulatory_snapshot = reader.flag()
@@ -74,17 +74,17 @@ def request_market_data(gateway: Gateway, recipient: Recipient, reader: FieldRea
 
 
 def cancel_market_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.market_data.cancel(recipient, reader.integer())
 
 
 def request_market_data_type(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.market_data_types[recipient.connection_id] = reader.integer(LIVE)
 
 
 def request_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
     kind = reader.text()
@@ -94,19 +94,19 @@ def request_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldRe
 
 
 def cancel_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     gateway.market_data.cancel_tick_by_tick(recipient, reader.integer())
 
 
 def request_historical_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
-    reader.skip(1)  # includeExpired
+    reader.pass_over(1)  # includeExpired
     end = reader.text()
     bar_size = reader.text()
     duration = reader.text()
-    reader.skip(1)  # useRTH: the simulated market trades around the clock
+    reader.pass_over(1)  # useRTH: the simulated market trades around the clock
     what_to_show = reader.text()
     format_date = reader.integer(1)
     if query.sec_type == "BAG":
@@ -132,15 +132,15 @@ def request_historical_data(gateway: Gateway, recipient: Recipient, reader: Fiel
 
 
 def cancel_historical_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.historical.cancel(recipient, reader.integer())
 
 
 def request_real_time_bars(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
-    reader.skip(1)  # bar size: IB only serves five seconds
+    reader.pass_over(1)  # bar size: IB only serves five seconds
     what_to_show = reader.text()
     contract = _resolve(gateway, recipient, request_id, query)
     if contract is not None:
@@ -148,15 +148,15 @@ def request_real_time_bars(gateway: Gateway, recipient: Recipient, reader: Field
 
 
 def cancel_real_time_bars(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.real_time_bars.cancel(recipient, reader.integer())
 
 
 def request_head_timestamp(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
-    reader.skip(3)  # includeExpired, useRTH, whatToShow
+    reader.pass_over(3)  # includeExpired, useRTH, whatToShow
     format_date = reader.integer(1)
     if _resolve(gateway, recipient, request_id, query) is None:
         return
@@ -170,7 +170,7 @@ def request_head_timestamp(gateway: Gateway, recipient: Recipient, reader: Field
 
 
 def request_contract_details(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
     matches = gateway.universe.resolve(query)
@@ -191,7 +191,7 @@ def request_contract_details(gateway: Gateway, recipient: Recipient, reader: Fie
 
 
 def request_matching_symbols(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     pattern = reader.text()
     matches = gateway.universe.search(pattern)
@@ -207,7 +207,7 @@ def place_order(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> 
 
 
 def cancel_order(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.orders.cancel(recipient.client_id, reader.integer())
 
 
@@ -248,7 +248,7 @@ def request_completed_orders(gateway: Gateway, recipient: Recipient, _reader: Fi
 
 
 def request_executions(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
     client_id = reader.integer()
     account = reader.text()
@@ -304,7 +304,7 @@ def request_ids(gateway: Gateway, recipient: Recipient, _reader: FieldReader) ->
 
 
 def request_account_updates(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     subscribe = reader.flag()
     account = gateway.account_service.resolve_account(reader.text())
     if account is None:
@@ -316,7 +316,7 @@ def request_account_updates(gateway: Gateway, recipient: Recipient, reader: Fiel
 def request_account_updates_multi(
     gateway: Gateway, recipient: Recipient, reader: FieldReader
 ) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
     account = gateway.account_service.resolve_account(reader.text())
     if account is None:
@@ -328,7 +328,7 @@ def request_account_updates_multi(
 def cancel_account_updates_multi(
     gateway: Gateway, recipient: Recipient, reader: FieldReader
 ) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.account_service.cancel_multi(recipient, reader.integer())
 
 
@@ -341,19 +341,19 @@ def cancel_positions(gateway: Gateway, recipient: Recipient, _reader: FieldReade
 
 
 def request_account_summary(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     request_id = reader.integer()
-    reader.skip(1)  # group: every managed account belongs to "All"
+    reader.pass_over(1)  # group: every managed account belongs to "All"
     gateway.account_service.request_summary(recipient, request_id, reader.text())
 
 
 def cancel_account_summary(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(2)
+    reader.pass_over(2)
     gateway.account_service.cancel_summary(recipient, reader.integer())
 
 
 def request_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     account = gateway.account_service.resolve_account(reader.text())
     if account is None:
@@ -363,10 +363,10 @@ def request_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> 
 
 
 def request_pnl_single(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     request_id = reader.integer()
     account = gateway.account_service.resolve_account(reader.text())
-    reader.skip(1)  # model code
+    reader.pass_over(1)  # model code
     con_id = reader.integer()
     if account is None:
         _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Account is not managed")
@@ -375,7 +375,7 @@ def request_pnl_single(gateway: Gateway, recipient: Recipient, reader: FieldRead
 
 
 def cancel_pnl(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
-    reader.skip(1)
+    reader.pass_over(1)
     gateway.account_service.cancel_pnl(recipient, reader.integer())
 
 

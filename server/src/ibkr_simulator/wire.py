@@ -130,5 +130,5 @@ class FieldReader:
         value = self.text().strip()
         return value not in {"", "0", "false", "False"}
 
-    def skip(self, count: int) -> None:
+    def pass_over(self, count: int) -> None:
         self.position += count
