@@ -17,6 +17,7 @@ from ibkr.v1 import market_data_service_pb2 as pb
 from ibkr_client import ApiError
 from ibkr_simulator import Simulator
 from tests.server.conftest import RunningServer, running_server
+from tests.server.test_metrics import scrape, value
 from tests.support.databases import migrated_database
 from tests.support.waiting import eventually
 
@@ -223,3 +224,30 @@ async def test_a_quote_stream_survives_a_gateway_reconnect(server: RunningServer
             r.marker.type for r in collector.responses if r.WhichOneof("payload") == "marker"
         ]
         assert markers[:2] == [common_pb2.STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED, reconciled]
+
+
+async def test_a_burst_of_streams_costs_ib_one_lookup_and_one_line_per_contract(
+    server: RunningServer,
+) -> None:
+    """Every screen reconnecting at once (after a restart, say) must not queue thousands of
+    duplicate contract lookups behind the shared 45/s request limiter."""
+    before = await scrape(server)
+    collectors = [QuoteCollector(server, ["AAPL", "MSFT", "SPY"]) for _ in range(60)]
+    try:
+
+        async def all_quoting() -> bool:
+            await server.simulator.step()
+            return all(c.symbols() == {"AAPL", "MSFT", "SPY"} for c in collectors)
+
+        await eventually(all_quoting, within=10, message="not every stream got its quotes")
+        after = await scrape(server)
+    finally:
+        await asyncio.gather(*(collector.close() for collector in collectors))
+
+    def sent(kind: str) -> float:
+        return value(after, "ib_requests_total", kind=kind) - value(
+            before, "ib_requests_total", kind=kind
+        )
+
+    assert sent("contract_details") == 3
+    assert sent("market_data") == 3

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from ibkr_grpc.domain.errors import PacingViolationError
 from ibkr_grpc.domain.market_data import Bar, HistoryRequest
+from ibkr_grpc.services.single_flight import SingleFlight
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class HistoricalPacer:
         self._rules = rules or PacingRules()
         self._clock = clock
         self._recent: dict[HistoryRequest, tuple[float, list[Bar]]] = {}
-        self._pending: dict[HistoryRequest, asyncio.Future[list[Bar]]] = {}
+        self._identical: SingleFlight[list[Bar]] = SingleFlight()
         self._sent: deque[float] = deque()
         self._sent_by_contract: dict[tuple[int, str], deque[float]] = {}
         self._in_flight = asyncio.Semaphore(self._rules.in_flight)
@@ -48,12 +49,7 @@ class HistoricalPacer:
         recent = self._recent.get(request)
         if recent is not None and self._clock() - recent[0] < self._rules.identical_window:
             return recent[1]
-        pending = self._pending.get(request)
-        if pending is None:
-            pending = asyncio.ensure_future(self._paced(request, fetch))
-            self._pending[request] = pending
-            pending.add_done_callback(lambda _: self._pending.pop(request, None))
-        return await asyncio.shield(pending)
+        return await self._identical.run(request, lambda: self._paced(request, fetch))
 
     async def _paced(
         self, request: HistoryRequest, fetch: Callable[[], Awaitable[list[Bar]]]

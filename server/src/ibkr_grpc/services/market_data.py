@@ -34,6 +34,7 @@ from ibkr_grpc.services.historical_pacing import HistoricalPacer
 from ibkr_grpc.services.ports import Cache, MessageBus, NoTelemetry, Telemetry
 from ibkr_grpc.services.quote_hub import QuoteItem
 from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseQualifier
+from ibkr_grpc.services.single_flight import SingleFlight
 from ibkr_grpc.services.stream_merge import follow_buffer
 
 QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
@@ -91,6 +92,8 @@ class MarketDataService:
         self._monitor = monitor
         self._clock = clock
         self._qualified: dict[ContractSpec, ContractSpec] = {}
+        self._qualifying: SingleFlight[ContractSpec] = SingleFlight()
+        self._looking_up: SingleFlight[list[ContractDetails]] = SingleFlight()
         self._pacer = pacer or HistoricalPacer()
         self._cache: Cache | None = None
         self._bus: MessageBus | None = None
@@ -143,6 +146,9 @@ class MarketDataService:
         cached = self._qualified.get(contract)
         if cached is not None:
             return cached
+        return await self._qualifying.run(contract, lambda: self._qualify(contract))
+
+    async def _qualify(self, contract: ContractSpec) -> ContractSpec:
         key = f"qualified:{contract_key(contract)}"
         stored = await self._cache.get(key) if self._cache else None
         if stored is not None:
@@ -158,6 +164,9 @@ class MarketDataService:
         return await self._source.search(query, limit)
 
     async def details(self, contract: ContractSpec) -> list[ContractDetails]:
+        return await self._looking_up.run(contract, lambda: self._details(contract))
+
+    async def _details(self, contract: ContractSpec) -> list[ContractDetails]:
         key = f"details:{contract_key(contract)}"
         stored = await self._cache.get(key) if self._cache else None
         if stored is not None:

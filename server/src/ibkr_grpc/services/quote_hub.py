@@ -54,28 +54,42 @@ class QuoteHub:
         self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]
     ) -> None:
         """Add a watcher for qualified contracts, opening lines as needed; all or nothing."""
-        new = {c.con_id for c in contracts if c.con_id not in self._lines}
-        if len(self._lines) + len(new) > self._line_limit:
-            raise MarketDataLineLimitError(
-                f"{len(self._lines)} of {self._line_limit} market-data lines are in use; "
-                f"this stream needs {len(new)} more",
-                metadata={"limit": str(self._line_limit), "in_use": str(len(self._lines))},
-                quota_violations=(
-                    QuotaViolation("market_data_lines", f"at most {self._line_limit} contracts"),
-                ),
-            )
-        for contract in contracts:
-            line = self._lines.get(contract.con_id)
-            if line is None:
-                line = self._lines[contract.con_id] = _Line(contract)
-                await self._source.start(contract)
-            if line.release is not None:
-                line.release.cancel()
-                line.release = None
-            line.watchers.add(buffer)
-            latest = self._source.latest(contract.con_id)
-            if latest is not None and latest.bid is not None:
-                buffer.put(contract.con_id, latest)
+        async with self._opening:
+            new = {c.con_id for c in contracts if c.con_id not in self._lines}
+            if len(self._lines) + len(new) > self._line_limit:
+                raise MarketDataLineLimitError(
+                    f"{len(self._lines)} of {self._line_limit} market-data lines are in use; "
+                    f"this stream needs {len(new)} more",
+                    metadata={"limit": str(self._line_limit), "in_use": str(len(self._lines))},
+                    quota_violations=(
+                        QuotaViolation(
+                            "market_data_lines", f"at most {self._line_limit} contracts"
+                        ),
+                    ),
+                )
+            try:
+                for contract in contracts:
+                    await self._add_watcher(contract, buffer)
+            except BaseException:
+                # Cancelled (or refused) half way: lines opened for this watcher alone linger
+                # and go, as if it had left.
+                self.unwatch(contracts, buffer)
+                raise
+
+    async def _add_watcher(
+        self, contract: ContractSpec, buffer: ConflatingBuffer[QuoteItem]
+    ) -> None:
+        line = self._lines.get(contract.con_id)
+        if line is None:
+            line = self._lines[contract.con_id] = _Line(contract)
+            await self._source.start(contract)
+        if line.release is not None:
+            line.release.cancel()
+            line.release = None
+        line.watchers.add(buffer)
+        latest = self._source.latest(contract.con_id)
+        if latest is not None and latest.bid is not None:
+            buffer.put(contract.con_id, latest)
 
     def unwatch(self, contracts: list[ContractSpec], buffer: ConflatingBuffer[QuoteItem]) -> None:
         for contract in contracts:
