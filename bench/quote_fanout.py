@@ -158,11 +158,8 @@ async def one_stream(
             if response.WhichOneof("payload") != "quote":
                 continue
             quote = response.quote
-            trade = (
-                quote.exchange_time.ToDatetime(tzinfo=UTC).timestamp()
-                if quote.HasField("exchange_time")
-                else None
-            )
+            stamp = quote.exchange_time
+            trade = stamp.seconds + stamp.nanos / 1e9 if quote.HasField("exchange_time") else None
             sample.record(quote.contract.con_id, trade, time.time())
     except grpc.aio.AioRpcError as error:
         if error.code() != grpc.StatusCode.CANCELLED:
@@ -216,7 +213,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--streams", default="1,100,1000")
     parser.add_argument("--contracts", type=int, default=50)
-    parser.add_argument("--tick-rate", type=float, default=20.0)
+    parser.add_argument("--tick-rate", type=float, default=60.0)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         extra, bench_symbols = extra_contracts(options.contracts, Path(folder))

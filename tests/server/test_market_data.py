@@ -14,9 +14,10 @@ from google.protobuf import duration_pb2
 
 from ibkr.v1 import common_pb2, errors_pb2, gateway_service_pb2
 from ibkr.v1 import market_data_service_pb2 as pb
-from ibkr_client import ApiError
+from ibkr_client import ApiError, IbkrClient
+from ibkr_grpc.domain.identity import Role
 from ibkr_simulator import Simulator
-from tests.server.conftest import RunningServer, running_server
+from tests.server.conftest import RunningServer, mint, running_server
 from tests.server.test_metrics import scrape, value
 from tests.support.databases import migrated_database
 from tests.support.waiting import eventually
@@ -251,3 +252,54 @@ async def test_a_burst_of_streams_costs_ib_one_lookup_and_one_line_per_contract(
 
     assert sent("contract_details") == 3
     assert sent("market_data") == 3
+
+
+async def test_a_stream_that_stops_reading_is_conflated_and_holds_back_no_one(
+    server: RunningServer,
+) -> None:
+    """A reader that falls behind gets the newest quote per contract when it reads again (not
+    a backlog of everything it missed), and a stream on the same contracts keeps up meanwhile."""
+    request = pb.StreamQuotesRequest(contracts=[stock("AAPL"), stock("MSFT")])
+    reader = IbkrClient.connect(
+        f"127.0.0.1:{server.application.port}",
+        token=mint(Role.VIEWER),
+        channel_options=[("grpc.http2.bdp_probe", 0)],
+    )
+    stalled = reader.market_data.StreamQuotes(request)
+    async with reader, streaming(server, ["AAPL", "MSFT"]) as live:
+        await server.simulator.step()
+        await eventually(lambda: live.symbols() == {"AAPL", "MSFT"})
+        first = await stalled.read()  # the stream is open; now it stops reading
+        assert isinstance(first, pb.StreamQuotesResponse)
+        before = await scrape(server)
+        price = 100.0
+        changes = 2_500
+        for step in range(changes):
+            price = 100.0 + step / 100
+            server.simulator.set_price("AAPL", price)
+            # One change per read of the IB socket, so that each reaches the streams.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        final = f"{price:.2f}"
+
+        def last_aapl(responses: list[pb.StreamQuotesResponse]) -> str | None:
+            quotes = [
+                r.quote.last
+                for r in responses
+                if r.WhichOneof("payload") == "quote" and r.quote.contract.symbol == "AAPL"
+            ]
+            return quotes[-1] if quotes else None
+
+        # The live stream reaches the newest price while the stalled one reads nothing.
+        await eventually(lambda: last_aapl(live.responses) == final, within=10)
+        # The stalled stream reads again: what the transport held, then straight to the newest.
+        drained: list[pb.StreamQuotesResponse] = []
+        async with asyncio.timeout(10):
+            while last_aapl(drained) != final:
+                response = await stalled.read()
+                assert isinstance(response, pb.StreamQuotesResponse)
+                drained.append(response)
+        after = await scrape(server)
+        stalled.cancel()
+    assert len(drained) < changes / 2
+    assert value(after, "quotes_conflated_total") - value(before, "quotes_conflated_total") > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import version
 from types import TracebackType
 
@@ -51,16 +52,22 @@ class IbkrClient:
         root_certificates: bytes | None = None,
         secure: bool = False,
         default_timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
+        channel_options: Sequence[tuple[str, str | int]] = (),
     ) -> IbkrClient:
         """Open a channel to `target` ("host:port").
 
         `token` is sent as "authorization: Bearer TOKEN" on every call. `secure` (or
         `root_certificates`) selects TLS. Unary calls without an explicit timeout get
-        `default_timeout` seconds; streams get none.
+        `default_timeout` seconds; streams get none. `channel_options` are further gRPC
+        channel arguments; for instance ("grpc.http2.bdp_probe", 0) keeps the transport's
+        receive window at its initial 64 KiB, so that a reader which falls behind a quote
+        stream has fewer stale quotes queued in the transport before the server's conflation
+        takes over.
         """
-        options = [
+        options: list[tuple[str, str | int]] = [
             ("grpc.primary_user_agent", f"ibkr-grpc-client/{version('ibkr-grpc-client')}"),
             ("grpc.keepalive_time_ms", 30_000),
+            *channel_options,
         ]
         interceptors = metadata_interceptors(token=token, default_timeout=default_timeout)
         if secure or root_certificates is not None:

@@ -37,15 +37,23 @@ class ConflatingBuffer(Generic[T]):
         self._latest[key] = value
         self._ready.set()
 
-    async def take(self, timeout: float | None = None) -> list[T]:  # noqa: ASYNC109  the caller's heartbeat
-        """Everything that changed since the last take, waiting up to `timeout` for something."""
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109  the caller's heartbeat
+        """Whether a value is waiting, after waiting up to `timeout` for one."""
         if not self._latest:
             try:
                 async with asyncio.timeout(timeout):
                     await self._ready.wait()
             except TimeoutError:
-                return []
-        values = list(self._latest.values())
-        self._latest.clear()
-        self._ready.clear()
-        return values
+                return False
+        return True
+
+    def pop_oldest(self) -> T:
+        """The value that has waited longest (always its key's latest). Taking one value at a
+        time, as the reader is able to send it, is what makes conflation work for a slow
+        reader: a value read in a batch would go stale while the rest of the batch is sent,
+        and the newer value behind it would then be sent as well."""
+        key = next(iter(self._latest))
+        value = self._latest.pop(key)
+        if not self._latest:
+            self._ready.clear()
+        return value

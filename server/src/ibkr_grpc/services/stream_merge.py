@@ -30,11 +30,10 @@ async def follow_buffer(
     seconds = heartbeat.total_seconds()
     try:
         while True:
-            values = await buffer.take(seconds)
-            if not values:
+            if await buffer.wait(seconds):
+                yield buffer.pop_oldest()
+            else:
                 yield Heartbeat(clock())
-            for value in values:
-                yield value
     finally:
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
