@@ -77,6 +77,7 @@ class Sample:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     last_trade: dict[int, float] = field(default_factory=dict)
+    server_cpu: float = float("nan")
 
     def record(self, con_id: int, trade_time: float | None, received: float) -> None:
         self.messages += 1
@@ -90,6 +91,12 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def resident_megabytes(pid: int) -> float:
@@ -193,12 +200,16 @@ async def scenario(
     ]
     await asyncio.sleep(3)  # let every stream open and its lines start
     sample.messages, sample.latencies_ms = 0, []
+    cpu_before = cpu_seconds(server_pid)
     await asyncio.sleep(seconds)
+    sample.server_cpu = cpu_seconds(server_pid) - cpu_before
     status = await channels[0].gateway.GetGatewayStatus(
         gateway_service_pb2.GetGatewayStatusRequest()
     )
     rss = resident_megabytes(server_pid)
-    measured = Sample(sample.messages, sample.errors, list(sample.latencies_ms))
+    measured = Sample(
+        sample.messages, sample.errors, list(sample.latencies_ms), server_cpu=sample.server_cpu
+    )
     stop.set()
     for task in tasks:
         task.cancel()
@@ -283,15 +294,17 @@ def print_table(
     print(
         f"\n{options.contracts} contracts at {options.tick_rate:g} price steps/s, {CONTRACTS_PER_STREAM} contracts per stream, {options.seconds:g} s each, {os.cpu_count()} cores\n"
     )
-    header = f"{'scenario':<24}{'msgs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99 / floor':>12}{'errors':>8}{'IB lines':>10}{'server RSS MB':>15}"
+    header = f"{'scenario':<24}{'msgs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99 / floor':>12}{'errors':>8}{'IB lines':>10}{'server RSS MB':>15}{'server CPU %':>14}{'CPU us/msg':>12}"
     print(header)
     print("-" * len(header))
     floor_p99 = percentile(rows[0][2].latencies_ms, 0.99)
     for name, _streams, sample, lines, rss in rows:
         p50 = percentile(sample.latencies_ms, 0.50)
         p99 = percentile(sample.latencies_ms, 0.99)
+        cpu_share = 100 * sample.server_cpu / options.seconds
+        cpu_per_message = 1e6 * sample.server_cpu / max(sample.messages, 1)
         print(
-            f"{name:<24}{sample.messages / options.seconds:>10.0f}{p50:>9.1f}{p99:>9.1f}{p99 / floor_p99:>12.1f}{sample.errors:>8}{lines:>10}{rss:>15.0f}"
+            f"{name:<24}{sample.messages / options.seconds:>10.0f}{p50:>9.1f}{p99:>9.1f}{p99 / floor_p99:>12.1f}{sample.errors:>8}{lines:>10}{rss:>15.0f}{cpu_share:>14.0f}{cpu_per_message:>12.1f}"
         )
     print()
 

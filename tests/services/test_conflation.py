@@ -49,3 +49,14 @@ async def test_a_waiting_reader_wakes_on_a_put_and_times_out_without_one() -> No
     buffer.put("AAPL", "AAPL 1")
     assert await reader
     assert buffer.pop_oldest() == "AAPL 1"
+
+
+async def test_conflations_are_reported_in_batches_and_when_the_reader_reads() -> None:
+    reported: list[int] = []
+    buffer: ConflatingBuffer[int] = ConflatingBuffer(on_conflated=reported.append)
+    for step in range(200):  # a reader that never reads: 199 conflations
+        buffer.put("AAPL", step)
+    assert reported == [64, 64, 64]
+    assert buffer.pop_oldest() == 199
+    assert reported == [64, 64, 64, 7]
+    assert sum(reported) == buffer.conflated

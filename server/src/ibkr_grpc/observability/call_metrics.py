@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
-
+from ibkr_grpc.observability.loop_metrics import LoopCounterChild, LoopHistogramChild
 from ibkr_grpc.observability.metrics import Metrics
 from ibkr_grpc.services.ports import Telemetry
 
@@ -15,7 +14,9 @@ class PrometheusCallRecorder:
     def __init__(self, metrics: Metrics, telemetry: Telemetry) -> None:
         self._metrics = metrics
         self._telemetry = telemetry
-        self._sent_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._sent_children: dict[
+            tuple[str, str, str], tuple[LoopCounterChild, LoopHistogramChild]
+        ] = {}
 
     def started(self, kind: str, service: str, method: str) -> None:
         labels = {"grpc_type": kind, "grpc_service": service, "grpc_method": method}

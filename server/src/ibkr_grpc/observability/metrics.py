@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from py_grpc_prometheus.server_metrics import get_grpc_server_handled_counter, init_metrics
 
 from ibkr.v1 import errors_pb2
+from ibkr_grpc.observability.loop_metrics import LoopCounter, LoopHistogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -27,7 +28,15 @@ class Metrics:
         grpc = init_metrics(r)
         self.grpc_started = grpc["grpc_server_started_counter"]
         self.grpc_received = grpc["grpc_server_stream_msg_received"]
-        self.grpc_sent = grpc["grpc_server_stream_msg_sent"]
+        # Counted for every streamed message: exported under py-grpc-prometheus's name, kept
+        # by a lock-free counter (loop_metrics).
+        r.unregister(grpc["grpc_server_stream_msg_sent"])
+        self.grpc_sent = LoopCounter(
+            "grpc_server_msg_sent_total",
+            "Total number of gRPC stream messages sent by the server.",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            registry=r,
+        )
         self.grpc_handling_seconds = grpc["grpc_server_handled_histogram"]
         # py-grpc-prometheus always defines this legacy histogram; unregistered, not exported.
         r.unregister(grpc["legacy_grpc_server_handled_latency_seconds"])
@@ -35,7 +44,7 @@ class Metrics:
         self.active_streams = Gauge(
             "grpc_server_active_streams", "Server streams open now.", ["grpc_method"], registry=r
         )
-        self.stream_send_seconds = Histogram(
+        self.stream_send_seconds = LoopHistogram(
             "grpc_server_stream_send_seconds",
             "Time to hand one stream message to gRPC (back-pressure from slow readers).",
             ["grpc_method"],
@@ -114,12 +123,12 @@ class Metrics:
         self.market_data_line_limit = Gauge(
             "market_data_line_limit", "IB market-data lines the server may hold.", registry=r
         )
-        self.quotes_conflated = Counter(
+        self.quotes_conflated = LoopCounter(
             "quotes_conflated",
             "Quotes replaced by a newer one before a slow stream read them.",
             registry=r,
         )
-        self.quote_age_seconds = Histogram(
+        self.quote_age_seconds = LoopHistogram(
             "quote_age_seconds",
             "Age of a quote (since the server received it) when a stream sends it.",
             buckets=LATENCY_BUCKETS,

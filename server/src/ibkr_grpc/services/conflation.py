@@ -10,6 +10,11 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+# Conflations are reported in batches (and whenever the reader takes a value): a fan-out of
+# one quote to a thousand slow streams conflates a thousand times.
+REPORT_EVERY = 64
+
+
 class ConflatingBuffer(Generic[T]):
     def __init__(
         self, *, maximum_keys: int = 10_000, on_conflated: Callable[[int], None] | None = None
@@ -19,23 +24,31 @@ class ConflatingBuffer(Generic[T]):
         self._maximum_keys = maximum_keys
         self._ready = asyncio.Event()
         self.conflated = 0
+        self._unreported = 0
 
     def put(self, key: Hashable, value: T) -> None:
         """Never blocks. A value replaced before it was read counts as conflated."""
-        if key in self._latest:
-            self.conflated += 1
-            if self._on_conflated is not None:
-                self._on_conflated(1)
+        latest = self._latest
+        if key in latest:
             # Move the key to the end: values come out in the order they last changed.
-            del self._latest[key]
-        elif len(self._latest) >= self._maximum_keys:
-            oldest = next(iter(self._latest))
-            del self._latest[oldest]
-            self.conflated += 1
-            if self._on_conflated is not None:
-                self._on_conflated(1)
-        self._latest[key] = value
+            del latest[key]
+            self._count_conflated()
+        elif len(latest) >= self._maximum_keys:
+            del latest[next(iter(latest))]
+            self._count_conflated()
+        latest[key] = value
         self._ready.set()
+
+    def _count_conflated(self) -> None:
+        self.conflated += 1
+        self._unreported += 1
+        if self._unreported >= REPORT_EVERY:
+            self._report()
+
+    def _report(self) -> None:
+        if self._on_conflated is not None:
+            self._on_conflated(self._unreported)
+        self._unreported = 0
 
     async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109  the caller's heartbeat
         """Whether a value is waiting, after waiting up to `timeout` for one."""
@@ -52,6 +65,8 @@ class ConflatingBuffer(Generic[T]):
         time, as the reader is able to send it, is what makes conflation work for a slow
         reader: a value read in a batch would go stale while the rest of the batch is sent,
         and the newer value behind it would then be sent as well."""
+        if self._unreported:
+            self._report()
         key = next(iter(self._latest))
         value = self._latest.pop(key)
         if not self._latest:
