@@ -17,12 +17,17 @@ from tests.server.test_orders import AAPL, order_status
 from tests.support.waiting import eventually
 
 
-async def buy_at_market(server: RunningServer, quantity: str, key: str) -> str:
+async def fill_at_market(
+    server: RunningServer,
+    quantity: str,
+    key: str,
+    side: common_pb2.Side.ValueType = common_pb2.SIDE_BUY,
+) -> str:
     placed = await server.client.orders.PlaceOrder(
         order_service_pb2.PlaceOrderRequest(
             account=ACCOUNT,
             contract=AAPL,
-            side=common_pb2.SIDE_BUY,
+            side=side,
             quantity=quantity,
             order_type=order_service_pb2.ORDER_TYPE_MARKET,
             client_order_id=key,
@@ -64,7 +69,7 @@ async def test_an_unknown_account_is_not_found(server: RunningServer) -> None:
 
 
 async def test_positions_and_pnl_follow_a_fill(server: RunningServer) -> None:
-    await buy_at_market(server, "10", "position-buy")
+    await fill_at_market(server, "10", "position-buy")
 
     async def holding() -> bool:
         response = await server.client.portfolio.ListPositions(
@@ -87,6 +92,44 @@ async def test_positions_and_pnl_follow_a_fill(server: RunningServer) -> None:
     await eventually(pnl_reported, message="PnL was never reported")
 
 
+async def test_each_open_position_reports_its_daily_pnl(server: RunningServer) -> None:
+    simulator = server.simulator
+    assert simulator.status().pnl_subscriptions == 1  # the account's
+    await fill_at_market(server, "10", "daily-buy")
+    simulator.jump_price("AAPL", 2.0)
+
+    async def daily_pnl() -> str:
+        response = await server.client.portfolio.ListPositions(
+            portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT)
+        )
+        return response.positions[0].daily_pnl if response.positions else ""
+
+    async def reported() -> bool:
+        return bool(await daily_pnl())
+
+    await eventually(reported, message="the position's daily PnL was never reported")
+    assert float(await daily_pnl()) > 0
+    assert simulator.status().pnl_subscriptions == 2
+
+    # Flat again: the position's subscription is cancelled.
+    await fill_at_market(server, "10", "daily-sell", side=common_pb2.SIDE_SELL)
+    await eventually(
+        lambda: simulator.status().pnl_subscriptions == 1,
+        message="the closed position's PnL subscription was never cancelled",
+    )
+
+    # After a reconnect an open position is followed again.
+    await fill_at_market(server, "5", "daily-buy-again")
+    await eventually(lambda: simulator.status().pnl_subscriptions == 2)
+    await simulator.drop_connections()
+    await server.wait_until_ready()
+    await eventually(
+        lambda: simulator.status().pnl_subscriptions == 2,
+        message="the position's PnL was not subscribed again after the reconnect",
+    )
+    await eventually(reported)
+
+
 async def test_the_portfolio_stream_sends_a_snapshot_then_changes(server: RunningServer) -> None:
     call = server.client.portfolio.StreamPortfolio(
         portfolio_service_pb2.StreamPortfolioRequest(account=ACCOUNT)
@@ -105,7 +148,7 @@ async def test_the_portfolio_stream_sends_a_snapshot_then_changes(server: Runnin
         assert kinds[0] == "account_summary"
         assert "pnl" in kinds
         before = len(received)
-        await buy_at_market(server, "3", "stream-buy")
+        await fill_at_market(server, "3", "stream-buy")
 
         def position_update() -> bool:
             return any(
@@ -121,7 +164,7 @@ async def test_the_portfolio_stream_sends_a_snapshot_then_changes(server: Runnin
 
 
 async def test_each_reconciliation_snapshots_accounts_and_positions(server: RunningServer) -> None:
-    await buy_at_market(server, "4", "snapshot-buy")
+    await fill_at_market(server, "4", "snapshot-buy")
     await server.simulator.drop_connections()
     await server.wait_until_ready()
     snapshots = SnapshotStore(server.database)

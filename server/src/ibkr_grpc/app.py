@@ -422,6 +422,7 @@ class Application:
             await self.lease_server.stop()
         if self.follower_hub is not None:
             await self.follower_hub.close()
+        await self.portfolio_reader.stop()
         await self.session.stop()
         await self.quote_hub.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)

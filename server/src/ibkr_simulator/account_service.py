@@ -47,6 +47,11 @@ class AccountService:
         self._summaries: dict[SubscriptionKey, SummarySubscription] = {}
         self._pnl: dict[SubscriptionKey, PnlSubscription] = {}
 
+    @property
+    def pnl_subscriptions(self) -> int:
+        """Account and single-position PnL subscriptions held, over every connection."""
+        return len(self._pnl)
+
     def resolve_account(self, requested: str) -> str | None:
         if not requested or requested.upper() == "ALL":
             return self._book.names[0]

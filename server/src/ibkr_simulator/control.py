@@ -65,7 +65,7 @@ async def _status(simulator: Simulator, _: list[str]) -> str:
     return (
         f"listening={int(status.listening)} port={status.port} clients={clients} "
         f"connected_to_ib={int(status.connected_to_ib)} open_orders={status.open_orders} "
-        f"market_data_lines={status.market_data_lines}"
+        f"market_data_lines={status.market_data_lines} pnl_subscriptions={status.pnl_subscriptions}"
     )
 
 

@@ -37,6 +37,7 @@ class SimulatorStatus:
     connected_to_ib: bool
     open_orders: int
     market_data_lines: int
+    pnl_subscriptions: int
 
 
 class Simulator:
@@ -261,6 +262,7 @@ class Simulator:
             connected_to_ib=self.gateway.connected_to_ib,
             open_orders=len(self.gateway.orders.open_orders(None)),
             market_data_lines=self.gateway.market_data.line_count,
+            pnl_subscriptions=self.gateway.account_service.pnl_subscriptions,
         )
 
     def _response_delay_seconds(self) -> float:

@@ -1,12 +1,17 @@
-"""Account values, positions and PnL from ib_async's live subscriptions, as domain values."""
+"""Account values, positions and PnL from ib_async's live subscriptions, as domain values.
+
+Each open position also has its own PnL subscription (reqPnLSingle), for its daily PnL: opened
+when a position appears, cancelled when it closes, and opened again after every reconnect.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from ib_async import IB, PnL, PortfolioItem
+from ib_async import IB, PnL, PnLSingle, PortfolioItem
 from ib_async import AccountValue as IbAccountValue
 from ib_async import Position as IbPosition
 
@@ -53,10 +58,13 @@ class PortfolioReader:
         self._limiter = limiter
         self._clock = clock
         self._listeners: list[UpdateListener] = []
+        # Position PnL subscriptions being opened or cancelled, owned here until done.
+        self._requests: set[asyncio.Task[None]] = set()
         ib.accountValueEvent += self._on_account_value
         ib.updatePortfolioEvent += self._on_portfolio_item
         ib.positionEvent += self._on_position
         ib.pnlEvent += self._on_pnl
+        ib.pnlSingleEvent += self._on_position_pnl
 
     def add_listener(self, listener: UpdateListener) -> None:
         self._listeners.append(listener)
@@ -71,6 +79,39 @@ class PortfolioReader:
             if account not in subscribed:
                 await self._limiter.acquire("pnl")
                 self._ib.reqPnL(account)
+        for position in self._ib.positions():
+            if position.position:
+                await self._follow_position(position.account, position.contract.conId)
+
+    async def stop(self) -> None:
+        requests, self._requests = self._requests, set()
+        for request in requests:
+            request.cancel()
+        await asyncio.gather(*requests, return_exceptions=True)
+
+    def _position_pnl(self, account: str, con_id: int) -> PnLSingle | None:
+        found = self._ib.pnlSingle(account, "", con_id)
+        return found[0] if found else None
+
+    async def _follow_position(self, account: str, con_id: int) -> None:
+        if self._position_pnl(account, con_id) is not None:
+            return
+        await self._limiter.acquire("pnl_single")
+        # Checked again after the wait: another request may have opened it meanwhile.
+        if self._ib.isConnected() and self._position_pnl(account, con_id) is None:
+            self._ib.reqPnLSingle(account, "", con_id)
+
+    async def _unfollow_position(self, account: str, con_id: int) -> None:
+        if self._position_pnl(account, con_id) is None:
+            return
+        await self._limiter.acquire("cancel_pnl_single")
+        if self._ib.isConnected() and self._position_pnl(account, con_id) is not None:
+            self._ib.cancelPnLSingle(account, "", con_id)
+
+    def _request(self, request: Coroutine[None, None, None]) -> None:
+        task = asyncio.create_task(request, name="position-pnl")
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
 
     def summary(self, account: str) -> AccountSummary:
         values = [v for v in self._ib.accountValues(account) if not v.modelCode]
@@ -137,9 +178,26 @@ class PortfolioReader:
 
     def _on_position(self, position: IbPosition) -> None:
         self._emit(self._from_position(position, self._clock()))
+        account, con_id = position.account, position.contract.conId
+        followed = self._position_pnl(account, con_id) is not None
+        if position.position and not followed:
+            self._request(self._follow_position(account, con_id))
+        elif not position.position and followed:
+            self._request(self._unfollow_position(account, con_id))
 
     def _on_pnl(self, pnl: PnL) -> None:
         self._emit(self._from_pnl(pnl))
+
+    def _on_position_pnl(self, pnl: PnLSingle) -> None:
+        now = self._clock()
+        for item in self._ib.portfolio(pnl.account):
+            if item.contract.conId == pnl.conId:
+                self._emit(self._from_item(item, now))
+                return
+        for position in self._ib.positions(pnl.account):
+            if position.contract.conId == pnl.conId and position.position:
+                self._emit(self._from_position(position, now))
+                return
 
     def _from_item(self, item: PortfolioItem, now: datetime) -> Position:
         return Position(
@@ -152,6 +210,7 @@ class PortfolioReader:
             market_value=decimal_of(item.marketValue),
             unrealized_pnl=decimal_of(item.unrealizedPNL),
             realized_pnl=decimal_of(item.realizedPNL),
+            daily_pnl=self._daily_pnl(item.account, item.contract.conId),
             currency=item.contract.currency,
         )
 
@@ -162,8 +221,13 @@ class PortfolioReader:
             quantity=decimal_of(position.position) or Decimal(0),
             average_cost=decimal_of(position.avgCost),
             update_time=now,
+            daily_pnl=self._daily_pnl(position.account, position.contract.conId),
             currency=position.contract.currency,
         )
+
+    def _daily_pnl(self, account: str, con_id: int) -> Decimal | None:
+        pnl = self._position_pnl(account, con_id)
+        return decimal_of(pnl.dailyPnL) if pnl is not None else None
 
     def _from_pnl(self, pnl: PnL) -> ProfitAndLoss:
         return ProfitAndLoss(
