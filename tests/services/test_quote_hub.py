@@ -66,10 +66,14 @@ async def test_a_stream_cancelled_while_its_lines_open_leaves_none_behind() -> N
     opening.cancel()
     with pytest.raises(asyncio.CancelledError):
         await opening
-    await asyncio.sleep(0.05)
     assert hub.lines_in_use == 0
     hub.publish(Quote(stock(1), datetime.now(UTC)))
     assert not await watcher.wait(timeout=0)
+    # The next watcher opens the line for real rather than joining one that never opened.
+    source.proceed.set()
+    await hub.watch([stock(1)], buffer())
+    assert source.started == [1, 1]
+    assert source.open == {1}
     await hub.close()
 
 

@@ -82,7 +82,12 @@ class QuoteHub:
         line = self._lines.get(contract.con_id)
         if line is None:
             line = self._lines[contract.con_id] = _Line(contract)
-            await self._source.start(contract)
+            try:
+                await self._source.start(contract)
+            except BaseException:
+                # Never opened: gone at once, so that no later watcher joins a dead line.
+                del self._lines[contract.con_id]
+                raise
         if line.release is not None:
             line.release.cancel()
             line.release = None
