@@ -227,20 +227,26 @@ async def test_a_quote_stream_survives_a_gateway_reconnect(server: RunningServer
         assert markers[:2] == [common_pb2.STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED, reconciled]
 
 
-async def test_a_burst_of_streams_costs_ib_one_lookup_and_one_line_per_contract(
+async def test_a_burst_of_streams_costs_ib_one_lookup_per_contract_and_one_line_per_known_one(
     server: RunningServer,
 ) -> None:
     """Every screen reconnecting at once (after a restart, say) must not queue thousands of
     duplicate contract lookups behind the shared 45/s request limiter."""
     before = await scrape(server)
-    collectors = [QuoteCollector(server, ["AAPL", "MSFT", "SPY"]) for _ in range(60)]
+    collectors = [QuoteCollector(server, ["AAPL", "MSFT", "SPY", "NOSUCHTHING"]) for _ in range(60)]
     try:
 
         async def all_quoting() -> bool:
             await server.simulator.step()
-            return all(c.symbols() == {"AAPL", "MSFT", "SPY"} for c in collectors)
+            return all(
+                c.symbols() == {"AAPL", "MSFT", "SPY"} and "subscription_error" in c.kinds()
+                for c in collectors
+            )
 
         await eventually(all_quoting, within=10, message="not every stream got its quotes")
+        # A contract IB does not know is remembered for a while too.
+        async with streaming(server, ["NOSUCHTHING"]) as late:
+            await eventually(lambda: "subscription_error" in late.kinds())
         after = await scrape(server)
     finally:
         await asyncio.gather(*(collector.close() for collector in collectors))
@@ -250,7 +256,7 @@ async def test_a_burst_of_streams_costs_ib_one_lookup_and_one_line_per_contract(
             before, "ib_requests_total", kind=kind
         )
 
-    assert sent("contract_details") == 3
+    assert sent("contract_details") == 4
     assert sent("market_data") == 3
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ibkr_grpc.domain.contracts import ContractSpec
-from ibkr_grpc.domain.errors import GatewayUnavailableError, ServiceError
+from ibkr_grpc.domain.errors import GatewayUnavailableError, InvalidContractError, ServiceError
 from ibkr_grpc.domain.market_data import (
     Bar,
     ContractDetails,
@@ -41,6 +41,10 @@ QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
 # A cached quote is fresh this long; contract lookups are cached for a day.
 QUOTE_FRESH_SECONDS = 2.0
 LOOKUP_SECONDS = 86_400.0
+# A contract IB does not know is refused from memory this long (and at most this many kept),
+# so that screens asking for it again and again do not spend the shared request limiter.
+UNKNOWN_CONTRACT_SECONDS = 60.0
+UNKNOWN_CONTRACTS_KEPT = 10_000
 PUBLISH_INTERVAL_SECONDS = 0.25
 OWNER_WAIT_SECONDS = 5.0
 
@@ -93,6 +97,7 @@ class MarketDataService:
         self._clock = clock
         self._qualified: dict[ContractSpec, ContractSpec] = {}
         self._qualifying: SingleFlight[ContractSpec] = SingleFlight()
+        self._unknown: dict[ContractSpec, tuple[datetime, InvalidContractError]] = {}
         self._looking_up: SingleFlight[list[ContractDetails]] = SingleFlight()
         self._pacer = pacer or HistoricalPacer()
         self._cache: Cache | None = None
@@ -146,6 +151,12 @@ class MarketDataService:
         cached = self._qualified.get(contract)
         if cached is not None:
             return cached
+        refused = self._unknown.get(contract)
+        if refused is not None:
+            until, error = refused
+            if self._clock() < until:
+                raise error.with_traceback(None)
+            del self._unknown[contract]
         return await self._qualifying.run(contract, lambda: self._qualify(contract))
 
     async def _qualify(self, contract: ContractSpec) -> ContractSpec:
@@ -154,7 +165,16 @@ class MarketDataService:
         if stored is not None:
             cached = decode_contract(stored)
         else:
-            cached = await self._qualifier.qualify(contract)
+            try:
+                cached = await self._qualifier.qualify(contract)
+            except InvalidContractError as error:
+                # Remembered here, inside the shared lookup, so that it is in place before
+                # the lookup's waiters (or a caller arriving meanwhile) resume.
+                if len(self._unknown) >= UNKNOWN_CONTRACTS_KEPT:
+                    self._unknown.clear()
+                until = self._clock() + timedelta(seconds=UNKNOWN_CONTRACT_SECONDS)
+                self._unknown[contract] = (until, error)
+                raise
             if self._cache is not None:
                 await self._cache.set(key, encode_contract(cached), ttl_seconds=LOOKUP_SECONDS)
         self._qualified[contract] = cached
