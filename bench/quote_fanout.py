@@ -108,13 +108,14 @@ def resident_megabytes(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def process(
-    *command: str, environment: dict[str, str] | None = None
+    *command: str, environment: dict[str, str] | None = None, log: Path | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
+    output = log.open("wb") if log is not None else None
     child = await asyncio.create_subprocess_exec(
         *command,
         env=environment,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=output or asyncio.subprocess.DEVNULL,
+        stderr=output or asyncio.subprocess.DEVNULL,
     )
     try:
         yield child
@@ -127,6 +128,8 @@ async def process(
             except TimeoutError:
                 child.kill()
                 await child.wait()
+        if output is not None:
+            output.close()
 
 
 async def floor(host: str, port: int, symbols: list[str], seconds: float) -> Sample:
@@ -225,6 +228,7 @@ async def main() -> None:
     parser.add_argument("--streams", default="1,100,1000")
     parser.add_argument("--contracts", type=int, default=50)
     parser.add_argument("--tick-rate", type=float, default=60.0)
+    parser.add_argument("--server-log", type=Path, help="write the server's log here")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         extra, bench_symbols = extra_contracts(options.contracts, Path(folder))
@@ -268,7 +272,9 @@ async def main() -> None:
                 "127.0.0.1", simulator_port, symbols[:CONTRACTS_PER_STREAM], options.seconds
             )
             rows.append(("bare ib_async (floor)", 1, bare, CONTRACTS_PER_STREAM, float("nan")))
-            async with process(str(BIN / "ibkr-grpc"), "serve", environment=environment) as server:
+            async with process(
+                str(BIN / "ibkr-grpc"), "serve", environment=environment, log=options.server_log
+            ) as server:
                 target = f"127.0.0.1:{grpc_port}"
                 async with IbkrClient.connect(target, token=token) as probe:
                     for _ in range(100):

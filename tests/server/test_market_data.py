@@ -309,3 +309,47 @@ async def test_a_stream_that_stops_reading_is_conflated_and_holds_back_no_one(
         stalled.cancel()
     assert len(drained) < changes / 2
     assert value(after, "quotes_conflated_total") - value(before, "quotes_conflated_total") > 0
+
+
+async def test_streams_cancelled_while_quotes_flow_end_as_cancelled(server: RunningServer) -> None:
+    """A client that cancels while the server is sending ends its call as CANCELLED: not as a
+    server error, and without an error logged for it."""
+
+    def outcomes(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for (name, labels), count in samples.items():
+            label = dict(labels)
+            if name == "grpc_server_handled_total" and label["grpc_method"] == "StreamQuotes":
+                counts[label["grpc_code"]] = count
+        return counts
+
+    before = outcomes(await scrape(server))
+    collectors = [QuoteCollector(server, ["AAPL", "MSFT", "SPY"]) for _ in range(40)]
+
+    async def all_quoting() -> bool:
+        await server.simulator.step()
+        return all(c.symbols() == {"AAPL", "MSFT", "SPY"} for c in collectors)
+
+    await eventually(all_quoting, within=10)
+
+    async def feed() -> None:
+        while True:
+            await server.simulator.step()
+            await asyncio.sleep(0)
+
+    feeding = asyncio.create_task(feed())
+    try:
+        for collector in collectors:
+            await collector.close()
+            await asyncio.sleep(0.005)
+
+        async def all_ended() -> bool:
+            after = outcomes(await scrape(server))
+            return after.get("CANCELLED", 0) - before.get("CANCELLED", 0) == len(collectors)
+
+        await eventually(all_ended, within=10, message="not every stream ended as CANCELLED")
+    finally:
+        feeding.cancel()
+        await asyncio.gather(feeding, return_exceptions=True)
+    after = outcomes(await scrape(server))
+    assert {code for code in after if after[code] != before.get(code, 0)} == {"CANCELLED"}

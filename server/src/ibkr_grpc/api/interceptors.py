@@ -194,6 +194,11 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
                     yield response
                     call.sent(time.perf_counter() - handed)
                     sent += 1
+        except GeneratorExit:
+            # grpc stopped iterating: the client cancelled while a message was being sent,
+            # and this generator is being closed. The call is over; nothing can be sent.
+            call.finish("CANCELLED", messages_sent=sent)
+            raise
         except BaseException as error:
             if is_cancellation(error) and not hooks.shutting_down.is_set():
                 call.finish("CANCELLED", messages_sent=sent)
