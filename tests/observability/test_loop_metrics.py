@@ -55,3 +55,13 @@ def test_names_clash_and_labels_are_checked_as_prometheus_client_does() -> None:
         counter.labels(wrong="x")
     with pytest.raises(ValueError, match="only goes up"):
         counter.labels(method="x").inc(-1)
+
+
+def test_a_labelled_metric_needs_its_labels() -> None:
+    registry = CollectorRegistry()
+    counter = LoopCounter("sent", "Messages sent.", ["method"], registry=registry)
+    histogram = LoopHistogram("age_seconds", "Age.", ["method"], buckets=(1.0,), registry=registry)
+    with pytest.raises(ValueError, match="use labels"):
+        counter.inc()
+    with pytest.raises(ValueError, match="use labels"):
+        histogram.observe(0.5)
