@@ -88,3 +88,5 @@ class GatewayState:
     reconnect_attempts: int = 0
     last_error: str = ""
     last_error_code: int = 0
+    # Why order commands are refused although READY (accounts not matching TRADING_MODE).
+    trading_blocked_reason: str = ""

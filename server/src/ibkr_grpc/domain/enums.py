@@ -39,6 +39,8 @@ class OrderStatus(StrEnum):
     REJECTED = "REJECTED"
     INACTIVE = "INACTIVE"
     EXPIRED = "EXPIRED"
+    # IB never received it (proved locally or by reconciliation); a retry sends it anew.
+    NOT_SENT = "NOT_SENT"
 
     @property
     def is_final(self) -> bool:
@@ -57,8 +59,16 @@ _FINAL_STATUSES = frozenset(
         OrderStatus.REJECTED,
         OrderStatus.INACTIVE,
         OrderStatus.EXPIRED,
+        OrderStatus.NOT_SENT,
     }
 )
+
+
+class OrderOrigin(StrEnum):
+    THIS_SERVER = "THIS_SERVER"
+    OTHER_API_CLIENT = "OTHER_API_CLIENT"
+    # TWS, the mobile app, Client Portal: IB reports them with order id 0 or below.
+    MANUAL = "MANUAL"
 
 
 class BracketRole(StrEnum):
@@ -94,6 +104,9 @@ class OrderEventType(StrEnum):
     CANCEL_REQUESTED = "CANCEL_REQUESTED"
     RECONCILED = "RECONCILED"
     BROKER_MESSAGE = "BROKER_MESSAGE"
+    MODIFIED = "MODIFIED"
+    COMMAND_REFUSED = "COMMAND_REFUSED"
+    DISCOVERED = "DISCOVERED"
 
 
 class ConnectionState(StrEnum):

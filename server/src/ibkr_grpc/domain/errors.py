@@ -110,6 +110,33 @@ class BrokerRejectedError(ServiceError):
     kind = ErrorKind.FAILED_PRECONDITION
 
 
+class CommandRefusedError(ServiceError):
+    """IB refused a modify or cancel; the order is unchanged and keeps IB's last status."""
+
+    reason = "IB_COMMAND_REFUSED"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(self, message: str, *, order_id: str, ib_error_code: int) -> None:
+        super().__init__(
+            message,
+            metadata={"order_id": order_id, "ib_error_code": str(ib_error_code)},
+            precondition_violations=(PreconditionViolation("IB", order_id, message),),
+        )
+
+
+class TradingModeMismatchError(ServiceError):
+    """The accounts IB reports do not match TRADING_MODE: no order command is served."""
+
+    reason = "TRADING_MODE_MISMATCH"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            precondition_violations=(PreconditionViolation("TRADING_MODE", "gateway", message),),
+        )
+
+
 class GatewayUnavailableError(ServiceError):
     reason = "IB_CONNECTION_FAILED"
     kind = ErrorKind.UNAVAILABLE

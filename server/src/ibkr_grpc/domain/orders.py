@@ -10,6 +10,7 @@ from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import (
     BracketRole,
     OrderEventType,
+    OrderOrigin,
     OrderStatus,
     OrderType,
     Side,
@@ -99,6 +100,9 @@ class Order:
     commission: Decimal | None = None
     commission_currency: str = ""
     placed_by: str = ""
+    origin: OrderOrigin = OrderOrigin.THIS_SERVER
+    # The API client id that placed the order at IB (0 for manual orders).
+    broker_client_id: int = 0
 
     @property
     def remaining_quantity(self) -> Decimal:

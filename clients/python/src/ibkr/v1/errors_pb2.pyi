@@ -142,6 +142,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_SERVICE_UNAVAILABLE: _ErrorReason.ValueType  # 28
     """UNAVAILABLE, with RetryInfo: the server is shutting down or its database is unreachable."""
+    ERROR_REASON_IB_COMMAND_REFUSED: _ErrorReason.ValueType  # 29
+    """FAILED_PRECONDITION, with PreconditionFailure: IB refused a modify or cancel (IB error 104,
+    10147, 10148, 161 and kin; ErrorInfo metadata carries ib_error_code). The order is
+    unchanged and keeps the status IB reports.
+    """
+    ERROR_REASON_TRADING_MODE_MISMATCH: _ErrorReason.ValueType  # 30
+    """FAILED_PRECONDITION, with PreconditionFailure: the accounts IB reports do not match the
+    server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). Every
+    order command is refused until the configuration is fixed; GetGatewayStatus says why.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The documented values of google.rpc.ErrorInfo.reason for domain "ibkr.v1". The comment on
@@ -248,4 +258,14 @@ carry the details under the call's request id.
 """
 ERROR_REASON_SERVICE_UNAVAILABLE: ErrorReason.ValueType  # 28
 """UNAVAILABLE, with RetryInfo: the server is shutting down or its database is unreachable."""
+ERROR_REASON_IB_COMMAND_REFUSED: ErrorReason.ValueType  # 29
+"""FAILED_PRECONDITION, with PreconditionFailure: IB refused a modify or cancel (IB error 104,
+10147, 10148, 161 and kin; ErrorInfo metadata carries ib_error_code). The order is
+unchanged and keeps the status IB reports.
+"""
+ERROR_REASON_TRADING_MODE_MISMATCH: ErrorReason.ValueType  # 30
+"""FAILED_PRECONDITION, with PreconditionFailure: the accounts IB reports do not match the
+server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). Every
+order command is refused until the configuration is fixed; GetGatewayStatus says why.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

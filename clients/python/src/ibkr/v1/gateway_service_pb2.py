@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dibkr/v1/gateway_service.proto\x12\x07ibkr.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xb8\x03\n\rGatewayStatus\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.ibkr.v1.ConnectionState\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x11\n\tclient_id\x18\x05 \x01(\x05\x12\x16\n\x0eserver_version\x18\x06 \x01(\x05\x12\x18\n\x10managed_accounts\x18\x07 \x03(\t\x12\x35\n\x11state_change_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bready_since\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12reconnect_attempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x17\n\x0flast_error_code\x18\x0c \x01(\x05\x12 \n\x18market_data_lines_in_use\x18\r \x01(\x05\x12\x1e\n\x16market_data_line_limit\x18\x0e \x01(\x05\"\x19\n\x17GetGatewayStatusRequest\"B\n\x18GetGatewayStatusResponse\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatus\"S\n\x1aStreamGatewayStatusRequest\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa4\x01\n\x1bStreamGatewayStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatusH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\xb1\x01\n\x0f\x43onnectionState\x12 \n\x1c\x43ONNECTION_STATE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43ONNECTION_STATE_DISCONNECTED\x10\x01\x12\x1f\n\x1b\x43ONNECTION_STATE_CONNECTING\x10\x02\x12\x1c\n\x18\x43ONNECTION_STATE_SYNCING\x10\x03\x12\x1a\n\x16\x43ONNECTION_STATE_READY\x10\x04\x32\x8d\x02\n\x0eGatewayService\x12s\n\x10GetGatewayStatus\x12 .ibkr.v1.GetGatewayStatusRequest\x1a!.ibkr.v1.GetGatewayStatusResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/gateway/status\x12\x85\x01\n\x13StreamGatewayStatus\x12#.ibkr.v1.StreamGatewayStatusRequest\x1a$.ibkr.v1.StreamGatewayStatusResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/gateway/status:stream0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dibkr/v1/gateway_service.proto\x12\x07ibkr.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xd8\x03\n\rGatewayStatus\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.ibkr.v1.ConnectionState\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x11\n\tclient_id\x18\x05 \x01(\x05\x12\x16\n\x0eserver_version\x18\x06 \x01(\x05\x12\x18\n\x10managed_accounts\x18\x07 \x03(\t\x12\x35\n\x11state_change_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bready_since\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12reconnect_attempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x17\n\x0flast_error_code\x18\x0c \x01(\x05\x12 \n\x18market_data_lines_in_use\x18\r \x01(\x05\x12\x1e\n\x16market_data_line_limit\x18\x0e \x01(\x05\x12\x1e\n\x16trading_blocked_reason\x18\x0f \x01(\t\"\x19\n\x17GetGatewayStatusRequest\"B\n\x18GetGatewayStatusResponse\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatus\"S\n\x1aStreamGatewayStatusRequest\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa4\x01\n\x1bStreamGatewayStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatusH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\xb1\x01\n\x0f\x43onnectionState\x12 \n\x1c\x43ONNECTION_STATE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43ONNECTION_STATE_DISCONNECTED\x10\x01\x12\x1f\n\x1b\x43ONNECTION_STATE_CONNECTING\x10\x02\x12\x1c\n\x18\x43ONNECTION_STATE_SYNCING\x10\x03\x12\x1a\n\x16\x43ONNECTION_STATE_READY\x10\x04\x32\x8d\x02\n\x0eGatewayService\x12s\n\x10GetGatewayStatus\x12 .ibkr.v1.GetGatewayStatusRequest\x1a!.ibkr.v1.GetGatewayStatusResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/gateway/status\x12\x85\x01\n\x13StreamGatewayStatus\x12#.ibkr.v1.StreamGatewayStatusRequest\x1a$.ibkr.v1.StreamGatewayStatusResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/gateway/status:stream0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,18 +39,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATEWAYSERVICE'].methods_by_name['GetGatewayStatus']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/gateway/status'
   _globals['_GATEWAYSERVICE'].methods_by_name['StreamGatewayStatus']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['StreamGatewayStatus']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/gateway/status:stream'
-  _globals['_CONNECTIONSTATE']._serialized_start=950
-  _globals['_CONNECTIONSTATE']._serialized_end=1127
+  _globals['_CONNECTIONSTATE']._serialized_start=982
+  _globals['_CONNECTIONSTATE']._serialized_end=1159
   _globals['_GATEWAYSTATUS']._serialized_start=160
-  _globals['_GATEWAYSTATUS']._serialized_end=600
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=602
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=627
-  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_start=629
-  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_end=695
-  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_start=697
-  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_end=780
-  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_start=783
-  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_end=947
-  _globals['_GATEWAYSERVICE']._serialized_start=1130
-  _globals['_GATEWAYSERVICE']._serialized_end=1399
+  _globals['_GATEWAYSTATUS']._serialized_end=632
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=634
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=659
+  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_start=661
+  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_end=727
+  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_start=729
+  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_end=812
+  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_start=815
+  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_end=979
+  _globals['_GATEWAYSERVICE']._serialized_start=1162
+  _globals['_GATEWAYSERVICE']._serialized_end=1431
 # @@protoc_insertion_point(module_scope)

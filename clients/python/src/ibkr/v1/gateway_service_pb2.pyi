@@ -70,6 +70,7 @@ class GatewayStatus(_message.Message):
     LAST_ERROR_CODE_FIELD_NUMBER: _builtins.int
     MARKET_DATA_LINES_IN_USE_FIELD_NUMBER: _builtins.int
     MARKET_DATA_LINE_LIMIT_FIELD_NUMBER: _builtins.int
+    TRADING_BLOCKED_REASON_FIELD_NUMBER: _builtins.int
     state: Global___ConnectionState.ValueType
     trading_mode: _common_pb2.TradingMode.ValueType
     host: _builtins.str
@@ -88,6 +89,10 @@ class GatewayStatus(_message.Message):
     market_data_lines_in_use: _builtins.int
     """Market-data lines in use and the limit the server enforces."""
     market_data_line_limit: _builtins.int
+    trading_blocked_reason: _builtins.str
+    """Why order commands are refused although the session is READY (the accounts IB reports do
+    not match trading_mode); empty when trading is possible.
+    """
     @_builtins.property
     def managed_accounts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -115,10 +120,11 @@ class GatewayStatus(_message.Message):
         last_error_code: _builtins.int = ...,
         market_data_lines_in_use: _builtins.int = ...,
         market_data_line_limit: _builtins.int = ...,
+        trading_blocked_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ready_since", b"ready_since", "state_change_time", b"state_change_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "host", b"host", "last_error", b"last_error", "last_error_code", b"last_error_code", "managed_accounts", b"managed_accounts", "market_data_line_limit", b"market_data_line_limit", "market_data_lines_in_use", b"market_data_lines_in_use", "port", b"port", "ready_since", b"ready_since", "reconnect_attempts", b"reconnect_attempts", "server_version", b"server_version", "state", b"state", "state_change_time", b"state_change_time", "trading_mode", b"trading_mode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "host", b"host", "last_error", b"last_error", "last_error_code", b"last_error_code", "managed_accounts", b"managed_accounts", "market_data_line_limit", b"market_data_line_limit", "market_data_lines_in_use", b"market_data_lines_in_use", "port", b"port", "ready_since", b"ready_since", "reconnect_attempts", b"reconnect_attempts", "server_version", b"server_version", "state", b"state", "state_change_time", b"state_change_time", "trading_blocked_reason", b"trading_blocked_reason", "trading_mode", b"trading_mode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

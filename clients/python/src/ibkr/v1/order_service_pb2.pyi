@@ -112,15 +112,24 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     """Cancel requested, not yet confirmed by IB."""
     ORDER_STATUS_CANCELLED: _OrderStatus.ValueType  # 6
     ORDER_STATUS_REJECTED: _OrderStatus.ValueType  # 7
-    """Refused, by IB (status_reason carries IB's message) or by the server before sending."""
+    """Refused by IB on its definitive word (IB error 201, 203 and kin, or IB's Inactive after a
+    margin rejection); status_reason carries IB's message.
+    """
     ORDER_STATUS_INACTIVE: _OrderStatus.ValueType  # 8
     """Accepted by IB but not working (IB's Inactive), e.g. an order outside its permissions."""
     ORDER_STATUS_EXPIRED: _OrderStatus.ValueType  # 9
     """Its time in force ran out."""
+    ORDER_STATUS_NOT_SENT: _OrderStatus.ValueType  # 10
+    """IB never received the order: the gateway connection failed before it was written, or
+    reconciliation after a full sync found no open order, completed order or execution of it.
+    PlaceOrder with the same client_order_id and the same request sends it again, once, as a
+    new order (one client_order_id never has more than one live order at IB).
+    """
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
-    """Where an order is in its life. PENDING_SUBMIT and PENDING_CANCEL are in flight; FILLED,
-    CANCELLED, REJECTED, INACTIVE and EXPIRED are final.
+    """Where an order is in its life, on IB's word. PENDING_SUBMIT and PENDING_CANCEL are in flight;
+    FILLED, CANCELLED, REJECTED, INACTIVE, EXPIRED and NOT_SENT are final. A refused modify or
+    cancel never changes the status (it is a COMMAND_REFUSED event).
     """
 
 ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
@@ -139,12 +148,50 @@ ORDER_STATUS_PENDING_CANCEL: OrderStatus.ValueType  # 5
 """Cancel requested, not yet confirmed by IB."""
 ORDER_STATUS_CANCELLED: OrderStatus.ValueType  # 6
 ORDER_STATUS_REJECTED: OrderStatus.ValueType  # 7
-"""Refused, by IB (status_reason carries IB's message) or by the server before sending."""
+"""Refused by IB on its definitive word (IB error 201, 203 and kin, or IB's Inactive after a
+margin rejection); status_reason carries IB's message.
+"""
 ORDER_STATUS_INACTIVE: OrderStatus.ValueType  # 8
 """Accepted by IB but not working (IB's Inactive), e.g. an order outside its permissions."""
 ORDER_STATUS_EXPIRED: OrderStatus.ValueType  # 9
 """Its time in force ran out."""
+ORDER_STATUS_NOT_SENT: OrderStatus.ValueType  # 10
+"""IB never received the order: the gateway connection failed before it was written, or
+reconciliation after a full sync found no open order, completed order or execution of it.
+PlaceOrder with the same client_order_id and the same request sends it again, once, as a
+new order (one client_order_id never has more than one live order at IB).
+"""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+class _OrderOrigin:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderOriginEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderOrigin.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_ORIGIN_UNSPECIFIED: _OrderOrigin.ValueType  # 0
+    ORDER_ORIGIN_THIS_SERVER: _OrderOrigin.ValueType  # 1
+    """Placed through this server."""
+    ORDER_ORIGIN_OTHER_API_CLIENT: _OrderOrigin.ValueType  # 2
+    """Placed by another API client of the same gateway (another client id)."""
+    ORDER_ORIGIN_MANUAL: _OrderOrigin.ValueType  # 3
+    """Placed by hand: TWS, the mobile app or Client Portal (IB reports them with order id 0 or
+    below). IB reports these only to the master API client id or to client id 0.
+    """
+
+class OrderOrigin(_OrderOrigin, metaclass=_OrderOriginEnumTypeWrapper):
+    """Who placed an order."""
+
+ORDER_ORIGIN_UNSPECIFIED: OrderOrigin.ValueType  # 0
+ORDER_ORIGIN_THIS_SERVER: OrderOrigin.ValueType  # 1
+"""Placed through this server."""
+ORDER_ORIGIN_OTHER_API_CLIENT: OrderOrigin.ValueType  # 2
+"""Placed by another API client of the same gateway (another client id)."""
+ORDER_ORIGIN_MANUAL: OrderOrigin.ValueType  # 3
+"""Placed by hand: TWS, the mobile app or Client Portal (IB reports them with order id 0 or
+below). IB reports these only to the master API client id or to client id 0.
+"""
+Global___OrderOrigin: _TypeAlias = OrderOrigin  # noqa: Y015
 
 class _BracketRole:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -195,6 +242,16 @@ class _OrderEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderE
     """After a reconnect, the server settled the order's state from IB's records."""
     ORDER_EVENT_TYPE_BROKER_MESSAGE: _OrderEventType.ValueType  # 9
     """IB sent a message about the order that did not change its status (a warning)."""
+    ORDER_EVENT_TYPE_MODIFIED: _OrderEventType.ValueType  # 10
+    """IB confirmed a modification; order carries the new terms."""
+    ORDER_EVENT_TYPE_COMMAND_REFUSED: _OrderEventType.ValueType  # 11
+    """IB refused a modify or cancel; the order is unchanged and detail carries IB's code and
+    text.
+    """
+    ORDER_EVENT_TYPE_DISCOVERED: _OrderEventType.ValueType  # 12
+    """An order placed outside this server (another API client, TWS, the mobile app) was seen for
+    the first time.
+    """
 
 class OrderEventType(_OrderEventType, metaclass=_OrderEventTypeEnumTypeWrapper):
     """What happened to an order."""
@@ -218,6 +275,16 @@ ORDER_EVENT_TYPE_RECONCILED: OrderEventType.ValueType  # 8
 """After a reconnect, the server settled the order's state from IB's records."""
 ORDER_EVENT_TYPE_BROKER_MESSAGE: OrderEventType.ValueType  # 9
 """IB sent a message about the order that did not change its status (a warning)."""
+ORDER_EVENT_TYPE_MODIFIED: OrderEventType.ValueType  # 10
+"""IB confirmed a modification; order carries the new terms."""
+ORDER_EVENT_TYPE_COMMAND_REFUSED: OrderEventType.ValueType  # 11
+"""IB refused a modify or cancel; the order is unchanged and detail carries IB's code and
+text.
+"""
+ORDER_EVENT_TYPE_DISCOVERED: OrderEventType.ValueType  # 12
+"""An order placed outside this server (another API client, TWS, the mobile app) was seen for
+the first time.
+"""
 Global___OrderEventType: _TypeAlias = OrderEventType  # noqa: Y015
 
 @_typing.final
@@ -511,6 +578,8 @@ class Order(_message.Message):
     COMMISSION_CURRENCY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    BROKER_CLIENT_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """The server's id for the order, stable for its whole life (also sent to IB as orderRef)."""
     client_order_id: _builtins.str
@@ -548,6 +617,10 @@ class Order(_message.Message):
     commission: _builtins.str
     """Sum of the commissions of the order's fills so far, decimal string."""
     commission_currency: _builtins.str
+    origin: Global___OrderOrigin.ValueType
+    """Who placed the order: this server, another API client, or a person in TWS or the app."""
+    broker_client_id: _builtins.int
+    """The API client id that placed the order at IB (0 for manual orders)."""
     @_builtins.property
     def contract(self) -> _common_pb2.Contract: ...
     @_builtins.property
@@ -594,10 +667,12 @@ class Order(_message.Message):
         commission_currency: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        origin: Global___OrderOrigin.ValueType = ...,
+        broker_client_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["arrival_quote", b"arrival_quote", "contract", b"contract", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "arrival_quote", b"arrival_quote", "average_fill_price", b"average_fill_price", "bracket_role", b"bracket_role", "broker_order_id", b"broker_order_id", "child_order_ids", b"child_order_ids", "client_order_id", b"client_order_id", "commission", b"commission", "commission_currency", b"commission_currency", "contract", b"contract", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "limit_price", b"limit_price", "oca_group", b"oca_group", "order_id", b"order_id", "order_type", b"order_type", "outside_regular_hours", b"outside_regular_hours", "parent_order_id", b"parent_order_id", "perm_id", b"perm_id", "quantity", b"quantity", "remaining_quantity", b"remaining_quantity", "side", b"side", "status", b"status", "status_reason", b"status_reason", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "arrival_quote", b"arrival_quote", "average_fill_price", b"average_fill_price", "bracket_role", b"bracket_role", "broker_client_id", b"broker_client_id", "broker_order_id", b"broker_order_id", "child_order_ids", b"child_order_ids", "client_order_id", b"client_order_id", "commission", b"commission", "commission_currency", b"commission_currency", "contract", b"contract", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "limit_price", b"limit_price", "oca_group", b"oca_group", "order_id", b"order_id", "order_type", b"order_type", "origin", b"origin", "outside_regular_hours", b"outside_regular_hours", "parent_order_id", b"parent_order_id", "perm_id", b"perm_id", "quantity", b"quantity", "remaining_quantity", b"remaining_quantity", "side", b"side", "status", b"status", "status_reason", b"status_reason", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -114,7 +114,10 @@ class OrderServiceServicer:
 
     def ModifyOrder(self, request, context):
         """Changes a working order's quantity, prices or time in force. Fields left unset keep their
-        value.
+        value. Passes the halt, the rate limit and every risk check against the order as it would
+        stand. The stored order changes only when IB confirms the new terms; returns as soon as IB
+        confirmed (MODIFIED), or refused (IB_COMMAND_REFUSED, the order unchanged), or after a
+        bounded wait with the order as IB last reported it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,7 +125,9 @@ class OrderServiceServicer:
 
     def CancelOrder(self, request, context):
         """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-        IB confirmed); the final state also arrives on StreamOrderEvents.
+        IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
+        (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
+        order keeps the status IB reports.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

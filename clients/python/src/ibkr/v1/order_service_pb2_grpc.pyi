@@ -50,11 +50,16 @@ class OrderServiceStub:
     """Lists orders, newest first, filtered and paged (AIP-158)."""
     ModifyOrder: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.ModifyOrderRequest, _order_service_pb2.ModifyOrderResponse]
     """Changes a working order's quantity, prices or time in force. Fields left unset keep their
-    value.
+    value. Passes the halt, the rate limit and every risk check against the order as it would
+    stand. The stored order changes only when IB confirms the new terms; returns as soon as IB
+    confirmed (MODIFIED), or refused (IB_COMMAND_REFUSED, the order unchanged), or after a
+    bounded wait with the order as IB last reported it.
     """
     CancelOrder: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.CancelOrderRequest, _order_service_pb2.CancelOrderResponse]
     """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-    IB confirmed); the final state also arrives on StreamOrderEvents.
+    IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
+    (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
+    order keeps the status IB reports.
     """
     CancelAllOrders: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.CancelAllOrdersRequest, _order_service_pb2.CancelAllOrdersResponse]
     """Cancels every working order, or every working order of one account."""
@@ -88,11 +93,16 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """Lists orders, newest first, filtered and paged (AIP-158)."""
     ModifyOrder: _aio.UnaryUnaryMultiCallable[_order_service_pb2.ModifyOrderRequest, _order_service_pb2.ModifyOrderResponse]  # type: ignore[assignment]
     """Changes a working order's quantity, prices or time in force. Fields left unset keep their
-    value.
+    value. Passes the halt, the rate limit and every risk check against the order as it would
+    stand. The stored order changes only when IB confirms the new terms; returns as soon as IB
+    confirmed (MODIFIED), or refused (IB_COMMAND_REFUSED, the order unchanged), or after a
+    bounded wait with the order as IB last reported it.
     """
     CancelOrder: _aio.UnaryUnaryMultiCallable[_order_service_pb2.CancelOrderRequest, _order_service_pb2.CancelOrderResponse]  # type: ignore[assignment]
     """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-    IB confirmed); the final state also arrives on StreamOrderEvents.
+    IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
+    (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
+    order keeps the status IB reports.
     """
     CancelAllOrders: _aio.UnaryUnaryMultiCallable[_order_service_pb2.CancelAllOrdersRequest, _order_service_pb2.CancelAllOrdersResponse]  # type: ignore[assignment]
     """Cancels every working order, or every working order of one account."""
@@ -147,7 +157,10 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_service_pb2.ModifyOrderResponse, _abc.Awaitable[_order_service_pb2.ModifyOrderResponse]]:
         """Changes a working order's quantity, prices or time in force. Fields left unset keep their
-        value.
+        value. Passes the halt, the rate limit and every risk check against the order as it would
+        stand. The stored order changes only when IB confirms the new terms; returns as soon as IB
+        confirmed (MODIFIED), or refused (IB_COMMAND_REFUSED, the order unchanged), or after a
+        bounded wait with the order as IB last reported it.
         """
 
     @_abc_1.abstractmethod
@@ -157,7 +170,9 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_service_pb2.CancelOrderResponse, _abc.Awaitable[_order_service_pb2.CancelOrderResponse]]:
         """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-        IB confirmed); the final state also arrives on StreamOrderEvents.
+        IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
+        (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
+        order keeps the status IB reports.
         """
 
     @_abc_1.abstractmethod

@@ -207,7 +207,9 @@ class UpdateRiskLimitsRequest(_message.Message):
     def limits(self) -> Global___RiskLimits: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields of limits to change, e.g. "max_order_quantity"; every field when empty."""
+        """The fields of limits to change, e.g. "max_order_quantity"; "*" for every field. When empty,
+        the fields set in limits (non-empty strings and lists, present optionals and durations).
+        """
 
     def __init__(
         self,
@@ -252,11 +254,14 @@ class TradingState(_message.Message):
     HALTED_BY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     halted: _builtins.bool
     cause: Global___HaltCause.ValueType
     halted_by: _builtins.str
     """Who halted (an admin's subject, or "circuit-breaker") and why, in words."""
     reason: _builtins.str
+    account: _builtins.str
+    """The account this state is for; empty for the state of every account."""
     @_builtins.property
     def since(self) -> _timestamp_pb2.Timestamp:
         """When the current state began."""
@@ -269,10 +274,11 @@ class TradingState(_message.Message):
         halted_by: _builtins.str = ...,
         reason: _builtins.str = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "halted", b"halted", "halted_by", b"halted_by", "reason", b"reason", "since", b"since"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "cause", b"cause", "halted", b"halted", "halted_by", b"halted_by", "reason", b"reason", "since", b"since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -284,19 +290,23 @@ class HaltTradingRequest(_message.Message):
 
     REASON_FIELD_NUMBER: _builtins.int
     CANCEL_WORKING_ORDERS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Required: why, for the audit log and the other admins."""
     cancel_working_orders: _builtins.bool
-    """Also cancel every working order."""
+    """Also cancel every working order (of the halted account, or of every account)."""
+    account: _builtins.str
+    """Halt only this account; every account when empty (an unscoped admin token is needed then)."""
     def __init__(
         self,
         *,
         reason: _builtins.str = ...,
         cancel_working_orders: _builtins.bool = ...,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_working_orders", b"cancel_working_orders", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "cancel_working_orders", b"cancel_working_orders", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -333,16 +343,22 @@ class ResumeTradingRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REASON_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Required: why, for the audit log."""
+    account: _builtins.str
+    """End only this account's halt; the halt of every account when empty (an unscoped admin
+    token is needed then).
+    """
     def __init__(
         self,
         *,
         reason: _builtins.str = ...,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -372,12 +388,19 @@ Global___ResumeTradingResponse: _TypeAlias = ResumeTradingResponse  # noqa: Y015
 class GetTradingStateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    account: _builtins.str
+    """The state that applies to this account (halted when it or every account is halted); the
+    state of every account when empty.
+    """
     def __init__(
         self,
+        *,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -408,6 +431,9 @@ class StreamTradingStateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    account: _builtins.str
+    """As in GetTradingStateRequest."""
     @_builtins.property
     def heartbeat_interval(self) -> _duration_pb2.Duration:
         """How often to send a Heartbeat while nothing changes: 1 s to 300 s, 15 s when unset."""
@@ -416,10 +442,11 @@ class StreamTradingStateRequest(_message.Message):
         self,
         *,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
+        account: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -85,22 +85,27 @@ class RiskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateRiskLimits(self, request, context):
-        """Changes the limits named in update_mask (all of them when it is empty). Takes effect
-        for the next order and survives restarts.
+        """Changes the limits named in update_mask; "*" replaces every limit (an unset field then
+        removes that limit). An empty update_mask changes only the fields set in the request
+        (AIP-134), so `{}` changes nothing. Needs an admin token with no account scope. Takes
+        effect for the next order command and survives restarts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def HaltTrading(self, request, context):
-        """Halts trading: new orders get TRADING_HALTED until ResumeTrading; cancels still work.
+        """Halts trading, for every account or for one: new orders and modifications get
+        TRADING_HALTED until ResumeTrading; cancels still work. An admin token scoped to accounts
+        halts only those accounts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResumeTrading(self, request, context):
-        """Ends a halt, whatever caused it.
+        """Ends a halt, whatever caused it: the halt of every account (unscoped admins only), or one
+        account's halt.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

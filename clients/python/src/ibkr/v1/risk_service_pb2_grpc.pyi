@@ -40,13 +40,20 @@ class RiskServiceStub:
     GetRiskLimits: _grpc.UnaryUnaryMultiCallable[_risk_service_pb2.GetRiskLimitsRequest, _risk_service_pb2.GetRiskLimitsResponse]
     """Reads the limits in force."""
     UpdateRiskLimits: _grpc.UnaryUnaryMultiCallable[_risk_service_pb2.UpdateRiskLimitsRequest, _risk_service_pb2.UpdateRiskLimitsResponse]
-    """Changes the limits named in update_mask (all of them when it is empty). Takes effect
-    for the next order and survives restarts.
+    """Changes the limits named in update_mask; "*" replaces every limit (an unset field then
+    removes that limit). An empty update_mask changes only the fields set in the request
+    (AIP-134), so `{}` changes nothing. Needs an admin token with no account scope. Takes
+    effect for the next order command and survives restarts.
     """
     HaltTrading: _grpc.UnaryUnaryMultiCallable[_risk_service_pb2.HaltTradingRequest, _risk_service_pb2.HaltTradingResponse]
-    """Halts trading: new orders get TRADING_HALTED until ResumeTrading; cancels still work."""
+    """Halts trading, for every account or for one: new orders and modifications get
+    TRADING_HALTED until ResumeTrading; cancels still work. An admin token scoped to accounts
+    halts only those accounts.
+    """
     ResumeTrading: _grpc.UnaryUnaryMultiCallable[_risk_service_pb2.ResumeTradingRequest, _risk_service_pb2.ResumeTradingResponse]
-    """Ends a halt, whatever caused it."""
+    """Ends a halt, whatever caused it: the halt of every account (unscoped admins only), or one
+    account's halt.
+    """
     GetTradingState: _grpc.UnaryUnaryMultiCallable[_risk_service_pb2.GetTradingStateRequest, _risk_service_pb2.GetTradingStateResponse]
     """Reads whether trading is halted, and why."""
     StreamTradingState: _grpc.UnaryStreamMultiCallable[_risk_service_pb2.StreamTradingStateRequest, _risk_service_pb2.StreamTradingStateResponse]
@@ -64,13 +71,20 @@ class RiskServiceAsyncStub(RiskServiceStub):
     GetRiskLimits: _aio.UnaryUnaryMultiCallable[_risk_service_pb2.GetRiskLimitsRequest, _risk_service_pb2.GetRiskLimitsResponse]  # type: ignore[assignment]
     """Reads the limits in force."""
     UpdateRiskLimits: _aio.UnaryUnaryMultiCallable[_risk_service_pb2.UpdateRiskLimitsRequest, _risk_service_pb2.UpdateRiskLimitsResponse]  # type: ignore[assignment]
-    """Changes the limits named in update_mask (all of them when it is empty). Takes effect
-    for the next order and survives restarts.
+    """Changes the limits named in update_mask; "*" replaces every limit (an unset field then
+    removes that limit). An empty update_mask changes only the fields set in the request
+    (AIP-134), so `{}` changes nothing. Needs an admin token with no account scope. Takes
+    effect for the next order command and survives restarts.
     """
     HaltTrading: _aio.UnaryUnaryMultiCallable[_risk_service_pb2.HaltTradingRequest, _risk_service_pb2.HaltTradingResponse]  # type: ignore[assignment]
-    """Halts trading: new orders get TRADING_HALTED until ResumeTrading; cancels still work."""
+    """Halts trading, for every account or for one: new orders and modifications get
+    TRADING_HALTED until ResumeTrading; cancels still work. An admin token scoped to accounts
+    halts only those accounts.
+    """
     ResumeTrading: _aio.UnaryUnaryMultiCallable[_risk_service_pb2.ResumeTradingRequest, _risk_service_pb2.ResumeTradingResponse]  # type: ignore[assignment]
-    """Ends a halt, whatever caused it."""
+    """Ends a halt, whatever caused it: the halt of every account (unscoped admins only), or one
+    account's halt.
+    """
     GetTradingState: _aio.UnaryUnaryMultiCallable[_risk_service_pb2.GetTradingStateRequest, _risk_service_pb2.GetTradingStateResponse]  # type: ignore[assignment]
     """Reads whether trading is halted, and why."""
     StreamTradingState: _aio.UnaryStreamMultiCallable[_risk_service_pb2.StreamTradingStateRequest, _risk_service_pb2.StreamTradingStateResponse]  # type: ignore[assignment]
@@ -97,8 +111,10 @@ class RiskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _risk_service_pb2.UpdateRiskLimitsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_risk_service_pb2.UpdateRiskLimitsResponse, _abc.Awaitable[_risk_service_pb2.UpdateRiskLimitsResponse]]:
-        """Changes the limits named in update_mask (all of them when it is empty). Takes effect
-        for the next order and survives restarts.
+        """Changes the limits named in update_mask; "*" replaces every limit (an unset field then
+        removes that limit). An empty update_mask changes only the fields set in the request
+        (AIP-134), so `{}` changes nothing. Needs an admin token with no account scope. Takes
+        effect for the next order command and survives restarts.
         """
 
     @_abc_1.abstractmethod
@@ -107,7 +123,10 @@ class RiskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _risk_service_pb2.HaltTradingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_risk_service_pb2.HaltTradingResponse, _abc.Awaitable[_risk_service_pb2.HaltTradingResponse]]:
-        """Halts trading: new orders get TRADING_HALTED until ResumeTrading; cancels still work."""
+        """Halts trading, for every account or for one: new orders and modifications get
+        TRADING_HALTED until ResumeTrading; cancels still work. An admin token scoped to accounts
+        halts only those accounts.
+        """
 
     @_abc_1.abstractmethod
     def ResumeTrading(
@@ -115,7 +134,9 @@ class RiskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _risk_service_pb2.ResumeTradingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_risk_service_pb2.ResumeTradingResponse, _abc.Awaitable[_risk_service_pb2.ResumeTradingResponse]]:
-        """Ends a halt, whatever caused it."""
+        """Ends a halt, whatever caused it: the halt of every account (unscoped admins only), or one
+        account's halt.
+        """
 
     @_abc_1.abstractmethod
     def GetTradingState(

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ibkr/v1/risk_service.proto.
  */
 export const file_ibkr_v1_risk_service: GenFile = /*@__PURE__*/
-  fileDesc("ChppYmtyL3YxL3Jpc2tfc2VydmljZS5wcm90bxIHaWJrci52MSKxBQoKUmlza0xpbWl0cxIXCg9hbGxvd2VkX3N5bWJvbHMYASADKAkSFgoOZGVuaWVkX3N5bWJvbHMYAiADKAkSGgoSbWF4X29yZGVyX3F1YW50aXR5GAMgASgJEhoKEm1heF9vcmRlcl9ub3Rpb25hbBgEIAEoCRIdChVtYXhfcG9zaXRpb25fcXVhbnRpdHkYBSABKAkSGgoSbWF4X2dyb3NzX2V4cG9zdXJlGAYgASgJEhwKD21heF9vcGVuX29yZGVycxgHIAEoBUgAiAEBEhgKEGRhaWx5X2xvc3NfbGltaXQYCCABKAkSIgoVbWF4X29yZGVyc19wZXJfbWludXRlGAkgASgFSAGIAQESHAoUcHJpY2VfY29sbGFyX3BlcmNlbnQYCiABKAkSIgoVbWFya2V0X29yZGVyc19hbGxvd2VkGAsgASgISAKIAQESKgodb3V0c2lkZV9yZWd1bGFyX2hvdXJzX2FsbG93ZWQYDCABKAhIA4gBARIbCg5tYXhfcmVqZWN0aW9ucxgNIAEoBUgEiAEBEjMKEHJlamVjdGlvbl93aW5kb3cYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoPbWF4X2Rpc2Nvbm5lY3RzGA8gASgFSAWIAQESNAoRZGlzY29ubmVjdF93aW5kb3cYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEgoQX21heF9vcGVuX29yZGVyc0IYChZfbWF4X29yZGVyc19wZXJfbWludXRlQhgKFl9tYXJrZXRfb3JkZXJzX2FsbG93ZWRCIAoeX291dHNpZGVfcmVndWxhcl9ob3Vyc19hbGxvd2VkQhEKD19tYXhfcmVqZWN0aW9uc0ISChBfbWF4X2Rpc2Nvbm5lY3RzIhYKFEdldFJpc2tMaW1pdHNSZXF1ZXN0IjwKFUdldFJpc2tMaW1pdHNSZXNwb25zZRIjCgZsaW1pdHMYASABKAsyEy5pYmtyLnYxLlJpc2tMaW1pdHMibwoXVXBkYXRlUmlza0xpbWl0c1JlcXVlc3QSIwoGbGltaXRzGAEgASgLMhMuaWJrci52MS5SaXNrTGltaXRzEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI/ChhVcGRhdGVSaXNrTGltaXRzUmVzcG9uc2USIwoGbGltaXRzGAEgASgLMhMuaWJrci52MS5SaXNrTGltaXRzIo8BCgxUcmFkaW5nU3RhdGUSDgoGaGFsdGVkGAEgASgIEiEKBWNhdXNlGAIgASgOMhIuaWJrci52MS5IYWx0Q2F1c2USEQoJaGFsdGVkX2J5GAMgASgJEg4KBnJlYXNvbhgEIAEoCRIpCgVzaW5jZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQwoSSGFsdFRyYWRpbmdSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCRIdChVjYW5jZWxfd29ya2luZ19vcmRlcnMYAiABKAgiWAoTSGFsdFRyYWRpbmdSZXNwb25zZRIkCgVzdGF0ZRgBIAEoCzIVLmlia3IudjEuVHJhZGluZ1N0YXRlEhsKE2NhbmNlbGxlZF9vcmRlcl9pZHMYAiADKAkiJgoUUmVzdW1lVHJhZGluZ1JlcXVlc3QSDgoGcmVhc29uGAEgASgJIj0KFVJlc3VtZVRyYWRpbmdSZXNwb25zZRIkCgVzdGF0ZRgBIAEoCzIVLmlia3IudjEuVHJhZGluZ1N0YXRlIhgKFkdldFRyYWRpbmdTdGF0ZVJlcXVlc3QiPwoXR2V0VHJhZGluZ1N0YXRlUmVzcG9uc2USJAoFc3RhdGUYASABKAsyFS5pYmtyLnYxLlRyYWRpbmdTdGF0ZSJSChlTdHJlYW1UcmFkaW5nU3RhdGVSZXF1ZXN0EjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKhAQoaU3RyZWFtVHJhZGluZ1N0YXRlUmVzcG9uc2USJgoFc3RhdGUYASABKAsyFS5pYmtyLnYxLlRyYWRpbmdTdGF0ZUgAEicKCWhlYXJ0YmVhdBgCIAEoCzISLmlia3IudjEuSGVhcnRiZWF0SAASJwoGbWFya2VyGAMgASgLMhUuaWJrci52MS5TdHJlYW1NYXJrZXJIAEIJCgdwYXlsb2FkKpUBCglIYWx0Q2F1c2USGgoWSEFMVF9DQVVTRV9VTlNQRUNJRklFRBAAEhUKEUhBTFRfQ0FVU0VfTUFOVUFMEAESGQoVSEFMVF9DQVVTRV9EQUlMWV9MT1NTEAISGQoVSEFMVF9DQVVTRV9SRUpFQ1RJT05TEAMSHwobSEFMVF9DQVVTRV9HQVRFV0FZX0ZMQVBQSU5HEAQytgUKC1Jpc2tTZXJ2aWNlEmcKDUdldFJpc2tMaW1pdHMSHS5pYmtyLnYxLkdldFJpc2tMaW1pdHNSZXF1ZXN0Gh4uaWJrci52MS5HZXRSaXNrTGltaXRzUmVzcG9uc2UiF4LT5JMCERIPL3YxL3Jpc2svbGltaXRzEnMKEFVwZGF0ZVJpc2tMaW1pdHMSIC5pYmtyLnYxLlVwZGF0ZVJpc2tMaW1pdHNSZXF1ZXN0GiEuaWJrci52MS5VcGRhdGVSaXNrTGltaXRzUmVzcG9uc2UiGoLT5JMCFDoBKjIPL3YxL3Jpc2svbGltaXRzEmUKC0hhbHRUcmFkaW5nEhsuaWJrci52MS5IYWx0VHJhZGluZ1JlcXVlc3QaHC5pYmtyLnYxLkhhbHRUcmFkaW5nUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL3RyYWRpbmc6aGFsdBJtCg1SZXN1bWVUcmFkaW5nEh0uaWJrci52MS5SZXN1bWVUcmFkaW5nUmVxdWVzdBoeLmlia3IudjEuUmVzdW1lVHJhZGluZ1Jlc3BvbnNlIh2C0+STAhc6ASoiEi92MS90cmFkaW5nOnJlc3VtZRJvCg9HZXRUcmFkaW5nU3RhdGUSHy5pYmtyLnYxLkdldFRyYWRpbmdTdGF0ZVJlcXVlc3QaIC5pYmtyLnYxLkdldFRyYWRpbmdTdGF0ZVJlc3BvbnNlIhmC0+STAhMSES92MS90cmFkaW5nL3N0YXRlEoEBChJTdHJlYW1UcmFkaW5nU3RhdGUSIi5pYmtyLnYxLlN0cmVhbVRyYWRpbmdTdGF0ZVJlcXVlc3QaIy5pYmtyLnYxLlN0cmVhbVRyYWRpbmdTdGF0ZVJlc3BvbnNlIiCC0+STAhoSGC92MS90cmFkaW5nL3N0YXRlOnN0cmVhbTABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_ibkr_v1_common]);
+  fileDesc("ChppYmtyL3YxL3Jpc2tfc2VydmljZS5wcm90bxIHaWJrci52MSKxBQoKUmlza0xpbWl0cxIXCg9hbGxvd2VkX3N5bWJvbHMYASADKAkSFgoOZGVuaWVkX3N5bWJvbHMYAiADKAkSGgoSbWF4X29yZGVyX3F1YW50aXR5GAMgASgJEhoKEm1heF9vcmRlcl9ub3Rpb25hbBgEIAEoCRIdChVtYXhfcG9zaXRpb25fcXVhbnRpdHkYBSABKAkSGgoSbWF4X2dyb3NzX2V4cG9zdXJlGAYgASgJEhwKD21heF9vcGVuX29yZGVycxgHIAEoBUgAiAEBEhgKEGRhaWx5X2xvc3NfbGltaXQYCCABKAkSIgoVbWF4X29yZGVyc19wZXJfbWludXRlGAkgASgFSAGIAQESHAoUcHJpY2VfY29sbGFyX3BlcmNlbnQYCiABKAkSIgoVbWFya2V0X29yZGVyc19hbGxvd2VkGAsgASgISAKIAQESKgodb3V0c2lkZV9yZWd1bGFyX2hvdXJzX2FsbG93ZWQYDCABKAhIA4gBARIbCg5tYXhfcmVqZWN0aW9ucxgNIAEoBUgEiAEBEjMKEHJlamVjdGlvbl93aW5kb3cYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoPbWF4X2Rpc2Nvbm5lY3RzGA8gASgFSAWIAQESNAoRZGlzY29ubmVjdF93aW5kb3cYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CEgoQX21heF9vcGVuX29yZGVyc0IYChZfbWF4X29yZGVyc19wZXJfbWludXRlQhgKFl9tYXJrZXRfb3JkZXJzX2FsbG93ZWRCIAoeX291dHNpZGVfcmVndWxhcl9ob3Vyc19hbGxvd2VkQhEKD19tYXhfcmVqZWN0aW9uc0ISChBfbWF4X2Rpc2Nvbm5lY3RzIhYKFEdldFJpc2tMaW1pdHNSZXF1ZXN0IjwKFUdldFJpc2tMaW1pdHNSZXNwb25zZRIjCgZsaW1pdHMYASABKAsyEy5pYmtyLnYxLlJpc2tMaW1pdHMibwoXVXBkYXRlUmlza0xpbWl0c1JlcXVlc3QSIwoGbGltaXRzGAEgASgLMhMuaWJrci52MS5SaXNrTGltaXRzEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI/ChhVcGRhdGVSaXNrTGltaXRzUmVzcG9uc2USIwoGbGltaXRzGAEgASgLMhMuaWJrci52MS5SaXNrTGltaXRzIqABCgxUcmFkaW5nU3RhdGUSDgoGaGFsdGVkGAEgASgIEiEKBWNhdXNlGAIgASgOMhIuaWJrci52MS5IYWx0Q2F1c2USEQoJaGFsdGVkX2J5GAMgASgJEg4KBnJlYXNvbhgEIAEoCRIpCgVzaW5jZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYWNjb3VudBgGIAEoCSJUChJIYWx0VHJhZGluZ1JlcXVlc3QSDgoGcmVhc29uGAEgASgJEh0KFWNhbmNlbF93b3JraW5nX29yZGVycxgCIAEoCBIPCgdhY2NvdW50GAMgASgJIlgKE0hhbHRUcmFkaW5nUmVzcG9uc2USJAoFc3RhdGUYASABKAsyFS5pYmtyLnYxLlRyYWRpbmdTdGF0ZRIbChNjYW5jZWxsZWRfb3JkZXJfaWRzGAIgAygJIjcKFFJlc3VtZVRyYWRpbmdSZXF1ZXN0Eg4KBnJlYXNvbhgBIAEoCRIPCgdhY2NvdW50GAIgASgJIj0KFVJlc3VtZVRyYWRpbmdSZXNwb25zZRIkCgVzdGF0ZRgBIAEoCzIVLmlia3IudjEuVHJhZGluZ1N0YXRlIikKFkdldFRyYWRpbmdTdGF0ZVJlcXVlc3QSDwoHYWNjb3VudBgBIAEoCSI/ChdHZXRUcmFkaW5nU3RhdGVSZXNwb25zZRIkCgVzdGF0ZRgBIAEoCzIVLmlia3IudjEuVHJhZGluZ1N0YXRlImMKGVN0cmVhbVRyYWRpbmdTdGF0ZVJlcXVlc3QSNQoSaGVhcnRiZWF0X2ludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2FjY291bnQYAiABKAkioQEKGlN0cmVhbVRyYWRpbmdTdGF0ZVJlc3BvbnNlEiYKBXN0YXRlGAEgASgLMhUuaWJrci52MS5UcmFkaW5nU3RhdGVIABInCgloZWFydGJlYXQYAiABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgDIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySABCCQoHcGF5bG9hZCqVAQoJSGFsdENhdXNlEhoKFkhBTFRfQ0FVU0VfVU5TUEVDSUZJRUQQABIVChFIQUxUX0NBVVNFX01BTlVBTBABEhkKFUhBTFRfQ0FVU0VfREFJTFlfTE9TUxACEhkKFUhBTFRfQ0FVU0VfUkVKRUNUSU9OUxADEh8KG0hBTFRfQ0FVU0VfR0FURVdBWV9GTEFQUElORxAEMrYFCgtSaXNrU2VydmljZRJnCg1HZXRSaXNrTGltaXRzEh0uaWJrci52MS5HZXRSaXNrTGltaXRzUmVxdWVzdBoeLmlia3IudjEuR2V0Umlza0xpbWl0c1Jlc3BvbnNlIheC0+STAhESDy92MS9yaXNrL2xpbWl0cxJzChBVcGRhdGVSaXNrTGltaXRzEiAuaWJrci52MS5VcGRhdGVSaXNrTGltaXRzUmVxdWVzdBohLmlia3IudjEuVXBkYXRlUmlza0xpbWl0c1Jlc3BvbnNlIhqC0+STAhQ6ASoyDy92MS9yaXNrL2xpbWl0cxJlCgtIYWx0VHJhZGluZxIbLmlia3IudjEuSGFsdFRyYWRpbmdSZXF1ZXN0GhwuaWJrci52MS5IYWx0VHJhZGluZ1Jlc3BvbnNlIhuC0+STAhU6ASoiEC92MS90cmFkaW5nOmhhbHQSbQoNUmVzdW1lVHJhZGluZxIdLmlia3IudjEuUmVzdW1lVHJhZGluZ1JlcXVlc3QaHi5pYmtyLnYxLlJlc3VtZVRyYWRpbmdSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvdHJhZGluZzpyZXN1bWUSbwoPR2V0VHJhZGluZ1N0YXRlEh8uaWJrci52MS5HZXRUcmFkaW5nU3RhdGVSZXF1ZXN0GiAuaWJrci52MS5HZXRUcmFkaW5nU3RhdGVSZXNwb25zZSIZgtPkkwITEhEvdjEvdHJhZGluZy9zdGF0ZRKBAQoSU3RyZWFtVHJhZGluZ1N0YXRlEiIuaWJrci52MS5TdHJlYW1UcmFkaW5nU3RhdGVSZXF1ZXN0GiMuaWJrci52MS5TdHJlYW1UcmFkaW5nU3RhdGVSZXNwb25zZSIggtPkkwIaEhgvdjEvdHJhZGluZy9zdGF0ZTpzdHJlYW0wAWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_ibkr_v1_common]);
 
 /**
  * The limits. Decimal strings; an empty string (or an unset optional) means no limit.
@@ -181,7 +181,8 @@ export type UpdateRiskLimitsRequest = Message<"ibkr.v1.UpdateRiskLimitsRequest">
   limits?: RiskLimits | undefined;
 
   /**
-   * The fields of limits to change, e.g. "max_order_quantity"; every field when empty.
+   * The fields of limits to change, e.g. "max_order_quantity"; "*" for every field. When empty,
+   * the fields set in limits (non-empty strings and lists, present optionals and durations).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -244,6 +245,13 @@ export type TradingState = Message<"ibkr.v1.TradingState"> & {
    * @generated from field: google.protobuf.Timestamp since = 5;
    */
   since?: Timestamp | undefined;
+
+  /**
+   * The account this state is for; empty for the state of every account.
+   *
+   * @generated from field: string account = 6;
+   */
+  account: string;
 };
 
 /**
@@ -265,11 +273,18 @@ export type HaltTradingRequest = Message<"ibkr.v1.HaltTradingRequest"> & {
   reason: string;
 
   /**
-   * Also cancel every working order.
+   * Also cancel every working order (of the halted account, or of every account).
    *
    * @generated from field: bool cancel_working_orders = 2;
    */
   cancelWorkingOrders: boolean;
+
+  /**
+   * Halt only this account; every account when empty (an unscoped admin token is needed then).
+   *
+   * @generated from field: string account = 3;
+   */
+  account: string;
 };
 
 /**
@@ -313,6 +328,14 @@ export type ResumeTradingRequest = Message<"ibkr.v1.ResumeTradingRequest"> & {
    * @generated from field: string reason = 1;
    */
   reason: string;
+
+  /**
+   * End only this account's halt; the halt of every account when empty (an unscoped admin
+   * token is needed then).
+   *
+   * @generated from field: string account = 2;
+   */
+  account: string;
 };
 
 /**
@@ -343,6 +366,13 @@ export const ResumeTradingResponseSchema: GenMessage<ResumeTradingResponse> = /*
  * @generated from message ibkr.v1.GetTradingStateRequest
  */
 export type GetTradingStateRequest = Message<"ibkr.v1.GetTradingStateRequest"> & {
+  /**
+   * The state that applies to this account (halted when it or every account is halted); the
+   * state of every account when empty.
+   *
+   * @generated from field: string account = 1;
+   */
+  account: string;
 };
 
 /**
@@ -379,6 +409,13 @@ export type StreamTradingStateRequest = Message<"ibkr.v1.StreamTradingStateReque
    * @generated from field: google.protobuf.Duration heartbeat_interval = 1;
    */
   heartbeatInterval?: Duration | undefined;
+
+  /**
+   * As in GetTradingStateRequest.
+   *
+   * @generated from field: string account = 2;
+   */
+  account: string;
 };
 
 /**
@@ -489,8 +526,10 @@ export const RiskService: GenService<{
     output: typeof GetRiskLimitsResponseSchema;
   },
   /**
-   * Changes the limits named in update_mask (all of them when it is empty). Takes effect
-   * for the next order and survives restarts.
+   * Changes the limits named in update_mask; "*" replaces every limit (an unset field then
+   * removes that limit). An empty update_mask changes only the fields set in the request
+   * (AIP-134), so `{}` changes nothing. Needs an admin token with no account scope. Takes
+   * effect for the next order command and survives restarts.
    *
    * @generated from rpc ibkr.v1.RiskService.UpdateRiskLimits
    */
@@ -500,7 +539,9 @@ export const RiskService: GenService<{
     output: typeof UpdateRiskLimitsResponseSchema;
   },
   /**
-   * Halts trading: new orders get TRADING_HALTED until ResumeTrading; cancels still work.
+   * Halts trading, for every account or for one: new orders and modifications get
+   * TRADING_HALTED until ResumeTrading; cancels still work. An admin token scoped to accounts
+   * halts only those accounts.
    *
    * @generated from rpc ibkr.v1.RiskService.HaltTrading
    */
@@ -510,7 +551,8 @@ export const RiskService: GenService<{
     output: typeof HaltTradingResponseSchema;
   },
   /**
-   * Ends a halt, whatever caused it.
+   * Ends a halt, whatever caused it: the halt of every account (unscoped admins only), or one
+   * account's halt.
    *
    * @generated from rpc ibkr.v1.RiskService.ResumeTrading
    */
