@@ -45,7 +45,9 @@ class OrderRow(ContractColumns, Base):
     __tablename__ = "orders"
 
     order_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not unique: a key whose first attempt IB never received (NOT_SENT) names a second one.
+    # The idempotency table keeps the key itself unique.
+    client_order_id: Mapped[str] = mapped_column(String(64), index=True)
     account: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
@@ -75,6 +77,10 @@ class OrderRow(ContractColumns, Base):
     update_time: Mapped[datetime] = mapped_column(UtcDateTime)
     # The authenticated subject that placed the order ("" before authentication existed).
     placed_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    origin: Mapped[str] = mapped_column(
+        String(20), default="THIS_SERVER", server_default="THIS_SERVER"
+    )
+    broker_client_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index(None, "create_time", "order_id"),
@@ -207,6 +213,8 @@ class TradingStateRow(Base):
     __tablename__ = "trading_state"
 
     trading_state_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "" for the halt of every account; otherwise one account's own halt.
+    account: Mapped[str] = mapped_column(String(32), default="", unique=True, index=True)
     halted: Mapped[bool] = mapped_column(Boolean)
     cause: Mapped[str] = mapped_column(String(32), default="")
     halted_by: Mapped[str] = mapped_column(String(128), default="")
