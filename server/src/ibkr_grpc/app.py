@@ -59,6 +59,7 @@ from ibkr_grpc.services.quote_hub import QuoteHub
 from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseServer
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
+from ibkr_grpc.services.trading_mode_guard import TradingModeGuard
 from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.audit_store import AuditStore
 from ibkr_grpc.store.database import Database
@@ -91,6 +92,7 @@ MARKET_DATA_SERVICE = market_data_service_pb2.DESCRIPTOR.services_by_name[
     "MarketDataService"
 ].full_name
 GATEWAY_SERVICE = gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name
+ORDER_SERVICE = order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name
 
 
 def utc_now() -> datetime:
@@ -152,6 +154,7 @@ class Application:
         self.session.add_state_listener(self.session_metrics.state_changed)
         self.session.add_error_listener(self.session_metrics.error_received)
         self.monitor = GatewayMonitor(self.session.state(), clock=clock)
+        self.trading_mode_guard = TradingModeGuard(settings.trading_mode)
         self.audit = AuditStore(self.database)
         self.risk_store = RiskStore(self.database)
         self.portfolio_reader = PortfolioReader(self.session.ib, self.session.limiter, clock=clock)
@@ -177,8 +180,7 @@ class Application:
         self.trading.attach(self._cancel_every_working_order)
         self.session.add_state_listener(self.trading.gateway_state_changed)
         self.session.attach(self.order_manager, self.order_manager.reconcile)
-        self.session.add_state_listener(self.monitor.update)
-        self.session.add_state_listener(self._follow_health)
+        self._follow_gateway_state()
         self.session.after_ready(self.portfolio_reader.subscribe)
         self.snapshots = SnapshotStore(self.database)
         self.session.after_ready(self._record_snapshot)
@@ -383,9 +385,18 @@ class Application:
             message = f"the database schema is at {current!r}, not {head_revision()!r}: run 'ibkr-grpc db upgrade'"
             raise DatabaseNotMigratedError(message)
 
+    def _follow_gateway_state(self) -> None:
+        """The monitor (GetGatewayStatus, streams) and health read the session's state through
+        the trading-mode guard, which fills in trading_blocked_reason."""
+        self.session.add_state_listener(self.trading_mode_guard.gateway_state_changed)
+        self.trading_mode_guard.add_state_listener(self.monitor.update)
+        self.trading_mode_guard.add_state_listener(self._follow_health)
+
     def _follow_health(self, state: GatewayState) -> None:
         ready = state.state is ConnectionState.READY
-        task = asyncio.get_running_loop().create_task(self._set_health(ready=ready))
+        task = asyncio.get_running_loop().create_task(
+            self._set_health(ready=ready, trading_blocked=bool(state.trading_blocked_reason))
+        )
         self._health_updates.add(task)
         task.add_done_callback(self._health_update_done)
 
@@ -394,14 +405,15 @@ class Application:
         if not task.cancelled() and task.exception() is not None:
             _log.error("health update failed", exc_info=task.exception())
 
-    async def _set_health(self, *, ready: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if ready
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
+    async def _set_health(self, *, ready: bool, trading_blocked: bool = False) -> None:
+        """The trading services follow the session. While the gateway's accounts do not match
+        TRADING_MODE, the server as a whole and OrderService say NOT_SERVING too (the reason is
+        logged and in GetGatewayStatus); reads, market data and RiskService keep serving."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *TRADING_SERVICES):
-            await self.health.set(name, status)
+            blocked = trading_blocked and name in ("", ORDER_SERVICE)
+            await self.health.set(name, serving if ready and not blocked else not_serving)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting calls, end streams with UNAVAILABLE, let unary calls finish, then

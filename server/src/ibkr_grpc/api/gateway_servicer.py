@@ -61,6 +61,7 @@ class GatewayServicer(gateway_service_pb2_grpc.GatewayServiceServicer):
             last_error_code=state.last_error_code,
             market_data_lines_in_use=int(in_use),
             market_data_line_limit=self._line_limit,
+            trading_blocked_reason=state.trading_blocked_reason,
         )
 
     async def GetGatewayStatus(
