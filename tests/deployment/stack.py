@@ -14,7 +14,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
-COMPOSE_SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+# The Compose Specification's JSON schema, carried by the repository (provenance and licence in
+# schemas/NOTICE): the tests read nothing outside it.
+COMPOSE_SCHEMA = Path(__file__).resolve().parent / "schemas" / "compose-spec.json"
 DOCKERFILE = ROOT / "server" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 MONITORING = ROOT / "monitoring"
