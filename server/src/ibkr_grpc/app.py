@@ -177,7 +177,7 @@ class Application:
             risk=self.risk,
             trading=self.trading,
         )
-        self.trading.attach(self._cancel_every_working_order)
+        self.trading.attach(self._cancel_working_orders)
         self.session.add_state_listener(self.trading.gateway_state_changed)
         self.session.attach(self.order_manager, self.order_manager.reconcile)
         self._follow_gateway_state()
@@ -357,8 +357,9 @@ class Application:
         if not is_loopback(context.peer()):
             self.access.authenticate(method, context)
 
-    async def _cancel_every_working_order(self) -> list[str]:
-        return [order.order_id for order in await self.order_manager.cancel_all()]
+    async def _cancel_working_orders(self, account: str) -> list[str]:
+        """For a halt that cancels: the account's working orders ("" for every account)."""
+        return [order.order_id for order in await self.order_manager.cancel_all(account)]
 
     async def _connect_bus(self) -> tuple[MessageBus, Cache]:
         if self.settings.redis_url is None:
@@ -426,7 +427,7 @@ class Application:
         self.shutting_down.set()
         self.interceptor.end_streams()
         await self.server.stop(grace)
-        await self.trading.settled()
+        await self.trading.stop()
         await self.order_manager.stop()
         await self.feed.stop()
         await self.market_data.stop()

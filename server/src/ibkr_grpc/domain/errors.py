@@ -223,9 +223,12 @@ class TradingHaltedError(ServiceError):
     reason = "TRADING_HALTED"
     kind = ErrorKind.FAILED_PRECONDITION
 
-    def __init__(self, message: str, *, cause: str, halted_by: str) -> None:
+    def __init__(self, message: str, *, cause: str, halted_by: str, account: str = "") -> None:
+        # `account` is the halted account; empty when every account is halted.
         super().__init__(
             message,
-            metadata={"cause": cause, "halted_by": halted_by},
-            precondition_violations=(PreconditionViolation("TRADING_STATE", "trading", message),),
+            metadata={"cause": cause, "halted_by": halted_by, "account": account},
+            precondition_violations=(
+                PreconditionViolation("TRADING_STATE", account or "trading", message),
+            ),
         )

@@ -43,6 +43,41 @@ COUNT_LIMITS = ("max_open_orders", "max_orders_per_minute", "max_rejections", "m
 SWITCHES = ("market_orders_allowed", "outside_regular_hours_allowed")
 WINDOWS = ("rejection_window", "disconnect_window")
 
+# Bounds on the limits themselves: a typo must not set a limit that means nothing (a window of
+# a microsecond) or everything (a collar of 500 %). None (no limit) is always allowed.
+COUNT_BOUNDS = (1, 1_000_000)
+WINDOW_BOUNDS = (timedelta(seconds=1), timedelta(days=7))
+MAX_COLLAR_PERCENT = Decimal(100)
+
+
+def limit_violations(limits: RiskLimits) -> list[tuple[str, str]]:
+    """(field name, what is wrong) for every limit outside its bounds."""
+    problems: list[tuple[str, str]] = []
+    for name in DECIMAL_LIMITS:
+        value = getattr(limits, name)
+        if value is not None and value <= 0:
+            problems.append((name, "must be greater than zero"))
+    collar = limits.price_collar_percent
+    if collar is not None and collar > MAX_COLLAR_PERCENT:
+        problems.append(("price_collar_percent", f"must be at most {MAX_COLLAR_PERCENT}"))
+    low, high = COUNT_BOUNDS
+    for name in COUNT_LIMITS:
+        count = getattr(limits, name)
+        if count is not None and not low <= count <= high:
+            problems.append((name, f"must be from {low} to {high:,}"))
+    shortest, longest = WINDOW_BOUNDS
+    problems.extend(
+        (name, "must be from 1 s to 7 days")
+        for name in WINDOWS
+        if not shortest <= getattr(limits, name) <= longest
+    )
+    problems.extend(
+        (name, "must not hold an empty symbol")
+        for name in ("allowed_symbols", "denied_symbols")
+        if any(not symbol.strip() for symbol in getattr(limits, name))
+    )
+    return problems
+
 
 class HaltCause(StrEnum):
     MANUAL = "MANUAL"
@@ -58,3 +93,5 @@ class TradingState:
     cause: HaltCause | None = None
     halted_by: str = ""
     reason: str = ""
+    # The account this state is for; "" for the state of every account.
+    account: str = ""

@@ -1,12 +1,20 @@
-"""The trading halt: set by admins (the kill switch) or by circuit breakers (daily loss, IB
-rejections, a flapping gateway), kept in the database, audited, and streamed to readers.
-While halted, new orders get TRADING_HALTED; cancels still work."""
+"""The trading halt, of every account (account "") or of one: set by admins (the kill switch)
+or by circuit breakers (an account's daily loss halts that account; IB rejections and a
+flapping gateway halt every account), kept in the database, audited, and streamed to readers.
+While an account is halted, or every account is, its new orders and modifications get
+TRADING_HALTED; cancels still work.
+
+It fails closed. A halt takes effect in memory at once and is written after; if the write
+fails, trading stays halted and a task owned here retries the write until it lands. A resume is
+written first and lifts the halt only then; if it cannot be written, the resume fails and
+trading stays halted."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -14,7 +22,7 @@ import structlog
 from ibkr_grpc.domain.audit import AuditEntry
 from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
-from ibkr_grpc.domain.errors import TradingHaltedError
+from ibkr_grpc.domain.errors import ServiceUnavailableError, TradingHaltedError
 from ibkr_grpc.domain.portfolio import PortfolioUpdate, ProfitAndLoss
 from ibkr_grpc.domain.risk import HaltCause, RiskLimits, TradingState
 from ibkr_grpc.domain.streams import Heartbeat
@@ -22,9 +30,11 @@ from ibkr_grpc.services.ports import Auditor, NoTelemetry, RiskRepository, Telem
 
 _log = structlog.get_logger("ibkr_grpc.trading")
 BREAKER = "circuit-breaker"
+EVERY_ACCOUNT = ""
 
-# Cancels every working order; returns the ids a cancel was requested for.
-CancelAll = Callable[[], Awaitable[list[str]]]
+# Cancels the working orders of an account ("" for every account); returns the ids a cancel
+# was requested for.
+CancelAll = Callable[[str], Awaitable[list[str]]]
 
 
 class TradingControl:
@@ -36,94 +46,118 @@ class TradingControl:
         limits: Callable[[], RiskLimits],
         clock: Callable[[], datetime],
         telemetry: Telemetry | None = None,
+        retry_delay: timedelta = timedelta(seconds=1),
+        max_retry_delay: timedelta = timedelta(seconds=30),
     ) -> None:
         self._repository = repository
         self._auditor = auditor
         self._limits = limits
         self._clock = clock
         self._telemetry = telemetry or NoTelemetry()
-        self._state = TradingState(halted=False, since=clock())
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._states = {EVERY_ACCOUNT: TradingState(halted=False, since=clock())}
         self._version = 0
         self._changed = asyncio.Event()
+        # Serialises the writes of trading states, so an older state never lands last.
         self._lock = asyncio.Lock()
         self._rejections: deque[datetime] = deque()
         self._disconnects: deque[datetime] = deque()
         self._was_ready = False
-        # Accounts whose daily loss is past the limit: the breaker trips when one enters.
-        self._loss_breached: set[str] = set()
         self._cancel_all: CancelAll | None = None
-        # Breakers trip from synchronous listeners; their halts run as tasks owned here.
-        self._pending: set[asyncio.Task[list[str]]] = set()
+        # Breakers trip from synchronous listeners; their writes and audits run as tasks owned
+        # here, and so do the retries of writes that failed.
+        self._pending: set[asyncio.Task[None]] = set()
+        self._unsaved: set[str] = set()
+        self._retrying: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def attach(self, cancel_all: CancelAll) -> None:
         self._cancel_all = cancel_all
 
     async def load(self) -> None:
-        stored = await self._repository.load_state()
-        if stored is not None:
-            self._set(stored)
+        """Every stored state: the one of every account and each account's own."""
+        for state in await self._repository.load_states():
+            self._set(state)
 
-    def current(self) -> TradingState:
-        return self._state
+    def current(self, account: str = EVERY_ACCOUNT) -> TradingState:
+        """The state that applies to `account`: halted when it or every account is halted
+        (the halt of every account first, since resuming the account alone would not lift
+        it); the state of every account for ""."""
+        everyone = self._states[EVERY_ACCOUNT]
+        if not account or everyone.halted:
+            return everyone
+        own = self._states.get(account)
+        if own is not None and (own.halted or own.since >= everyone.since):
+            return own
+        return replace(everyone, account=account)
 
-    def ensure_trading_allowed(self) -> None:
-        state = self._state
+    def ensure_trading_allowed(self, account: str) -> None:
+        state = self.current(account)
         if state.halted:
             cause = state.cause.value if state.cause else ""
+            scope = f"for account {state.account}" if state.account else "for every account"
             raise TradingHaltedError(
-                f"trading is halted ({cause.lower()}): {state.reason}",
+                f"trading is halted {scope} ({cause.lower()}): {state.reason}",
                 cause=cause,
                 halted_by=state.halted_by,
+                account=state.account,
             )
 
     async def halt(
-        self, cause: HaltCause, *, by: str, reason: str, cancel_working_orders: bool = False
+        self,
+        cause: HaltCause,
+        *,
+        by: str,
+        reason: str,
+        cancel_working_orders: bool = False,
+        account: str = EVERY_ACCOUNT,
     ) -> list[str]:
-        async with self._lock:
-            if not self._state.halted:
-                state = TradingState(
-                    halted=True, since=self._clock(), cause=cause, halted_by=by, reason=reason
-                )
-                await self._repository.save_state(state)
-                self._set(state)
-                _log.warning("trading halted", cause=cause.value, halted_by=by, reason=reason)
-                if by == BREAKER:
-                    await self._audit("Halt", by, cause.value, reason)
+        """Halt `account` ("" for every account); a halt already on stays as it is."""
+        if self._halt_now(cause, by=by, reason=reason, account=account):
+            await self._persist(account)
         cancelled: list[str] = []
         if cancel_working_orders and self._cancel_all is not None:
-            cancelled = await self._cancel_all()
+            cancelled = await self._cancel_all(account)
         return cancelled
 
-    async def resume(self, *, by: str, reason: str) -> None:
+    async def resume(self, *, by: str, reason: str, account: str = EVERY_ACCOUNT) -> None:
+        """Lift the halt of `account` ("" for the halt of every account; the accounts' own
+        halts stay). ServiceUnavailableError, and still halted, if it cannot be stored."""
         async with self._lock:
-            if self._state.halted:
-                state = TradingState(halted=False, since=self._clock(), halted_by=by, reason=reason)
+            current = self._states.get(account)
+            if current is None or not current.halted:
+                return
+            state = TradingState(
+                halted=False, since=self._clock(), halted_by=by, reason=reason, account=account
+            )
+            try:
                 await self._repository.save_state(state)
-                self._set(state)
-                self._rejections.clear()
-                self._disconnects.clear()
-                _log.warning("trading resumed", resumed_by=by, reason=reason)
+            except Exception as error:
+                _log.exception("could not store a resume; trading stays halted", account=account)
+                message = "the resume could not be stored, so trading stays halted; try again"
+                raise ServiceUnavailableError(message, retry_after=timedelta(seconds=5)) from error
+            self._unsaved.discard(account)
+            self._set(state)
+        if account == EVERY_ACCOUNT:
+            self._rejections.clear()
+            self._disconnects.clear()
+        _log.warning("trading resumed", account=account, resumed_by=by, reason=reason)
 
-    def _set(self, state: TradingState) -> None:
-        self._state = state
-        self._version += 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-        self._telemetry.trading_halted(halted=state.halted)
-
-    async def _audit(self, action: str, subject: str, target: str, reason: str) -> None:
-        entry = AuditEntry(self._clock(), subject, action, "", target, "OK", {"reason": reason})
-        try:
-            await self._auditor.record(entry)
-        except Exception:  # noqa: BLE001  the halt stands; the failure is logged
-            _log.exception("could not audit a circuit-breaker halt")
-
-    async def states(self, heartbeat: timedelta) -> AsyncGenerator[TradingState | Heartbeat]:
+    async def states(
+        self, heartbeat: timedelta, account: str = EVERY_ACCOUNT
+    ) -> AsyncGenerator[TradingState | Heartbeat]:
+        """The state that applies to `account` now, then each change of it, with heartbeats
+        while nothing changes."""
         seen = -1
+        last: TradingState | None = None
         while True:
             if seen != self._version:
                 seen = self._version
-                yield self._state
+                state = self.current(account)
+                if state != last:
+                    last = state
+                    yield state
                 continue
             changed = self._changed
             try:
@@ -131,6 +165,102 @@ class TradingControl:
                     await changed.wait()
             except TimeoutError:
                 yield Heartbeat(self._clock())
+
+    async def settled(self) -> None:
+        """Wait for breaker halts being written and audited (for shutdown and tests)."""
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Finish the breaker halts in progress and end the retries, after one last write of
+        whatever is still unsaved. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.settled()
+        if self._retrying is not None:
+            self._retrying.cancel()
+            await asyncio.gather(self._retrying, return_exceptions=True)
+        if self._unsaved:
+            await self._write_unsaved()
+        if self._unsaved:
+            _log.error(
+                "trading halts were never stored: a restart forgets them",
+                accounts=sorted(self._unsaved),
+            )
+
+    # ---- halts in memory, then in the database -------------------------------------------
+
+    def _halt_now(self, cause: HaltCause, *, by: str, reason: str, account: str) -> bool:
+        """Halt in memory, at once; False when the account was halted already."""
+        current = self._states.get(account)
+        if current is not None and current.halted:
+            return False
+        state = TradingState(
+            halted=True,
+            since=self._clock(),
+            cause=cause,
+            halted_by=by,
+            reason=reason,
+            account=account,
+        )
+        self._set(state)
+        _log.warning(
+            "trading halted", account=account, cause=cause.value, halted_by=by, reason=reason
+        )
+        return True
+
+    async def _persist(self, account: str) -> None:
+        """Write the account's state as it is now. A failed write leaves the state in force in
+        memory and is retried until it lands."""
+        async with self._lock:
+            try:
+                await self._repository.save_state(self._states[account])
+            except Exception:  # noqa: BLE001  fail closed: the halt holds; the write is retried
+                _log.exception("could not store the trading state; retrying", account=account)
+                self._unsaved.add(account)
+                self._retry_later()
+            else:
+                self._unsaved.discard(account)
+
+    def _retry_later(self) -> None:
+        if self._stopped or (self._retrying is not None and not self._retrying.done()):
+            return
+        self._retrying = asyncio.get_running_loop().create_task(self._retry_writes())
+        self._retrying.add_done_callback(_log_task_end)
+
+    async def _retry_writes(self) -> None:
+        delay = self._retry_delay
+        while self._unsaved:
+            await asyncio.sleep(delay.total_seconds())
+            await self._write_unsaved()
+            delay = min(delay * 2, self._max_retry_delay)
+
+    async def _write_unsaved(self) -> None:
+        async with self._lock:
+            for account in sorted(self._unsaved):
+                try:
+                    await self._repository.save_state(self._states[account])
+                except Exception:  # noqa: BLE001  still failing: the next attempt comes later
+                    _log.warning("the trading state still cannot be stored", account=account)
+                    return
+                self._unsaved.discard(account)
+                _log.info("trading state stored after a retry", account=account)
+
+    def _set(self, state: TradingState) -> None:
+        self._states[state.account] = state
+        self._version += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        halted = any(each.halted for each in self._states.values())
+        self._telemetry.trading_halted(halted=halted)
+
+    async def _audit(self, subject: str, target: str, reason: str, account: str) -> None:
+        detail = {"reason": reason, "account": account}
+        entry = AuditEntry(self._clock(), subject, "Halt", "", target, "OK", detail)
+        try:
+            await self._auditor.record(entry)
+        except Exception:  # noqa: BLE001  the halt stands; the failure is logged
+            _log.exception("could not audit a circuit-breaker halt")
 
     # ---- circuit breakers (synchronous listeners) -------------------------------------
 
@@ -142,7 +272,7 @@ class TradingControl:
             reason = (
                 f"{limits.max_rejections} order rejections from IB within {limits.rejection_window}"
             )
-            self._trip(HaltCause.REJECTIONS, reason)
+            self._trip(HaltCause.REJECTIONS, reason, EVERY_ACCOUNT)
 
     def gateway_state_changed(self, state: GatewayState) -> None:
         ready = state.state is ConnectionState.READY
@@ -152,7 +282,7 @@ class TradingControl:
                 count = self._count(self._disconnects, limits.disconnect_window)
                 if count >= limits.max_disconnects:
                     reason = f"{count} gateway disconnects within {limits.disconnect_window}"
-                    self._trip(HaltCause.GATEWAY_FLAPPING, reason)
+                    self._trip(HaltCause.GATEWAY_FLAPPING, reason, EVERY_ACCOUNT)
         self._was_ready = ready
 
     def portfolio_updated(self, update: PortfolioUpdate) -> None:
@@ -163,7 +293,7 @@ class TradingControl:
             reason = (
                 f"{update.account} daily PnL {update.daily_pnl} is past -{limits.daily_loss_limit}"
             )
-            self._trip(HaltCause.DAILY_LOSS, reason)
+            self._trip(HaltCause.DAILY_LOSS, reason, update.account)
 
     def _count(self, times: deque[datetime], window: timedelta) -> int:
         now = self._clock()
@@ -172,18 +302,23 @@ class TradingControl:
             times.popleft()
         return len(times)
 
-    def _trip(self, cause: HaltCause, reason: str) -> None:
-        if self._state.halted:
+    def _trip(self, cause: HaltCause, reason: str, account: str) -> None:
+        """Halt now; write and audit the halt in a task owned here."""
+        if not self._halt_now(cause, by=BREAKER, reason=reason, account=account):
             return
-        task = asyncio.get_running_loop().create_task(self.halt(cause, by=BREAKER, reason=reason))
+        task = asyncio.get_running_loop().create_task(self._record_trip(cause, reason, account))
         self._pending.add(task)
         task.add_done_callback(self._tripped)
 
-    def _tripped(self, task: asyncio.Task[list[str]]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("a circuit breaker could not halt trading", exc_info=task.exception())
+    async def _record_trip(self, cause: HaltCause, reason: str, account: str) -> None:
+        await self._persist(account)
+        await self._audit(BREAKER, cause.value, reason, account)
 
-    async def settled(self) -> None:
-        """Wait for breaker halts in progress (for shutdown and tests)."""
-        await asyncio.gather(*self._pending, return_exceptions=True)
+    def _tripped(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        _log_task_end(task)
+
+
+def _log_task_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("a trading-control task failed", exc_info=task.exception())

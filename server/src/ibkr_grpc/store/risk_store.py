@@ -1,4 +1,5 @@
-"""Risk limits and the trading state, kept in the database so both survive restarts."""
+"""Risk limits and the trading states (of every account, and per account), kept in the
+database so they survive restarts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from ibkr_grpc.domain.risk import (
     COUNT_LIMITS,
     DECIMAL_LIMITS,
@@ -16,6 +19,7 @@ from ibkr_grpc.domain.risk import (
     HaltCause,
     RiskLimits,
     TradingState,
+    limit_violations,
 )
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.tables import RiskLimitsRow, TradingStateRow
@@ -69,7 +73,13 @@ def limits_from_document(document: dict[str, Any]) -> RiskLimits:
 
 
 def read_limits_file(path: Path) -> RiskLimits:
-    return limits_from_document(json.loads(path.read_text(encoding="utf-8")))
+    """The limits of RISK_LIMITS_FILE, held to the same bounds as UpdateRiskLimits."""
+    limits = limits_from_document(json.loads(path.read_text(encoding="utf-8")))
+    problems = limit_violations(limits)
+    if problems:
+        message = "; ".join(f"{name}: {description}" for name, description in problems)
+        raise ValueError(f"{path}: {message}")
+    return limits
 
 
 class RiskStore:
@@ -90,23 +100,31 @@ class RiskStore:
                 )
             )
 
-    async def load_state(self) -> TradingState | None:
+    async def load_states(self) -> list[TradingState]:
         async with self._database.session() as session:
-            row = await session.get(TradingStateRow, 1)
-        if row is None:
-            return None
-        cause = HaltCause(row.cause) if row.cause else None
-        return TradingState(row.halted, row.since, cause, row.halted_by, row.reason)
+            rows = (await session.scalars(select(TradingStateRow))).all()
+        return [
+            TradingState(
+                halted=row.halted,
+                since=row.since,
+                cause=HaltCause(row.cause) if row.cause else None,
+                halted_by=row.halted_by,
+                reason=row.reason,
+                account=row.account,
+            )
+            for row in rows
+        ]
 
     async def save_state(self, state: TradingState) -> None:
         async with self._database.transaction() as session:
-            await session.merge(
-                TradingStateRow(
-                    trading_state_id=1,
-                    halted=state.halted,
-                    cause=state.cause.value if state.cause else "",
-                    halted_by=state.halted_by,
-                    reason=state.reason,
-                    since=state.since,
-                )
+            row = await session.scalar(
+                select(TradingStateRow).where(TradingStateRow.account == state.account)
             )
+            if row is None:
+                row = TradingStateRow(account=state.account)
+                session.add(row)
+            row.halted = state.halted
+            row.cause = state.cause.value if state.cause else ""
+            row.halted_by = state.halted_by
+            row.reason = state.reason
+            row.since = state.since
