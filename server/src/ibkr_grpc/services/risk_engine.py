@@ -1,6 +1,7 @@
-"""Pre-trade risk checks: every order passes them before anything is sent to IB (and a
-validate_only dry run passes them too). Each rule accepts an order at its limit and refuses
-one just past it, with the rule, the limit and the requested value in the error."""
+"""Pre-trade risk checks: every order command (a new order, a bracket with its legs, a
+modification, and a validate_only dry run) passes them before anything is sent to IB. Each rule
+accepts an order at its limit and refuses one just past it, with the rule, the limit and the
+requested value in the error."""
 
 from __future__ import annotations
 
@@ -10,12 +11,25 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from ibkr_grpc.domain.enums import OrderType, Side
+from ibkr_grpc.domain.enums import OrderType
 from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError, RiskRejectedError
 from ibkr_grpc.domain.orders import Order
 from ibkr_grpc.domain.portfolio import Position, ProfitAndLoss
 from ibkr_grpc.domain.risk import RiskLimits
-from ibkr_grpc.services.ports import OrderRepository, RiskRepository
+from ibkr_grpc.services.exposure import (
+    Pending,
+    contract_key,
+    gross_exposure,
+    pending,
+    position_reach,
+)
+from ibkr_grpc.services.ports import RiskRepository
+
+
+class WorkingOrders(Protocol):
+    """The one thing the engine reads from the order store (OrderRepository has it)."""
+
+    async def working_orders(self, account: str = "") -> list[Order]: ...
 
 
 class ExposureSource(Protocol):
@@ -39,7 +53,7 @@ class RiskEngine:
     def __init__(
         self,
         repository: RiskRepository,
-        orders: OrderRepository,
+        orders: WorkingOrders,
         exposure: ExposureSource,
         *,
         clock: Callable[[], datetime],
@@ -70,18 +84,34 @@ class RiskEngine:
         self._limits = limits
         return limits
 
-    async def check(self, orders: Sequence[Order], *, reference_price: Decimal | None) -> None:
-        """Raise RiskRejectedError (or RateLimitExceededError) for the first rule broken."""
+    async def check(
+        self,
+        orders: Sequence[Order],
+        *,
+        reference_price: Decimal | None,
+        replacing: Order | None = None,
+    ) -> None:
+        """Raise RiskRejectedError (or RateLimitExceededError) for the first rule broken.
+
+        `orders` are one command's new orders: a new order, a bracket (parent, then its exit
+        legs), or, for a modification, the order as it would stand after the change with
+        `replacing` the stored order before it. Reads the account's working orders once and
+        nothing else, so the order manager can call it under its mutation lock."""
+        if not orders:
+            return
         limits = self._limits
-        entry = orders[0]
-        self._check_instrument(limits, entry)
-        price = entry.terms.limit_price or entry.terms.stop_price or reference_price
-        self._check_size(limits, entry, price)
-        self._check_collar(limits, entry, reference_price)
-        self._check_exposure(limits, entry, price)
-        await self._check_open_orders(limits, entry.account, len(orders))
-        self._check_daily_loss(limits, entry.account)
-        self._check_rate(limits, entry.account)
+        account = orders[0].account
+        for order in orders:
+            self._check_instrument(limits, order)
+            self._check_size(limits, order, _own_price(order, reference_price))
+            self._check_collar(limits, order, reference_price)
+        working: list[Order] = []
+        if _counts_working_orders(limits):
+            working = await self._orders.working_orders(account)
+        self._check_exposure(limits, orders, working, replacing, reference_price)
+        self._check_open_orders(limits, len(working), 0 if replacing is not None else len(orders))
+        self._check_daily_loss(limits, account)
+        self._check_rate(limits, account)
 
     def accepted(self, account: str) -> None:
         """Count an order that passed and is being sent, for the order-rate rule."""
@@ -173,41 +203,90 @@ class RiskEngine:
                 requested=distance.quantize(Decimal("0.01")),
             )
 
-    def _check_exposure(self, limits: RiskLimits, order: Order, price: Decimal | None) -> None:
+    def _check_exposure(
+        self,
+        limits: RiskLimits,
+        orders: Sequence[Order],
+        working: Sequence[Order],
+        replacing: Order | None,
+        reference_price: Decimal | None,
+    ) -> None:
+        """Positions of any origin plus every working order, each side at its worst, before
+        and after the command. A rule refuses only a command that makes its side worse and
+        leaves it past the limit, so orders that reduce a position are never blocked."""
         if limits.max_position_quantity is None and limits.max_gross_exposure is None:
             return
-        positions = self._exposure.positions(order.account)
-        signed = order.terms.quantity if order.terms.side is Side.BUY else -order.terms.quantity
+        positions = self._exposure.positions(orders[0].account)
+        before = pending(working)
+        gone = {order.order_id for order in orders}
+        if replacing is not None:
+            gone.add(replacing.order_id)
+        after = pending([*(o for o in working if o.order_id not in gone), *orders])
         if limits.max_position_quantity is not None:
-            current = sum(
-                (p.quantity for p in positions if p.contract.con_id == order.contract.con_id),
-                Decimal(0),
+            for key in {contract_key(order.contract) for order in orders}:
+                self._check_position(limits.max_position_quantity, positions, before, after, key)
+        if limits.max_gross_exposure is not None:
+            self._check_gross(
+                limits.max_gross_exposure, positions, before, after, orders, reference_price
             )
-            after = abs(current + signed)
-            if after > limits.max_position_quantity:
+
+    def _check_position(
+        self,
+        limit: Decimal,
+        positions: Sequence[Position],
+        before: Sequence[Pending],
+        after: Sequence[Pending],
+        key: int | str,
+    ) -> None:
+        was = position_reach(positions, before, key)
+        will = position_reach(positions, after, key)
+        for side, reached, previous in (
+            ("long", will.long, was.long),
+            ("short", will.short, was.short),
+        ):
+            if reached > previous and reached > limit:
                 raise _refuse(
                     "POSITION_LIMIT_EXCEEDED",
                     "max_position_quantity",
-                    f"the position would be {after}, past the limit {limits.max_position_quantity}",
-                    limit=limits.max_position_quantity,
-                    requested=after,
-                )
-        if limits.max_gross_exposure is not None:
-            gross = sum((abs(p.market_value or Decimal(0)) for p in positions), Decimal(0))
-            after_gross = gross + order.terms.quantity * (price or Decimal(0))
-            if after_gross > limits.max_gross_exposure:
-                raise _refuse(
-                    "POSITION_LIMIT_EXCEEDED",
-                    "max_gross_exposure",
-                    f"gross exposure would be {after_gross}, past the limit {limits.max_gross_exposure}",
-                    limit=limits.max_gross_exposure,
-                    requested=after_gross,
+                    f"the position could reach {reached} {side} with the working orders, "
+                    f"past the limit {limit}",
+                    limit=limit,
+                    requested=reached,
                 )
 
-    async def _check_open_orders(self, limits: RiskLimits, account: str, adding: int) -> None:
-        if limits.max_open_orders is None:
+    def _check_gross(
+        self,
+        limit: Decimal,
+        positions: Sequence[Position],
+        before: Sequence[Pending],
+        after: Sequence[Pending],
+        orders: Sequence[Order],
+        reference_price: Decimal | None,
+    ) -> None:
+        if any(_own_price(order, reference_price) is None for order in orders):
+            raise _refuse(
+                "POSITION_LIMIT_EXCEEDED",
+                "max_gross_exposure",
+                "no price to value the order at",
+                limit=limit,
+                requested="unknown",
+            )
+        prices = _Pricing(positions, orders, reference_price)
+        was = gross_exposure(positions, before, prices)
+        will = gross_exposure(positions, after, prices)
+        if will > was and will > limit:
+            raise _refuse(
+                "POSITION_LIMIT_EXCEEDED",
+                "max_gross_exposure",
+                f"gross exposure could reach {will} with the working orders, past the limit {limit}",
+                limit=limit,
+                requested=will,
+            )
+
+    def _check_open_orders(self, limits: RiskLimits, working: int, adding: int) -> None:
+        # A modification adds no order, so it is never refused for the orders already working.
+        if limits.max_open_orders is None or adding == 0:
             return
-        working = len(await self._orders.working_orders(account))
         if working + adding > limits.max_open_orders:
             raise _refuse(
                 "OPEN_ORDER_LIMIT_EXCEEDED",
@@ -252,3 +331,48 @@ class RiskEngine:
                 ),
                 retry_after=retry,
             )
+
+
+def _counts_working_orders(limits: RiskLimits) -> bool:
+    return (
+        limits.max_open_orders is not None
+        or limits.max_position_quantity is not None
+        or limits.max_gross_exposure is not None
+    )
+
+
+def _own_price(order: Order, reference_price: Decimal | None) -> Decimal | None:
+    """The price an order of the command is valued at: its limit, else its stop, else the
+    market's reference price."""
+    return order.terms.limit_price or order.terms.stop_price or reference_price
+
+
+class _Pricing:
+    """Values any order for the gross-exposure rule: the command's orders at their own price,
+    working orders at their limit or stop price, else the quote they arrived with, else the
+    market price of the position in their contract."""
+
+    def __init__(
+        self,
+        positions: Sequence[Position],
+        orders: Sequence[Order],
+        reference_price: Decimal | None,
+    ) -> None:
+        self._market = {
+            contract_key(p.contract): p.market_price
+            for p in positions
+            if p.market_price is not None
+        }
+        self._command_contract = contract_key(orders[0].contract)
+        self._reference_price = reference_price
+
+    def __call__(self, order: Order) -> Decimal | None:
+        own = order.terms.limit_price or order.terms.stop_price
+        if own is not None:
+            return own
+        key = contract_key(order.contract)
+        if key == self._command_contract and self._reference_price is not None:
+            return self._reference_price
+        if order.arrival_quote is not None and order.arrival_quote.reference_price is not None:
+            return order.arrival_quote.reference_price
+        return self._market.get(key)
