@@ -3,6 +3,7 @@ tokens against the simulated gateway."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -160,10 +161,9 @@ async def test_limits_are_read_back_and_survive_a_restart(
     assert limits.market_orders_allowed
 
 
-async def trading_state(server: RunningServer) -> risk_service_pb2.TradingState:
-    return (
-        await server.client.risk.GetTradingState(risk_service_pb2.GetTradingStateRequest())
-    ).state
+async def trading_state(server: RunningServer, account: str = "") -> risk_service_pb2.TradingState:
+    request = risk_service_pb2.GetTradingStateRequest(account=account)
+    return (await server.client.risk.GetTradingState(request)).state
 
 
 async def test_the_kill_switch_halts_orders_but_not_cancels(risky: RunningServer) -> None:
@@ -210,21 +210,24 @@ async def test_a_daily_loss_trips_the_breaker_until_an_admin_resumes(risky: Runn
     risky.simulator.set_price("AAPL", PRICE * 0.9)
 
     async def halted() -> bool:
-        return (await trading_state(risky)).halted
+        return (await trading_state(risky, ACCOUNT)).halted
 
     await eventually(halted, within=10, message="the loss never tripped the breaker")
-    state = await trading_state(risky)
-    assert (state.cause, state.halted_by) == (
+    state = await trading_state(risky, ACCOUNT)
+    assert (state.cause, state.halted_by, state.account) == (
         risk_service_pb2.HALT_CAUSE_DAILY_LOSS,
         "circuit-breaker",
+        ACCOUNT,
     )
+    # The breaker halts the account that lost, not every account.
+    assert not (await trading_state(risky)).halted
     error = await refused(risky.client, order(limit="80", key="blocked", validate_only=False))
-    assert error.reason == "TRADING_HALTED"
+    assert (error.reason, error.metadata["account"]) == ("TRADING_HALTED", ACCOUNT)
     await set_limits(
         risky, risk_service_pb2.RiskLimits(daily_loss_limit="5000"), "daily_loss_limit"
     )
     await risky.client.risk.ResumeTrading(
-        risk_service_pb2.ResumeTradingRequest(reason="limit raised")
+        risk_service_pb2.ResumeTradingRequest(reason="limit raised", account=ACCOUNT)
     )
     await accepted(risky.client, order(limit="80", key="after-loss", validate_only=False))
     entries = await AuditStore(risky.database).recent()
@@ -276,3 +279,143 @@ async def test_bad_limits_get_field_violations(risky: RunningServer) -> None:
         )
     error = ApiError.from_rpc_error(raised.value)
     assert {v.field for v in error.field_violations} == {"update_mask", "limits.max_order_quantity"}
+
+
+async def read_limits(server: RunningServer) -> risk_service_pb2.RiskLimits:
+    return (await server.client.risk.GetRiskLimits(risk_service_pb2.GetRiskLimitsRequest())).limits
+
+
+async def test_an_empty_update_changes_nothing_and_a_star_replaces_everything(
+    risky: RunningServer,
+) -> None:
+    start = risk_service_pb2.RiskLimits(
+        max_order_quantity="5", max_open_orders=3, denied_symbols=["GME"]
+    )
+    await set_limits(risky, start)
+    # PATCH /v1/risk/limits with {}: no mask, nothing set.
+    await risky.client.risk.UpdateRiskLimits(risk_service_pb2.UpdateRiskLimitsRequest())
+    limits = await read_limits(risky)
+    assert (limits.max_order_quantity, limits.max_open_orders) == ("5", 3)
+    assert list(limits.denied_symbols) == ["GME"]
+    # No mask: only the fields set in the request change.
+    await set_limits(risky, risk_service_pb2.RiskLimits(max_order_notional="1000"))
+    limits = await read_limits(risky)
+    assert (limits.max_order_quantity, limits.max_order_notional) == ("5", "1000")
+    # "*": every field, an unset one removing its limit.
+    await set_limits(risky, risk_service_pb2.RiskLimits(max_order_quantity="7"), "*")
+    limits = await read_limits(risky)
+    assert (limits.max_order_quantity, limits.max_order_notional) == ("7", "")
+    assert not limits.HasField("max_open_orders")
+    assert list(limits.denied_symbols) == []
+    assert limits.market_orders_allowed
+
+
+BAD_LIMITS = [
+    (risk_service_pb2.RiskLimits(max_open_orders=0), ["max_open_orders"], "limits.max_open_orders"),
+    (risk_service_pb2.RiskLimits(max_orders_per_minute=1_000_001), [], "limits.max_orders_per_minute"),
+    (risk_service_pb2.RiskLimits(max_rejections=-1), [], "limits.max_rejections"),
+    (risk_service_pb2.RiskLimits(rejection_window=duration_pb2.Duration(seconds=0)), [], "limits.rejection_window"),
+    (risk_service_pb2.RiskLimits(disconnect_window=duration_pb2.Duration(seconds=8 * 86400)), [], "limits.disconnect_window"),
+    (risk_service_pb2.RiskLimits(price_collar_percent="100.01"), [], "limits.price_collar_percent"),
+    (risk_service_pb2.RiskLimits(price_collar_percent="0"), ["price_collar_percent"], "limits.price_collar_percent"),
+    (risk_service_pb2.RiskLimits(daily_loss_limit="-5"), [], "limits.daily_loss_limit"),
+    (risk_service_pb2.RiskLimits(denied_symbols=[" "]), [], "limits.denied_symbols"),
+    (risk_service_pb2.RiskLimits(), ["max_order_quantity", "limits.max_order_quantity"], "update_mask"),
+    (risk_service_pb2.RiskLimits(), ["*", "max_order_quantity"], "update_mask"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("limits", "mask", "field"), BAD_LIMITS)
+async def test_limits_out_of_bounds_get_a_field_violation_and_change_nothing(
+    risky: RunningServer, limits: risk_service_pb2.RiskLimits, mask: list[str], field: str
+) -> None:
+    await set_limits(risky, risk_service_pb2.RiskLimits(max_order_quantity="5"))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await set_limits(risky, limits, *mask)
+    error = ApiError.from_rpc_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_ERROR")
+    assert [v.field for v in error.field_violations] == [field]
+    assert (await read_limits(risky)).max_order_quantity == "5"
+
+
+async def test_the_largest_bounds_are_accepted(risky: RunningServer) -> None:
+    limits = risk_service_pb2.RiskLimits(
+        max_open_orders=1,
+        max_orders_per_minute=1_000_000,
+        price_collar_percent="100",
+        rejection_window=duration_pb2.Duration(seconds=1),
+        disconnect_window=duration_pb2.Duration(seconds=7 * 86400),
+    )
+    await set_limits(risky, limits)
+    assert (await read_limits(risky)).max_orders_per_minute == 1_000_000
+
+
+async def test_an_admin_scoped_to_an_account_may_not_change_limits(risky: RunningServer) -> None:
+    async with risky.client_as(Role.ADMIN, "desk-admin", frozenset({ACCOUNT})) as admin:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await admin.risk.UpdateRiskLimits(
+                risk_service_pb2.UpdateRiskLimitsRequest(
+                    limits=risk_service_pb2.RiskLimits(max_order_quantity="1")
+                )
+            )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await read_limits(risky)).max_order_quantity == ""
+
+
+async def test_concurrent_orders_count_each_other_against_the_position_limit(
+    risky: RunningServer,
+) -> None:
+    """Six BUY 10 at once against a position limit of 20: two are accepted."""
+    await set_limits(risky, risk_service_pb2.RiskLimits(max_position_quantity="20"))
+    async with risky.client_as(Role.TRADER) as trader:
+        outcomes = await asyncio.gather(
+            *(
+                trader.orders.PlaceOrder(
+                    order("10", limit="90", key=f"burst-{index}", validate_only=False)
+                )
+                for index in range(6)
+            ),
+            return_exceptions=True,
+        )
+    accepted_orders = [o for o in outcomes if isinstance(o, order_service_pb2.PlaceOrderResponse)]
+    refusals = [ApiError.from_rpc_error(o) for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(accepted_orders) == 2
+    assert [r.reason for r in refusals] == ["POSITION_LIMIT_EXCEEDED"] * 4
+
+
+def bracket_order(take_profit: str) -> order_service_pb2.PlaceOrderRequest:
+    request = order("10", limit="100")
+    request.take_profit.limit_price = take_profit
+    request.stop_loss.stop_price = "99"
+    return request
+
+
+async def test_bracket_legs_pass_the_notional_limit_and_the_collar(risky: RunningServer) -> None:
+    await set_limits(
+        risky, risk_service_pb2.RiskLimits(max_order_notional="1050", price_collar_percent="5")
+    )
+    async with risky.client_as(Role.TRADER) as trader:
+        await accepted(trader, bracket_order("105"))
+        error = await refused(trader, bracket_order("105.01"))
+        assert error.precondition_violations[0].subject == "max_order_notional"
+        await set_limits(risky, risk_service_pb2.RiskLimits(), "max_order_notional")
+        error = await refused(trader, bracket_order("105.01"))
+        assert error.precondition_violations[0].subject == "price_collar_percent"
+
+
+async def test_a_modification_passes_the_risk_rules(risky: RunningServer) -> None:
+    async with risky.client_as(Role.TRADER) as trader:
+        placed = await accepted(
+            trader, order("5", limit="90", key="to-modify", validate_only=False)
+        )
+        await set_limits(risky, risk_service_pb2.RiskLimits(max_order_quantity="10"))
+        order_id = placed.order.order_id
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await trader.orders.ModifyOrder(
+                order_service_pb2.ModifyOrderRequest(order_id=order_id, quantity="11")
+            )
+        assert ApiError.from_rpc_error(raised.value).reason == "ORDER_SIZE_LIMIT_EXCEEDED"
+        modified = await trader.orders.ModifyOrder(
+            order_service_pb2.ModifyOrderRequest(order_id=order_id, quantity="10")
+        )
+    assert modified.order.quantity == "10"

@@ -1,97 +1,33 @@
-"""ibkr.v1.RiskService: the risk limits and the trading halt."""
+"""ibkr.v1.RiskService: the risk limits and the trading halts, of every account or of one.
+Account scopes are applied before a call gets here (api.access narrows a scoped token's request
+to its account); changing limits or halting every account also needs an unscoped token."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import grpc.aio
-from google.protobuf import duration_pb2
 
 from ibkr.v1 import risk_service_pb2 as pb
 from ibkr.v1 import risk_service_pb2_grpc
 from ibkr_grpc.api import requests
 from ibkr_grpc.api.access import current_caller
 from ibkr_grpc.api.conversions import timestamp
+from ibkr_grpc.api.risk_limits import limits_message, read_limits
 from ibkr_grpc.api.stream_messages import heartbeat_message
-from ibkr_grpc.domain.decimals import read_decimal, write_decimal
-from ibkr_grpc.domain.errors import ViolationCollector
-from ibkr_grpc.domain.risk import (
-    COUNT_LIMITS,
-    DECIMAL_LIMITS,
-    SWITCHES,
-    WINDOWS,
-    HaltCause,
-    RiskLimits,
-    TradingState,
-)
+from ibkr_grpc.domain.errors import PermissionDeniedError, ViolationCollector
+from ibkr_grpc.domain.identity import Caller
+from ibkr_grpc.domain.risk import HaltCause, TradingState
 from ibkr_grpc.domain.streams import Heartbeat
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CAUSES = {cause: pb.HaltCause.Value(f"HALT_CAUSE_{cause.value}") for cause in HaltCause}
-_DECIMALS = DECIMAL_LIMITS
-_OPTIONAL = COUNT_LIMITS
-_WINDOWS = WINDOWS
-FIELDS = frozenset(pb.RiskLimits.DESCRIPTOR.fields_by_name)
-
-
-def _duration(delta: timedelta) -> duration_pb2.Duration:
-    message = duration_pb2.Duration()
-    message.FromTimedelta(delta)
-    return message
-
-
-def limits_message(limits: RiskLimits) -> pb.RiskLimits:
-    message = pb.RiskLimits(
-        allowed_symbols=sorted(limits.allowed_symbols),
-        denied_symbols=sorted(limits.denied_symbols),
-        market_orders_allowed=limits.market_orders_allowed,
-        outside_regular_hours_allowed=limits.outside_regular_hours_allowed,
-        rejection_window=_duration(limits.rejection_window),
-        disconnect_window=_duration(limits.disconnect_window),
-    )
-    for name in _DECIMALS:
-        setattr(message, name, write_decimal(getattr(limits, name)))
-    for name in _OPTIONAL:
-        value = getattr(limits, name)
-        if value is not None:
-            setattr(message, name, value)
-    return message
-
-
-def read_limits(message: pb.RiskLimits, mask: list[str], current: RiskLimits) -> RiskLimits:
-    """`current` with the fields named in `mask` (all when empty) taken from `message`."""
-    violations = ViolationCollector()
-    names = mask or sorted(FIELDS)
-    for name in names:
-        if name not in FIELDS:
-            violations.add("update_mask", f"unknown field {name!r}")
-    changes: dict[str, Any] = {}
-    for name in set(names) & FIELDS:
-        path = f"limits.{name}"
-        if name in _DECIMALS:
-            changes[name] = read_decimal(violations, path, getattr(message, name), positive=True)
-        elif name in _OPTIONAL:
-            value = getattr(message, name) if message.HasField(name) else None  # type: ignore[arg-type]
-            if value is not None and value < 0:
-                violations.add(path, "must not be negative")
-            changes[name] = value
-        elif name in _WINDOWS:
-            window = getattr(message, name).ToTimedelta()
-            if window <= timedelta(0) and message.HasField(name):  # type: ignore[arg-type]
-                violations.add(path, "must be positive")
-            changes[name] = window if window > timedelta(0) else getattr(current, name)
-        elif name in SWITCHES:
-            changes[name] = getattr(message, name) if message.HasField(name) else True  # type: ignore[arg-type]
-        else:
-            changes[name] = frozenset(symbol.upper() for symbol in getattr(message, name))
-    violations.raise_if_any()
-    return replace(current, **changes)
+# The longest account id the trading state can hold (the trading_state.account column).
+MAX_ACCOUNT_LENGTH = 32
 
 
 def state_message(state: TradingState) -> pb.TradingState:
@@ -101,14 +37,37 @@ def state_message(state: TradingState) -> pb.TradingState:
         halted_by=state.halted_by,
         reason=state.reason,
         since=timestamp(state.since),
+        account=state.account,
     )
 
 
-def _require_reason(reason: str) -> None:
+def _read_halt_request(reason: str, account: str) -> str:
+    """The account a halt or resume is for ("" for every account), after checking who may."""
     violations = ViolationCollector()
     if not reason.strip():
         violations.add("reason", "is required: say why, for the audit log")
+    if len(account) > MAX_ACCOUNT_LENGTH:
+        violations.add("account", f"must be at most {MAX_ACCOUNT_LENGTH} characters")
     violations.raise_if_any()
+    # The access check already narrows a scoped token's request to its account and refuses
+    # other accounts; this holds even if that check ever changes.
+    caller = current_caller()
+    if not account:
+        _require_unscoped(caller, "halting or resuming every account")
+    elif not caller.may_use_account(account):
+        raise PermissionDeniedError(
+            f"{caller.subject} may not use account {account}", metadata={"account": account}
+        )
+    return account
+
+
+def _require_unscoped(caller: Caller, what: str) -> None:
+    if caller.accounts:
+        raise PermissionDeniedError(
+            f"{what} needs an admin token with no account scope; "
+            f"{caller.subject} is scoped to {', '.join(sorted(caller.accounts))}",
+            metadata={"accounts": ",".join(sorted(caller.accounts))},
+        )
 
 
 class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
@@ -124,35 +83,43 @@ class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
     async def UpdateRiskLimits(
         self, request: pb.UpdateRiskLimitsRequest, context: Context
     ) -> pb.UpdateRiskLimitsResponse:
+        caller = current_caller()
+        # Limits apply to every account, so an admin of some accounts may not change them.
+        _require_unscoped(caller, "changing the risk limits")
         limits = read_limits(request.limits, list(request.update_mask.paths), self._risk.limits())
-        updated = await self._risk.update(limits, updated_by=current_caller().subject)
+        updated = await self._risk.update(limits, updated_by=caller.subject)
         return pb.UpdateRiskLimitsResponse(limits=limits_message(updated))
 
     async def HaltTrading(
         self, request: pb.HaltTradingRequest, context: Context
     ) -> pb.HaltTradingResponse:
-        _require_reason(request.reason)
+        account = _read_halt_request(request.reason, request.account)
         cancelled = await self._trading.halt(
             HaltCause.MANUAL,
             by=current_caller().subject,
             reason=request.reason,
             cancel_working_orders=request.cancel_working_orders,
+            account=account,
         )
         return pb.HaltTradingResponse(
-            state=state_message(self._trading.current()), cancelled_order_ids=cancelled
+            state=state_message(self._trading.current(account)), cancelled_order_ids=cancelled
         )
 
     async def ResumeTrading(
         self, request: pb.ResumeTradingRequest, context: Context
     ) -> pb.ResumeTradingResponse:
-        _require_reason(request.reason)
-        await self._trading.resume(by=current_caller().subject, reason=request.reason)
-        return pb.ResumeTradingResponse(state=state_message(self._trading.current()))
+        account = _read_halt_request(request.reason, request.account)
+        await self._trading.resume(
+            by=current_caller().subject, reason=request.reason, account=account
+        )
+        return pb.ResumeTradingResponse(state=state_message(self._trading.current(account)))
 
     async def GetTradingState(
         self, request: pb.GetTradingStateRequest, context: Context
     ) -> pb.GetTradingStateResponse:
-        return pb.GetTradingStateResponse(state=state_message(self._trading.current()))
+        return pb.GetTradingStateResponse(
+            state=state_message(self._trading.current(request.account))
+        )
 
     async def StreamTradingState(
         self, request: pb.StreamTradingStateRequest, context: Context
@@ -162,7 +129,7 @@ class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
-        async with aclosing(self._trading.states(heartbeat)) as items:
+        async with aclosing(self._trading.states(heartbeat, request.account)) as items:
             async for item in items:
                 if isinstance(item, Heartbeat):
                     yield pb.StreamTradingStateResponse(heartbeat=heartbeat_message(item))
