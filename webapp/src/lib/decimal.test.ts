@@ -3,6 +3,7 @@ import {
   add,
   compare,
   compareDecimalStrings,
+  costClass,
   formatDecimal,
   formatMoney,
   isPlainDecimal,
@@ -82,6 +83,13 @@ describe("formatting", () => {
     expect(signClass("-0.01")).toBe("negative");
     expect(signClass("0.00")).toBe("zero");
     expect(signClass("")).toBe("none");
+  });
+
+  it("colours a cost the other way round: more is worse", () => {
+    expect(costClass("0.05")).toBe("negative");
+    expect(costClass("-0.05")).toBe("positive");
+    expect(costClass("0")).toBe("zero");
+    expect(costClass("")).toBe("none");
   });
 
   it("leaves what is not a decimal alone", () => {

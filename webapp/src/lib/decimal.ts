@@ -128,3 +128,12 @@ export function signClass(text: string): "positive" | "negative" | "zero" | "non
   const valueSign = sign(value);
   return valueSign > 0 ? "positive" : valueSign < 0 ? "negative" : "zero";
 }
+
+/**
+ * The colour class of a cost, where more is worse for the trader (a fill's slippage): red when
+ * positive, green when negative, the reverse of signClass.
+ */
+export function costClass(text: string): "positive" | "negative" | "zero" | "none" {
+  const signed = signClass(text);
+  return signed === "positive" ? "negative" : signed === "negative" ? "positive" : signed;
+}

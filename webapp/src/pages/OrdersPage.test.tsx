@@ -83,8 +83,16 @@ describe("orders blotter", () => {
         commission: "1.00",
         commissionCurrency: "USD",
         realizedPnl: "",
+        slippage: "0.05",
       }),
-      create(FillSchema, { executionId: "exec-2", orderId: "ord_F", quantity: "5", price: "187.3", commission: "" }),
+      create(FillSchema, {
+        executionId: "exec-2",
+        orderId: "ord_F",
+        quantity: "5",
+        price: "187.3",
+        commission: "",
+        slippage: "-0.02",
+      }),
     ];
     renderApp({ page: "orders", backend });
     await screen.findByTestId("order-row-ord_W");
@@ -93,6 +101,9 @@ describe("orders blotter", () => {
     expect(screen.queryByTestId("cancel-ord_F")).toBeNull();
     expect(within(screen.getByTestId("fill-row-exec-1")).getByTestId("fill-commission").textContent).toBe("1.00 USD");
     expect(within(screen.getByTestId("fill-row-exec-2")).getByTestId("fill-commission").textContent).toBe("pending");
+    // Positive slippage is worse for the trader: red; negative is better: green.
+    expect(within(screen.getByTestId("fill-row-exec-1")).getByTestId("fill-slippage").className).toContain("negative");
+    expect(within(screen.getByTestId("fill-row-exec-2")).getByTestId("fill-slippage").className).toContain("positive");
   });
 
   it("cancels a working order", async () => {

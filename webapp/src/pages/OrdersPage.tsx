@@ -17,7 +17,7 @@ import { describeError } from "../api/apiError";
 import { useClient } from "../api/ApiProvider";
 import { Dialog } from "../components/Dialog";
 import { ErrorPanel } from "../components/ErrorPanel";
-import { formatDecimal, formatMoney, signClass } from "../lib/decimal";
+import { costClass, formatDecimal, formatMoney, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
 import { formatTime } from "../lib/time";
 import { ModifyOrderDialog } from "../orders/ModifyOrderDialog";
@@ -172,7 +172,13 @@ function FillsTable() {
                   {fill.commission === "" ? "pending" : `${formatMoney(fill.commission)} ${fill.commissionCurrency}`}
                 </td>
                 <td className={`num ${signClass(fill.realizedPnl)}`}>{fill.realizedPnl === "" ? "" : formatMoney(fill.realizedPnl, true)}</td>
-                <td className={`num ${signClass(fill.slippage)}`}>{fill.slippage}</td>
+                <td
+                  className={`num ${costClass(fill.slippage)}`}
+                  data-testid="fill-slippage"
+                  title="Per unit against the arrival price; positive is worse for you"
+                >
+                  {fill.slippage}
+                </td>
                 <td>{fill.exchange}</td>
               </tr>
             ))}
