@@ -216,18 +216,21 @@ def global_cancel(gateway: Gateway, _recipient: Recipient, _reader: FieldReader)
 
 
 def _send_open_orders(gateway: Gateway, recipient: Recipient, client_id: int | None) -> None:
+    # IB returns active orders through both openOrder and orderStatus, whichever client placed
+    # them (https://interactivebrokers.github.io/tws-api/open_orders.html).
     for order in gateway.orders.open_orders(client_id):
         recipient.send(order_messages.open_order(recipient.server_version, order, order.status))
-        if order.client_id == recipient.client_id:
-            recipient.send(outgoing.order_status(status_report(order)))
+        recipient.send(outgoing.order_status(status_report(order)))
     recipient.send(outgoing.open_order_end())
 
 
 def request_open_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
+    """Only this client id's working orders, for the master client too (IB's reqOpenOrders)."""
     _send_open_orders(gateway, recipient, recipient.client_id)
 
 
 def request_all_open_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
+    """Every client's working orders, bound to none of them (IB's reqAllOpenOrders)."""
     _send_open_orders(gateway, recipient, None)
 
 
@@ -242,6 +245,7 @@ def request_auto_open_orders(_gateway: Gateway, recipient: Recipient, _reader: F
 
 
 def request_completed_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
+    """Finished orders of every client; all are API orders, so apiOnly changes nothing."""
     for order in gateway.orders.completed_orders():
         recipient.send(order_messages.completed_order(recipient.server_version, order))
     recipient.send(outgoing.completed_orders_end())
