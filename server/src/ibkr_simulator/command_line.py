@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--master-client-id",
         type=int,
         default=None,
-        help="the client id that sees every client's executions (TWS's Master API client ID)",
+        help=(
+            "the client id that also receives every other client's order events and "
+            "executions (TWS's Master API client ID)"
+        ),
     )
     parser.add_argument(
         "--control-port",

@@ -66,8 +66,10 @@ class SimulatorConfig:
     base_currency: str = "USD"
     # Seconds between periodic account, portfolio and PnL pushes (IB sends them every few minutes).
     account_update_interval: float = 1.0
-    # TWS's "Master API client ID": that client sees every client's executions and commissions
-    # in reqExecutions; other clients see only their own (None: no master, as by default).
+    # TWS's "Master API client ID": that client also receives the openOrder, orderStatus,
+    # execDetails and commissionReport of every other client's orders as they happen, and every
+    # client's executions in reqExecutions; errors stay with the client that placed the order.
+    # Other clients hear only of their own orders (None: no master, as by default).
     master_client_id: int | None = None
     # Extra contract files whose entries extend or override the bundled universe.
     contract_files: tuple[Path, ...] = ()

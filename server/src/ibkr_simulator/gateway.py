@@ -1,4 +1,4 @@
-"""The simulated gateway's core: engines, connected clients, and the routing of order events.
+"""The simulated gateway's core: the engines, the connected clients, and where order events go.
 
 It knows nothing about sockets: sessions register here and receive messages through `send`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from ibkr_simulator import codes, order_messages, outgoing
+from ibkr_simulator import codes, outgoing
 from ibkr_simulator.account import AccountBook
 from ibkr_simulator.account_service import AccountService
 from ibkr_simulator.clock import Clock
@@ -16,15 +16,8 @@ from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.historical_service import HistoricalDataService
 from ibkr_simulator.market_data import MarketDataEngine
 from ibkr_simulator.order_engine import OrderEngine
-from ibkr_simulator.order_events import (
-    OrderCancelled,
-    OrderEvent,
-    OrderFilled,
-    OrderOpened,
-    OrderPreviewed,
-    OrderRejected,
-    OrderStatusChanged,
-)
+from ibkr_simulator.order_events import OrderEvent, OrderFilled
+from ibkr_simulator.order_routing import OrderEventRouter
 from ibkr_simulator.prices import PriceBook, Quote
 from ibkr_simulator.realtime_bars import RealTimeBarService
 from ibkr_simulator.recipient import Recipient
@@ -56,6 +49,7 @@ class Gateway:
             universe, self.prices, self.accounts, config.fills, clock, self._route
         )
         self._clients: dict[int, Recipient] = {}
+        self.order_router = OrderEventRouter(config.master_client_id, self._clients.get)
         # Market data type chosen with reqMarketDataType, per connection.
         self.market_data_types: dict[int, int] = {}
         # False between error 1100 and 1101/1102: IB's servers are unreachable, nothing moves.
@@ -78,6 +72,7 @@ class Gateway:
         self.historical.drop_recipient(recipient)
         self.real_time_bars.drop_recipient(recipient)
         self.account_service.drop_recipient(recipient)
+        self.order_router.forget(recipient)
 
     def clients(self) -> list[Recipient]:
         return list(self._clients.values())
@@ -135,57 +130,6 @@ class Gateway:
     # Order events ------------------------------------------------------------------------
 
     def _route(self, event: OrderEvent) -> None:
-        if isinstance(event, OrderRejected):
-            recipient = self._clients.get(event.client_id)
-            if recipient is not None:
-                recipient.send(
-                    outgoing.error(
-                        recipient.server_version, event.order_id, event.code, event.message
-                    )
-                )
-            return
-        order = event.order
-        recipient = self._clients.get(order.client_id)
+        self.order_router.route(event)
         if isinstance(event, OrderFilled):
-            if recipient is not None:
-                version = recipient.server_version
-                record = event.execution
-                recipient.send(outgoing.execution_details(version, -1, record.report))
-                recipient.send(outgoing.order_status(event.status))
-                recipient.send(
-                    outgoing.commission_report(
-                        record.report.execution_id,
-                        record.commission,
-                        record.currency,
-                        record.realized_pnl,
-                    )
-                )
-            self.account_service.after_fill(order.account, order.contract.con_id)
-            return
-        if recipient is None:
-            return
-        if isinstance(event, OrderPreviewed):
-            estimate = order_messages.WhatIfEstimate(
-                event.margin, event.commission, order.contract.currency
-            )
-            recipient.send(
-                order_messages.open_order(
-                    recipient.server_version, order, "PreSubmitted", what_if=estimate
-                )
-            )
-        elif isinstance(event, OrderOpened):
-            recipient.send(
-                order_messages.open_order(recipient.server_version, order, event.status.status)
-            )
-            recipient.send(outgoing.order_status(event.status))
-        elif isinstance(event, OrderStatusChanged):
-            recipient.send(outgoing.order_status(event.status))
-        elif isinstance(event, OrderCancelled):
-            recipient.send(outgoing.order_status(event.status))
-            if event.confirm:
-                text = "Order Canceled - reason:" + event.reason
-                recipient.send(
-                    outgoing.error(
-                        recipient.server_version, order.order_id, codes.ORDER_CANCELLED, text
-                    )
-                )
+            self.account_service.after_fill(event.order.account, event.order.contract.con_id)
