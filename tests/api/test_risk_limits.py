@@ -1,0 +1,67 @@
+"""UpdateRiskLimits' update mask (AIP-134) on its own: which fields change, and to what."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from google.protobuf import duration_pb2
+
+from ibkr.v1 import risk_service_pb2 as pb
+from ibkr_grpc.api.risk_limits import limits_message, read_limits
+from ibkr_grpc.domain.errors import ValidationError
+from ibkr_grpc.domain.risk import RiskLimits
+
+CURRENT = RiskLimits(
+    max_order_quantity=Decimal(5),
+    max_open_orders=3,
+    market_orders_allowed=False,
+    rejection_window=timedelta(minutes=1),
+    denied_symbols=frozenset({"GME"}),
+)
+
+
+def test_an_empty_mask_takes_only_the_fields_set() -> None:
+    assert read_limits(pb.RiskLimits(), [], CURRENT) == CURRENT
+    message = pb.RiskLimits(max_order_notional="100", max_disconnects=2, market_orders_allowed=True)
+    message.disconnect_window.FromTimedelta(timedelta(seconds=30))
+    updated = read_limits(message, [], CURRENT)
+    assert updated == RiskLimits(
+        max_order_quantity=Decimal(5),
+        max_order_notional=Decimal(100),
+        max_open_orders=3,
+        max_disconnects=2,
+        disconnect_window=timedelta(seconds=30),
+        rejection_window=timedelta(minutes=1),
+        denied_symbols=frozenset({"GME"}),
+    )
+
+
+def test_a_named_field_left_unset_removes_its_limit_or_takes_its_default() -> None:
+    mask = ["max_order_quantity", "max_open_orders", "market_orders_allowed", "rejection_window"]
+    assert read_limits(pb.RiskLimits(), mask, CURRENT) == RiskLimits(
+        denied_symbols=frozenset({"GME"})
+    )
+
+
+def test_a_star_replaces_every_field() -> None:
+    assert read_limits(pb.RiskLimits(max_open_orders=1), ["*"], CURRENT) == RiskLimits(
+        max_open_orders=1
+    )
+
+
+def test_what_is_read_back_writes_the_same_limits() -> None:
+    assert read_limits(limits_message(CURRENT), ["*"], RiskLimits()) == CURRENT
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    message = pb.RiskLimits(max_open_orders=0, price_collar_percent="101")
+    message.rejection_window.CopyFrom(duration_pb2.Duration(seconds=-1))
+    with pytest.raises(ValidationError) as raised:
+        read_limits(message, [], CURRENT)
+    assert {v.field for v in raised.value.field_violations} == {
+        "limits.max_open_orders",
+        "limits.price_collar_percent",
+        "limits.rejection_window",
+    }
