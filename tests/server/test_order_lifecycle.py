@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 from ibkr.v1 import common_pb2, gateway_service_pb2, order_service_pb2
 from ibkr_grpc.store.database import Database
@@ -100,7 +101,7 @@ async def test_modify_changes_a_working_order_at_ib(server: RunningServer) -> No
             order_id=placed.order.order_id, limit_price="51.50", quantity="12"
         )
     )
-    assert modified.order.limit_price == "51.5"
+    assert Decimal(modified.order.limit_price) == Decimal("51.5")
     assert modified.order.quantity == "12"
     assert modified.order.status == order_service_pb2.ORDER_STATUS_SUBMITTED
 

@@ -118,11 +118,6 @@ async def test_a_paper_server_on_a_live_login_says_why_and_still_cancels(
         await eventually(cancelled, message="the working order was never cancelled")
 
 
-# Strict: the marker must go when OrderManager calls TradingModeGuard.ensure_trading_allowed()
-# for place and modify (services/order_manager.py, owned by another change).
-@pytest.mark.xfail(
-    strict=True, reason="OrderManager does not call TradingModeGuard yet", raises=AssertionError
-)
 async def test_a_paper_server_on_a_live_login_refuses_new_and_modified_orders(
     live_gateway: Simulator, database: Database
 ) -> None:

@@ -176,6 +176,7 @@ class Application:
             telemetry=self.telemetry,
             risk=self.risk,
             trading=self.trading,
+            guards=(self.trading_mode_guard,),
         )
         self.trading.attach(self._cancel_working_orders)
         self.session.add_state_listener(self.trading.gateway_state_changed)

@@ -16,6 +16,7 @@ from ibkr_grpc.domain.enums import (
     BracketRole,
     OptionRight,
     OrderEventType,
+    OrderOrigin,
     OrderStatus,
     OrderType,
     SecurityType,
@@ -51,6 +52,10 @@ BRACKET_ROLES = {
         "BRACKET_ROLE_UNSPECIFIED" if role is BracketRole.NONE else f"BRACKET_ROLE_{role.value}"
     )
     for role in BracketRole
+}
+ORDER_ORIGINS = {
+    origin: order_service_pb2.OrderOrigin.Value(f"ORDER_ORIGIN_{origin.value}")
+    for origin in OrderOrigin
 }
 EVENT_TYPES = {
     kind: order_service_pb2.OrderEventType.Value(f"ORDER_EVENT_TYPE_{kind.value}")
@@ -123,6 +128,8 @@ def order_message(order: Order) -> order_service_pb2.Order:
         commission_currency=order.commission_currency,
         create_time=timestamp(order.create_time),
         update_time=timestamp(order.update_time),
+        origin=ORDER_ORIGINS[order.origin],
+        broker_client_id=order.broker_client_id,
     )
     quote = order.arrival_quote
     if quote is not None:

@@ -21,10 +21,19 @@ from ib_async.wrapper import RequestError
 
 from ibkr_grpc.broker import error_codes, translation
 from ibkr_grpc.broker.request_limiter import RequestLimiter
-from ibkr_grpc.domain.broker_reports import BrokerOrderMessage, BrokerSnapshot, GatewayState
+from ibkr_grpc.domain.broker_reports import (
+    BrokerOrderMessage,
+    BrokerSnapshot,
+    GatewayState,
+    OrderMessageKind,
+)
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import ConnectionState
-from ibkr_grpc.domain.errors import BrokerTimeoutError, InvalidContractError
+from ibkr_grpc.domain.errors import (
+    BrokerTimeoutError,
+    InvalidContractError,
+    OrderNotModifiableError,
+)
 from ibkr_grpc.domain.orders import ArrivalQuote, Order, OrderPreview
 from ibkr_grpc.services.ports import BrokerListener, Reconciler
 
@@ -76,6 +85,9 @@ class GatewaySession:
         )
         self._disconnected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Set while ib_async changes a trade's status on its own (placeOrder, cancelOrder): a
+        # status it sets locally is not IB's word and is not reported.
+        self._changing_locally = False
         self._wire_events()
 
     # ---- wiring --------------------------------------------------------------------------
@@ -100,6 +112,7 @@ class GatewaySession:
 
     def _wire_events(self) -> None:
         self._ib.orderStatusEvent += self._on_order_status
+        self._ib.openOrderEvent += self._on_open_order
         self._ib.execDetailsEvent += self._on_execution
         self._ib.commissionReportEvent += self._on_commission
         self._ib.errorEvent += self._on_error
@@ -166,6 +179,7 @@ class GatewaySession:
             server_version=self._ib.client.serverVersion(),
             managed_accounts=accounts,
         )
+        await self._request_all_open_orders()
         if self._reconciler is not None:
             await self._reconciler(self._snapshot())
         for callback in self._after_ready:
@@ -176,16 +190,27 @@ class GatewaySession:
         now = self._clock()
         self._set_state(ConnectionState.READY, ready_since=now, reconnect_attempts=0)
 
+    async def _request_all_open_orders(self) -> None:
+        """Open orders of every API client and of TWS (IB's reqAllOpenOrders; it binds none of
+        them), so reconciliation also sees orders placed outside this server. ib_async's own
+        start-up sync asks only for this client id's (reqOpenOrders)."""
+        await self.limiter.acquire("open_orders")
+        async with asyncio.timeout(self._settings.request_timeout):
+            await self._ib.reqAllOpenOrdersAsync()
+
     def _snapshot(self) -> BrokerSnapshot:
         trades = self._ib.trades()
         by_order_id = {trade.order.orderId: trade for trade in trades}
         statuses = [report for trade in trades if (report := translation.status_report(trade))]
+        client_id = self._settings.client_id
+        open_orders = [translation.open_order_report(trade, client_id) for trade in trades]
         executions = [
             translation.execution_report(by_order_id.get(fill.execution.orderId), fill)
             for fill in self._ib.fills()
         ]
         return BrokerSnapshot(
             orders=statuses,
+            open_orders=open_orders,
             executions=executions,
             managed_accounts=list(self._ib.managedAccounts()),
         )
@@ -223,9 +248,16 @@ class GatewaySession:
     # ---- ib_async events -----------------------------------------------------------------
 
     def _on_order_status(self, trade: Trade) -> None:
+        if self._changing_locally:
+            return
         report = translation.status_report(trade)
         if report is not None and self._listener is not None:
             self._listener.order_status(report)
+
+    def _on_open_order(self, trade: Trade) -> None:
+        if self._listener is not None:
+            report = translation.open_order_report(trade, self._settings.client_id)
+            self._listener.open_order(report)
 
     def _on_execution(self, trade: Trade, fill: Fill) -> None:
         if self._listener is not None:
@@ -252,10 +284,17 @@ class GatewaySession:
             return
         if request_id <= 0 or self._listener is None:
             return
-        known = self._ib.wrapper.trades.get((self._settings.client_id, request_id))
-        rejects = code in error_codes.ORDER_REJECTIONS
-        if code in error_codes.ORDER_NOTICES or (rejects and known is None):
-            self._listener.order_message(BrokerOrderMessage(request_id, code, message, rejects))
+        trade = self._ib.wrapper.trades.get((self._settings.client_id, request_id))
+        if trade is None and code not in error_codes.ORDER_CODES:
+            return  # about a data request, not an order
+        kind = error_codes.order_message_kind(code)
+        if trade is not None:
+            _undo_cancel_on_error(trade, kind)
+        if kind in {OrderMessageKind.UNKNOWN, OrderMessageKind.REJECTION}:
+            _log.warning("IB error about an order", ib_error_code=code, message=message)
+        elif code != error_codes.ORDER_CANCELLED_CODE:
+            _log.info("IB notice about an order", ib_error_code=code, message=message)
+        self._listener.order_message(BrokerOrderMessage(request_id, code, message, kind))
 
     def _on_disconnected(self) -> None:
         self._disconnected.set()
@@ -266,6 +305,9 @@ class GatewaySession:
         # Order ids and ib_async's request ids come from one counter so they never collide,
         # and never at or below an id the database already holds (nextValidId can roll back
         # after a gateway restart).
+        if not self._ib.isConnected():
+            message = "not connected to IB Gateway"
+            raise ConnectionError(message)
         self._ib.client.updateReqId(floor + 1)  # type: ignore[no-untyped-call]
         return [self._ib.client.getReqId() for _ in range(count)]
 
@@ -274,10 +316,21 @@ class GatewaySession:
         if not self._ib.isConnected():
             message = "not connected to IB Gateway"
             raise ConnectionError(message)
+        trade = self._ib.wrapper.trades.get((self._settings.client_id, order.broker_order_id))
+        if trade is not None and trade.isDone():
+            # ib_async refuses to modify a trade IB reported finished (an assert in placeOrder).
+            raise OrderNotModifiableError(
+                f"IB reports order {order.order_id} as {trade.orderStatus.status}",
+                metadata={"order_id": order.order_id, "status": trade.orderStatus.status},
+            )
         ib_order = translation.ib_order(
             order, parent_broker_order_id=parent_broker_order_id, transmit=transmit
         )
-        self._ib.placeOrder(translation.ib_contract(order.contract), ib_order)
+        self._changing_locally = True
+        try:
+            self._ib.placeOrder(translation.ib_contract(order.contract), ib_order)
+        finally:
+            self._changing_locally = False
 
     async def cancel(self, broker_order_id: int) -> None:
         await self.limiter.acquire("cancel_order")
@@ -285,10 +338,14 @@ class GatewaySession:
             message = "not connected to IB Gateway"
             raise ConnectionError(message)
         trade = self._ib.wrapper.trades.get((self._settings.client_id, broker_order_id))
-        if trade is not None:
-            self._ib.cancelOrder(trade.order)
-        else:
-            self._ib.client.cancelOrder(broker_order_id, "")  # type: ignore[no-untyped-call]
+        self._changing_locally = True
+        try:
+            if trade is not None:
+                self._ib.cancelOrder(trade.order)
+            else:
+                self._ib.client.cancelOrder(broker_order_id, "")  # type: ignore[no-untyped-call]
+        finally:
+            self._changing_locally = False
 
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
         await self.limiter.acquire("contract_details")
@@ -370,6 +427,22 @@ class GatewaySession:
     def ib(self) -> IB:
         """The ib_async client, for the broker adapter's other modules (market data, portfolio)."""
         return self._ib
+
+
+def _undo_cancel_on_error(trade: Trade, kind: OrderMessageKind) -> None:
+    """ib_async marks a trade Cancelled on any error that is not a warning. Where IB did not
+    cancel (a refused modify or cancel, a code we do not know, a refusal of a modification of a
+    working order) put back the status IB last reported, so ib_async goes on treating the
+    order as live: otherwise it would refuse to modify it (an assert) and drop it from
+    openTrades()."""
+    if not translation.set_by_error(trade) or kind is OrderMessageKind.CANCELLATION:
+        return
+    previous = [entry.status for entry in trade.log[:-1] if entry.status]
+    before = previous[-1] if previous else ""
+    acknowledged = before not in {"", "PendingSubmit", "ApiPending"}
+    if kind is OrderMessageKind.REJECTION and not acknowledged:
+        return  # IB refused a new order: it is dead, as ib_async says
+    trade.orderStatus.status = before or "PendingSubmit"
 
 
 def utc_now() -> datetime:

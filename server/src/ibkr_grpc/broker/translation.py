@@ -10,11 +10,16 @@ from ib_async import Contract, Execution, Order, OrderStatus, Trade
 from ib_async.objects import CommissionReport, Fill
 from ib_async.util import UNSET_DOUBLE
 
-from ibkr_grpc.broker.error_codes import ORDER_CANCELLED, ORDER_REJECTIONS
 from ibkr_grpc.domain import enums
-from ibkr_grpc.domain.broker_reports import BrokerCommission, BrokerExecution, BrokerOrderStatus
+from ibkr_grpc.domain.broker_reports import (
+    BrokerCommission,
+    BrokerExecution,
+    BrokerOpenOrder,
+    BrokerOrderStatus,
+)
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.orders import Order as DomainOrder
+from ibkr_grpc.domain.orders import OrderTerms
 
 SECURITY_TYPES = {
     enums.SecurityType.STOCK: "STK",
@@ -35,7 +40,9 @@ ORDER_TYPES = {
     enums.OrderType.STOP_LIMIT: "STP LMT",
     enums.OrderType.TRAILING_STOP: "TRAIL",
 }
+_ORDER_TYPES_BACK = {code: kind for kind, code in ORDER_TYPES.items()}
 ACTIONS = {enums.Side.BUY: "BUY", enums.Side.SELL: "SELL"}
+_TIMES_IN_FORCE_BACK = {tif.value: tif for tif in enums.TimeInForce}
 _STATUSES = {
     OrderStatus.PendingSubmit: enums.OrderStatus.PENDING_SUBMIT,
     OrderStatus.ApiPending: enums.OrderStatus.PENDING_SUBMIT,
@@ -129,33 +136,86 @@ def ib_order(order: DomainOrder, *, parent_broker_order_id: int, transmit: bool)
     return ib
 
 
+def set_by_error(trade: Trade) -> bool:
+    """Whether the trade's status was set by ib_async itself on an IB error (it marks a trade
+    Cancelled on any error that is not a warning), rather than reported by IB."""
+    last = trade.log[-1] if trade.log else None
+    return (
+        trade.orderStatus.status == OrderStatus.Cancelled
+        and last is not None
+        and last.errorCode != 0
+        and last.status == OrderStatus.Cancelled
+    )
+
+
 def status_report(trade: Trade) -> BrokerOrderStatus | None:
-    """The domain report for a trade's current status; None for a status that is not one
-    (ib_async's ValidationError marks a warning on a live order)."""
+    """The domain report for a trade's current status as IB reported it; None for a status
+    that is not IB's word: ib_async's ValidationError (a warning on a live order) and the
+    Cancelled it sets on an error (the error itself is reported as a BrokerOrderMessage)."""
     raw = trade.orderStatus.status
     reason = trade.orderStatus.whyHeld
     if raw == OrderStatus.PreSubmitted and not reason:
         reason = "held by IB until its trigger, its parent's fill or the market opens"
     status = _STATUSES.get(raw)
-    if status is None:
+    if status is None or set_by_error(trade):
         return None
-    last = trade.log[-1] if trade.log else None
-    if status is enums.OrderStatus.CANCELLED and last is not None and last.errorCode:
-        # ib_async marks a rejected order Cancelled locally; IB's error code says which it was.
-        if last.errorCode in ORDER_REJECTIONS:
-            status = enums.OrderStatus.REJECTED
-            reason = last.message
-        elif last.errorCode in ORDER_CANCELLED:
-            reason = last.message
     return BrokerOrderStatus(
         broker_order_id=trade.order.orderId,
         perm_id=trade.order.permId or trade.orderStatus.permId,
         order_ref=trade.order.orderRef,
+        client_id=trade.order.clientId or trade.orderStatus.clientId,
         status=status,
         filled_quantity=decimal_of(trade.orderStatus.filled) or Decimal(0),
         remaining_quantity=decimal_of(trade.orderStatus.remaining) or Decimal(0),
         average_fill_price=decimal_of(trade.orderStatus.avgFillPrice) or None,
         reason=reason,
+    )
+
+
+def order_terms(order: Order) -> OrderTerms | None:
+    """The terms of an order as IB describes it; None for a type or time in force the service
+    does not model (IB's REL, MOC, GTD and the like)."""
+    order_type = _ORDER_TYPES_BACK.get(order.orderType)
+    time_in_force = _TIMES_IN_FORCE_BACK.get(order.tif or "DAY")
+    quantity = decimal_of(order.totalQuantity)
+    if order_type is None or time_in_force is None or quantity is None:
+        return None
+    trailing = order_type is enums.OrderType.TRAILING_STOP
+    return OrderTerms(
+        side=enums.Side.BUY if order.action == "BUY" else enums.Side.SELL,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=None if trailing else decimal_of(order.lmtPrice),
+        stop_price=decimal_of(order.trailStopPrice if trailing else order.auxPrice),
+        trailing_amount=decimal_of(order.auxPrice) if trailing else None,
+        trailing_percent=decimal_of(order.trailingPercent) if trailing else None,
+        time_in_force=time_in_force,
+        outside_regular_hours=order.outsideRth,
+    )
+
+
+def open_order_report(trade: Trade, own_client_id: int) -> BrokerOpenOrder:
+    """IB's description of an order (openOrder). An order id of 0 or below marks an order
+    placed by hand in TWS or the app (ib_async keys those by permId: wrapper.orderKey)."""
+    order = trade.order
+    if order.orderId > 0 and order.clientId == own_client_id:
+        origin = enums.OrderOrigin.THIS_SERVER
+    elif order.orderId <= 0:
+        origin = enums.OrderOrigin.MANUAL
+    else:
+        origin = enums.OrderOrigin.OTHER_API_CLIENT
+    return BrokerOpenOrder(
+        broker_order_id=order.orderId,
+        perm_id=order.permId,
+        order_ref=order.orderRef,
+        client_id=order.clientId,
+        account=order.account,
+        contract=contract_spec(trade.contract),
+        terms=order_terms(order),
+        status=_STATUSES.get(trade.orderStatus.status),
+        origin=origin,
+        parent_broker_order_id=order.parentId,
+        oca_group=order.ocaGroup,
     )
 
 
@@ -169,6 +229,7 @@ def execution_report(trade: Trade | None, fill: Fill) -> BrokerExecution:
         broker_order_id=execution.orderId,
         perm_id=execution.permId,
         order_ref=execution.orderRef or (trade.order.orderRef if trade else ""),
+        client_id=execution.clientId,
         account=execution.acctNumber,
         contract=contract_spec(fill.contract),
         side=enums.Side.BUY if execution.side == "BOT" else enums.Side.SELL,

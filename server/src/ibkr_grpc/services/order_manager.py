@@ -1,23 +1,31 @@
 """Order management: placing, changing and cancelling orders, and keeping their state true to
-IB's reports. Every state change is stored, as an order event, before anything is sent to IB.
+IB's reports. Every new order is stored, as an order event, before anything is sent to IB; a
+modification changes the stored order only when IB confirms it; a refused modify or cancel is an
+event on the order, never a change of its status.
 
-One mutation lock serialises every read-modify-write of order state (API calls and broker
-reports alike), so no update is lost; broker reports are consumed in arrival order by one task.
+One mutation lock serialises every read-modify-write of order state (commands and broker reports
+alike), and the risk check runs under it with the record of acceptance, so concurrent commands
+cannot pass a limit that sequential ones respect. Broker reports are consumed in arrival order by
+one task. Sends run in tasks the manager owns: a caller's deadline cannot split "stored" from
+"sent".
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from ibkr_grpc.domain.broker_reports import (
     BrokerCommission,
     BrokerExecution,
+    BrokerOpenOrder,
     BrokerOrderMessage,
     BrokerOrderStatus,
     BrokerSnapshot,
@@ -29,15 +37,17 @@ from ibkr_grpc.domain.errors import (
     DuplicateClientOrderIdError,
     FieldViolation,
     GatewayUnavailableError,
-    OrderNotFoundError,
     OrderNotModifiableError,
     PermissionDeniedError,
+    ServiceError,
     ValidationError,
 )
 from ibkr_grpc.domain.identity import SYSTEM, Caller, Role
 from ibkr_grpc.domain.orders import Order, OrderIntent, OrderPreview, OrderTerms
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
+from ibkr_grpc.services.order_commands import PendingCommands
+from ibkr_grpc.services.order_reports import OrderReports
 from ibkr_grpc.services.ports import (
     BrokerPort,
     EventDraft,
@@ -51,7 +61,18 @@ from ibkr_grpc.services.trading_control import TradingControl
 
 _log = structlog.get_logger("ibkr_grpc.orders")
 
-Report = BrokerOrderStatus | BrokerExecution | BrokerCommission | BrokerOrderMessage
+Report = (
+    BrokerOrderStatus | BrokerExecution | BrokerCommission | BrokerOrderMessage | BrokerOpenOrder
+)
+T = TypeVar("T")
+_RETRY_AFTER = timedelta(seconds=2)
+
+
+class TradingGuard(Protocol):
+    """Refuses new orders and modifications (never cancels) for an account: the halt, the
+    paper/live check."""
+
+    def ensure_trading_allowed(self, account: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +93,13 @@ class OrderManager:
         telemetry: Telemetry | None = None,
         risk: RiskEngine | None = None,
         trading: TradingControl | None = None,
+        guards: Sequence[TradingGuard] = (),
     ) -> None:
         self._telemetry = telemetry or NoTelemetry()
         self._risk = risk
         self._trading = trading
+        # The halt first, then any other guard (the paper/live check).
+        self._guards = (*((trading,) if trading is not None else ()), *guards)
         self._repository = repository
         self._broker = broker
         self._clock = clock
@@ -85,9 +109,16 @@ class OrderManager:
         # synchronous callbacks that cannot wait: this queue is unbounded on purpose. Its
         # volume is bounded by IB's own message rate (50/s).
         self._reports: asyncio.Queue[Report] = asyncio.Queue()
-        self._changed = asyncio.Condition()
-        self._pending_commissions: dict[str, BrokerCommission] = {}
+        self._commands = PendingCommands()
+        self._applier = OrderReports(
+            repository,
+            self._commands,
+            clock=clock,
+            client_id=lambda: broker.state().client_id,
+            on_rejection=self._rejected_by_broker,
+        )
         self._consumer: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -97,7 +128,9 @@ class OrderManager:
             self._consumer.add_done_callback(_log_task_end)
 
     async def stop(self) -> None:
-        """Finish the reports already received, then stop. Safe to call twice."""
+        """Finish the sends in progress and the reports already received, then stop. Safe to
+        call twice."""
+        await asyncio.gather(*self._sends, return_exceptions=True)
         consumer, self._consumer = self._consumer, None
         if consumer is None:
             return
@@ -119,6 +152,9 @@ class OrderManager:
     def order_message(self, report: BrokerOrderMessage) -> None:
         self._reports.put_nowait(report)
 
+    def open_order(self, report: BrokerOpenOrder) -> None:
+        self._reports.put_nowait(report)
+
     async def settled(self) -> None:
         """Wait until every report received so far is applied (for reconciliation and tests)."""
         await self._reports.join()
@@ -128,10 +164,15 @@ class OrderManager:
     async def place(self, intent: OrderIntent, caller: Caller = SYSTEM) -> PlaceResult:
         key = intent.client_order_id or f"generated-{uuid.uuid4().hex}"
         fingerprint = transitions.request_fingerprint(intent)
+        resend_of = ""
         if not intent.validate_only:
             existing = await self._repository.find_idempotency(key)
             if existing is not None:
-                return await self._replay(existing, fingerprint, caller)
+                replayed = await self._replay(existing, fingerprint, caller)
+                if replayed.order.status is not OrderStatus.NOT_SENT:
+                    return replayed
+                # IB never received the first attempt: this retry sends the order (once).
+                resend_of = existing.order_id
         self._require_ready()
         account = self._resolve_account(intent.account)
         if not caller.may_use_account(account):
@@ -139,10 +180,9 @@ class OrderManager:
                 f"{caller.subject} may not trade in account {account}",
                 metadata={"account": account},
             )
-        if self._trading is not None:
-            self._trading.ensure_trading_allowed()
-        contract = await self._broker.qualify(intent.contract)
-        quote = await self._broker.arrival_quote(contract)
+        self._ensure_trading_allowed(account)
+        contract = await _reaching_broker(self._broker.qualify(intent.contract))
+        quote = await _reaching_broker(self._broker.arrival_quote(contract))
         now = self._clock()
         orders = transitions.build_orders(
             intent,
@@ -153,32 +193,27 @@ class OrderManager:
             now=now,
             placed_by=caller.subject,
         )
-        if self._risk is not None:
-            await self._risk.check(orders, reference_price=quote.reference_price if quote else None)
+        reference = quote.reference_price if quote else None
         structlog.contextvars.bind_contextvars(
             order_id=orders[0].order_id, symbol=contract.symbol, account=account
         )
         if intent.validate_only:
-            preview = await self._broker.preview(orders[0])
-            return PlaceResult(orders[0], tuple(orders[1:]), preview)
-        async with self._mutation_lock:
-            floor = await self._repository.max_broker_order_id()
-            ids = self._broker.reserve_order_ids(len(orders), floor)
-            orders = [
-                replace(order, broker_order_id=id_) for order, id_ in zip(orders, ids, strict=True)
-            ]
-            record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
-            try:
-                await self._repository.create_orders(orders, idempotency=record, event_time=now)
-            except DuplicateClientOrderIdError:
-                existing = await self._repository.find_idempotency(key)
-                if existing is None:
-                    raise
-                return await self._replay(existing, fingerprint, caller)
             if self._risk is not None:
-                self._risk.accepted(account)
-            await self._send_new(orders)
-        await self._wait_for_acknowledgement(orders[0].order_id)
+                await self._risk.check(orders, reference_price=reference)
+            preview = await _reaching_broker(self._broker.preview(orders[0]))
+            return PlaceResult(orders[0], tuple(orders[1:]), preview)
+        record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
+        try:
+            acknowledged = await self._owned(
+                self._accept_and_send(orders, record, resend_of, reference, now)
+            )
+        except DuplicateClientOrderIdError:
+            # Another call with the same key got there first.
+            existing = await self._repository.find_idempotency(key)
+            if existing is None:
+                raise
+            return await self._replay(existing, fingerprint, caller)
+        await self._answer_within_timeout(acknowledged, orders[0].order_id)
         self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
         result = await self._result_for(orders[0].order_id)
         if result.order.status is OrderStatus.REJECTED:
@@ -188,9 +223,45 @@ class OrderManager:
             )
         return result
 
+    async def _accept_and_send(
+        self,
+        orders: list[Order],
+        record: IdempotencyRecord,
+        resend_of: str,
+        reference: Decimal | None,
+        now: datetime,
+    ) -> asyncio.Future[Order]:
+        """Check risk, store and send, as one unit no caller's cancellation can split."""
+        async with self._mutation_lock:
+            if self._risk is not None:
+                await self._risk.check(
+                    orders, reference_price=reference, in_flight=self._commands.modifications()
+                )
+            floor = await self._repository.max_broker_order_id()
+            try:
+                ids = self._broker.reserve_order_ids(len(orders), floor)
+            except ConnectionError as error:
+                raise _unavailable(error) from error
+            client_id = self._broker.state().client_id
+            orders = [
+                replace(order, broker_order_id=id_, broker_client_id=client_id)
+                for order, id_ in zip(orders, ids, strict=True)
+            ]
+            await self._repository.create_orders(
+                orders, idempotency=record, event_time=now, resend_of=resend_of
+            )
+            if self._risk is not None:
+                self._risk.accepted(orders[0].account)
+            acknowledged = self._commands.expect_acknowledgement(orders[0].order_id)
+        await self._send_new(orders)
+        return acknowledged
+
     async def _send_new(self, orders: list[Order]) -> None:
+        """Send a new order, or a bracket (the parent untransmitted, then its legs, the last one
+        transmitting the whole group, so IB receives all of it or works none of it)."""
         parent = orders[0]
         sent: list[EventDraft] = []
+        failure: ConnectionError | None = None
         for index, order in enumerate(orders):
             parent_id = parent.broker_order_id if order.parent_order_id else 0
             try:
@@ -198,31 +269,33 @@ class OrderManager:
                     order, parent_broker_order_id=parent_id, transmit=index == len(orders) - 1
                 )
             except ConnectionError as error:
-                # Nothing of this order reached the socket: that much is certain.
-                await self._fail_unsent(orders[index:], str(error))
+                failure = error
+                await self._settle_unsent(orders[index:], str(error))
                 break
             sent.append(EventDraft(OrderEventType.SENT, order, self._clock()))
             self._telemetry.order_sent(order.terms.order_type.value, order.terms.side.value)
         if sent:
-            await self._repository.record(sent)
+            async with self._mutation_lock:
+                await self._repository.record(sent)
+        if failure is not None:
+            self._commands.forget(parent.order_id)
+            raise _unavailable(failure)
 
-    async def _fail_unsent(self, orders: list[Order], reason: str) -> None:
+    async def _settle_unsent(self, orders: list[Order], reason: str) -> None:
+        """Nothing of these orders reached the socket: that much is certain."""
         now = self._clock()
-        drafts = [
-            EventDraft(
-                OrderEventType.STATUS_CHANGED,
-                replace(
-                    order,
-                    status=OrderStatus.REJECTED,
-                    status_reason=f"not sent to IB: {reason}",
-                    update_time=now,
-                ),
-                now,
-                detail="the gateway connection was lost before the order was written",
-            )
-            for order in orders
-        ]
-        await self._repository.record(drafts)
+        text = f"not sent to IB: {reason}; PlaceOrder with the same client_order_id sends it"
+        async with self._mutation_lock:
+            drafts = [
+                EventDraft(
+                    OrderEventType.STATUS_CHANGED,
+                    transitions.not_sent(await self._repository.get(order.order_id), text, now),
+                    now,
+                    detail="the gateway connection was lost before the order was written",
+                )
+                for order in orders
+            ]
+            await self._repository.record(drafts)
 
     async def _replay(
         self, existing: IdempotencyRecord, fingerprint: str, caller: Caller
@@ -241,20 +314,139 @@ class OrderManager:
         children = [await self._repository.get(child) for child in order.child_order_ids]
         return PlaceResult(order, tuple(children))
 
-    async def _wait_for_acknowledgement(self, order_id: str) -> None:
-        """Wait, boundedly, until IB has said something about the order."""
+    # ---- modifying and cancelling ----------------------------------------------------------
 
-        async def acknowledged() -> bool:
+    async def modify(self, changes: OrderChanges, caller: Caller = SYSTEM) -> Order:
+        structlog.contextvars.bind_contextvars(order_id=changes.order_id)
+        self._require_ready()
+        order = await self._repository.get(changes.order_id)
+        _require_owner(order, caller, "modify")
+        _require_modifiable(order)
+        self._ensure_trading_allowed(order.account)
+        terms = changed_terms(order, changes)
+        quote = None
+        if self._risk is not None:
+            quote = await _reaching_broker(self._broker.arrival_quote(order.contract))
+        reference = quote.reference_price if quote else None
+        answer = await self._owned(self._send_modification(order.order_id, terms, reference))
+        return await self._answer_within_timeout(answer, order.order_id)
+
+    async def _send_modification(
+        self, order_id: str, terms: OrderTerms, reference: Decimal | None
+    ) -> asyncio.Future[Order]:
+        async with self._mutation_lock:
             order = await self._repository.get(order_id)
-            return order.status is not OrderStatus.PENDING_SUBMIT or bool(order.status_reason)
+            _require_modifiable(order)
+            if self._commands.modifying(order_id) is not None:
+                raise OrderNotModifiableError(
+                    f"a modification of order {order_id} is awaiting IB's answer; retry after it",
+                    metadata={"order_id": order_id, "status": order.status.value},
+                    retry_after=timedelta(seconds=1),
+                )
+            updated = replace(order, terms=terms)
+            if self._risk is not None:
+                await self._risk.check(
+                    [updated],
+                    reference_price=reference,
+                    replacing=order,
+                    in_flight=self._commands.modifications(),
+                )
+                self._risk.accepted(order.account)
+            parent_id = 0
+            if order.parent_order_id:
+                parent_id = (await self._repository.get(order.parent_order_id)).broker_order_id
+            answer = self._commands.expect_modification(order_id, terms)
+            # Recorded before the write, so IB's answer always follows it in the log; the
+            # order as it stands: its terms change only when IB confirms them.
+            await self._repository.record(
+                [
+                    EventDraft(
+                        OrderEventType.MODIFY_REQUESTED,
+                        order,
+                        self._clock(),
+                        detail=f"requested: {_describe(terms)}",
+                    )
+                ]
+            )
+        try:
+            await self._broker.place(updated, parent_broker_order_id=parent_id, transmit=True)
+        except (ConnectionError, OrderNotModifiableError) as error:
+            await self._not_written(order_id, "modification", error)
+            if isinstance(error, ConnectionError):
+                raise _unavailable(error) from error
+            raise
+        return answer
 
+    async def _not_written(self, order_id: str, command: str, error: Exception) -> None:
+        """A requested command that never reached IB: said so in the log, and forgotten."""
+        async with self._mutation_lock:
+            current = await self._repository.get(order_id)
+            detail = f"the {command} was not sent to IB: {error}"
+            await self._repository.record(
+                [EventDraft(OrderEventType.COMMAND_REFUSED, current, self._clock(), detail=detail)]
+            )
+        if command == "cancel":
+            self._commands.cancel_acknowledged(current)
+        else:
+            self._commands.modification_confirmed(current)
+
+    async def cancel(self, order_id: str, caller: Caller = SYSTEM) -> Order:
+        structlog.contextvars.bind_contextvars(order_id=order_id)
+        answer = await self._owned(self._send_cancel(order_id, caller))
+        return await self._answer_within_timeout(answer, order_id)
+
+    async def _send_cancel(self, order_id: str, caller: Caller) -> asyncio.Future[Order]:
+        self._require_ready()
+        order = await self._repository.get(order_id)
+        _require_owner(order, caller, "cancel")
+        if order.status.is_final:
+            raise _not_modifiable(order, "cancelled")
+        async with self._mutation_lock:
+            answer = self._commands.expect_cancel(order_id)
+            current = await self._repository.get(order_id)
+            await self._repository.record(
+                [EventDraft(OrderEventType.CANCEL_REQUESTED, current, self._clock())]
+            )
+        try:
+            await self._broker.cancel(order.broker_order_id)
+        except ConnectionError as error:
+            await self._not_written(order_id, "cancel", error)
+            raise _unavailable(error) from error
+        return answer
+
+    async def cancel_all(self, account: str = "") -> list[Order]:
+        """Ask IB to cancel every working order (of one account), then wait, boundedly, for
+        IB's answers all together. Orders IB refused to cancel are returned as they stand."""
+        self._require_ready()
+        working = await self._repository.working_orders(account)
+        parents = {order.order_id for order in working}
+        answers: list[tuple[Order, asyncio.Future[Order] | None]] = []
+        for order in working:
+            if order.bracket_role is not BracketRole.NONE and order.parent_order_id in parents:
+                answers.append((order, None))  # IB cancels a bracket's legs with their parent
+                continue
+            try:
+                answers.append(
+                    (order, await self._owned(self._send_cancel(order.order_id, SYSTEM)))
+                )
+            except OrderNotModifiableError:
+                answers.append((order, None))
+        futures = [answer for _, answer in answers if answer is not None]
+        if futures:
+            await asyncio.wait(futures, timeout=self._acknowledgement_timeout)
+        return [await self._repository.get(order.order_id) for order, _ in answers]
+
+    async def _answer_within_timeout(self, answer: asyncio.Future[Order], order_id: str) -> Order:
+        """IB's answer to a command, or after the bounded wait the order as IB last reported
+        it. A refusal raises its CommandRefusedError."""
         try:
             async with asyncio.timeout(self._acknowledgement_timeout):
-                async with self._changed:
-                    while not await acknowledged():
-                        await self._changed.wait()
+                return await asyncio.shield(answer)
         except TimeoutError:
-            _log.warning("order not acknowledged in time", order_id=order_id)
+            _log.info("no answer from IB yet", order_id=order_id)
+        return await self._repository.get(order_id)
+
+    # ---- gates ---------------------------------------------------------------------------
 
     def _require_ready(self) -> None:
         if not self._broker.is_ready():
@@ -262,8 +454,12 @@ class OrderManager:
             raise GatewayUnavailableError(
                 f"the IB Gateway session is {state}, not READY",
                 metadata={"state": state},
-                retry_after=timedelta(seconds=2),
+                retry_after=_RETRY_AFTER,
             )
+
+    def _ensure_trading_allowed(self, account: str) -> None:
+        for guard in self._guards:
+            guard.ensure_trading_allowed(account)
 
     def _resolve_account(self, account: str) -> str:
         accounts = self._broker.managed_accounts()
@@ -280,73 +476,21 @@ class OrderManager:
             [FieldViolation("account", "is required: the gateway manages several accounts")]
         )
 
-    # ---- modifying and cancelling ----------------------------------------------------------
+    async def _owned(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` in a task the manager owns: a caller that gives up (deadline, cancel) stops
+        waiting, but the work (storing and sending an order) runs to its end."""
+        task = asyncio.create_task(work)
+        self._sends.add(task)
+        task.add_done_callback(self._send_done)
+        return await asyncio.shield(task)
 
-    async def modify(self, changes: OrderChanges, caller: Caller = SYSTEM) -> Order:
-        structlog.contextvars.bind_contextvars(order_id=changes.order_id)
-        self._require_ready()
-        async with self._mutation_lock:
-            order = await self._repository.get(changes.order_id)
-            _require_owner(order, caller, "modify")
-            if order.status.is_final or order.status is OrderStatus.PENDING_CANCEL:
-                raise _not_modifiable(order, "modified")
-            terms: OrderTerms = changed_terms(order, changes)
-            updated = replace(order, terms=terms, update_time=self._clock())
-            await self._repository.record(
-                [EventDraft(OrderEventType.MODIFY_REQUESTED, updated, updated.update_time)]
-            )
-            parent_id = 0
-            if order.parent_order_id:
-                parent_id = (await self._repository.get(order.parent_order_id)).broker_order_id
-            await self._broker.place(updated, parent_broker_order_id=parent_id, transmit=True)
-        await self._wait_for_change(updated)
-        return await self._repository.get(order.order_id)
-
-    async def cancel(self, order_id: str, caller: Caller = SYSTEM) -> Order:
-        structlog.contextvars.bind_contextvars(order_id=order_id)
-        self._require_ready()
-        async with self._mutation_lock:
-            order = await self._repository.get(order_id)
-            _require_owner(order, caller, "cancel")
-            if order.status.is_final:
-                raise _not_modifiable(order, "cancelled")
-            pending = replace(order, status=OrderStatus.PENDING_CANCEL, update_time=self._clock())
-            await self._repository.record(
-                [EventDraft(OrderEventType.CANCEL_REQUESTED, pending, pending.update_time)]
-            )
-            await self._broker.cancel(order.broker_order_id)
-        await self._wait_for_change(pending)
-        return await self._repository.get(order_id)
-
-    async def cancel_all(self, account: str = "") -> list[Order]:
-        self._require_ready()
-        cancelled: list[Order] = []
-        for order in await self._repository.working_orders(account):
-            if order.status is OrderStatus.PENDING_CANCEL:
-                cancelled.append(order)
-                continue
-            if order.bracket_role in {BracketRole.TAKE_PROFIT, BracketRole.STOP_LOSS} and any(
-                other.order_id == order.parent_order_id for other in cancelled
-            ):
-                # IB cancels a bracket's legs with their parent.
-                cancelled.append(await self._repository.get(order.order_id))
-                continue
-            try:
-                cancelled.append(await self.cancel(order.order_id))
-            except OrderNotModifiableError:
-                cancelled.append(await self._repository.get(order.order_id))
-        return cancelled
-
-    async def _wait_for_change(self, expected: Order) -> None:
-        try:
-            async with asyncio.timeout(self._acknowledgement_timeout):
-                async with self._changed:
-                    while (
-                        await self._repository.get(expected.order_id)
-                    ).update_time == expected.update_time:
-                        await self._changed.wait()
-        except TimeoutError:
-            _log.info("no broker answer yet", order_id=expected.order_id)
+    def _send_done(self, task: asyncio.Task[Any]) -> None:
+        self._sends.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, ServiceError):
+            _log.error("an order command failed", exc_info=error)
 
     # ---- broker reports ------------------------------------------------------------------
 
@@ -355,106 +499,11 @@ class OrderManager:
             report = await self._reports.get()
             try:
                 async with self._mutation_lock:
-                    await self._apply(report)
+                    await self._applier.apply(report)
             except Exception:  # noqa: BLE001  one bad report must not stop every later one
                 _log.exception("could not apply a broker report", report=repr(report))
             finally:
                 self._reports.task_done()
-            async with self._changed:
-                self._changed.notify_all()
-
-    async def _apply(self, report: Report) -> None:
-        if isinstance(report, BrokerOrderStatus):
-            await self._apply_status(report, OrderEventType.STATUS_CHANGED)
-        elif isinstance(report, BrokerExecution):
-            await self._apply_execution(report)
-        elif isinstance(report, BrokerCommission):
-            await self._apply_commission(report)
-        else:
-            await self._apply_message(report)
-
-    async def _find(self, *, perm_id: int, broker_order_id: int, order_ref: str) -> Order | None:
-        if order_ref.startswith("ord_"):
-            try:
-                return await self._repository.get(order_ref)
-            except OrderNotFoundError:  # an orderRef another client set: fall back to ids
-                _log.debug("unknown order reference", order_ref=order_ref)
-        return await self._repository.find_by_broker_ids(
-            perm_id=perm_id, broker_order_id=broker_order_id
-        )
-
-    async def _apply_status(self, report: BrokerOrderStatus, event_type: OrderEventType) -> None:
-        order = await self._find(
-            perm_id=report.perm_id,
-            broker_order_id=report.broker_order_id,
-            order_ref=report.order_ref,
-        )
-        if order is None:
-            return
-        updated = transitions.apply_status(order, report, self._clock())
-        newly_rejected = updated is not None and updated.status is OrderStatus.REJECTED
-        if newly_rejected and order.status is not OrderStatus.REJECTED:
-            self._rejected_by_broker()
-        if updated is not None:
-            await self._repository.record(
-                [EventDraft(event_type, updated, updated.update_time, detail=report.reason)]
-            )
-
-    async def _apply_execution(self, report: BrokerExecution) -> None:
-        order = await self._find(
-            perm_id=report.perm_id,
-            broker_order_id=report.broker_order_id,
-            order_ref=report.order_ref,
-        )
-        if order is None:
-            _log.info("execution of an order placed elsewhere", execution_id=report.execution_id)
-            return
-        updated, fill = transitions.apply_execution(order, report, self._clock())
-        pending = self._pending_commissions.pop(fill.execution_id, None)
-        if pending is not None:
-            fill = transitions.apply_commission(fill, pending)
-        if fill.commission is not None:
-            updated = transitions.add_commission(updated, None, fill, updated.update_time)
-        recorded = await self._repository.record(
-            [EventDraft(OrderEventType.FILL, updated, updated.update_time, fill=fill)]
-        )
-        if recorded:
-            self._telemetry.fill_recorded(fill.side.value)
-
-    async def _apply_commission(self, report: BrokerCommission) -> None:
-        fill = await self._repository.get_fill(report.execution_id)
-        if fill is None:
-            self._pending_commissions[report.execution_id] = report
-            return
-        updated_fill = transitions.apply_commission(fill, report)
-        if updated_fill == fill or not fill.order_id:
-            return
-        order = await self._repository.get(fill.order_id)
-        now = self._clock()
-        order = transitions.add_commission(order, fill.commission, updated_fill, now)
-        await self._repository.record(
-            [EventDraft(OrderEventType.COMMISSION_REPORTED, order, now, fill=updated_fill)]
-        )
-
-    async def _apply_message(self, report: BrokerOrderMessage) -> None:
-        order = await self._repository.find_by_broker_ids(broker_order_id=report.broker_order_id)
-        if order is None:
-            return
-        now = self._clock()
-        detail = f"IB {report.code}: {report.message}"
-        _log.info("IB message about an order", order_id=order.order_id, ib_error_code=report.code)
-        if report.rejects_order and not order.status.is_final:
-            self._rejected_by_broker()
-            rejected = replace(
-                order, status=OrderStatus.REJECTED, status_reason=report.message, update_time=now
-            )
-            await self._repository.record(
-                [EventDraft(OrderEventType.STATUS_CHANGED, rejected, now, detail=detail)]
-            )
-        else:
-            await self._repository.record(
-                [EventDraft(OrderEventType.BROKER_MESSAGE, order, now, detail=detail)]
-            )
 
     def _rejected_by_broker(self) -> None:
         self._telemetry.order_refused("IB_ORDER_REJECTED")
@@ -467,36 +516,38 @@ class OrderManager:
         """Settle every stored working order, and record every fill, from IB's own records."""
         await self.settled()
         async with self._mutation_lock:
-            for execution in snapshot.executions:
-                await self._apply_execution(execution)
-                if execution.commission is not None:
-                    await self._apply_commission(
-                        BrokerCommission(
-                            execution.execution_id,
-                            execution.commission,
-                            execution.commission_currency,
-                            execution.realized_pnl,
-                        )
-                    )
-            for status in snapshot.orders:
-                await self._apply_status(status, OrderEventType.RECONCILED)
-            await self._mark_unknown(snapshot)
-        async with self._changed:
-            self._changed.notify_all()
+            await self._applier.reconcile(snapshot)
+        # The answers IB sent before the connection dropped are lost: every command still
+        # waiting gets the order as reconciliation left it.
+        for order_id in self._commands.pending_order_ids():
+            self._commands.finished(await self._repository.get(order_id))
 
-    async def _mark_unknown(self, snapshot: BrokerSnapshot) -> None:
-        known_refs = {status.order_ref for status in snapshot.orders}
-        known_perm_ids = {status.perm_id for status in snapshot.orders if status.perm_id}
-        for order in await self._repository.working_orders():
-            if order.order_id in known_refs or order.perm_id in known_perm_ids:
-                continue
-            reason = "IB has no record of this order after reconnecting; its outcome is unknown"
-            if order.status_reason != reason:
-                now = self._clock()
-                flagged = replace(order, status_reason=reason, update_time=now)
-                await self._repository.record(
-                    [EventDraft(OrderEventType.RECONCILED, flagged, now, detail=reason)]
-                )
+
+def _unavailable(error: ConnectionError) -> GatewayUnavailableError:
+    return GatewayUnavailableError(
+        f"the connection to IB Gateway failed before the request was written: {error}",
+        retry_after=_RETRY_AFTER,
+    )
+
+
+async def _reaching_broker(request: Coroutine[Any, Any, T]) -> T:
+    """A broker request whose connection error is the retryable IB_CONNECTION_FAILED."""
+    try:
+        return await request
+    except ConnectionError as error:
+        raise _unavailable(error) from error
+
+
+def _describe(terms: OrderTerms) -> str:
+    prices = {
+        "limit_price": terms.limit_price,
+        "stop_price": terms.stop_price,
+        "trailing_amount": terms.trailing_amount,
+        "trailing_percent": terms.trailing_percent,
+    }
+    parts = [f"quantity {terms.quantity}", f"time_in_force {terms.time_in_force.value}"]
+    parts += [f"{name} {value}" for name, value in prices.items() if value is not None]
+    return ", ".join(parts)
 
 
 def _require_owner(order: Order, caller: Caller, verb: str) -> None:
@@ -505,6 +556,11 @@ def _require_owner(order: Order, caller: Caller, verb: str) -> None:
             f"{caller.subject} may not {verb} order {order.order_id}: traders change only their own orders",
             metadata={"order_id": order.order_id},
         )
+
+
+def _require_modifiable(order: Order) -> None:
+    if order.status.is_final or order.status is OrderStatus.PENDING_CANCEL:
+        raise _not_modifiable(order, "modified")
 
 
 def _not_modifiable(order: Order, verb: str) -> OrderNotModifiableError:

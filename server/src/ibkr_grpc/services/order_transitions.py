@@ -7,7 +7,12 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from ibkr_grpc.domain.broker_reports import BrokerCommission, BrokerExecution, BrokerOrderStatus
+from ibkr_grpc.domain.broker_reports import (
+    BrokerCommission,
+    BrokerExecution,
+    BrokerOpenOrder,
+    BrokerOrderStatus,
+)
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import BracketRole, OrderStatus, OrderType
 from ibkr_grpc.domain.identifiers import new_order_id
@@ -59,7 +64,7 @@ def build_orders(
             time_in_force=intent.terms.time_in_force,
             outside_regular_hours=intent.terms.outside_regular_hours,
         )
-        children.append(_leg(parent, terms, BracketRole.TAKE_PROFIT, ":take-profit", oca_group))
+        children.append(_leg(parent, terms, BracketRole.TAKE_PROFIT, oca_group))
     if legs.stop_loss_stop_price is not None:
         limit = legs.stop_loss_limit_price
         terms = OrderTerms(
@@ -71,16 +76,17 @@ def build_orders(
             time_in_force=intent.terms.time_in_force,
             outside_regular_hours=intent.terms.outside_regular_hours,
         )
-        children.append(_leg(parent, terms, BracketRole.STOP_LOSS, ":stop-loss", oca_group))
+        children.append(_leg(parent, terms, BracketRole.STOP_LOSS, oca_group))
     parent = replace(parent, child_order_ids=tuple(child.order_id for child in children))
     return [parent, *children]
 
 
-def _leg(parent: Order, terms: OrderTerms, role: BracketRole, suffix: str, oca: str) -> Order:
+def _leg(parent: Order, terms: OrderTerms, role: BracketRole, oca: str) -> Order:
+    # A leg carries its parent's client_order_id, the key of the request that created both;
+    # no id is derived from it, so no client's key can ever collide with a leg.
     return replace(
         parent,
         order_id=new_order_id(),
-        client_order_id=f"{parent.client_order_id}{suffix}"[:64],
         terms=terms,
         bracket_role=role,
         parent_order_id=parent.order_id,
@@ -97,13 +103,11 @@ def apply_status(order: Order, report: BrokerOrderStatus, now: datetime) -> Orde
         status = OrderStatus.PARTIALLY_FILLED
     if filled >= order.terms.quantity > 0:
         status = OrderStatus.FILLED
-    if order.status.is_final and not (
-        status is OrderStatus.FILLED and filled > order.filled_quantity
-    ):
+    was_final = order.status.is_final and order.status is not OrderStatus.NOT_SENT
+    if was_final and not (status is OrderStatus.FILLED and filled > order.filled_quantity):
         # A final state is final; only a late fill report may still complete the picture.
+        # (NOT_SENT is the server's conclusion, not IB's: any word from IB overrides it.)
         status = order.status
-    if order.status is OrderStatus.PENDING_CANCEL and not status.is_final:
-        status = OrderStatus.PENDING_CANCEL
     average = report.average_fill_price or order.average_fill_price
     reason = report.reason if status is report.status else order.status_reason
     updated = replace(
@@ -178,4 +182,50 @@ def add_commission(order: Order, previous: Decimal | None, fill: Fill, now: date
     total = (order.commission or Decimal(0)) - (previous or Decimal(0)) + (fill.commission or 0)
     return replace(
         order, commission=total, commission_currency=fill.commission_currency, update_time=now
+    )
+
+
+def not_sent(order: Order, reason: str, now: datetime) -> Order:
+    """The order settled as never received by IB."""
+    return replace(order, status=OrderStatus.NOT_SENT, status_reason=reason, update_time=now)
+
+
+def same_broker_terms(stored: OrderTerms, reported: OrderTerms) -> bool:
+    """Whether IB's description of an order matches these terms in what IB echoes back
+    reliably: quantity, limit price and the auxiliary price (stop or trailing amount)."""
+    if stored.quantity != reported.quantity or stored.limit_price != reported.limit_price:
+        return False
+    if stored.order_type is OrderType.TRAILING_STOP:
+        return stored.trailing_amount == reported.trailing_amount
+    return stored.stop_price == reported.stop_price
+
+
+def terms_from_broker(stored: OrderTerms, reported: OrderTerms) -> OrderTerms:
+    """The stored terms with what IB reports of them."""
+    if stored.order_type is OrderType.TRAILING_STOP:
+        return replace(stored, quantity=reported.quantity, trailing_amount=reported.trailing_amount)
+    return replace(
+        stored,
+        quantity=reported.quantity,
+        limit_price=reported.limit_price,
+        stop_price=reported.stop_price,
+    )
+
+
+def discovered_order(report: BrokerOpenOrder, terms: OrderTerms, now: datetime) -> Order:
+    """An order placed outside this server (another API client, TWS, the app), as first seen."""
+    return Order(
+        order_id=new_order_id(),
+        client_order_id="",
+        account=report.account,
+        contract=report.contract,
+        terms=terms,
+        status=report.status or OrderStatus.SUBMITTED,
+        create_time=now,
+        update_time=now,
+        broker_order_id=report.broker_order_id,
+        perm_id=report.perm_id,
+        oca_group=report.oca_group,
+        origin=report.origin,
+        broker_client_id=report.client_id,
     )

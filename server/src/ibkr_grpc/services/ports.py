@@ -13,6 +13,7 @@ from ibkr_grpc.domain.audit import AuditEntry
 from ibkr_grpc.domain.broker_reports import (
     BrokerCommission,
     BrokerExecution,
+    BrokerOpenOrder,
     BrokerOrderMessage,
     BrokerOrderStatus,
     BrokerSnapshot,
@@ -59,11 +60,21 @@ class OrderRepository(Protocol):
     def add_listener(self, listener: Callable[[int], Awaitable[None]]) -> None: ...
     def remove_listener(self, listener: Callable[[int], Awaitable[None]]) -> None: ...
     async def create_orders(
-        self, orders: Sequence[Order], *, idempotency: IdempotencyRecord, event_time: datetime
+        self,
+        orders: Sequence[Order],
+        *,
+        idempotency: IdempotencyRecord,
+        event_time: datetime,
+        resend_of: str = "",
     ) -> list[OrderEvent]: ...
     async def record(self, drafts: Sequence[EventDraft]) -> list[OrderEvent]: ...
     async def get(self, order_id: str) -> Order: ...
     async def get_fill(self, execution_id: str) -> Fill | None: ...
+    async def save_fill(self, fill: Fill) -> bool:
+        """Store (or update) a fill of no known order; False if it was stored already
+        unchanged."""
+        ...
+
     async def find_idempotency(self, client_order_id: str) -> IdempotencyRecord | None: ...
     async def find_by_broker_ids(
         self, *, perm_id: int = 0, broker_order_id: int = 0
@@ -89,6 +100,7 @@ class BrokerListener(Protocol):
     def execution(self, report: BrokerExecution) -> None: ...
     def commission(self, report: BrokerCommission) -> None: ...
     def order_message(self, report: BrokerOrderMessage) -> None: ...
+    def open_order(self, report: BrokerOpenOrder) -> None: ...
 
 
 # Called with the broker's records after every (re)connect, before the session is READY;
@@ -114,14 +126,18 @@ class BrokerPort(Protocol):
         ...
 
     def reserve_order_ids(self, count: int, floor: int) -> list[int]:
-        """`count` fresh broker order ids, all above `floor` and above any id used before."""
+        """`count` fresh broker order ids, all above `floor` and above any id used before.
+        ConnectionError when not connected."""
         ...
 
     async def place(self, order: Order, *, parent_broker_order_id: int, transmit: bool) -> None:
-        """Send (or re-send, to modify) an order. Returns once it is written to the socket."""
+        """Send (or re-send, to modify) an order. Returns once it is written to the socket;
+        ConnectionError when nothing was written (not connected)."""
         ...
 
-    async def cancel(self, broker_order_id: int) -> None: ...
+    async def cancel(self, broker_order_id: int) -> None:
+        """Ask IB to cancel an order; ConnectionError when nothing was written."""
+        ...
 
     async def preview(self, order: Order) -> OrderPreview:
         """IB's what-if margin and commission estimate for the order."""

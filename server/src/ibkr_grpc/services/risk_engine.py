@@ -6,14 +6,15 @@ requested value in the error."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from ibkr_grpc.domain.enums import OrderType
 from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError, RiskRejectedError
-from ibkr_grpc.domain.orders import Order
+from ibkr_grpc.domain.orders import Order, OrderTerms
 from ibkr_grpc.domain.portfolio import Position, ProfitAndLoss
 from ibkr_grpc.domain.risk import RiskLimits
 from ibkr_grpc.services.exposure import (
@@ -90,13 +91,17 @@ class RiskEngine:
         *,
         reference_price: Decimal | None,
         replacing: Order | None = None,
+        in_flight: Mapping[str, OrderTerms] | None = None,
     ) -> None:
         """Raise RiskRejectedError (or RateLimitExceededError) for the first rule broken.
 
         `orders` are one command's new orders: a new order, a bracket (parent, then its exit
         legs), or, for a modification, the order as it would stand after the change with
-        `replacing` the stored order before it. Reads the account's working orders once and
-        nothing else, so the order manager can call it under its mutation lock."""
+        `replacing` the stored order before it. `in_flight` are the terms of modifications
+        sent to IB and not yet confirmed, by order id: such an order counts at the larger of
+        its stored and requested quantity, since IB may yet apply either. Reads the account's
+        working orders once and nothing else, so the order manager can call it under its
+        mutation lock."""
         if not orders:
             return
         limits = self._limits
@@ -107,7 +112,10 @@ class RiskEngine:
             self._check_collar(limits, order, reference_price)
         working: list[Order] = []
         if _counts_working_orders(limits):
-            working = await self._orders.working_orders(account)
+            working = [
+                _worst_case(order, (in_flight or {}).get(order.order_id))
+                for order in await self._orders.working_orders(account)
+            ]
         self._check_exposure(limits, orders, working, replacing, reference_price)
         self._check_open_orders(limits, len(working), 0 if replacing is not None else len(orders))
         self._check_daily_loss(limits, account)
@@ -376,3 +384,10 @@ class _Pricing:
         if order.arrival_quote is not None and order.arrival_quote.reference_price is not None:
             return order.arrival_quote.reference_price
         return self._market.get(key)
+
+
+def _worst_case(order: Order, requested: OrderTerms | None) -> Order:
+    """A working order with a modification in flight, at whichever terms ask for more."""
+    if requested is None or requested.quantity <= order.terms.quantity:
+        return order
+    return replace(order, terms=requested)

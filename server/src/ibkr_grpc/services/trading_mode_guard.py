@@ -57,8 +57,9 @@ class TradingModeGuard:
     def blocked_reason(self) -> str:
         return self._reason
 
-    def ensure_trading_allowed(self) -> None:
+    def ensure_trading_allowed(self, account: str = "") -> None:
         """Raise TradingModeMismatchError while the mode and the accounts disagree; for new and
-        modified orders only."""
+        modified orders only (any account: the login as a whole is wrong)."""
+        del account
         if self._reason:
             raise TradingModeMismatchError(self._reason)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ibkr_grpc.domain.enums import OrderEventType, OrderStatus
+from ibkr_grpc.domain.enums import OrderEventType, OrderOrigin, OrderStatus
 from ibkr_grpc.domain.errors import DuplicateClientOrderIdError, OrderNotFoundError
 from ibkr_grpc.domain.orders import Fill, FillPage, Order, OrderEvent, OrderPage
 from ibkr_grpc.domain.queries import FillFilter, OrderFilter
@@ -57,25 +57,32 @@ class OrderStore:
         *,
         idempotency: IdempotencyRecord,
         event_time: datetime,
+        resend_of: str = "",
     ) -> list[OrderEvent]:
         """Store new orders, their idempotency key and a CREATED event each, atomically.
 
-        Raises DuplicateClientOrderIdError if the key or a client_order_id is already stored.
+        With `resend_of`, the key already names that order (which IB never received) and is
+        moved to the new one. Raises DuplicateClientOrderIdError if the key is already stored
+        (or, with `resend_of`, no longer names that order).
         """
         drafts = [EventDraft(OrderEventType.CREATED, order, event_time) for order in orders]
         async with self._write_lock:
             async with self._database.transaction() as session:
-                if await session.get(IdempotencyKeyRow, idempotency.client_order_id) is not None:
+                key = await session.get(IdempotencyKeyRow, idempotency.client_order_id)
+                if key is not None and (not resend_of or key.order_id != resend_of):
                     message = f"client_order_id {idempotency.client_order_id!r} is already used"
                     raise DuplicateClientOrderIdError(message)
-                session.add(
-                    IdempotencyKeyRow(
-                        client_order_id=idempotency.client_order_id,
-                        request_fingerprint=idempotency.request_fingerprint,
-                        order_id=idempotency.order_id,
-                        create_time=event_time,
+                if key is None:
+                    session.add(
+                        IdempotencyKeyRow(
+                            client_order_id=idempotency.client_order_id,
+                            request_fingerprint=idempotency.request_fingerprint,
+                            order_id=idempotency.order_id,
+                            create_time=event_time,
+                        )
                     )
-                )
+                else:
+                    key.order_id = idempotency.order_id
                 session.add_all(OrderRow(**order_columns(order)) for order in orders)
                 await session.flush()
                 events = await self._append(session, drafts)
@@ -104,6 +111,16 @@ class OrderStore:
                 events = await self._append(session, kept)
             await self._notify(events)
         return events
+
+    async def save_fill(self, fill: Fill) -> bool:
+        """Store (or update, with its commission) a fill of an order this server does not know;
+        such a fill has no order event. False if it was stored already, unchanged."""
+        async with self._write_lock, self._database.transaction() as session:
+            row = await session.get(FillRow, fill.execution_id)
+            if row is not None and fill_of(row) == fill:
+                return False
+            await session.merge(FillRow(**fill_columns(fill)))
+        return True
 
     async def _append(
         self, session: AsyncSession, drafts: Sequence[EventDraft]
@@ -155,12 +172,18 @@ class OrderStore:
     async def find_by_broker_ids(
         self, *, perm_id: int = 0, broker_order_id: int = 0
     ) -> Order | None:
-        """The order IB knows by perm id (stable) or, failing that, by order id."""
+        """The order IB knows by perm id (stable) or, failing that, by the order id this server's
+        client id gave it (order ids of other API clients are in other number spaces)."""
         conditions = []
         if perm_id:
             conditions.append(OrderRow.perm_id == perm_id)
         if broker_order_id:
-            conditions.append(OrderRow.broker_order_id == broker_order_id)
+            conditions.append(
+                and_(
+                    OrderRow.broker_order_id == broker_order_id,
+                    OrderRow.origin == OrderOrigin.THIS_SERVER.value,
+                )
+            )
         if not conditions:
             return None
         async with self._database.session() as session:

@@ -11,6 +11,7 @@ from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import (
     BracketRole,
     OptionRight,
+    OrderOrigin,
     OrderStatus,
     OrderType,
     SecurityType,
@@ -90,6 +91,8 @@ def order_columns(order: Order) -> dict[str, Any]:
         "create_time": order.create_time,
         "update_time": order.update_time,
         "placed_by": order.placed_by,
+        "origin": order.origin.value,
+        "broker_client_id": order.broker_client_id,
     }
 
 
@@ -129,6 +132,9 @@ def order_of(row: OrderRow, child_order_ids: tuple[str, ...] = ()) -> Order:
         commission=row.commission,
         commission_currency=row.commission_currency,
         placed_by=row.placed_by or "",
+        # Snapshots written before origins existed are of this server's orders.
+        origin=OrderOrigin(row.origin or OrderOrigin.THIS_SERVER.value),
+        broker_client_id=row.broker_client_id or 0,
     )
 
 
