@@ -149,8 +149,9 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_TRADING_MODE_MISMATCH: _ErrorReason.ValueType  # 30
     """FAILED_PRECONDITION, with PreconditionFailure: the accounts IB reports do not match the
-    server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). Every
-    order command is refused until the configuration is fixed; GetGatewayStatus says why.
+    server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). New
+    orders and modifications are refused until the configuration is fixed (cancels still
+    work); GetGatewayStatus says why.
     """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
@@ -265,7 +266,8 @@ unchanged and keeps the status IB reports.
 """
 ERROR_REASON_TRADING_MODE_MISMATCH: ErrorReason.ValueType  # 30
 """FAILED_PRECONDITION, with PreconditionFailure: the accounts IB reports do not match the
-server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). Every
-order command is refused until the configuration is fixed; GetGatewayStatus says why.
+server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). New
+orders and modifications are refused until the configuration is fixed (cancels still
+work); GetGatewayStatus says why.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

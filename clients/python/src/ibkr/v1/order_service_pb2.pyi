@@ -235,9 +235,13 @@ class _OrderEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderE
     ORDER_EVENT_TYPE_COMMISSION_REPORTED: _OrderEventType.ValueType  # 5
     """IB's commission report for an earlier fill; fill carries the fill with its commission."""
     ORDER_EVENT_TYPE_MODIFY_REQUESTED: _OrderEventType.ValueType  # 6
-    """A modification was sent to IB."""
+    """A modification is being sent to IB (recorded before it is written, so IB's answer always
+    follows it); order is unchanged, detail names the requested terms.
+    """
     ORDER_EVENT_TYPE_CANCEL_REQUESTED: _OrderEventType.ValueType  # 7
-    """A cancel was sent to IB."""
+    """A cancel is being sent to IB (recorded before it is written); the status is unchanged
+    until IB answers.
+    """
     ORDER_EVENT_TYPE_RECONCILED: _OrderEventType.ValueType  # 8
     """After a reconnect, the server settled the order's state from IB's records."""
     ORDER_EVENT_TYPE_BROKER_MESSAGE: _OrderEventType.ValueType  # 9
@@ -245,8 +249,8 @@ class _OrderEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderE
     ORDER_EVENT_TYPE_MODIFIED: _OrderEventType.ValueType  # 10
     """IB confirmed a modification; order carries the new terms."""
     ORDER_EVENT_TYPE_COMMAND_REFUSED: _OrderEventType.ValueType  # 11
-    """IB refused a modify or cancel; the order is unchanged and detail carries IB's code and
-    text.
+    """IB refused a modify or cancel, or it could not be written to IB; the order is unchanged
+    and detail carries IB's code and text (or the connection error).
     """
     ORDER_EVENT_TYPE_DISCOVERED: _OrderEventType.ValueType  # 12
     """An order placed outside this server (another API client, TWS, the mobile app) was seen for
@@ -268,9 +272,13 @@ ORDER_EVENT_TYPE_FILL: OrderEventType.ValueType  # 4
 ORDER_EVENT_TYPE_COMMISSION_REPORTED: OrderEventType.ValueType  # 5
 """IB's commission report for an earlier fill; fill carries the fill with its commission."""
 ORDER_EVENT_TYPE_MODIFY_REQUESTED: OrderEventType.ValueType  # 6
-"""A modification was sent to IB."""
+"""A modification is being sent to IB (recorded before it is written, so IB's answer always
+follows it); order is unchanged, detail names the requested terms.
+"""
 ORDER_EVENT_TYPE_CANCEL_REQUESTED: OrderEventType.ValueType  # 7
-"""A cancel was sent to IB."""
+"""A cancel is being sent to IB (recorded before it is written); the status is unchanged
+until IB answers.
+"""
 ORDER_EVENT_TYPE_RECONCILED: OrderEventType.ValueType  # 8
 """After a reconnect, the server settled the order's state from IB's records."""
 ORDER_EVENT_TYPE_BROKER_MESSAGE: OrderEventType.ValueType  # 9
@@ -278,8 +286,8 @@ ORDER_EVENT_TYPE_BROKER_MESSAGE: OrderEventType.ValueType  # 9
 ORDER_EVENT_TYPE_MODIFIED: OrderEventType.ValueType  # 10
 """IB confirmed a modification; order carries the new terms."""
 ORDER_EVENT_TYPE_COMMAND_REFUSED: OrderEventType.ValueType  # 11
-"""IB refused a modify or cancel; the order is unchanged and detail carries IB's code and
-text.
+"""IB refused a modify or cancel, or it could not be written to IB; the order is unchanged
+and detail carries IB's code and text (or the connection error).
 """
 ORDER_EVENT_TYPE_DISCOVERED: OrderEventType.ValueType  # 12
 """An order placed outside this server (another API client, TWS, the mobile app) was seen for
@@ -583,7 +591,9 @@ class Order(_message.Message):
     order_id: _builtins.str
     """The server's id for the order, stable for its whole life (also sent to IB as orderRef)."""
     client_order_id: _builtins.str
-    """The idempotency key the order was placed with."""
+    """The idempotency key the order was placed with (a bracket's legs carry their parent's);
+    empty for orders placed outside this server.
+    """
     broker_order_id: _builtins.int
     """IB's orderId for the order on this gateway session's client id; 0 before it is sent."""
     perm_id: _builtins.int

@@ -90,7 +90,10 @@ class OrderServiceServicer:
     def PlaceOrder(self, request, context):
         """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
         Idempotent on client_order_id: a retry with the same key and the same request returns the
-        original order; the same key with a different request fails with ALREADY_EXISTS.
+        original order; the same key with a different request fails with ALREADY_EXISTS. When the
+        original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
+        with the same key until the call succeeds never leaves more than one live order at IB.
+        A failure before IB received the order is UNAVAILABLE (IB_CONNECTION_FAILED): retry it.
         Returns once IB has acknowledged the order, or after a bounded wait with the order's honest
         in-flight state (PENDING_SUBMIT). With validate_only, checks everything and sends nothing.
         """
@@ -124,10 +127,11 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-        IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
-        (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
-        order keeps the status IB reports.
+        """Asks IB to cancel an order. Returns on IB's first answer: the order as PENDING_CANCEL or
+        CANCELLED (or FILLED, when it filled first), or after a bounded wait as IB last reported
+        it; the final state also arrives on StreamOrderEvents. If IB refuses the cancel the call
+        fails with IB_COMMAND_REFUSED and the order keeps the status IB reports. Allowed while
+        trading is halted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

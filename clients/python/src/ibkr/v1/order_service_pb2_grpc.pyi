@@ -40,7 +40,10 @@ class OrderServiceStub:
     PlaceOrder: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.PlaceOrderRequest, _order_service_pb2.PlaceOrderResponse]
     """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
     Idempotent on client_order_id: a retry with the same key and the same request returns the
-    original order; the same key with a different request fails with ALREADY_EXISTS.
+    original order; the same key with a different request fails with ALREADY_EXISTS. When the
+    original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
+    with the same key until the call succeeds never leaves more than one live order at IB.
+    A failure before IB received the order is UNAVAILABLE (IB_CONNECTION_FAILED): retry it.
     Returns once IB has acknowledged the order, or after a bounded wait with the order's honest
     in-flight state (PENDING_SUBMIT). With validate_only, checks everything and sends nothing.
     """
@@ -56,10 +59,11 @@ class OrderServiceStub:
     bounded wait with the order as IB last reported it.
     """
     CancelOrder: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.CancelOrderRequest, _order_service_pb2.CancelOrderResponse]
-    """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-    IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
-    (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
-    order keeps the status IB reports.
+    """Asks IB to cancel an order. Returns on IB's first answer: the order as PENDING_CANCEL or
+    CANCELLED (or FILLED, when it filled first), or after a bounded wait as IB last reported
+    it; the final state also arrives on StreamOrderEvents. If IB refuses the cancel the call
+    fails with IB_COMMAND_REFUSED and the order keeps the status IB reports. Allowed while
+    trading is halted.
     """
     CancelAllOrders: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.CancelAllOrdersRequest, _order_service_pb2.CancelAllOrdersResponse]
     """Cancels every working order, or every working order of one account."""
@@ -83,7 +87,10 @@ class OrderServiceAsyncStub(OrderServiceStub):
     PlaceOrder: _aio.UnaryUnaryMultiCallable[_order_service_pb2.PlaceOrderRequest, _order_service_pb2.PlaceOrderResponse]  # type: ignore[assignment]
     """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
     Idempotent on client_order_id: a retry with the same key and the same request returns the
-    original order; the same key with a different request fails with ALREADY_EXISTS.
+    original order; the same key with a different request fails with ALREADY_EXISTS. When the
+    original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
+    with the same key until the call succeeds never leaves more than one live order at IB.
+    A failure before IB received the order is UNAVAILABLE (IB_CONNECTION_FAILED): retry it.
     Returns once IB has acknowledged the order, or after a bounded wait with the order's honest
     in-flight state (PENDING_SUBMIT). With validate_only, checks everything and sends nothing.
     """
@@ -99,10 +106,11 @@ class OrderServiceAsyncStub(OrderServiceStub):
     bounded wait with the order as IB last reported it.
     """
     CancelOrder: _aio.UnaryUnaryMultiCallable[_order_service_pb2.CancelOrderRequest, _order_service_pb2.CancelOrderResponse]  # type: ignore[assignment]
-    """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-    IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
-    (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
-    order keeps the status IB reports.
+    """Asks IB to cancel an order. Returns on IB's first answer: the order as PENDING_CANCEL or
+    CANCELLED (or FILLED, when it filled first), or after a bounded wait as IB last reported
+    it; the final state also arrives on StreamOrderEvents. If IB refuses the cancel the call
+    fails with IB_COMMAND_REFUSED and the order keeps the status IB reports. Allowed while
+    trading is halted.
     """
     CancelAllOrders: _aio.UnaryUnaryMultiCallable[_order_service_pb2.CancelAllOrdersRequest, _order_service_pb2.CancelAllOrdersResponse]  # type: ignore[assignment]
     """Cancels every working order, or every working order of one account."""
@@ -129,7 +137,10 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_order_service_pb2.PlaceOrderResponse, _abc.Awaitable[_order_service_pb2.PlaceOrderResponse]]:
         """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
         Idempotent on client_order_id: a retry with the same key and the same request returns the
-        original order; the same key with a different request fails with ALREADY_EXISTS.
+        original order; the same key with a different request fails with ALREADY_EXISTS. When the
+        original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
+        with the same key until the call succeeds never leaves more than one live order at IB.
+        A failure before IB received the order is UNAVAILABLE (IB_CONNECTION_FAILED): retry it.
         Returns once IB has acknowledged the order, or after a bounded wait with the order's honest
         in-flight state (PENDING_SUBMIT). With validate_only, checks everything and sends nothing.
         """
@@ -169,10 +180,11 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_service_pb2.CancelOrderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_service_pb2.CancelOrderResponse, _abc.Awaitable[_order_service_pb2.CancelOrderResponse]]:
-        """Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-        IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
-        (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
-        order keeps the status IB reports.
+        """Asks IB to cancel an order. Returns on IB's first answer: the order as PENDING_CANCEL or
+        CANCELLED (or FILLED, when it filled first), or after a bounded wait as IB last reported
+        it; the final state also arrives on StreamOrderEvents. If IB refuses the cancel the call
+        fails with IB_COMMAND_REFUSED and the order keeps the status IB reports. Allowed while
+        trading is halted.
         """
 
     @_abc_1.abstractmethod

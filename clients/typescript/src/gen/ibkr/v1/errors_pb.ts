@@ -273,8 +273,9 @@ export enum ErrorReason {
 
   /**
    * FAILED_PRECONDITION, with PreconditionFailure: the accounts IB reports do not match the
-   * server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). Every
-   * order command is refused until the configuration is fixed; GetGatewayStatus says why.
+   * server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). New
+   * orders and modifications are refused until the configuration is fixed (cancels still
+   * work); GetGatewayStatus says why.
    *
    * @generated from enum value: ERROR_REASON_TRADING_MODE_MISMATCH = 30;
    */

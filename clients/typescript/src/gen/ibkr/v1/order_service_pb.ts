@@ -336,7 +336,8 @@ export type Order = Message<"ibkr.v1.Order"> & {
   orderId: string;
 
   /**
-   * The idempotency key the order was placed with.
+   * The idempotency key the order was placed with (a bracket's legs carry their parent's);
+   * empty for orders placed outside this server.
    *
    * @generated from field: string client_order_id = 2;
    */
@@ -1420,14 +1421,16 @@ export enum OrderEventType {
   COMMISSION_REPORTED = 5,
 
   /**
-   * A modification was sent to IB.
+   * A modification is being sent to IB (recorded before it is written, so IB's answer always
+   * follows it); order is unchanged, detail names the requested terms.
    *
    * @generated from enum value: ORDER_EVENT_TYPE_MODIFY_REQUESTED = 6;
    */
   MODIFY_REQUESTED = 6,
 
   /**
-   * A cancel was sent to IB.
+   * A cancel is being sent to IB (recorded before it is written); the status is unchanged
+   * until IB answers.
    *
    * @generated from enum value: ORDER_EVENT_TYPE_CANCEL_REQUESTED = 7;
    */
@@ -1455,8 +1458,8 @@ export enum OrderEventType {
   MODIFIED = 10,
 
   /**
-   * IB refused a modify or cancel; the order is unchanged and detail carries IB's code and
-   * text.
+   * IB refused a modify or cancel, or it could not be written to IB; the order is unchanged
+   * and detail carries IB's code and text (or the connection error).
    *
    * @generated from enum value: ORDER_EVENT_TYPE_COMMAND_REFUSED = 11;
    */
@@ -1489,7 +1492,10 @@ export const OrderService: GenService<{
   /**
    * Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
    * Idempotent on client_order_id: a retry with the same key and the same request returns the
-   * original order; the same key with a different request fails with ALREADY_EXISTS.
+   * original order; the same key with a different request fails with ALREADY_EXISTS. When the
+   * original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
+   * with the same key until the call succeeds never leaves more than one live order at IB.
+   * A failure before IB received the order is UNAVAILABLE (IB_CONNECTION_FAILED): retry it.
    * Returns once IB has acknowledged the order, or after a bounded wait with the order's honest
    * in-flight state (PENDING_SUBMIT). With validate_only, checks everything and sends nothing.
    *
@@ -1535,10 +1541,11 @@ export const OrderService: GenService<{
     output: typeof ModifyOrderResponseSchema;
   },
   /**
-   * Asks IB to cancel a working order. Returns the order as PENDING_CANCEL (or CANCELLED once
-   * IB confirmed); the final state also arrives on StreamOrderEvents. If IB refuses the cancel
-   * (the order already filled, for example) the call fails with IB_COMMAND_REFUSED and the
-   * order keeps the status IB reports.
+   * Asks IB to cancel an order. Returns on IB's first answer: the order as PENDING_CANCEL or
+   * CANCELLED (or FILLED, when it filled first), or after a bounded wait as IB last reported
+   * it; the final state also arrives on StreamOrderEvents. If IB refuses the cancel the call
+   * fails with IB_COMMAND_REFUSED and the order keeps the status IB reports. Allowed while
+   * trading is halted.
    *
    * @generated from rpc ibkr.v1.OrderService.CancelOrder
    */
