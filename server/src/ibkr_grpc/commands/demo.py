@@ -26,6 +26,8 @@ from ibkr_simulator.simulator import Simulator
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///var/demo.sqlite3"
 DESCRIPTOR_SET = Path("envoy/ibkr_v1_descriptor.binpb").resolve()
 UI_INDEX = Path("webapp/dist/index.html")
+# The server's API client id at the demo's simulated gateway (also its master API client id).
+_SERVER_CLIENT_ID = 11
 
 
 def run(arguments: Sequence[str]) -> int:
@@ -72,7 +74,8 @@ ibkr-grpc demo is running (paper trading against the simulated gateway; Ctrl-C s
 
 {edge_lines}
   gRPC server        {grpc_listen}   (reflection on: no proto files needed)
-  simulated gateway  127.0.0.1:{simulator_port}   (point any ib_async script here, clientId != 11)
+  simulated gateway  127.0.0.1:{simulator_port}   (point any ib_async script here, clientId != 11:
+                     its orders and fills show up in ListOrders and ListFills)
 
 An admin token for this run (a new secret each run):
   export TOKEN={token}
@@ -88,12 +91,18 @@ Try:
 
 
 async def _demo(options: argparse.Namespace) -> None:
-    simulator = Simulator(SimulatorConfig(port=options.simulator_port, seed=options.seed))
+    # The server's client id is the simulated gateway's master API client id, as a real gateway
+    # should be set up: orders an ib_async script places there show up in the server.
+    simulator = Simulator(
+        SimulatorConfig(
+            port=options.simulator_port, seed=options.seed, master_client_id=_SERVER_CLIENT_ID
+        )
+    )
     secret = secrets.token_urlsafe(48)
     settings = Settings(
         ib_host="127.0.0.1",
         ib_port=options.simulator_port,
-        ib_client_id=11,
+        ib_client_id=_SERVER_CLIENT_ID,
         database_url=SecretStr(options.database_url),
         grpc_listen=options.grpc_listen,
         jwt_secret=SecretStr(secret),
