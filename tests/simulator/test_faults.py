@@ -7,7 +7,7 @@ import math
 import time
 
 import pytest
-from ib_async import IB, Contract, Stock, Ticker
+from ib_async import IB, Contract, LimitOrder, Stock, Ticker
 
 from ibkr_simulator import Simulator
 from tests.simulator.support import connected, eventually
@@ -103,6 +103,26 @@ async def test_delayed_responses_add_latency_to_each_request(simulator: Simulato
         started = time.monotonic()
         await ib.reqCurrentTimeAsync()
         assert time.monotonic() - started < 0.3
+
+
+async def test_a_delay_can_hold_only_some_requests(simulator: Simulator) -> None:
+    """Holding only placeOrder (message id 3): a contract lookup is answered at once, the order
+    waits in the gateway's inbox, and dropping the connection then loses it, as a socket that
+    dies with unread bytes does."""
+    async with connected(simulator) as ib:
+        simulator.delay_responses(30, frozenset({3}))
+        started = time.monotonic()
+        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        assert time.monotonic() - started < 5
+        assert isinstance(contract, Contract)
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 1, 100.0))
+        await asyncio.sleep(0.3)  # time for the gateway to have read the order
+        assert simulator.status().open_orders == 0
+        await simulator.drop_connections()
+        simulator.delay_responses(0)
+        await eventually(lambda: not ib.isConnected())
+    assert trade.orderStatus.status == "PendingSubmit"
+    assert simulator.status().open_orders == 0
 
 
 async def test_frozen_and_jumping_prices(simulator: Simulator) -> None:

@@ -34,7 +34,8 @@ Control commands (one per line; answers start with "ok" or "error"):
   connectivity-lost               send error 1100; prices and fills stop
   connectivity-restored [data-lost]  send 1102 (or 1101 and drop market-data subscriptions)
   send-error CODE TEXT...         send any error/notice with request id -1 to every client
-  delay-responses SECONDS         answer each request SECONDS after it arrives (0: off)
+  delay-responses SECONDS [ID...] answer each request (or only requests with these message
+                                  ids, e.g. 3 for placeOrder) SECONDS after it arrives (0: off)
   reject-next-order [REASON...]   reject the next new order with error 201
   expire-day-orders               end the trading day: cancel working DAY orders
   help                            this text"""
@@ -133,9 +134,12 @@ async def _send_error(simulator: Simulator, arguments: list[str]) -> str:
 
 
 async def _delay(simulator: Simulator, arguments: list[str]) -> str:
-    seconds = _number(_words(arguments, 1, "delay-responses SECONDS")[0])
-    simulator.delay_responses(seconds)
-    return f"delaying responses by {seconds:g} s"
+    seconds_text, *ids = _words(arguments, 1, "delay-responses SECONDS [MESSAGE_ID...]")
+    seconds = _number(seconds_text)
+    message_ids = frozenset(int(_number(text)) for text in ids)
+    simulator.delay_responses(seconds, message_ids)
+    which = f" to messages {', '.join(sorted(map(str, message_ids)))}" if message_ids else ""
+    return f"delaying responses{which} by {seconds:g} s"
 
 
 async def _reject(simulator: Simulator, arguments: list[str]) -> str:

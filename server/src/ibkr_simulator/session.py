@@ -42,7 +42,7 @@ class SessionHost(Protocol):
 
     def dispatch(self, session: Session, fields: list[str]) -> None: ...
 
-    def response_delay(self) -> float: ...
+    def response_delay(self, fields: list[str]) -> float: ...
 
 
 class HandshakeRefusedError(Exception):
@@ -203,7 +203,7 @@ class Session:
                 return
             if not fields:
                 continue
-            delay = self._host.response_delay()
+            delay = self._host.response_delay(fields)
             if delay > 0 or self._delayed_pending:
                 # Each request is answered `delay` after it arrived, in arrival order.
                 self._delayed_pending += 1

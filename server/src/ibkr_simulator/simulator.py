@@ -56,6 +56,8 @@ class Simulator:
         self._session_tasks = TaskOwner("sessions")
         self._reopen_task: asyncio.Task[None] | None = None
         self._response_delay = 0.0
+        # The request message ids the delay applies to; empty: every request.
+        self._delayed_messages: frozenset[int] = frozenset()
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -240,9 +242,12 @@ class Simulator:
         """Send any error or notice (request id -1) to every connected client."""
         self.gateway.broadcast_error(code, text)
 
-    def delay_responses(self, seconds: float) -> None:
-        """Answer each request `seconds` after it arrives (in order); 0 turns the delay off."""
+    def delay_responses(self, seconds: float, message_ids: frozenset[int] = frozenset()) -> None:
+        """Answer each request `seconds` after it arrives (in order); 0 turns the delay off.
+        With `message_ids` (e.g. 3, placeOrder) only those requests are held; the requests
+        after a held one still wait their turn, as on one TCP connection."""
         self._response_delay = max(0.0, seconds)
+        self._delayed_messages = message_ids
 
     def reject_next_order(self, reason: str = "Simulated rejection") -> None:
         """The next new order (from any client) is rejected with error 201 and `reason`."""
@@ -265,14 +270,18 @@ class Simulator:
             pnl_subscriptions=self.gateway.account_service.pnl_subscriptions,
         )
 
-    def _response_delay_seconds(self) -> float:
+    def _response_delay_seconds(self, fields: list[str]) -> float:
+        if self._delayed_messages and (not fields or not fields[0].isdigit()):
+            return 0.0
+        if self._delayed_messages and int(fields[0]) not in self._delayed_messages:
+            return 0.0
         return self._response_delay
 
 
 class _Host:
     """What a session sees of the simulator: the gateway core, the clock and the response delay."""
 
-    def __init__(self, gateway: Gateway, clock: Clock, delay: Callable[[], float]) -> None:
+    def __init__(self, gateway: Gateway, clock: Clock, delay: Callable[[list[str]], float]) -> None:
         self._gateway = gateway
         self._clock = clock
         self._delay = delay
@@ -292,5 +301,5 @@ class _Host:
     def dispatch(self, session: Session, fields: list[str]) -> None:
         dispatch(self._gateway, session, fields)
 
-    def response_delay(self) -> float:
-        return self._delay()
+    def response_delay(self, fields: list[str]) -> float:
+        return self._delay(fields)

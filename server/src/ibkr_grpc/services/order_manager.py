@@ -221,6 +221,13 @@ class OrderManager:
                 f"IB rejected the order: {result.order.status_reason}",
                 metadata={"order_id": result.order.order_id},
             )
+        if result.order.status is OrderStatus.NOT_SENT:
+            # Reconciliation proved, while this call waited, that IB never received it.
+            raise GatewayUnavailableError(
+                "IB never received the order; retry with the same client_order_id to send it",
+                metadata={"order_id": result.order.order_id},
+                retry_after=_RETRY_AFTER,
+            )
         return result
 
     async def _accept_and_send(
