@@ -190,3 +190,18 @@ def test_open_orders_carry_their_origin(
     assert report.origin is origin  # type: ignore[attr-defined]
     assert report.client_id == client_id  # type: ignore[attr-defined]
     assert report.perm_id == 1_000_000 + order_id  # type: ignore[attr-defined]
+
+
+def test_an_open_order_reports_only_the_prices_its_type_has(
+    session: tuple[GatewaySession, Recorder],
+) -> None:
+    """IB may fill a market order's limit price with 0 (or leave it unset); that is no limit."""
+    gateway, recorder = session
+    order = Order(
+        orderId=9, clientId=CLIENT_ID, permId=9, action="SELL", totalQuantity=5, orderType="MKT",
+        lmtPrice=0.0, auxPrice=0.0, orderRef="ord_9", account="DU1234567",
+    )  # fmt: skip
+    gateway.ib.wrapper.openOrder(9, AAPL, order, OrderState(status="Submitted"))
+    (report,) = recorder.of(BrokerOpenOrder)
+    terms = report.terms  # type: ignore[attr-defined]
+    assert (terms.limit_price, terms.stop_price) == (None, None)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from ib_async import IB, LimitOrder, MarketOrder, Stock
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Stock
 
 from ibkr.v1 import order_service_pb2, portfolio_service_pb2
 from ibkr_grpc.store.database import Database
@@ -48,6 +48,12 @@ async def other_client(simulator: Simulator) -> AsyncIterator[IB]:
         ib.disconnect()
 
 
+async def qualified(ib: IB) -> Contract:
+    [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+    assert isinstance(contract, Contract)
+    return contract
+
+
 async def orders_from_elsewhere(server: RunningServer) -> list[order_service_pb2.Order]:
     response = await server.client.orders.ListOrders(order_service_pb2.ListOrdersRequest())
     return [order for order in response.orders if order.origin == OTHER_API_CLIENT]
@@ -55,7 +61,7 @@ async def orders_from_elsewhere(server: RunningServer) -> list[order_service_pb2
 
 async def test_another_clients_order_and_fill_show_up(server: RunningServer) -> None:
     async with other_client(server.simulator) as ib:
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        contract = await qualified(ib)
         trade = ib.placeOrder(contract, MarketOrder("BUY", 3, account=ACCOUNT))
 
         async def recorded_filled() -> bool:
@@ -91,7 +97,7 @@ async def test_orders_placed_while_the_server_was_away_are_found_at_sync(
     simulator: Simulator, database: Database
 ) -> None:
     async with other_client(simulator) as ib:
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        contract = await qualified(ib)
         below = round(simulator.quote("AAPL").bid * 0.9, 2)
         trade = ib.placeOrder(contract, LimitOrder("BUY", 2, below, account=ACCOUNT, tif="GTC"))
         await eventually(lambda: trade.orderStatus.status == "Submitted")

@@ -224,6 +224,21 @@ async def test_an_order_of_another_api_client_is_recorded_with_its_fills(tmp_pat
         assert filled.commission == Decimal("1.02")
 
 
+async def test_a_finished_order_of_unknown_origin_is_not_recorded(tmp_path: Path) -> None:
+    """Completed orders come back with order id 0 and client id 0 and only the permId to know
+    them by (real log: https://github.com/erdewit/ib_insync/issues/559): nothing says who
+    placed one, so reconciliation does not invent an order for it."""
+    async with harness(tmp_path) as h:
+        finished = replace(
+            foreign_order(991, broker_order_id=0, client_id=0), status=OrderStatus.FILLED
+        )
+        await h.manager.reconcile(BrokerSnapshot(open_orders=[finished]))
+        assert await h.store.find_by_broker_ids(perm_id=991) is None
+        working = foreign_order(992, broker_order_id=4, client_id=OTHER_CLIENT)
+        await h.manager.reconcile(BrokerSnapshot(open_orders=[working]))
+        assert await h.store.find_by_broker_ids(perm_id=992) is not None
+
+
 async def test_a_manual_order_is_recorded_as_manual(tmp_path: Path) -> None:
     """Orders placed by hand in TWS come with order id 0 (or below, once bound) and are known by
     their permId (IB's modifying_orders page; ib_async wrapper.orderKey)."""

@@ -181,12 +181,17 @@ def order_terms(order: Order) -> OrderTerms | None:
     if order_type is None or time_in_force is None or quantity is None:
         return None
     trailing = order_type is enums.OrderType.TRAILING_STOP
+    # Only the prices the type has: IB may send 0 or unset for the others.
+    limited = order_type in {enums.OrderType.LIMIT, enums.OrderType.STOP_LIMIT}
+    stopped = order_type in {enums.OrderType.STOP, enums.OrderType.STOP_LIMIT}
     return OrderTerms(
         side=enums.Side.BUY if order.action == "BUY" else enums.Side.SELL,
         quantity=quantity,
         order_type=order_type,
-        limit_price=None if trailing else decimal_of(order.lmtPrice),
-        stop_price=decimal_of(order.trailStopPrice if trailing else order.auxPrice),
+        limit_price=decimal_of(order.lmtPrice) if limited else None,
+        stop_price=decimal_of(order.trailStopPrice if trailing else order.auxPrice)
+        if stopped or trailing
+        else None,
         trailing_amount=decimal_of(order.auxPrice) if trailing else None,
         trailing_percent=decimal_of(order.trailingPercent) if trailing else None,
         time_in_force=time_in_force,

@@ -147,5 +147,7 @@ class Metrics:
             registry=r,
         )
         self.trading_halted = Gauge(
-            "trading_halted", "1 while trading is halted, 0 otherwise.", registry=r
+            "trading_halted",
+            "1 while any halt is on (every account, or one), 0 otherwise.",
+            registry=r,
         )

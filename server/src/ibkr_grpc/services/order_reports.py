@@ -222,6 +222,11 @@ class OrderReports:
             client_id=report.client_id,
         )
         if order is None:
+            finished = report.status is not None and report.status.is_final
+            if event_type is OrderEventType.RECONCILED and finished:
+                # A finished order of today's completed orders: IB sends those with order and
+                # client id 0, so nothing says who placed it; its fills are kept.
+                return
             await self._discover(report)
             return
         requested = self._commands.modifying(order.order_id)
