@@ -75,11 +75,13 @@ class OrderReports:
     # ---- finding -------------------------------------------------------------------------
 
     async def _find(
-        self, *, perm_id: int, broker_order_id: int, order_ref: str, client_id: int
+        self, report: BrokerOrderStatus | BrokerExecution | BrokerOpenOrder
     ) -> Order | None:
         """The stored order a report is about. IB's order ids are per API client, so an order id
         names one of ours only when the report comes from our own client id; the permId is
         IB's id across clients and sessions."""
+        order_ref, perm_id = report.order_ref, report.perm_id
+        broker_order_id, client_id = report.broker_order_id, report.client_id
         if order_ref.startswith("ord_"):
             try:
                 return await self._repository.get(order_ref)
@@ -107,12 +109,7 @@ class OrderReports:
     # ---- reports -------------------------------------------------------------------------
 
     async def apply_status(self, report: BrokerOrderStatus, event_type: OrderEventType) -> None:
-        order = await self._find(
-            perm_id=report.perm_id,
-            broker_order_id=report.broker_order_id,
-            order_ref=report.order_ref,
-            client_id=report.client_id,
-        )
+        order = await self._find(report)
         if order is None:
             return
         updated = transitions.apply_status(order, report, self._clock())
@@ -124,12 +121,7 @@ class OrderReports:
             self._commands.acknowledged(order)
 
     async def apply_execution(self, report: BrokerExecution) -> None:
-        order = await self._find(
-            perm_id=report.perm_id,
-            broker_order_id=report.broker_order_id,
-            order_ref=report.order_ref,
-            client_id=report.client_id,
-        )
+        order = await self._find(report)
         if order is None:
             # An execution of an order this server has not seen (placed elsewhere, not reported
             # to this client id): kept as a fill of no order, with its commission.
@@ -215,12 +207,7 @@ class OrderReports:
         await self._record(EventDraft(OrderEventType.BROKER_MESSAGE, order, now, detail=detail))
 
     async def apply_open_order(self, report: BrokerOpenOrder, event_type: OrderEventType) -> None:
-        order = await self._find(
-            perm_id=report.perm_id,
-            broker_order_id=report.broker_order_id,
-            order_ref=report.order_ref,
-            client_id=report.client_id,
-        )
+        order = await self._find(report)
         if order is None:
             finished = report.status is not None and report.status.is_final
             if event_type is OrderEventType.RECONCILED and finished:
