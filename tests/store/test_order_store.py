@@ -17,6 +17,7 @@ from ibkr_grpc.domain.enums import BracketRole, OrderEventType, OrderStatus, Sid
 from ibkr_grpc.domain.errors import (
     DuplicateClientOrderIdError,
     OrderNotFoundError,
+    ServiceUnavailableError,
     ValidationError,
 )
 from ibkr_grpc.domain.orders import ArrivalQuote
@@ -213,3 +214,36 @@ async def test_broker_ids_are_found_and_never_forgotten(store: OrderStore) -> No
     assert by_order_id.order_id == order.order_id
     assert await store.find_by_broker_ids(perm_id=1) is None
     assert await store.find_by_broker_ids() is None
+
+
+async def test_a_transaction_that_fails_leaves_no_gap_in_the_sequence(
+    store: OrderStore, database: Database
+) -> None:
+    """PostgreSQL sequences are not transactional: a value taken by a rolled-back insert is
+    gone. Sequences are allocated in the event's own transaction instead."""
+    order = make_order()
+    created = await store.create_orders(
+        [order], idempotency=key_for(order.order_id), event_time=EPOCH
+    )
+
+    async def fail_after_appending() -> None:
+        async with database.transaction() as session:
+            await store._append(session, [EventDraft(OrderEventType.SENT, order, EPOCH)])
+            message = "the transaction fails after its event was written"
+            raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError):
+        await fail_after_appending()
+    recorded = await store.record([EventDraft(OrderEventType.SENT, order, EPOCH)])
+    assert recorded[0].sequence == created[-1].sequence + 1
+    assert [e.sequence for e in await store.events_after(0)] == [1, 2]
+
+
+async def test_an_unreachable_database_is_unavailable(tmp_path: Path) -> None:
+    """Nothing listens on port 1: the store answers the retryable SERVICE_UNAVAILABLE."""
+    unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(ServiceUnavailableError):
+            await OrderStore(unreachable).get("ord_missing")
+    finally:
+        await unreachable.dispose()

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from ibkr_grpc.domain.errors import ServiceUnavailableError
+
+_RETRY_AFTER = timedelta(seconds=2)
 
 
 def normalise_url(url: str) -> str:
@@ -56,15 +62,18 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session in a transaction that commits on success and rolls back on error. A
+        database that cannot be reached is ServiceUnavailableError (retryable)."""
+        with _unreachable_is_unavailable():
+            async with self._sessions() as session, session.begin():
+                yield session
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads."""
-        async with self._sessions() as session:
-            yield session
+        """A session for reads; ServiceUnavailableError when the database cannot be reached."""
+        with _unreachable_is_unavailable():
+            async with self._sessions() as session:
+                yield session
 
     async def is_reachable(self) -> bool:
         """A cheap round trip, for health metrics."""
@@ -79,3 +88,21 @@ class Database:
         """Close every pooled connection. Safe to call twice; the engine reconnects if used
         again afterwards (a restarted application on the same database)."""
         await self.engine.dispose()
+
+
+@contextmanager
+def _unreachable_is_unavailable() -> Iterator[None]:
+    """Connection failures (refused, reset, a server restarting) as the one retryable error
+    the API answers UNAVAILABLE; constraint violations and bugs pass through unchanged."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, OSError, TimeoutError) as error:
+        raise ServiceUnavailableError(
+            "the database is unreachable", retry_after=_RETRY_AFTER
+        ) from error
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        raise ServiceUnavailableError(
+            "the database connection was lost", retry_after=_RETRY_AFTER
+        ) from error

@@ -125,8 +125,16 @@ class OrderStore:
     async def _append(
         self, session: AsyncSession, drafts: Sequence[EventDraft]
     ) -> list[OrderEvent]:
+        """Append events with the next sequences, allocated in this transaction: a transaction
+        that fails consumes none (a database sequence would lose its values), so the log has no
+        gap. The write lock makes this process the only writer."""
+        if not drafts:
+            return []
+        last = await session.scalar(select(func.coalesce(func.max(OrderEventRow.sequence), 0)))
+        first = int(last or 0) + 1
         rows = [
             OrderEventRow(
+                sequence=first + offset,
                 order_id=draft.order.order_id,
                 account=draft.order.account,
                 event_type=draft.event_type.value,
@@ -135,12 +143,10 @@ class OrderStore:
                 fill_snapshot=fill_snapshot(draft.fill),
                 detail=draft.detail,
             )
-            for draft in drafts
+            for offset, draft in enumerate(drafts)
         ]
-        for row in rows:
-            # One at a time: the database assigns sequences in insertion order.
-            session.add(row)
-            await session.flush()
+        session.add_all(rows)
+        await session.flush()
         return [
             OrderEvent(row.sequence, d.event_type, d.event_time, d.order, d.fill, d.detail)
             for row, d in zip(rows, drafts, strict=True)

@@ -122,8 +122,9 @@ class FillRow(ContractColumns, Base):
 
 
 class OrderEventRow(Base):
-    """The order-event log. `sequence` is assigned by the database under the service's single
-    writer, so commit order and sequence order agree and a reader never sees a gap fill later."""
+    """The order-event log. `sequence` is allocated by the store in the event's own transaction
+    under the service's single writer (OrderStore._append): commit order and sequence order
+    agree, a reader never sees a gap fill later, and a failed transaction leaves no gap."""
 
     __tablename__ = "order_events"
 
