@@ -3,18 +3,21 @@ fake broker: the fast layer's harness."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OrderEventType, OrderType, Side, TimeInForce
+from ibkr_grpc.domain.errors import ServiceUnavailableError
 from ibkr_grpc.domain.orders import BracketLegs, Order, OrderEvent, OrderIntent, OrderTerms
 from ibkr_grpc.domain.risk import RiskLimits
 from ibkr_grpc.services.order_manager import OrderManager
+from ibkr_grpc.services.ports import EventDraft
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
 from ibkr_grpc.store.order_store import OrderStore
@@ -27,11 +30,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class OutageStore(OrderStore):
+    """The real store, whose writes fail as an unreachable database's do while `down` is set."""
+
+    down = False
+    failures = 0
+
+    async def create_orders(self, *args: Any, **kwargs: Any) -> list[OrderEvent]:
+        self._fail_if_down()
+        return await super().create_orders(*args, **kwargs)
+
+    async def record(self, drafts: Sequence[EventDraft]) -> list[OrderEvent]:
+        self._fail_if_down()
+        return await super().record(drafts)
+
+    def _fail_if_down(self) -> None:
+        if self.down:
+            self.failures += 1
+            message = "the database is unreachable"
+            raise ServiceUnavailableError(message)
+
+
 @dataclass
 class Harness:
     manager: OrderManager
     broker: FakeBroker
-    store: OrderStore
+    store: OutageStore
     risk: RiskEngine
     trading: TradingControl
     exposure: FakeExposure
@@ -58,7 +82,7 @@ async def harness(
     folder: Path, *, acknowledgement_timeout: float = 5.0, broker: FakeBroker | None = None
 ) -> AsyncIterator[Harness]:
     async with migrated_database("sqlite", folder) as database:
-        store = OrderStore(database)
+        store = OutageStore(database)
         broker = broker or FakeBroker()
         exposure = FakeExposure()
         risk = RiskEngine(FakeRiskRepository(), store, exposure, clock=utc_now)

@@ -21,7 +21,7 @@ from ibkr_grpc.domain.broker_reports import (
 )
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OrderEventType, OrderOrigin, OrderStatus, OrderType, Side
-from ibkr_grpc.domain.errors import BrokerRejectedError
+from ibkr_grpc.domain.errors import BrokerRejectedError, ServiceUnavailableError
 from ibkr_grpc.domain.orders import Order, OrderTerms
 from ibkr_grpc.domain.queries import FillFilter
 from ibkr_grpc.services.order_reports import NEVER_REACHED_IB, OUTCOME_UNKNOWN
@@ -34,6 +34,7 @@ from tests.services.fake_broker import (
     status,
 )
 from tests.services.order_harness import harness, intent
+from tests.support.waiting import eventually
 
 SUBMITTED = OrderStatus.SUBMITTED
 
@@ -291,3 +292,33 @@ async def test_another_clients_order_id_never_names_ours(tmp_path: Path) -> None
         await h.manager.settled()
         assert (await h.order(ours.order_id)).status is SUBMITTED
         assert ours.broker_client_id == CLIENT_ID
+
+
+# ---- a database outage -------------------------------------------------------------------------
+
+
+async def test_reports_wait_for_the_database_and_are_applied_in_order(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        placed = (await h.manager.place(intent("outage"))).order
+        h.store.down = True
+        fill = execution(
+            placed, execution_id="0003.01", quantity="10", price="100", cumulative="10"
+        )
+        h.broker.deliver([fill, status(placed, OrderStatus.FILLED, filled="10")])
+        # The consumer tries, fails, backs off and tries again.
+        await eventually(lambda: h.store.failures >= 2)
+        assert (await h.order(placed.order_id)).status is SUBMITTED
+        h.store.down = False
+        await h.manager.settled()
+        filled = await h.order(placed.order_id)
+        assert filled.status is OrderStatus.FILLED
+        assert filled.filled_quantity == Decimal(10)
+        assert OrderEventType.FILL in await h.event_types(placed.order_id)
+
+
+async def test_nothing_is_sent_that_could_not_be_stored(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        h.store.down = True
+        with pytest.raises(ServiceUnavailableError):
+            await h.manager.place(intent("not-stored"))
+        assert h.broker.placed == []

@@ -47,6 +47,16 @@ from ibkr_grpc.domain.orders import Order, OrderIntent, OrderPreview, OrderTerms
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
 from ibkr_grpc.services.order_commands import PendingCommands
+from ibkr_grpc.services.order_preconditions import (
+    RETRY_AFTER,
+    describe_terms,
+    not_modifiable,
+    reaching_broker,
+    require_modifiable,
+    require_owner,
+    unavailable,
+)
+from ibkr_grpc.services.order_report_queue import Report, ReportQueue
 from ibkr_grpc.services.order_reports import OrderReports
 from ibkr_grpc.services.ports import (
     BrokerPort,
@@ -61,11 +71,7 @@ from ibkr_grpc.services.trading_control import TradingControl
 
 _log = structlog.get_logger("ibkr_grpc.orders")
 
-Report = (
-    BrokerOrderStatus | BrokerExecution | BrokerCommission | BrokerOrderMessage | BrokerOpenOrder
-)
 T = TypeVar("T")
-_RETRY_AFTER = timedelta(seconds=2)
 
 
 class TradingGuard(Protocol):
@@ -105,10 +111,6 @@ class OrderManager:
         self._clock = clock
         self._acknowledgement_timeout = acknowledgement_timeout.total_seconds()
         self._mutation_lock = asyncio.Lock()
-        # Broker reports are facts that must not be lost, and ib_async hands them over in
-        # synchronous callbacks that cannot wait: this queue is unbounded on purpose. Its
-        # volume is bounded by IB's own message rate (50/s).
-        self._reports: asyncio.Queue[Report] = asyncio.Queue()
         self._commands = PendingCommands()
         self._applier = OrderReports(
             repository,
@@ -117,47 +119,40 @@ class OrderManager:
             client_id=lambda: broker.state().client_id,
             on_rejection=self._rejected_by_broker,
         )
-        self._consumer: asyncio.Task[None] | None = None
+        self._queue = ReportQueue(self._apply_report, clock=clock)
         self._sends: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._consumer is None:
-            self._consumer = asyncio.create_task(self._consume_reports(), name="order-reports")
-            self._consumer.add_done_callback(_log_task_end)
+        self._queue.start()
 
     async def stop(self) -> None:
         """Finish the sends in progress and the reports already received, then stop. Safe to
         call twice."""
         await asyncio.gather(*self._sends, return_exceptions=True)
-        consumer, self._consumer = self._consumer, None
-        if consumer is None:
-            return
-        await self._reports.join()
-        consumer.cancel()
-        await asyncio.gather(consumer, return_exceptions=True)
+        await self._queue.stop()
 
     # ---- broker listener (called synchronously by the broker adapter) -----------------------
 
     def order_status(self, report: BrokerOrderStatus) -> None:
-        self._reports.put_nowait(report)
+        self._queue.put(report)
 
     def execution(self, report: BrokerExecution) -> None:
-        self._reports.put_nowait(report)
+        self._queue.put(report)
 
     def commission(self, report: BrokerCommission) -> None:
-        self._reports.put_nowait(report)
+        self._queue.put(report)
 
     def order_message(self, report: BrokerOrderMessage) -> None:
-        self._reports.put_nowait(report)
+        self._queue.put(report)
 
     def open_order(self, report: BrokerOpenOrder) -> None:
-        self._reports.put_nowait(report)
+        self._queue.put(report)
 
     async def settled(self) -> None:
         """Wait until every report received so far is applied (for reconciliation and tests)."""
-        await self._reports.join()
+        await self._queue.settled()
 
     # ---- placing -------------------------------------------------------------------------
 
@@ -181,8 +176,8 @@ class OrderManager:
                 metadata={"account": account},
             )
         self._ensure_trading_allowed(account)
-        contract = await _reaching_broker(self._broker.qualify(intent.contract))
-        quote = await _reaching_broker(self._broker.arrival_quote(contract))
+        contract = await reaching_broker(self._broker.qualify(intent.contract))
+        quote = await reaching_broker(self._broker.arrival_quote(contract))
         now = self._clock()
         orders = transitions.build_orders(
             intent,
@@ -200,7 +195,7 @@ class OrderManager:
         if intent.validate_only:
             if self._risk is not None:
                 await self._risk.check(orders, reference_price=reference)
-            preview = await _reaching_broker(self._broker.preview(orders[0]))
+            preview = await reaching_broker(self._broker.preview(orders[0]))
             return PlaceResult(orders[0], tuple(orders[1:]), preview)
         record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
         try:
@@ -226,7 +221,7 @@ class OrderManager:
             raise GatewayUnavailableError(
                 "IB never received the order; retry with the same client_order_id to send it",
                 metadata={"order_id": result.order.order_id},
-                retry_after=_RETRY_AFTER,
+                retry_after=RETRY_AFTER,
             )
         return result
 
@@ -248,7 +243,7 @@ class OrderManager:
             try:
                 ids = self._broker.reserve_order_ids(len(orders), floor)
             except ConnectionError as error:
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
             client_id = self._broker.state().client_id
             orders = [
                 replace(order, broker_order_id=id_, broker_client_id=client_id)
@@ -286,7 +281,7 @@ class OrderManager:
                 await self._repository.record(sent)
         if failure is not None:
             self._commands.forget(parent.order_id)
-            raise _unavailable(failure)
+            raise unavailable(failure)
 
     async def _settle_unsent(self, orders: list[Order], reason: str) -> None:
         """Nothing of these orders reached the socket: that much is certain."""
@@ -327,13 +322,13 @@ class OrderManager:
         structlog.contextvars.bind_contextvars(order_id=changes.order_id)
         self._require_ready()
         order = await self._repository.get(changes.order_id)
-        _require_owner(order, caller, "modify")
-        _require_modifiable(order)
+        require_owner(order, caller, "modify")
+        require_modifiable(order)
         self._ensure_trading_allowed(order.account)
         terms = changed_terms(order, changes)
         quote = None
         if self._risk is not None:
-            quote = await _reaching_broker(self._broker.arrival_quote(order.contract))
+            quote = await reaching_broker(self._broker.arrival_quote(order.contract))
         reference = quote.reference_price if quote else None
         answer = await self._owned(self._send_modification(order.order_id, terms, reference))
         return await self._answer_within_timeout(answer, order.order_id)
@@ -343,7 +338,7 @@ class OrderManager:
     ) -> asyncio.Future[Order]:
         async with self._mutation_lock:
             order = await self._repository.get(order_id)
-            _require_modifiable(order)
+            require_modifiable(order)
             if self._commands.modifying(order_id) is not None:
                 raise OrderNotModifiableError(
                     f"a modification of order {order_id} is awaiting IB's answer; retry after it",
@@ -371,7 +366,7 @@ class OrderManager:
                         OrderEventType.MODIFY_REQUESTED,
                         order,
                         self._clock(),
-                        detail=f"requested: {_describe(terms)}",
+                        detail=f"requested: {describe_terms(terms)}",
                     )
                 ]
             )
@@ -380,7 +375,7 @@ class OrderManager:
         except (ConnectionError, OrderNotModifiableError) as error:
             await self._not_written(order_id, "modification", error)
             if isinstance(error, ConnectionError):
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
             raise
         return answer
 
@@ -405,9 +400,9 @@ class OrderManager:
     async def _send_cancel(self, order_id: str, caller: Caller) -> asyncio.Future[Order]:
         self._require_ready()
         order = await self._repository.get(order_id)
-        _require_owner(order, caller, "cancel")
+        require_owner(order, caller, "cancel")
         if order.status.is_final:
-            raise _not_modifiable(order, "cancelled")
+            raise not_modifiable(order, "cancelled")
         async with self._mutation_lock:
             answer = self._commands.expect_cancel(order_id)
             current = await self._repository.get(order_id)
@@ -418,7 +413,7 @@ class OrderManager:
             await self._broker.cancel(order.broker_order_id)
         except ConnectionError as error:
             await self._not_written(order_id, "cancel", error)
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
         return answer
 
     async def cancel_all(self, account: str = "") -> list[Order]:
@@ -461,7 +456,7 @@ class OrderManager:
             raise GatewayUnavailableError(
                 f"the IB Gateway session is {state}, not READY",
                 metadata={"state": state},
-                retry_after=_RETRY_AFTER,
+                retry_after=RETRY_AFTER,
             )
 
     def _ensure_trading_allowed(self, account: str) -> None:
@@ -501,16 +496,9 @@ class OrderManager:
 
     # ---- broker reports ------------------------------------------------------------------
 
-    async def _consume_reports(self) -> None:
-        while True:
-            report = await self._reports.get()
-            try:
-                async with self._mutation_lock:
-                    await self._applier.apply(report)
-            except Exception:  # noqa: BLE001  one bad report must not stop every later one
-                _log.exception("could not apply a broker report", report=repr(report))
-            finally:
-                self._reports.task_done()
+    async def _apply_report(self, report: Report) -> None:
+        async with self._mutation_lock:
+            await self._applier.apply(report)
 
     def _rejected_by_broker(self) -> None:
         self._telemetry.order_refused("IB_ORDER_REJECTED")
@@ -528,55 +516,3 @@ class OrderManager:
         # waiting gets the order as reconciliation left it.
         for order_id in self._commands.pending_order_ids():
             self._commands.finished(await self._repository.get(order_id))
-
-
-def _unavailable(error: ConnectionError) -> GatewayUnavailableError:
-    return GatewayUnavailableError(
-        f"the connection to IB Gateway failed before the request was written: {error}",
-        retry_after=_RETRY_AFTER,
-    )
-
-
-async def _reaching_broker(request: Coroutine[Any, Any, T]) -> T:
-    """A broker request whose connection error is the retryable IB_CONNECTION_FAILED."""
-    try:
-        return await request
-    except ConnectionError as error:
-        raise _unavailable(error) from error
-
-
-def _describe(terms: OrderTerms) -> str:
-    prices = {
-        "limit_price": terms.limit_price,
-        "stop_price": terms.stop_price,
-        "trailing_amount": terms.trailing_amount,
-        "trailing_percent": terms.trailing_percent,
-    }
-    parts = [f"quantity {terms.quantity}", f"time_in_force {terms.time_in_force.value}"]
-    parts += [f"{name} {value}" for name, value in prices.items() if value is not None]
-    return ", ".join(parts)
-
-
-def _require_owner(order: Order, caller: Caller, verb: str) -> None:
-    if not caller.may_change_order(account=order.account, placed_by=order.placed_by):
-        raise PermissionDeniedError(
-            f"{caller.subject} may not {verb} order {order.order_id}: traders change only their own orders",
-            metadata={"order_id": order.order_id},
-        )
-
-
-def _require_modifiable(order: Order) -> None:
-    if order.status.is_final or order.status is OrderStatus.PENDING_CANCEL:
-        raise _not_modifiable(order, "modified")
-
-
-def _not_modifiable(order: Order, verb: str) -> OrderNotModifiableError:
-    return OrderNotModifiableError(
-        f"order {order.order_id} is {order.status.value} and cannot be {verb}",
-        metadata={"order_id": order.order_id, "status": order.status.value},
-    )
-
-
-def _log_task_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("order report consumer failed", exc_info=task.exception())
