@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,8 @@ from ibkr_grpc.store.snapshot_store import PositionSnapshot, SnapshotStore
 
 _log = structlog.get_logger("ibkr_grpc.app")
 
+# How often the database and Redis are probed (metrics, and health for the database).
+DEPENDENCY_CHECK_SECONDS = 2.0
 # Services whose health follows the gateway session: NOT_SERVING until it is READY.
 TRADING_SERVICES = (
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
@@ -117,6 +120,15 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
+
+
+@dataclass(slots=True)
+class HealthInputs:
+    """What the trading services' health is computed from."""
+
+    gateway_ready: bool = False
+    trading_blocked: bool = False
+    database_up: bool = True
 
 
 class Application:
@@ -248,8 +260,8 @@ class Application:
         self.follower_hub: FollowerQuoteHub | None = None
         # Health updates follow state changes that arrive in synchronous callbacks.
         self._health_updates: set[asyncio.Task[None]] = set()
-        self._started = False
-        self._stopped = False
+        self._health_inputs = HealthInputs()
+        self._started = self._stopped = False
 
     async def start(self) -> None:
         if self._started:
@@ -269,6 +281,8 @@ class Application:
             self.metrics,
             database=self.database.is_reachable,
             redis=self._redis_reachable,
+            interval=DEPENDENCY_CHECK_SECONDS,
+            on_database=self._database_reachable,
         )
         self.dependency_health.start()
         self.metrics_endpoint.start()
@@ -395,9 +409,27 @@ class Application:
         self.trading_mode_guard.add_state_listener(self._follow_health)
 
     def _follow_health(self, state: GatewayState) -> None:
-        ready = state.state is ConnectionState.READY
+        self._health_inputs.gateway_ready = state.state is ConnectionState.READY
+        self._health_inputs.trading_blocked = bool(state.trading_blocked_reason)
+        self._update_health()
+
+    def _database_reachable(self, up: bool) -> None:  # noqa: FBT001  a probe callback's value
+        inputs = self._health_inputs
+        if up != inputs.database_up:
+            if up:
+                _log.info("database reachable again")
+            else:
+                _log.error("database unreachable: trading services NOT_SERVING")
+        inputs.database_up = up
+        self._update_health()
+
+    def _update_health(self) -> None:
+        inputs = self._health_inputs
         task = asyncio.get_running_loop().create_task(
-            self._set_health(ready=ready, trading_blocked=bool(state.trading_blocked_reason))
+            self._set_health(
+                ready=inputs.gateway_ready and inputs.database_up,
+                trading_blocked=inputs.trading_blocked,
+            )
         )
         self._health_updates.add(task)
         task.add_done_callback(self._health_update_done)
@@ -408,7 +440,8 @@ class Application:
             _log.error("health update failed", exc_info=task.exception())
 
     async def _set_health(self, *, ready: bool, trading_blocked: bool = False) -> None:
-        """The trading services follow the session. While the gateway's accounts do not match
+        """The trading services follow the session and the database (NOT_SERVING while either
+        is unavailable: an order could be neither stored nor sent). While the gateway's accounts do not match
         TRADING_MODE, the server as a whole and OrderService say NOT_SERVING too (the reason is
         logged and in GetGatewayStatus); reads, market data and RiskService keep serving."""
         serving = health_pb2.HealthCheckResponse.SERVING

@@ -87,15 +87,19 @@ class DependencyHealth:
         database: Callable[[], Awaitable[bool]],
         redis: Callable[[], Awaitable[bool]] | None,
         interval: float = 10.0,
+        on_database: Callable[[bool], None] = lambda _up: None,
     ) -> None:
         self._metrics = metrics
         self._database = database
+        self._on_database = on_database
         self._redis = redis
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> None:
-        self._metrics.database_up.set(int(await self._database()))
+        database_up = await self._database()
+        self._metrics.database_up.set(int(database_up))
+        self._on_database(database_up)
         self._metrics.redis_up.set(int(await self._redis()) if self._redis else 1)
 
     def start(self) -> None:
