@@ -264,6 +264,9 @@ async def main() -> None:
             str(extra),
             "--messages-per-second",
             "1000000",
+            # A fixed Tuesday morning in regular hours, so a run at night measures the same.
+            "--start-time",
+            "2026-03-03T10:00:00-05:00",
         ]
         async with process(*simulator_command):
             await asyncio.sleep(2)

@@ -21,6 +21,7 @@ from tests.deployment.promql import exposed_names
 from tests.deployment.stack import render_envoy_config
 from tests.server.conftest import ACCOUNT, RunningServer, running_server
 from tests.support.databases import migrated_database
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 ENVOY = Path(sys.executable).parent / "envoy"
@@ -44,7 +45,9 @@ async def fetch_soon(url: str) -> str:
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(port=0, seed=7, tick_rate=0, accounts=(ACCOUNT,))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, seed=7, tick_rate=0, accounts=(ACCOUNT,)
+    )
     async with Simulator(config) as running:
         yield running
 

@@ -30,6 +30,7 @@ from ibkr_simulator.config import SimulatorConfig
 from tests.edge.envoy_process import REPOSITORY, RunningEnvoy, edge_config, running_envoy
 from tests.server.conftest import ACCOUNT, RunningServer, mint, running_server
 from tests.support.databases import migrated_database
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -91,7 +92,12 @@ def require_prerequisites() -> None:
 async def simulator() -> AsyncIterator[Simulator]:
     """The simulated gateway with a running clock: quotes tick and market orders fill."""
     config = SimulatorConfig(
-        port=0, seed=7, tick_rate=5, accounts=(ACCOUNT,), account_update_interval=0.2
+        start_time=TRADING_MORNING,
+        port=0,
+        seed=7,
+        tick_rate=5,
+        accounts=(ACCOUNT,),
+        account_update_interval=0.2,
     )
     async with Simulator(config) as running:
         yield running

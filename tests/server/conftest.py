@@ -22,6 +22,7 @@ from ibkr_grpc.store.database import Database
 from ibkr_simulator import Simulator
 from ibkr_simulator.config import SimulatorConfig
 from tests.support.databases import BACKENDS, migrated_database
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 ACCOUNT = "DU1234567"
@@ -75,7 +76,12 @@ class RunningServer:
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(
-        port=0, seed=7, tick_rate=0, accounts=(ACCOUNT,), account_update_interval=0.2
+        start_time=TRADING_MORNING,
+        port=0,
+        seed=7,
+        tick_rate=0,
+        accounts=(ACCOUNT,),
+        account_update_interval=0.2,
     )
     async with Simulator(config) as running:
         yield running

@@ -17,6 +17,7 @@ from ibkr_grpc.store.database import Database
 from ibkr_simulator import Simulator
 from ibkr_simulator.config import SimulatorConfig
 from tests.server.conftest import ACCOUNT, RunningServer, running_server
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 SERVER_CLIENT_ID = 11  # tests.server.conftest.server_settings
@@ -27,6 +28,7 @@ OTHER_API_CLIENT = order_service_pb2.ORDER_ORIGIN_OTHER_API_CLIENT
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(
+        start_time=TRADING_MORNING,
         port=0,
         seed=7,
         tick_rate=0,

@@ -17,6 +17,7 @@ from ibkr_simulator import Simulator
 from ibkr_simulator.config import SimulatorConfig
 from tests.server.conftest import ACCOUNT, RunningServer, running_server
 from tests.support.databases import migrated_database
+from tests.support.market_hours import TRADING_MORNING
 
 OTHER = "DU7654321"
 MINE = frozenset({ACCOUNT})
@@ -25,7 +26,12 @@ MINE = frozenset({ACCOUNT})
 @pytest.fixture
 async def two_accounts(tmp_path: Path) -> AsyncIterator[RunningServer]:
     config = SimulatorConfig(
-        port=0, seed=7, tick_rate=0, accounts=(ACCOUNT, OTHER), account_update_interval=0.2
+        start_time=TRADING_MORNING,
+        port=0,
+        seed=7,
+        tick_rate=0,
+        accounts=(ACCOUNT, OTHER),
+        account_update_interval=0.2,
     )
     async with (
         Simulator(config) as simulator,

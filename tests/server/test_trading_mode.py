@@ -24,6 +24,7 @@ from ibkr_simulator.config import SimulatorConfig
 from tests.server.conftest import RunningServer, running_server
 from tests.server.test_orders import limit_buy
 from tests.server.test_server import NOT_SERVING, SERVING, health_of
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 LIVE_ACCOUNT = "U1234567"
@@ -37,7 +38,12 @@ LIVE_SETTINGS = {
 async def live_gateway() -> AsyncIterator[Simulator]:
     """The simulated gateway logged in to a live-looking account."""
     config = SimulatorConfig(
-        port=0, seed=7, tick_rate=0, accounts=(LIVE_ACCOUNT,), account_update_interval=0.2
+        start_time=TRADING_MORNING,
+        port=0,
+        seed=7,
+        tick_rate=0,
+        accounts=(LIVE_ACCOUNT,),
+        account_update_interval=0.2,
     )
     async with Simulator(config) as running:
         yield running

@@ -10,6 +10,7 @@ import pytest
 
 from ibkr_simulator import Simulator, SimulatorConfig
 from tests.simulator.support import LogCapture
+from tests.support.market_hours import TRADING_MORNING
 
 
 @pytest.fixture(autouse=True)
@@ -46,13 +47,17 @@ def _captured(name: str) -> Iterator[LogCapture]:
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """A simulator with its clock stopped: tests move prices with step() and set_price()."""
-    async with Simulator(SimulatorConfig(port=0, tick_rate=0)) as running:
+    async with Simulator(
+        SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0)
+    ) as running:
         yield running
 
 
 @pytest.fixture
 async def streaming_simulator() -> AsyncIterator[Simulator]:
     """A simulator whose prices move on their own, 50 steps a second."""
-    config = SimulatorConfig(port=0, tick_rate=50, account_update_interval=0.2)
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=50, account_update_interval=0.2
+    )
     async with Simulator(config) as running:
         yield running

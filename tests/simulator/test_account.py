@@ -7,6 +7,7 @@ from ib_async import IB, Contract, Forex, MarketOrder, Stock, Trade
 
 from ibkr_simulator import Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 ACCOUNT = "DU1234567"
 
@@ -102,7 +103,7 @@ async def test_pnl_and_single_position_pnl_follow_the_market(simulator: Simulato
 
 async def test_forex_trades_book_a_currency_position() -> None:
     async with (
-        Simulator(SimulatorConfig(port=0, tick_rate=0)) as simulator,
+        Simulator(SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0)) as simulator,
         connected(simulator) as ib,
     ):
         [pair] = await ib.qualifyContractsAsync(Forex("EURUSD"))
@@ -116,7 +117,9 @@ async def test_forex_trades_book_a_currency_position() -> None:
 
 
 async def test_several_accounts_each_keep_their_own_book() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, accounts=("DU1111111", "DU2222222"))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, accounts=("DU1111111", "DU2222222")
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         assert ib.managedAccounts() == ["DU1111111", "DU2222222"]
         [contract] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))

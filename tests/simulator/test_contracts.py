@@ -10,6 +10,7 @@ from ib_async import Contract, Forex, Stock
 from ibkr_simulator import Simulator, SimulatorConfig
 from ibkr_simulator.contracts import ContractUniverse
 from tests.simulator.support import connected
+from tests.support.market_hours import TRADING_MORNING
 
 
 def test_the_bundled_universe_has_twenty_stocks_and_etfs_and_a_currency_pair() -> None:
@@ -88,7 +89,9 @@ async def test_a_user_file_extends_the_universe(tmp_path: Path) -> None:
             ]
         )
     )
-    config = SimulatorConfig(port=0, tick_rate=0, contract_files=(extra,))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, contract_files=(extra,)
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         [acme] = await ib.qualifyContractsAsync(Stock("ACME", "SMART", "USD"))
         assert isinstance(acme, Contract)

@@ -19,6 +19,7 @@ import pytest
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Stock
 
 from tests.simulator.support import eventually
+from tests.support.market_hours import TRADING_MORNING_TEXT
 
 COMMAND = Path(sys.executable).parent / "ibkr-grpc"
 READY = re.compile(r"ready on (?P<host>[\d.]+):(?P<port>\d+) control [\d.]+:(?P<control>\d+)")
@@ -43,6 +44,7 @@ async def simulator_process(tmp_path: Path) -> AsyncIterator[RunningSimulator]:
         "--tick-rate=20",
         "--seed=7",
         "--accounts=DU7654321",
+        f"--start-time={TRADING_MORNING_TEXT}",
         stdout=asyncio.subprocess.PIPE,
         stderr=log,
     )

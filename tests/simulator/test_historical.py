@@ -9,6 +9,7 @@ from ib_async import IB, Contract, Forex, Stock
 
 from ibkr_simulator import Limits, Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 
 async def _contract(ib: IB, symbol: str = "AAPL") -> Contract:
@@ -110,7 +111,7 @@ async def test_forex_has_no_trades_history_and_bad_requests_get_162(simulator: S
 
 async def test_historical_pacing_violations_get_162() -> None:
     limits = Limits(historical_same_contract_count=3)
-    config = SimulatorConfig(port=0, tick_rate=0, limits=limits)
+    config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, limits=limits)
     async with Simulator(config) as simulator, connected(simulator) as ib:
         errors = _errors(ib)
         contract = await _contract(ib)

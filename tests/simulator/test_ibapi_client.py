@@ -15,6 +15,7 @@ from ibapi.order import Order
 from ibapi.wrapper import EWrapper
 
 from ibkr_simulator import Simulator, SimulatorConfig
+from tests.support.market_hours import TRADING_MORNING
 
 Event = tuple[str, tuple[object, ...]]
 
@@ -72,7 +73,9 @@ def simulator_for_ibapi() -> Iterator[tuple[str, int]]:
     stop = threading.Event()
 
     async def serve() -> None:
-        async with Simulator(SimulatorConfig(port=0, tick_rate=0)) as simulator:
+        async with Simulator(
+            SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0)
+        ) as simulator:
             ready.put((simulator.host, simulator.port))
             await asyncio.to_thread(stop.wait)
 

@@ -7,6 +7,7 @@ from ib_async import IB
 
 from ibkr_simulator import Limits, Simulator, SimulatorConfig
 from tests.simulator.support import LogCapture, connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 
 def _codes(ib: IB) -> list[int]:
@@ -17,7 +18,7 @@ def _codes(ib: IB) -> list[int]:
 
 async def test_message_rate_warns_then_disconnects() -> None:
     limits = Limits(messages_per_second=10, disconnect_rate_multiple=3.0)
-    config = SimulatorConfig(port=0, tick_rate=0, limits=limits)
+    config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, limits=limits)
     async with Simulator(config) as simulator, connected(simulator) as ib:
         codes = _codes(ib)
         # Turn off ib_async's own throttle (45/s) so the gateway sees the burst.
@@ -46,7 +47,9 @@ async def test_ib_async_own_throttle_stays_under_the_limit(simulator: Simulator)
 
 async def test_a_client_that_cannot_keep_up_is_dropped(simulator_log: LogCapture) -> None:
     # The account download alone is a burst of about fifty messages: more than this queue holds.
-    config = SimulatorConfig(port=0, tick_rate=0, outgoing_queue_size=30)
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, outgoing_queue_size=30
+    )
     async with Simulator(config) as simulator:
         ib = IB()
         with pytest.raises((ConnectionError, TimeoutError)):

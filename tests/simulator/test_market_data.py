@@ -17,6 +17,7 @@ from ib_async import (
 
 from ibkr_simulator import Limits, Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 
 async def _qualified(ib: IB, contract: Contract) -> Contract:
@@ -83,7 +84,7 @@ async def test_cancel_stops_the_stream(simulator: Simulator) -> None:
 
 async def test_same_seed_gives_the_same_prices() -> None:
     async def bids_after_steps(seed: int) -> list[float]:
-        config = SimulatorConfig(port=0, tick_rate=0, seed=seed)
+        config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, seed=seed)
         async with Simulator(config) as simulator, connected(simulator) as ib:
             contract = await _qualified(ib, Stock("NVDA", "SMART", "USD"))
             ticker = ib.reqMktData(contract)
@@ -102,7 +103,9 @@ async def test_same_seed_gives_the_same_prices() -> None:
 
 
 async def test_delayed_data_when_live_permissions_are_missing() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, market_data_subscribed=False)
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, market_data_subscribed=False
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         errors: list[int] = []
         ib.errorEvent += lambda _request, code, _text, _contract: errors.append(code)
@@ -117,7 +120,9 @@ async def test_delayed_data_when_live_permissions_are_missing() -> None:
 
 
 async def test_the_line_limit_answers_error_101() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, limits=Limits(market_data_lines=2))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, limits=Limits(market_data_lines=2)
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         errors: list[int] = []
         ib.errorEvent += lambda _request, code, _text, _contract: errors.append(code)

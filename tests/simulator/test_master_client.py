@@ -18,6 +18,7 @@ from ib_async import IB, Contract, LimitOrder, Stock
 from ibkr_simulator import Simulator, SimulatorConfig
 from ibkr_simulator.command_line import build_parser, config_from_arguments
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 MASTER = 10
 OWNER = 20
@@ -68,7 +69,9 @@ def listen(ib: IB) -> HeardEvents:
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
     """A simulator whose Master API client ID is MASTER, with its clock stopped."""
-    config = SimulatorConfig(port=0, tick_rate=0, master_client_id=MASTER)
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, master_client_id=MASTER
+    )
     async with Simulator(config) as running:
         yield running
 
@@ -129,7 +132,7 @@ async def test_the_master_hears_every_event_of_another_clients_order(
 
 async def test_without_a_master_nobody_hears_another_clients_orders() -> None:
     async with (
-        Simulator(SimulatorConfig(port=0, tick_rate=0)) as simulator,
+        Simulator(SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0)) as simulator,
         connected(simulator, MASTER) as would_be_master,
         connected(simulator, OWNER) as owner,
     ):

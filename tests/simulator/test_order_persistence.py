@@ -6,6 +6,7 @@ from ib_async import Contract, LimitOrder, MarketOrder, Stock
 
 from ibkr_simulator import Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually, next_valid_id
+from tests.support.market_hours import TRADING_MORNING
 
 
 async def test_orders_and_fills_survive_a_disconnect(simulator: Simulator) -> None:
@@ -96,7 +97,7 @@ async def test_a_restart_can_roll_next_valid_id_back(simulator: Simulator) -> No
 
 
 async def test_executions_are_visible_to_their_client_and_the_master() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, master_client_id=99)
+    config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, master_client_id=99)
     async with Simulator(config) as simulator:
         async with connected(simulator, 1) as owner:
             [contract] = await owner.qualifyContractsAsync(Stock("KO", "SMART", "USD"))

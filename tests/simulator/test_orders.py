@@ -17,6 +17,7 @@ from ib_async import (
 
 from ibkr_simulator import FillPolicy, Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 
 async def _aapl(ib: IB) -> Contract:
@@ -141,7 +142,9 @@ async def test_ioc_and_fok_cancel_when_not_marketable(simulator: Simulator) -> N
 
 
 async def test_partial_fills_then_ioc_remainder_is_cancelled() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, fills=FillPolicy(partial_fill_quantity=30))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, fills=FillPolicy(partial_fill_quantity=30)
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         contract = await _aapl(ib)
         market = ib.placeOrder(contract, MarketOrder("BUY", 100))

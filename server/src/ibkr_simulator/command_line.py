@@ -9,6 +9,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
+from ibkr_simulator.clock import parse_instant
 from ibkr_simulator.config import FillPolicy, Limits, SimulatorConfig
 from ibkr_simulator.control import CONTROL_HELP, ControlServer
 from ibkr_simulator.simulator import Simulator
@@ -40,6 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=4.0,
         help="price steps per second; 0 stops the clock (steps via the control port)",
+    )
+    parser.add_argument(
+        "--start-time",
+        type=parse_instant,
+        default=None,
+        metavar="ISO",
+        help=(
+            "simulated time to start at, with its offset (e.g. 2026-03-03T10:00:00-05:00); "
+            "default: the wall clock, as at IB"
+        ),
+    )
+    parser.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="simulated seconds per real second (default 1; 0 stops the clock)",
     )
     parser.add_argument(
         "--starting-cash", type=float, default=1_000_000.0, help="cash per account in USD"
@@ -97,12 +115,16 @@ def config_from_arguments(arguments: argparse.Namespace) -> SimulatorConfig:
     accounts = tuple(name.strip() for name in arguments.accounts.split(",") if name.strip())
     if not accounts:
         raise SystemExit("--accounts needs at least one account")
+    if arguments.clock_speed < 0:
+        raise SystemExit("--clock-speed cannot be negative")
     return SimulatorConfig(
         host=arguments.host,
         port=arguments.port,
         seed=arguments.seed,
         accounts=accounts,
         tick_rate=arguments.tick_rate,
+        start_time=arguments.start_time,
+        clock_speed=arguments.clock_speed,
         starting_cash=arguments.starting_cash,
         market_data_subscribed=not arguments.no_market_data_permissions,
         contract_files=tuple(arguments.contracts),

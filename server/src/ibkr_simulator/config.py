@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,11 @@ class SimulatorConfig:
     tick_rate: float = 4.0
     # Simulated market time per price step, so the same seed gives the same path at any rate.
     seconds_per_step: float = 1.0
+    # The simulated clock: the instant it starts at (None: the wall clock, as at IB) and how
+    # many simulated seconds pass per real second (0 stops it; set_time and advance move it).
+    # Trading hours, order expiries, bar times and every timestamp sent follow this clock.
+    start_time: dt.datetime | None = None
+    clock_speed: float = 1.0
     starting_cash: float = 1_000_000.0
     # Whether the account has live market-data permissions; without them only delayed data
     # (reqMarketDataType 3 or 4) is served and live requests get error 354.

@@ -11,8 +11,10 @@ import logging
 import shlex
 from collections.abc import Awaitable, Callable
 
+from ibkr_simulator.clock import parse_instant
 from ibkr_simulator.simulator import Simulator
 from ibkr_simulator.tasks import TaskOwner
+from ibkr_simulator.trading_calendar import US_EQUITIES
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ Control commands (one per line; answers start with "ok" or "error"):
   delay-responses SECONDS [ID...] answer each request (or only requests with these message
                                   ids, e.g. 3 for placeOrder) SECONDS after it arrives (0: off)
   reject-next-order [REASON...]   reject the next new order with error 201
-  expire-day-orders               end the trading day: cancel working DAY orders
+  expire-day-orders               run the close now: cancel working DAY orders
+  time                            the simulated time, its speed and the US market's phase
+  set-time ISO                    jump the simulated clock (e.g. 2026-03-03T16:00:00-05:00);
+                                  DAY/GTD orders past their end expire, held orders open
+  advance SECONDS                 move the simulated clock forward SECONDS, likewise
+  clock-speed N                   simulated seconds per real second (0 stops the clock)
   help                            this text"""
 
 Command = Callable[[Simulator, list[str]], Awaitable[str]]
@@ -153,6 +160,31 @@ async def _expire(simulator: Simulator, _: list[str]) -> str:
     return "day orders expired"
 
 
+def _describe_time(simulator: Simulator) -> str:
+    now = simulator.now()
+    phase = US_EQUITIES.phase(now).value
+    return f"time={now.isoformat()} speed={simulator.clock.speed:g} us_equities={phase}"
+
+
+async def _time(simulator: Simulator, _: list[str]) -> str:
+    return _describe_time(simulator)
+
+
+async def _set_time(simulator: Simulator, arguments: list[str]) -> str:
+    simulator.set_time(parse_instant(_words(arguments, 1, "set-time ISO")[0]))
+    return _describe_time(simulator)
+
+
+async def _advance(simulator: Simulator, arguments: list[str]) -> str:
+    simulator.advance(_number(_words(arguments, 1, "advance SECONDS")[0]))
+    return _describe_time(simulator)
+
+
+async def _clock_speed(simulator: Simulator, arguments: list[str]) -> str:
+    simulator.set_clock_speed(_number(_words(arguments, 1, "clock-speed N")[0]))
+    return _describe_time(simulator)
+
+
 async def _help(_simulator: Simulator, _: list[str]) -> str:
     return CONTROL_HELP.replace("\n", " | ")
 
@@ -173,6 +205,10 @@ COMMANDS: dict[str, Command] = {
     "delay-responses": _delay,
     "reject-next-order": _reject,
     "expire-day-orders": _expire,
+    "time": _time,
+    "set-time": _set_time,
+    "advance": _advance,
+    "clock-speed": _clock_speed,
     "help": _help,
 }
 

@@ -100,9 +100,14 @@ class Gateway:
 
     def step(self) -> None:
         """One price step: move prices, match orders, stream ticks and bars, refresh accounts."""
+        self.on_clock()
         if not self.connected_to_ib:
             return
         self.publish(self.prices.step_all())
+
+    def on_clock(self) -> None:
+        """The simulated time moved: orders expire at their close and held orders open."""
+        self.orders.on_clock()
 
     def publish(self, quotes: dict[int, Quote]) -> None:
         """New books for some instruments: match orders, then stream ticks and bars."""

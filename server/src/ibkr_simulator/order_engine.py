@@ -29,6 +29,7 @@ from ibkr_simulator.order_events import (
 )
 from ibkr_simulator.order_model import OrderRequest, OrderStatusName, SimulatedOrder
 from ibkr_simulator.order_rules import OrderRejectionError, commission_for, validate_terms
+from ibkr_simulator.order_schedule import EXPIRED_REASON, OrderSchedule
 from ibkr_simulator.outgoing import ExecutionReport
 from ibkr_simulator.prices import PriceBook, Quote
 
@@ -69,6 +70,8 @@ class OrderEngine:
         self._next_perm_id = FIRST_PERM_ID
         self._highest_order_id: dict[int, int] = {}
         self._rejections: deque[str] = deque()
+        # Trading hours and time in force: which orders IB holds until the open, and expiries.
+        self._schedule = OrderSchedule(clock)
 
     # Queries -------------------------------------------------------------------------------
 
@@ -179,6 +182,19 @@ class OrderEngine:
             if order.is_working and order.time_in_force == "DAY":
                 self._finish_cancel(order, confirm=True, reason="Order expired")
 
+    def on_clock(self) -> None:
+        """The clock moved: orders whose time in force ended are cancelled, held orders whose
+        market opened go to the exchange."""
+        for order in self._schedule.expired(self.open_orders(None)):
+            self._finish_cancel(order, confirm=True, reason=EXPIRED_REASON)
+        for order in self._schedule.released(self.open_orders(None)):
+            status = self._initial_status(order)
+            if status != order.status:
+                order.status = status
+                self._sink(OrderStatusChanged(order, status_report(order)))
+            if self._is_live(order):
+                self._evaluate(order, self._prices.quote(order.contract.con_id), first=True)
+
     def on_quotes(self, quotes: dict[int, Quote]) -> None:
         """Match every working order against the new book of its instrument."""
         for order in self.orders():
@@ -278,6 +294,8 @@ class OrderEngine:
             if request.transmit:
                 self._transmit(order)
             return
+        for notice in self._schedule.admit(order):
+            self._sink(notice)
         self._sink(OrderOpened(order, status_report(order)))
         if self._is_live(order):
             self._evaluate(order, self._prices.quote(order.contract.con_id), first=False)
@@ -294,6 +312,8 @@ class OrderEngine:
         released = [member for member in group if not member.transmitted]
         for member in released:
             member.transmitted = True
+            for notice in self._schedule.admit(member):
+                self._sink(notice)
             member.status = self._initial_status(member)
             self._sink(OrderOpened(member, status_report(member)))
         for member in released:
@@ -301,6 +321,8 @@ class OrderEngine:
                 self._evaluate(member, self._prices.quote(member.contract.con_id), first=True)
 
     def _initial_status(self, order: SimulatedOrder) -> str:
+        if not self._schedule.may_work(order):
+            return OrderStatusName.PRE_SUBMITTED
         if order.parent_id and not self._parent_filled(order):
             return OrderStatusName.PRE_SUBMITTED
         if is_stop_type(order):
@@ -311,6 +333,8 @@ class OrderEngine:
 
     def _is_live(self, order: SimulatedOrder) -> bool:
         if not order.is_working or order.status == OrderStatusName.PENDING_CANCEL:
+            return False
+        if not self._schedule.may_work(order):
             return False
         return not order.parent_id or self._parent_filled(order)
 

@@ -9,13 +9,14 @@ async with Simulator(SimulatorConfig(port=0, tick_rate=0)) as simulator:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
 from ibkr_simulator import codes
-from ibkr_simulator.clock import Clock, format_ib_datetime, system_clock
+from ibkr_simulator.clock import Clock, SimulatedClock, format_ib_datetime
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.gateway import Gateway
@@ -43,11 +44,16 @@ class SimulatorStatus:
 class Simulator:
     """Owns the listener, the sessions, the price clock and the faults; start and stop are idempotent."""
 
-    def __init__(self, config: SimulatorConfig | None = None, clock: Clock = system_clock) -> None:
+    def __init__(self, config: SimulatorConfig | None = None, clock: Clock | None = None) -> None:
+        """`clock` replaces the wall clock as the source the simulated clock runs on."""
         self.config = config or SimulatorConfig()
         self.universe = ContractUniverse.load(self.config.contract_files)
-        self.gateway = Gateway(self.config, self.universe, clock)
-        self._clock = clock
+        self.clock = (
+            SimulatedClock(self.config.start_time, self.config.clock_speed)
+            if clock is None
+            else SimulatedClock(self.config.start_time, self.config.clock_speed, source=clock)
+        )
+        self.gateway = Gateway(self.config, self.universe, self.clock)
         self._server: asyncio.Server | None = None
         self._port = self.config.port
         self._sessions: dict[int, Session] = {}
@@ -126,7 +132,7 @@ class Simulator:
         connection_id = self._next_connection_id
         self._next_connection_id += 1
         session = Session(
-            _Host(self.gateway, self._clock, self._response_delay_seconds),
+            _Host(self.gateway, self.clock, self._response_delay_seconds),
             reader,
             writer,
             connection_id,
@@ -254,8 +260,36 @@ class Simulator:
         self.gateway.orders.reject_next_order(reason)
 
     def expire_day_orders(self) -> None:
-        """End the trading day: working DAY orders are cancelled."""
+        """Run the close now, whatever the clock says: working DAY orders are cancelled."""
         self.gateway.orders.expire_day_orders()
+
+    # Time ----------------------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The simulated time."""
+        return self.clock()
+
+    def set_time(self, moment: dt.datetime) -> dt.datetime:
+        """Jump the simulated clock to `moment`; what happens by the clock happens at once
+        (DAY and GTD orders past their end are cancelled, held orders of an open market go to
+        the exchange). Prices do not move with it."""
+        self.clock.set_time(moment)
+        self._after_time_change()
+        return self.clock()
+
+    def advance(self, seconds: float) -> dt.datetime:
+        """Move the simulated clock forward by `seconds`, as `set_time` does."""
+        moment = self.clock.advance(seconds)
+        self._after_time_change()
+        return moment
+
+    def set_clock_speed(self, speed: float) -> None:
+        """Simulated seconds per real second from now on (0 stops the clock)."""
+        self.clock.set_speed(speed)
+
+    def _after_time_change(self) -> None:
+        self.gateway.on_clock()
+        self.gateway.push_accounts()
 
     # Inspection ----------------------------------------------------------------------------
 
