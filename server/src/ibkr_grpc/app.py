@@ -156,6 +156,7 @@ class Application:
                 connect_timeout=settings.ib_connect_timeout_seconds,
                 reconnect_initial_delay=settings.ib_reconnect_initial_delay_seconds,
                 reconnect_max_delay=settings.ib_reconnect_max_delay_seconds,
+                watchdog_interval=settings.ib_watchdog_interval_seconds,
             ),
             clock=clock,
             limiter=RequestLimiter(

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     ib_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ib_reconnect_initial_delay_seconds: float = Field(default=0.5, gt=0)
     ib_reconnect_max_delay_seconds: float = Field(default=30.0, gt=0)
+    # A quiet session asks the gateway the time this often, and reconnects if it gets no answer.
+    ib_watchdog_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     trading_mode: TradingMode = Field(default=TradingMode.PAPER)
     live_trading_confirmation: SecretStr = Field(default=SecretStr(""))
     database_url: SecretStr = Field(default=SecretStr(EMBEDDED_DATABASE_URL))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -53,6 +54,8 @@ class SessionSettings:
     reconnect_initial_delay: float = 0.5
     reconnect_max_delay: float = 30.0
     arrival_quote_timeout: float = 1.0
+    # How long the session may be quiet before it asks the gateway the time to see it answers.
+    watchdog_interval: float = 30.0
 
 
 class GatewaySession:
@@ -136,6 +139,9 @@ class GatewaySession:
         self._set_state(ConnectionState.DISCONNECTED)
 
     async def _run(self) -> None:
+        """Connect, reconcile, serve; on any failure (the connection, IB, the database during
+        reconciliation, a resubscription) disconnect and start again with backoff: the session
+        never stays SYNCING, and the task ends only when stopped."""
         attempt = 0
         while True:
             self._set_state(ConnectionState.CONNECTING)
@@ -143,8 +149,17 @@ class GatewaySession:
                 await self._connect_and_sync()
             except asyncio.CancelledError:
                 raise
-            except (ConnectionError, OSError, TimeoutError, RequestError) as error:
+            except Exception as error:  # noqa: BLE001  whatever failed, the answer is a reconnect
                 attempt += 1
+                expected = isinstance(
+                    error, ConnectionError | OSError | TimeoutError | RequestError
+                )
+                _log.log(
+                    logging.WARNING if expected else logging.ERROR,
+                    "connecting or reconciling failed; reconnecting",
+                    error=str(error),
+                    exc_info=None if expected else error,
+                )
                 self._record_error(0, f"connect failed: {error}")
                 if self._ib.isConnected():
                     self._ib.disconnect()
@@ -152,10 +167,32 @@ class GatewaySession:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             attempt = 0
-            await self._disconnected.wait()
+            await self._serve_until_disconnected()
             self._set_state(ConnectionState.DISCONNECTED, reconnect_attempts=1)
             await asyncio.sleep(self._backoff(1))
             attempt = 1
+
+    async def _serve_until_disconnected(self) -> None:
+        """Wait for the connection to drop, probing a quiet gateway now and then: a socket can
+        stay open to a gateway that no longer answers (hung, or its host asleep)."""
+        interval = self._settings.watchdog_interval
+        while not self._disconnected.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._disconnected.wait()
+            if not self._disconnected.is_set() and not await self._gateway_answers():
+                self._ib.disconnect()
+                return
+
+    async def _gateway_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(self._settings.request_timeout):
+                await self._ib.reqCurrentTimeAsync()
+        except (TimeoutError, ConnectionError, RequestError) as error:
+            _log.warning("the gateway does not answer; reconnecting", error=str(error))
+            self._record_error(0, f"the gateway did not answer a probe: {error}")
+            return False
+        return True
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(
