@@ -4,6 +4,7 @@ behaviour when the gateway misbehaves."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -13,8 +14,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from ibkr.v1 import common_pb2, gateway_service_pb2, order_service_pb2
 from ibkr_client import ApiError
+from ibkr_grpc.app import Application
 from ibkr_grpc.store.audit_store import AuditStore
-from tests.server.conftest import ACCOUNT, RunningServer
+from ibkr_grpc.store.database import Database
+from ibkr_simulator import Simulator
+from tests.server.conftest import ACCOUNT, RunningServer, server_settings
 from tests.server.test_orders import AAPL, limit_buy
 from tests.support.waiting import eventually
 
@@ -138,3 +142,22 @@ async def test_order_ids_are_never_reused_after_a_gateway_restart(server: Runnin
     assert second.order.status == order_service_pb2.ORDER_STATUS_SUBMITTED
     assert second.order.account == ACCOUNT
     assert AAPL.symbol == second.order.contract.symbol
+
+
+async def test_a_failed_start_reports_its_own_error_and_stops_cleanly(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A risk-limits file with an unknown key stops start() early (before the bus and the
+    event feed exist); stop() afterwards closes what was opened and does not hide the error
+    behind one of its own."""
+    limits = tmp_path / "limits.json"
+    limits.write_text('{"max_order_quantity": "10", "no_such_limit": 1}')
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'orders.sqlite3'}")
+    settings = server_settings(simulator, database.url).model_copy(
+        update={"risk_limits_file": limits}
+    )
+    application = Application(settings, database=database)
+    with pytest.raises(ValueError, match="no_such_limit"):
+        await application.start()
+    await application.stop()
+    await application.stop()

@@ -262,7 +262,7 @@ class Application:
         # Health updates follow state changes that arrive in synchronous callbacks.
         self._health_updates: set[asyncio.Task[None]] = set()
         self._health_inputs = HealthInputs()
-        self._started = self._stopped = False
+        self._started = self._stopped = self._fully_started = False
 
     async def start(self) -> None:
         if self._started:
@@ -336,12 +336,31 @@ class Application:
             await self.health.set(MARKET_DATA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         else:
             await self.session.start()
+        self._fully_started = True
         _log.info(
             "serving",
             listen=self.settings.grpc_listen,
             port=self.port,
             trading_mode=self.settings.trading_mode.value,
         )
+
+    async def _stop_partial_start(self) -> None:
+        """After a start() that failed part way: close what it opened, and nothing else, so
+        the error that stopped it is the one reported."""
+        _log.info("stopping after a failed start")
+        await self.server.stop(0)
+        await self.order_manager.stop()
+        await self.session.stop()
+        await self.trading.stop()
+        for name in ("feed", "dependency_health"):
+            part = getattr(self, name, None)
+            if part is not None:
+                await part.stop()
+        self.metrics_endpoint.stop()
+        bus = getattr(self, "bus", None)
+        if bus is not None:
+            await bus.close()
+        await self.database.dispose()
 
     @property
     def is_follower(self) -> bool:
@@ -457,6 +476,9 @@ class Application:
         if self._stopped or not self._started:
             return
         self._stopped = True
+        if not self._fully_started:
+            await self._stop_partial_start()
+            return
         _log.info("shutting down")
         await self.health.enter_graceful_shutdown()
         self.shutting_down.set()
