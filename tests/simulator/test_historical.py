@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
-from ib_async import IB, Contract, Forex, Stock
+from ib_async import IB, BarData, Contract, Forex, Stock
 
 from ibkr_simulator import Limits, Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
@@ -24,13 +25,16 @@ def _errors(ib: IB) -> list[tuple[int, str]]:
     return seen
 
 
+# The simulated clock stands at Tuesday, March 3, 2026, 10:00 New York (TRADING_MORNING).
 @pytest.mark.parametrize(
     ("duration", "bar_size", "expected_bars", "step"),
     [
         ("60 S", "5 secs", 12, dt.timedelta(seconds=5)),
-        ("1 D", "1 hour", 24, dt.timedelta(hours=1)),
+        # Monday 09:30, 10:00 ... 15:00 and Tuesday 09:30, 10:00: RTH hour bars start at the open.
+        ("2 D", "1 hour", 9, dt.timedelta(minutes=30)),
         ("1800 S", "1 min", 30, dt.timedelta(minutes=1)),
-        ("2 W", "1 day", 14, dt.timedelta(days=1)),
+        # February 17 to March 3: 11 trading days (no weekends; Feb 16 was Washington's Birthday).
+        ("2 W", "1 day", 11, dt.timedelta(days=1)),
     ],
 )
 async def test_bars_cover_the_duration_and_end_at_the_live_price(
@@ -95,7 +99,8 @@ async def test_forex_has_no_trades_history_and_bad_requests_get_162(simulator: S
         midpoints = await ib.reqHistoricalDataAsync(
             pair, "", "1 D", "1 hour", "MIDPOINT", useRTH=False
         )
-        assert len(midpoints) >= 24
+        # Forex's day began at 17:00 New York the evening before: 17 hours to 10:00.
+        assert len(midpoints) == 18
         contract = await _contract(ib)
         bad_size = await ib.reqHistoricalDataAsync(
             contract, "", "1 D", "7 mins", "TRADES", useRTH=False
@@ -130,3 +135,87 @@ async def test_historical_pacing_violations_get_162() -> None:
         assert len(burst) == 0
         assert [code for code, _ in errors] == [162, 162]
         assert "same contract" in errors[-1][1]
+
+
+# Bars by the trading calendar: IB returns bars only for the hours an instrument trades; useRTH=1
+# keeps regular trading hours (https://interactivebrokers.github.io/tws-api/historical_bars.html:
+# "useRTH: set to 0 to obtain the data which was also generated outside of the Regular Trading
+# Hours, set to 1 to obtain only the RTH data").
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _local_times(bars: list[BarData]) -> list[dt.time]:
+    return [
+        bar.date.astimezone(NEW_YORK).time() for bar in bars if isinstance(bar.date, dt.datetime)
+    ]
+
+
+async def test_regular_hours_bars_lie_between_the_open_and_the_close(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib)
+        end = dt.datetime(2026, 3, 3, 21, 0, tzinfo=dt.UTC)  # Tuesday 16:00 New York
+        bars = await ib.reqHistoricalDataAsync(
+            contract, end, "1 W", "1 hour", "TRADES", useRTH=True
+        )
+        times = _local_times(bars)
+        assert min(times) == dt.time(9, 30)
+        assert max(times) == dt.time(15, 0)
+        assert times[:3] == [dt.time(9, 30), dt.time(10, 0), dt.time(11, 0)]
+        days = {
+            bar.date.astimezone(NEW_YORK).date()
+            for bar in bars
+            if isinstance(bar.date, dt.datetime)
+        }
+        # Wednesday February 25 to Tuesday March 3: no Saturday or Sunday.
+        assert all(day.weekday() < 5 for day in days)
+        assert len(bars) == 5 * 7
+
+
+async def test_outside_regular_hours_bars_cover_the_extended_sessions_only(
+    simulator: Simulator,
+) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib)
+        end = dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)  # Tuesday 20:00 New York
+        bars = await ib.reqHistoricalDataAsync(
+            contract, end, "1 D", "1 hour", "TRADES", useRTH=False
+        )
+        times = _local_times(bars)
+        # One extended session, 04:00 to 20:00: hour bars from 04:00 to 19:00, none at night.
+        assert times == [dt.time(hour) for hour in range(4, 20)]
+
+
+async def test_daily_bars_skip_weekends_and_holidays(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        contract = await _contract(ib)
+        end = dt.datetime(2026, 4, 7, 21, 0, tzinfo=dt.UTC)  # Tuesday after Good Friday
+        bars = await ib.reqHistoricalDataAsync(
+            contract, end, "10 D", "1 day", "TRADES", useRTH=True
+        )
+        days = [bar.date for bar in bars]
+        assert dt.date(2026, 4, 3) not in days  # Good Friday
+        assert all(isinstance(day, dt.date) and day.weekday() < 5 for day in days)
+        assert len(days) == 10
+        assert days[-1] == dt.date(2026, 4, 7)
+
+
+async def test_on_a_sunday_one_day_of_bars_is_fridays_session(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        errors = _errors(ib)
+        contract = await _contract(ib)
+        sunday = dt.datetime(2026, 3, 8, 18, 0, tzinfo=dt.UTC)
+        bars = await ib.reqHistoricalDataAsync(
+            contract, sunday, "1 D", "30 mins", "TRADES", useRTH=True
+        )
+        assert {
+            bar.date.astimezone(NEW_YORK).date()
+            for bar in bars
+            if isinstance(bar.date, dt.datetime)
+        } == {dt.date(2026, 3, 6)}
+        assert len(bars) == 13
+        empty = await ib.reqHistoricalDataAsync(
+            contract, sunday, "3600 S", "1 min", "TRADES", useRTH=False
+        )
+        assert len(empty) == 0
+        assert "HMDS query returned no data" in errors[-1][1]

@@ -1,9 +1,14 @@
 """Historical bars that end at the live price, and keepUpToDate updates of the current bar.
 
-The simulated market trades around the clock (useRTH is accepted and ignored). Bars are
-aligned to their size in UTC and generated backwards from the current price with a generator
-seeded by (seed, conId, bar size, last bar start), so the same request at the same moment
-always returns the same bars.
+Bars exist only when the instrument's market is open (trading_calendar): with useRTH=1 in
+regular hours, with useRTH=0 also in the pre-market and after-hours sessions, never on closed
+hours, weekends or holidays. Intraday bars are aligned to their size from New York midnight
+and clipped to the session, so the first RTH hour bar starts at 09:30 and the next at 10:00,
+as IB's do. Daily bars are one per trading day; weekly and monthly ones are dated by the first
+trading day of their week or month. A duration in days ("N D") counts trading sessions back
+from the end; other durations are spans of clock time. Bars are generated backwards from the
+current price with a generator seeded by (seed, conId, bar size, last bar start), so the same
+request at the same moment always returns the same bars.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from ibkr_simulator.contracts import ContractSpec
 from ibkr_simulator.market_messages import Bar
 from ibkr_simulator.prices import Quote, round_to_tick
+from ibkr_simulator.trading_calendar import NEW_YORK, Session, TradingCalendar
 
 BAR_SIZES: dict[str, int] = {
     "1 secs": 1,
@@ -70,9 +76,103 @@ def parse_duration(text: str) -> int:
 
 
 def bar_start(moment: dt.datetime, bar_seconds: int) -> int:
+    """The start of a bar aligned to its size in UTC (real-time bars: every five seconds)."""
     epoch = int(moment.timestamp())
-    alignment = min(bar_seconds, DAY)
-    return epoch - epoch % alignment
+    return epoch - epoch % min(bar_seconds, DAY)
+
+
+def trading_days(text: str) -> int | None:
+    """N for a duration of "N D" (counted in trading sessions), None for other units."""
+    parts = text.split()
+    if len(parts) == 2 and parts[0].isdigit() and parts[1].upper() == "D":
+        return int(parts[0])
+    return None
+
+
+def day_key(day: dt.date) -> int:
+    """The epoch that stands for a trading day in daily and longer bars: noon in New York, whose
+    UTC date is the day itself."""
+    return int(dt.datetime.combine(day, dt.time(12), NEW_YORK).timestamp())
+
+
+def _grid(opens: dt.datetime, closes: dt.datetime, bar_seconds: int) -> list[int]:
+    """Bar starts inside [opens, closes): the open, then every multiple of the bar size from
+    New York midnight."""
+    midnight = dt.datetime.combine(opens.astimezone(NEW_YORK).date(), dt.time(0), NEW_YORK)
+    origin, first, last = int(midnight.timestamp()), int(opens.timestamp()), closes.timestamp()
+    following = origin + ((first - origin) // bar_seconds + 1) * bar_seconds
+    return [first, *range(following, math.ceil(last), bar_seconds)]
+
+
+def current_bar_start(
+    calendar: TradingCalendar, moment: dt.datetime, bar_seconds: int, *, regular_only: bool
+) -> int | None:
+    """The start of the bar `moment` falls in, None when the market is closed then."""
+    session = calendar.session_at(moment)
+    if session is None:
+        return None
+    opens, closes = session.bounds(regular_only=regular_only)
+    if not opens <= moment < closes:
+        return None
+    if bar_seconds >= DAY:
+        return day_key(session.day)
+    epoch = moment.timestamp()
+    return max(start for start in _grid(opens, closes, bar_seconds) if start <= epoch)
+
+
+def _sessions(
+    calendar: TradingCalendar, end: dt.datetime, duration: str, *, regular_only: bool
+) -> tuple[dt.datetime, list[Session]]:
+    days = trading_days(duration)
+    if days is None:
+        start = end - dt.timedelta(seconds=parse_duration(duration))
+        return start, calendar.sessions_between(start, end)
+    begun = [
+        session
+        for session in calendar.previous_sessions(end, days + 1)
+        if session.bounds(regular_only=regular_only)[0] <= end
+    ][-days:]
+    start = begun[0].bounds(regular_only=regular_only)[0] if begun else end
+    return start, begun
+
+
+def bar_starts(
+    calendar: TradingCalendar,
+    end: dt.datetime,
+    duration: str,
+    bar_seconds: int,
+    *,
+    regular_only: bool,
+) -> list[int]:
+    """The starts of the bars a request covers, oldest first, only in market hours."""
+    start, sessions = _sessions(calendar, end, duration, regular_only=regular_only)
+    if bar_seconds >= DAY:
+        days = [
+            session.day
+            for session in sessions
+            if session.bounds(regular_only=regular_only)[0] <= end
+            and session.bounds(regular_only=regular_only)[1] > start
+        ]
+        return [day_key(day) for day in _first_days(days, bar_seconds)]
+    end_epoch, start_epoch = end.timestamp(), start.timestamp()
+    return [
+        bar
+        for session in sessions
+        for bar in _grid(*session.bounds(regular_only=regular_only), bar_seconds)
+        if start_epoch < bar + bar_seconds and bar <= end_epoch
+    ]
+
+
+def _first_days(days: list[dt.date], bar_seconds: int) -> list[dt.date]:
+    """Trading days that begin a bar: every day, or the first of each week or month."""
+    if bar_seconds == DAY:
+        return days
+    firsts: dict[tuple[int, int], dt.date] = {}
+    for day in days:
+        week = day.isocalendar()
+        key = (week.year, week.week) if bar_seconds == 7 * DAY else (day.year, day.month)
+        firsts.setdefault(key, day)
+    return list(firsts.values())
 
 
 def format_bar_date(start_epoch: int, bar_seconds: int, format_date: int) -> str:
@@ -100,10 +200,12 @@ class BarRequest:
 
     contract: ContractSpec
     end: dt.datetime
-    duration_seconds: int
+    duration: str
     bar_seconds: int
     what_to_show: str
     format_date: int
+    regular_only: bool
+    calendar: TradingCalendar
 
 
 def generate_bars(request: BarRequest, quote: Quote, seed: int, maximum_bars: int) -> list[Bar]:
@@ -116,11 +218,18 @@ def generate_bars(request: BarRequest, quote: Quote, seed: int, maximum_bars: in
             f"No data of type {request.what_to_show} is available for the exchange IDEALPRO"
         )
     size = request.bar_seconds
-    last_start = bar_start(request.end, size)
-    first_start = bar_start(request.end - dt.timedelta(seconds=request.duration_seconds), size)
-    count = max(1, (last_start - first_start) // size + (1 if size < DAY else 0))
-    if count > maximum_bars:
+    # IB's limit is on the span asked for, whatever part of it the market was open.
+    if parse_duration(request.duration) // size > maximum_bars:
         raise HistoricalRequestError("Time length exceed max.")
+    starts = bar_starts(
+        request.calendar, request.end, request.duration, size, regular_only=request.regular_only
+    )
+    if not starts:
+        raise HistoricalRequestError(
+            f"HMDS query returned no data: {contract.symbol}@{contract.exchange} "
+            f"{request.what_to_show.title()}"
+        )
+    count, last_start = len(starts), starts[-1]
     generator = random.Random(f"{seed}:{contract.con_id}:{size}:{last_start}")  # noqa: S311  simulation
     sigma = contract.annual_volatility * math.sqrt(size / SECONDS_PER_YEAR)
     tick = contract.min_tick
@@ -131,8 +240,7 @@ def generate_bars(request: BarRequest, quote: Quote, seed: int, maximum_bars: in
     trades = request.what_to_show in {"TRADES", "ADJUSTED_LAST"}
     bars: list[Bar] = []
     previous_close = closes[0] * math.exp(generator.gauss(0.0, sigma / 2))
-    for index, close in enumerate(closes):
-        start = last_start - (count - 1 - index) * size
+    for start, close in zip(starts, closes, strict=True):
         open_price = round_to_tick(previous_close, tick)
         close_price = round_to_tick(close, tick)
         wiggle = abs(generator.gauss(0.0, sigma / 2))
@@ -175,10 +283,8 @@ class LiveBar:
             start, bar.open, bar.high, bar.low, bar.close, max(0.0, bar.volume), max(0, bar.count)
         )
 
-    def advance(
-        self, moment: dt.datetime, bar_seconds: int, price: float, traded_size: float
-    ) -> None:
-        start = bar_start(moment, bar_seconds)
+    def advance(self, start: int, price: float, traded_size: float) -> None:
+        """A new price at a moment in the bar starting at `start` (a new bar when later)."""
         if start > self.start:
             self.start = start
             self.open = self.high = self.low = self.close = price

@@ -14,7 +14,7 @@ from ibkr_simulator.historical import (
     BarRequest,
     HistoricalRequestError,
     LiveBar,
-    bar_start,
+    current_bar_start,
     generate_bars,
     parse_bar_size,
     parse_duration,
@@ -23,6 +23,7 @@ from ibkr_simulator.historical import (
 from ibkr_simulator.limits import HistoricalKey, HistoricalPacing
 from ibkr_simulator.prices import PriceBook, Quote
 from ibkr_simulator.recipient import Recipient
+from ibkr_simulator.trading_calendar import calendar_for
 
 ERROR_PREFIX = "Historical Market Data Service error message:"
 
@@ -39,6 +40,8 @@ class HistoricalQuery:
     what_to_show: str
     format_date: int
     keep_up_to_date: bool
+    # useRTH=1: regular trading hours only; 0: the pre-market and after-hours sessions too.
+    use_regular_hours: bool = False
 
 
 @dataclass
@@ -51,6 +54,7 @@ class BarStream:
     bar_seconds: int
     what_to_show: str
     format_date: int
+    regular_only: bool
     bar: LiveBar
 
 
@@ -79,13 +83,16 @@ class HistoricalDataService:
             return
         try:
             now = self._clock()
+            parse_duration(query.duration)
             bar_request = BarRequest(
                 contract=query.contract,
                 end=parse_ib_datetime(query.end, now),
-                duration_seconds=parse_duration(query.duration),
+                duration=query.duration,
                 bar_seconds=parse_bar_size(query.bar_size),
                 what_to_show=query.what_to_show.upper(),
                 format_date=query.format_date,
+                regular_only=query.use_regular_hours,
+                calendar=calendar_for(is_forex=query.contract.is_forex),
             )
             quote = self._prices.quote(query.contract.con_id)
             bars = generate_bars(
@@ -94,7 +101,7 @@ class HistoricalDataService:
         except (HistoricalRequestError, ValueError) as error:
             self._fail(recipient, request_id, str(error))
             return
-        start = bar_request.end - dt.timedelta(seconds=bar_request.duration_seconds)
+        start = bar_request.end - dt.timedelta(seconds=parse_duration(query.duration))
         recipient.send(
             market_messages.historical_data(
                 request_id,
@@ -104,7 +111,7 @@ class HistoricalDataService:
             )
         )
         if query.keep_up_to_date and bars:
-            live = LiveBar.from_bar(bars[-1], bar_start(now, bar_request.bar_seconds))
+            live = LiveBar.from_bar(bars[-1], _last_start(bar_request, now))
             self._streams[(recipient.connection_id, request_id)] = BarStream(
                 recipient,
                 request_id,
@@ -112,6 +119,7 @@ class HistoricalDataService:
                 bar_request.bar_seconds,
                 bar_request.what_to_show,
                 query.format_date,
+                query.use_regular_hours,
                 live,
             )
 
@@ -133,10 +141,16 @@ class HistoricalDataService:
             quote = quotes.get(stream.contract.con_id)
             if quote is None:
                 continue
+            calendar = calendar_for(is_forex=stream.contract.is_forex)
+            start = current_bar_start(
+                calendar, now, stream.bar_seconds, regular_only=stream.regular_only
+            )
+            if start is None:
+                continue  # no bars while the market is closed
             trades = stream.what_to_show in {"TRADES", "ADJUSTED_LAST"}
             price = reference_price(quote, stream.what_to_show)
             traded_size = quote.last_size if quote.traded and trades else 0.0
-            stream.bar.advance(now, stream.bar_seconds, price, traded_size)
+            stream.bar.advance(start, price, traded_size)
             bar = stream.bar.to_bar(stream.bar_seconds, stream.format_date, trades=trades)
             stream.recipient.send(market_messages.historical_data_update(stream.request_id, bar))
 
@@ -149,3 +163,12 @@ class HistoricalDataService:
                 ERROR_PREFIX + text,
             )
         )
+
+
+def _last_start(request: BarRequest, now: dt.datetime) -> int:
+    """The start of the bar a keepUpToDate stream goes on updating: the current one when the
+    market is open; when closed, 0, so the first update after the open begins a new bar."""
+    current = current_bar_start(
+        request.calendar, now, request.bar_seconds, regular_only=request.regular_only
+    )
+    return 0 if current is None else current

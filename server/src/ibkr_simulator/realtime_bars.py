@@ -80,9 +80,9 @@ class RealTimeBarService:
                 bar = None
             if bar is None:
                 stream.bar = LiveBar(start, price, price, price, price, 0.0, 0)
-                stream.bar.advance(now, REAL_TIME_BAR_SECONDS, price, size)
+                stream.bar.advance(start, price, size)
             else:
-                bar.advance(now, REAL_TIME_BAR_SECONDS, price, size)
+                bar.advance(start, price, size)
 
     def _send(self, stream: RealTimeBarStream, bar: LiveBar, *, trades: bool) -> None:
         average = (bar.open + bar.high + bar.low + bar.close) / 4 if trades else -1.0

@@ -106,7 +106,7 @@ def request_historical_data(gateway: Gateway, recipient: Recipient, reader: Fiel
     end = reader.text()
     bar_size = reader.text()
     duration = reader.text()
-    reader.pass_over(1)  # useRTH: the simulated market trades around the clock
+    use_regular_hours = reader.flag()
     what_to_show = reader.text()
     format_date = reader.integer(1)
     if query.sec_type == "BAG":
@@ -127,6 +127,7 @@ def request_historical_data(gateway: Gateway, recipient: Recipient, reader: Fiel
             what_to_show,
             format_date,
             keep_up_to_date,
+            use_regular_hours=use_regular_hours,
         ),
     )
 
