@@ -19,6 +19,8 @@ from ib_async import IB, Contract, Forex, LimitOrder, MarketOrder, Stock, Trade
 
 from ibkr_simulator import Simulator, SimulatorConfig
 from ibkr_simulator.clock import SimulatedClock
+from ibkr_simulator.command_line import build_parser, config_from_arguments
+from ibkr_simulator.control import execute
 from ibkr_simulator.trading_calendar import (
     FOREX,
     US_EQUITIES,
@@ -382,3 +384,30 @@ async def test_expire_day_orders_runs_the_close_whatever_the_time(market: Simula
         await eventually(lambda: trade.orderStatus.status == "Submitted")
         market.expire_day_orders()
         await eventually(lambda: trade.orderStatus.status == "Cancelled")
+
+
+async def test_the_control_port_reads_and_moves_the_clock(market: Simulator) -> None:
+    assert await execute(market, "time") == (
+        "ok time=2026-03-03T15:00:00+00:00 speed=0 us_equities=regular"
+    )
+    assert await execute(market, "set-time 2026-03-03T16:00:00-05:00") == (
+        "ok time=2026-03-03T21:00:00+00:00 speed=0 us_equities=after-hours"
+    )
+    assert await execute(market, "advance 14400") == (
+        "ok time=2026-03-04T01:00:00+00:00 speed=0 us_equities=closed"
+    )
+    assert (await execute(market, "clock-speed 60")).startswith("ok time=2026-03-04T01:00")
+    assert await execute(market, "set-time 2026-03-03T16:00:00") == (
+        "error '2026-03-03T16:00:00' has no UTC offset (add Z or e.g. -05:00)"
+    )
+    assert (await execute(market, "advance -5")).startswith("error ")
+
+
+def test_the_command_line_takes_a_start_time_and_a_speed() -> None:
+    arguments = build_parser().parse_args(
+        ["--start-time", "2026-03-03T10:00:00-05:00", "--clock-speed", "60"]
+    )
+    config = config_from_arguments(arguments)
+    assert config.start_time == new_york(2026, 3, 3, 10)
+    assert config.clock_speed == 60
+    assert config_from_arguments(build_parser().parse_args([])).start_time is None

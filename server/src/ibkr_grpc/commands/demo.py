@@ -22,6 +22,7 @@ from ibkr_grpc.logging_setup import configure_logging
 from ibkr_grpc.settings import Settings
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.simulator import Simulator
+from ibkr_simulator.trading_calendar import NEW_YORK, US_EQUITIES, Phase, latest_regular_open
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///var/demo.sqlite3"
 DESCRIPTOR_SET = Path("envoy/ibkr_v1_descriptor.binpb").resolve()
@@ -51,7 +52,32 @@ def run(arguments: Sequence[str]) -> int:
     return 0
 
 
-def banner(grpc_listen: str, simulator_port: int, token: str, edge: Edge | None = None) -> str:
+def simulated_start(now: datetime) -> tuple[datetime | None, str]:
+    """Where the demo's simulated clock starts, and the banner line that says why.
+
+    The simulated gateway keeps IB's trading hours, so at night or on a weekend a market order
+    would wait for the open. A newcomer should see orders fill: while the US market is open the
+    clock is the wall clock, as at IB; otherwise it starts at the open of the last regular
+    session and runs at normal speed, giving six and a half hours of open market.
+    """
+    if US_EQUITIES.phase(now) is Phase.REGULAR:
+        return None, "simulated clock    the wall clock (the US market is open now)"
+    start = latest_regular_open(now)
+    local = start.astimezone(NEW_YORK)
+    return start, (
+        f"simulated clock    starts at {local:%a %Y-%m-%d %H:%M} New York, the last regular "
+        "session's open\n                     (the US market is closed now; orders would wait "
+        "for the open)"
+    )
+
+
+def banner(
+    grpc_listen: str,
+    simulator_port: int,
+    token: str,
+    edge: Edge | None = None,
+    clock_line: str = "",
+) -> str:
     buf = (
         "node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
         ' -H "authorization: Bearer $TOKEN"'
@@ -76,6 +102,7 @@ ibkr-grpc demo is running (paper trading against the simulated gateway; Ctrl-C s
   gRPC server        {grpc_listen}   (reflection on: no proto files needed)
   simulated gateway  127.0.0.1:{simulator_port}   (point any ib_async script here, clientId != 11:
                      its orders and fills show up in ListOrders and ListFills)
+  {clock_line}
 
 An admin token for this run (a new secret each run):
   export TOKEN={token}
@@ -93,9 +120,13 @@ Try:
 async def _demo(options: argparse.Namespace) -> None:
     # The server's client id is the simulated gateway's master API client id, as a real gateway
     # should be set up: orders an ib_async script places there show up in the server.
+    start_time, clock_line = simulated_start(datetime.now(UTC))
     simulator = Simulator(
         SimulatorConfig(
-            port=options.simulator_port, seed=options.seed, master_client_id=_SERVER_CLIENT_ID
+            port=options.simulator_port,
+            seed=options.seed,
+            master_client_id=_SERVER_CLIENT_ID,
+            start_time=start_time,
         )
     )
     secret = secrets.token_urlsafe(48)
@@ -127,7 +158,7 @@ async def _demo(options: argparse.Namespace) -> None:
         await application.start()
         if not options.no_edge:
             edge = await Edge.start(options, upstream_port=application.port)
-        print(banner(options.grpc_listen, simulator.port, token, edge), flush=True)  # noqa: T201
+        print(banner(options.grpc_listen, simulator.port, token, edge, clock_line), flush=True)  # noqa: T201
         await stop.wait()
     finally:
         if edge is not None:
