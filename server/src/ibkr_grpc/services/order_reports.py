@@ -262,10 +262,54 @@ class OrderReports:
 
     async def reconcile(self, snapshot: BrokerSnapshot) -> None:
         """Settle every stored working order, record every fill and discover every order placed
-        elsewhere, from IB's own records after a (re)connect."""
+        elsewhere, from IB's own records after a (re)connect. What IB lists is read from the
+        store in a few bulk queries and only what changed is written, so the time grows with
+        IB's records of the day and the open work, not with the stored history."""
+        reports: list[BrokerOrderStatus | BrokerOpenOrder | BrokerExecution] = [
+            *snapshot.orders,
+            *snapshot.open_orders,
+            *snapshot.executions,
+        ]
+        known = await self._repository.orders_known_to_broker(
+            {r.order_ref for r in reports if r.order_ref.startswith("ord_")},
+            {r.perm_id for r in reports if r.perm_id},
+        )
+        by_reference = {order.order_id: order for order in known}
+        by_perm_id = {order.perm_id: order for order in known if order.perm_id}
+
+        def stored(report: BrokerOrderStatus | BrokerOpenOrder) -> Order | None:
+            return by_reference.get(report.order_ref) or by_perm_id.get(report.perm_id)
+
         for open_order in snapshot.open_orders:
-            await self.apply_open_order(open_order, OrderEventType.RECONCILED)
+            order = stored(open_order)
+            if order is None or self._terms_change(order, open_order):
+                await self.apply_open_order(open_order, OrderEventType.RECONCILED)
+        await self._reconcile_executions(snapshot)
+        now = self._clock()
+        for status in snapshot.orders:
+            order = stored(status)
+            if order is None or transitions.apply_status(order, status, now) is not None:
+                await self.apply_status(status, OrderEventType.RECONCILED)
+        await self._settle_unknown(snapshot)
+
+    def _terms_change(self, order: Order, report: BrokerOpenOrder) -> bool:
+        if self._commands.modifying(order.order_id) is not None:
+            return True
+        return report.terms is not None and not transitions.same_broker_terms(
+            order.terms, report.terms
+        )
+
+    async def _reconcile_executions(self, snapshot: BrokerSnapshot) -> None:
+        stored = {
+            fill.execution_id: fill
+            for fill in await self._repository.fills_by_execution_ids(
+                [execution.execution_id for execution in snapshot.executions]
+            )
+        }
         for execution in snapshot.executions:
+            fill = stored.get(execution.execution_id)
+            if fill is not None and execution.commission in {None, fill.commission}:
+                continue  # recorded already, with this commission
             await self.apply_execution(execution)
             if execution.commission is not None:
                 await self.apply_commission(
@@ -276,9 +320,6 @@ class OrderReports:
                         execution.realized_pnl,
                     )
                 )
-        for status in snapshot.orders:
-            await self.apply_status(status, OrderEventType.RECONCILED)
-        await self._settle_unknown(snapshot)
 
     async def _settle_unknown(self, snapshot: BrokerSnapshot) -> None:
         known_refs = {status.order_ref for status in snapshot.orders}

@@ -3,7 +3,7 @@ BrokerPort; the services never import ib_async or the adapter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +80,10 @@ class OrderRepository(Protocol):
         self, *, perm_id: int = 0, broker_order_id: int = 0
     ) -> Order | None: ...
     async def working_orders(self, account: str = "") -> list[Order]: ...
+    async def orders_known_to_broker(
+        self, order_ids: Collection[str], perm_ids: Collection[int]
+    ) -> list[Order]: ...
+    async def fills_by_execution_ids(self, execution_ids: Collection[str]) -> list[Fill]: ...
     async def max_broker_order_id(self) -> int: ...
     async def list_orders(
         self, filters: OrderFilter, page_size: int, page_token: str

@@ -8,7 +8,7 @@ fills in later. Listeners hear of each new sequence after its commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -33,6 +33,8 @@ from ibkr_grpc.store.records import (
 )
 from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, OrderRow
 
+# Values per IN (...) clause: well inside every database's parameter limit.
+_IN_CHUNK = 500
 # Awaited with the newest committed sequence, by the writer, after each commit (in order).
 SequenceListener = Callable[[int], Awaitable[None]]
 
@@ -198,6 +200,33 @@ class OrderStore:
                 return None
             best = next((row for row in rows if perm_id and row.perm_id == perm_id), rows[0])
             return (await self._with_children(session, [best]))[0]
+
+    async def orders_known_to_broker(
+        self, order_ids: Collection[str], perm_ids: Collection[int]
+    ) -> list[Order]:
+        """The stored orders among these order ids and IB perm ids, in a few queries (for
+        reconciliation, which must not cost one query per order IB lists)."""
+        found: dict[str, OrderRow] = {}
+        async with self._database.session() as session:
+            for column, values in (
+                (OrderRow.order_id, list(order_ids)),
+                (OrderRow.perm_id, list(perm_ids)),
+            ):
+                for start in range(0, len(values), _IN_CHUNK):
+                    chunk = values[start : start + _IN_CHUNK]
+                    rows = (await session.scalars(select(OrderRow).where(column.in_(chunk)))).all()
+                    found.update((row.order_id, row) for row in rows)
+            return await self._with_children(session, list(found.values()))
+
+    async def fills_by_execution_ids(self, execution_ids: Collection[str]) -> list[Fill]:
+        values = list(execution_ids)
+        fills: list[Fill] = []
+        async with self._database.session() as session:
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                rows = await session.scalars(select(FillRow).where(FillRow.execution_id.in_(chunk)))
+                fills.extend(fill_of(row) for row in rows)
+        return fills
 
     async def working_orders(self, account: str = "") -> list[Order]:
         finals = [status.value for status in OrderStatus if status.is_final]
