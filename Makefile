@@ -182,6 +182,7 @@ test-e2e: setup webapp
 .PHONY: bench
 bench: setup
 	$(BIN)/python bench/quote_fanout.py
+	$(BIN)/python bench/reconcile.py
 
 .PHONY: clean
 clean:
