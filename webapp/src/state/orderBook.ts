@@ -2,7 +2,7 @@
 // the order-event log. Events apply strictly in sequence: one already seen is a duplicate and is
 // dropped, so a resumed stream can never show an event twice.
 import type { Fill, Order, OrderEvent } from "@ibkr-grpc/client";
-import { OrderStatus } from "@ibkr-grpc/client";
+import { isWorkingStatus } from "../lib/orderLabels";
 
 /** How many recent events the book keeps for the activity views. */
 export const RECENT_EVENT_LIMIT = 200;
@@ -81,16 +81,12 @@ export function mergeListedFills(state: OrderBookState, listed: readonly Fill[])
   return { ...state, fills };
 }
 
-const WORKING_STATUSES: ReadonlySet<OrderStatus> = new Set([
-  OrderStatus.PENDING_SUBMIT,
-  OrderStatus.SUBMITTED,
-  OrderStatus.PARTIALLY_FILLED,
-  OrderStatus.PENDING_CANCEL,
-]);
-
-/** In flight or working: the orders a cancel or modify makes sense for. */
+/**
+ * In flight or working: the orders a cancel or modify makes sense for. NOT_SENT is final (IB
+ * never had it); the phase of every status is in lib/orderLabels.ts, exhaustively.
+ */
 export function isWorking(order: Order): boolean {
-  return WORKING_STATUSES.has(order.status);
+  return isWorkingStatus(order.status);
 }
 
 /** Newest first by creation time, then by id. */
