@@ -1,21 +1,33 @@
-// Shows a failed call the way the error catalogue describes it: reason and code, message, field
-// violations, precondition and quota violations, retry delay and request id.
+// Shows a failed call the way the error catalogue describes it: what it means for the trader,
+// reason and code, message, field violations, precondition and quota violations, retry delay and
+// request id.
 import type { ApiError } from "../api/apiError";
 import { errorTitle } from "../api/apiError";
+import type { OrderCommand } from "../api/errorReasons";
+import { errorSummary } from "../api/errorReasons";
 
 export interface ErrorPanelProps {
   readonly error: ApiError;
+  /** The order command that failed, when it was one: a refusal names it. */
+  readonly command?: OrderCommand | undefined;
   readonly testId?: string;
 }
 
-export function ErrorPanel({ error, testId = "error-panel" }: ErrorPanelProps) {
+export function ErrorPanel({ error, command, testId = "error-panel" }: ErrorPanelProps) {
   const metadata = Object.entries(error.metadata);
+  const summary = errorSummary(error, command);
+  const messageInSummary = error.message !== "" && summary.includes(error.message);
   return (
     <div className="error-panel" role="alert" data-testid={testId}>
+      {summary !== "" && (
+        <div className="error-summary" data-testid="error-summary">
+          {summary}
+        </div>
+      )}
       <div className="error-title" data-testid="error-reason">
         {errorTitle(error)}
       </div>
-      {error.message !== "" && <div className="error-message">{error.message}</div>}
+      {error.message !== "" && !messageInSummary && <div className="error-message">{error.message}</div>}
       {error.fieldViolations.length > 0 && (
         <ul className="error-list" aria-label="Field violations">
           {error.fieldViolations.map((violation) => (
