@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { AccountSummarySchema, PnLSchema, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
+import { AccountSummarySchema, OrderEventType, OrderOrigin, OrderStatus, PnLSchema, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
 import { screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { FakeBackend, order, orderEvent } from "../test/fakeBackend";
@@ -48,5 +48,39 @@ describe("dashboard", () => {
     });
     expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("BUY 100 AAPL");
     expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("8");
+  });
+
+  it("labels the new event types in words and makes a refused command stand out", async () => {
+    const backend = new FakeBackend();
+    renderApp({ backend });
+    await waitFor(() => {
+      expect(backend.orderQueues).toHaveLength(1);
+    });
+    backend.appendOrderEvent(orderEvent(1n, order("ord_A", { limitPrice: "186.5" }), OrderEventType.MODIFIED));
+    const refused = orderEvent(2n, order("ord_A"), OrderEventType.COMMAND_REFUSED);
+    refused.detail = "IB error 10147: OrderId 12 that needs to be cancelled is not found";
+    backend.appendOrderEvent(refused);
+    backend.appendOrderEvent(
+      orderEvent(3n, order("ord_T", { origin: OrderOrigin.MANUAL, status: OrderStatus.SUBMITTED }), OrderEventType.DISCOVERED),
+    );
+    backend.appendOrderEvent(orderEvent(4n, order("ord_A", { status: OrderStatus.NOT_SENT })));
+    await waitFor(() => {
+      expect(screen.getAllByTestId("activity-row")).toHaveLength(4);
+    });
+    const [notSent, discovered, refusedRow, modified] = screen.getAllByTestId("activity-row");
+    expect(within(modified as HTMLElement).getByTestId("activity-type").textContent).toBe("Modified");
+    expect(modified?.className).not.toContain("activity-warning");
+
+    expect(within(refusedRow as HTMLElement).getByTestId("activity-type").textContent).toBe("⚠ Modify/cancel refused");
+    expect(refusedRow?.className).toContain("activity-warning");
+    expect(within(refusedRow as HTMLElement).getByTestId("activity-detail").textContent).toBe(
+      "IB error 10147: OrderId 12 that needs to be cancelled is not found. The order is unchanged.",
+    );
+
+    expect(within(discovered as HTMLElement).getByTestId("activity-type").textContent).toBe("Placed elsewhere");
+    expect(discovered?.textContent).toContain("TWS / app");
+    expect(notSent?.textContent).toContain("Not sent");
+    // No raw enum names or numbers anywhere in the log.
+    expect(screen.getByTestId("recent-activity").textContent).not.toMatch(/UNKNOWN|COMMAND_REFUSED|NOT_SENT/);
   });
 });

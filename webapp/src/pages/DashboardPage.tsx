@@ -1,15 +1,10 @@
 // Dashboard: the gateway session (live), each account's balances and PnL (live), and the latest
 // order events.
 import type { AccountSummary, OrderEvent, PnL } from "@ibkr-grpc/client";
-import {
-  ConnectionStateSchema,
-  OrderEventTypeSchema,
-  OrderStatusSchema,
-  SideSchema,
-  TradingModeSchema,
-} from "@ibkr-grpc/client";
+import { ConnectionStateSchema, SideSchema, TradingModeSchema } from "@ibkr-grpc/client";
 import { formatMoney, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
+import { eventDetail, eventTypeDisplay, originBadge, statusClass, statusLabel } from "../lib/orderLabels";
 import { formatDateTime, formatTime } from "../lib/time";
 import { contractLabel } from "../state/contracts";
 import { useGatewayStatus, useOrderBook, usePortfolio } from "../state/LiveData";
@@ -159,16 +154,42 @@ function RecentActivity() {
             </tr>
           </thead>
           <tbody>
-            {recent.map((event) => (
-              <tr key={event.sequence.toString()} data-testid="activity-row">
-                <td>{formatTime(event.eventTime)}</td>
-                <td className="num">{event.sequence.toString()}</td>
-                <td>{enumName(OrderEventTypeSchema, event.type)}</td>
-                <td>{eventSummary(event)}</td>
-                <td>{event.order === undefined ? "" : enumName(OrderStatusSchema, event.order.status)}</td>
-                <td className="muted">{event.detail}</td>
-              </tr>
-            ))}
+            {recent.map((event) => {
+              const type = eventTypeDisplay(event.type);
+              const origin = event.order === undefined ? undefined : originBadge(event.order);
+              const warning = type.tone === "warning";
+              return (
+                <tr
+                  key={event.sequence.toString()}
+                  data-testid="activity-row"
+                  className={warning ? "activity-warning" : undefined}
+                >
+                  <td>{formatTime(event.eventTime)}</td>
+                  <td className="num">{event.sequence.toString()}</td>
+                  <td data-testid="activity-type" title={type.hint === "" ? undefined : type.hint}>
+                    {warning ? <strong>⚠ {type.label}</strong> : type.label}
+                  </td>
+                  <td>
+                    {eventSummary(event)}
+                    {origin !== undefined && (
+                      <span className="tag origin" title={origin.description}>
+                        {origin.label}
+                      </span>
+                    )}
+                  </td>
+                  <td>
+                    {event.order === undefined ? (
+                      ""
+                    ) : (
+                      <span className={`status ${statusClass(event.order.status)}`}>{statusLabel(event.order.status)}</span>
+                    )}
+                  </td>
+                  <td className={warning ? "" : "muted"} data-testid="activity-detail">
+                    {eventDetail(event)}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       )}
