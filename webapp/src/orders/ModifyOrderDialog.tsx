@@ -8,8 +8,9 @@ import { useRef, useState } from "react";
 import type { ApiError } from "../api/apiError";
 import { Dialog } from "../components/Dialog";
 import { ErrorPanel } from "../components/ErrorPanel";
-import { isPlainDecimal, parseDecimal, sign } from "../lib/decimal";
+import { compareDecimalStrings, isPlainDecimal, parseDecimal, sign } from "../lib/decimal";
 import { enumFromText, enumLabel, enumName, specifiedValues } from "../lib/enums";
+import { orderTerms } from "../lib/orderLabels";
 import { contractLabel } from "../state/contracts";
 import { priceFieldsFor } from "./validation";
 
@@ -58,6 +59,26 @@ export function buildModifyRequest(
     request.timeInForce = values.timeInForce;
   }
   return { request, violations };
+}
+
+/**
+ * What ModifyOrder's answer says: IB confirmed the requested terms (the order carries them), or
+ * the server's bounded wait ran out and the order is as IB last reported it.
+ */
+export function modifyOutcome(request: ModifyOrderRequest, order: Order): { confirmed: boolean; text: string } {
+  const decimalsConfirmed = (Object.keys(FIELD_PATHS) as (keyof typeof FIELD_PATHS)[]).every((key) => {
+    const requested = request[key];
+    return requested === undefined || compareDecimalStrings(requested, order[key]) === 0;
+  });
+  const confirmed =
+    decimalsConfirmed && (request.timeInForce === TimeInForce.UNSPECIFIED || request.timeInForce === order.timeInForce);
+  const terms = orderTerms(order);
+  return confirmed
+    ? { confirmed, text: `Modified ${order.orderId}: IB confirmed ${terms}.` }
+    : {
+        confirmed,
+        text: `Modification of ${order.orderId} sent; IB has not confirmed the new terms yet. It stands at ${terms}.`,
+      };
 }
 
 export interface ModifyOrderDialogProps {
@@ -159,7 +180,7 @@ export function ModifyOrderDialog({ order, submitting, serverError, onSubmit, on
             </label>
           </div>
         </div>
-        {serverError !== undefined && <ErrorPanel error={serverError} testId="modify-error" />}
+        {serverError !== undefined && <ErrorPanel error={serverError} command="modify" testId="modify-error" />}
         <div className="dialog-actions">
           <button type="button" onClick={onCancel} data-testid="modify-cancel">
             Back

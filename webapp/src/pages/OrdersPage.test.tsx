@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FillSchema, OrderEventType, OrderStatus, OrderType, Side } from "@ibkr-grpc/client";
+import { FillSchema, OrderEventType, OrderOrigin, OrderStatus, OrderType, Side } from "@ibkr-grpc/client";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
@@ -33,12 +33,12 @@ describe("orders blotter", () => {
       expect(backend.orderStreamAfterSequences).toEqual([0n, 3n]);
     });
     await waitFor(() => {
-      expect(within(screen.getByTestId("order-row-ord_A")).getByTestId("order-status").textContent).toBe("FILLED");
+      expect(within(screen.getByTestId("order-row-ord_A")).getByTestId("order-status").textContent).toBe("Filled");
     });
     // Live again: a new event arrives once.
     backend.appendOrderEvent(orderEvent(5n, order("ord_B", { status: OrderStatus.CANCELLED })));
     await waitFor(() => {
-      expect(within(screen.getByTestId("order-row-ord_B")).getByTestId("order-status").textContent).toBe("CANCELLED");
+      expect(within(screen.getByTestId("order-row-ord_B")).getByTestId("order-status").textContent).toBe("Cancelled");
     });
     expect(screen.getAllByTestId(/^order-row-/)).toHaveLength(2);
 
@@ -61,7 +61,7 @@ describe("orders blotter", () => {
     backend.appendOrderEvent(orderEvent(1n, order("ord_A", { status: OrderStatus.REJECTED })));
     backend.appendOrderEvent(orderEvent(2n, order("ord_B", { status: OrderStatus.FILLED })));
     await screen.findByTestId("order-row-ord_B");
-    expect(within(screen.getByTestId("order-row-ord_A")).getByTestId("order-status").textContent).toBe("SUBMITTED");
+    expect(within(screen.getByTestId("order-row-ord_A")).getByTestId("order-status").textContent).toBe("Submitted");
     await userEvent.setup().click(screen.getByTestId("nav-dashboard"));
     expect(screen.getAllByTestId("activity-row")).toHaveLength(2);
   });
@@ -211,5 +211,162 @@ describe("orders blotter", () => {
     await user.click(screen.getByTestId("modify-submit"));
     expect(screen.getByTestId("error-quantity").textContent).toBe("must be greater than zero");
     expect(backend.modifyRequests).toHaveLength(0);
+  });
+
+  it("lists a NOT_SENT order as done, without actions, and says how to send it", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [
+      order("ord_lost", { status: OrderStatus.NOT_SENT, clientOrderId: "web-123", createTime: timestampFromMs(1_700_000_002_000) }),
+      order("ord_W", { createTime: timestampFromMs(1_700_000_001_000) }),
+    ];
+    renderApp({ page: "orders", backend });
+    const row = await screen.findByTestId("order-row-ord_lost");
+    expect(within(row).getByTestId("order-status").textContent).toBe("Not sent");
+    expect(row.className).toBe("done");
+    expect(screen.queryByTestId("cancel-ord_lost")).toBeNull();
+    expect(screen.queryByTestId("modify-ord_lost")).toBeNull();
+    // Not counted as working: cancel-all counts the one working order.
+    await user.click(screen.getByTestId("orders-filter-working"));
+    expect(screen.queryByTestId("order-row-ord_lost")).toBeNull();
+    await user.click(screen.getByTestId("orders-filter-done"));
+    await user.click(screen.getByTestId("order-row-ord_lost"));
+    const detail = screen.getByTestId("order-detail");
+    expect(within(detail).getByTestId("order-detail-status").textContent).toBe("Not sent");
+    const hint = within(detail).getByTestId("order-detail-hint").textContent;
+    expect(hint).toContain("IB never received this order");
+    expect(hint).toContain("same client order id");
+    expect(hint).toContain("web-123");
+  });
+
+  it("badges orders placed by another API client or by hand, with no client order id", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [
+      order("ord_own", { origin: OrderOrigin.THIS_SERVER, clientOrderId: "web-1", brokerClientId: 7, createTime: timestampFromMs(1_700_000_003_000) }),
+      order("ord_api", { origin: OrderOrigin.OTHER_API_CLIENT, brokerClientId: 21, createTime: timestampFromMs(1_700_000_002_000) }),
+      order("ord_tws", { origin: OrderOrigin.MANUAL, brokerClientId: 0, createTime: timestampFromMs(1_700_000_001_000) }),
+    ];
+    renderApp({ page: "orders", backend });
+    await screen.findByTestId("order-row-ord_tws");
+    expect(within(screen.getByTestId("order-row-ord_own")).queryByTestId("order-origin")).toBeNull();
+    expect(within(screen.getByTestId("order-row-ord_api")).getByTestId("order-origin").textContent).toBe("API client 21");
+    expect(within(screen.getByTestId("order-row-ord_tws")).getByTestId("order-origin").textContent).toBe("TWS / app");
+
+    // The detail follows the selected row.
+    expect(screen.getByTestId("order-detail-client-order-id").textContent).toBe("web-1");
+    expect(screen.getByTestId("order-detail-placed-by").textContent).toBe("This server");
+    await user.click(screen.getByTestId("order-row-ord_api"));
+    expect(screen.getByTestId("order-detail-origin").textContent).toBe("API client 21");
+    expect(screen.getByTestId("order-detail-client-order-id").textContent).toBe("none: placed outside this server");
+    expect(screen.getByTestId("order-detail-placed-by").textContent).toContain("client id 21");
+    await user.keyboard("{ArrowDown}");
+    expect(screen.getByTestId("order-detail-origin").textContent).toBe("TWS / app");
+    expect(screen.getByTestId("order-detail-placed-by").textContent).toContain("TWS, the mobile app");
+  });
+
+  it("closes the modify dialog on IB's confirmation and shows the new terms from the answer", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W", { quantity: "100", limitPrice: "187.25" })];
+    backend.modifyOrder = (request) => ({
+      order: order(request.orderId, { quantity: "100", limitPrice: "186.50", updateTime: timestampFromMs(1_700_000_005_000) }),
+    });
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Modify order ord_W" }));
+    const limit = screen.getByTestId("modify-limit-price");
+    await user.clear(limit);
+    await user.type(limit, "186.5");
+    await user.click(screen.getByTestId("modify-submit"));
+    await waitFor(() => {
+      expect(screen.queryByRole("dialog")).toBeNull();
+    });
+    expect(screen.getByTestId("orders-notice").textContent).toBe("Modified ord_W: IB confirmed BUY 100 LIMIT limit 186.50 DAY.");
+    // The blotter shows the confirmed terms before (and without) the MODIFIED event.
+    const cells = within(screen.getByTestId("order-row-ord_W")).getAllByRole("cell");
+    expect(cells[7]?.textContent).toBe("186.50");
+  });
+
+  it("says so when ModifyOrder answers before IB confirmed the new terms", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W", { quantity: "100", limitPrice: "187.25" })];
+    // The server's bounded wait ran out: the order as IB last reported it, old terms.
+    backend.modifyOrder = (request) => ({ order: order(request.orderId, { quantity: "100", limitPrice: "187.25" }) });
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Modify order ord_W" }));
+    const quantity = screen.getByTestId("modify-quantity");
+    await user.clear(quantity);
+    await user.type(quantity, "50");
+    await user.click(screen.getByTestId("modify-submit"));
+    const notice = await screen.findByTestId("orders-notice");
+    expect(notice.textContent).toBe(
+      "Modification of ord_W sent; IB has not confirmed the new terms yet. It stands at BUY 100 LIMIT limit 187.25 DAY.",
+    );
+  });
+
+  it("shows IB's refusal of a modification, and that the order is unchanged", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W")];
+    backend.modifyOrder = () => {
+      throw new ConnectError("IB refused the modification of order ord_W (10147): order is locked", Code.FailedPrecondition, undefined, [
+        {
+          desc: ErrorInfoSchema,
+          value: { reason: "IB_COMMAND_REFUSED", domain: "ibkr.v1", metadata: { ib_error_code: "10147", order_id: "ord_W" } },
+        },
+      ]);
+    };
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Modify order ord_W" }));
+    const quantity = screen.getByTestId("modify-quantity");
+    await user.clear(quantity);
+    await user.type(quantity, "50");
+    await user.click(screen.getByTestId("modify-submit"));
+    const panel = await screen.findByTestId("modify-error");
+    expect(within(panel).getByTestId("error-summary").textContent).toBe(
+      "IB refused the modification (code 10147): IB refused the modification of order ord_W (10147): order is locked; the order is unchanged.",
+    );
+    // The dialog stays open with the trader's values, and the blotter keeps the old terms.
+    expect(screen.getByRole("dialog")).toBeTruthy();
+    expect(screen.getByTestId<HTMLInputElement>("modify-quantity").value).toBe("50");
+  });
+
+  it("shows IB's refusal of a cancel, and that the order is unchanged", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W")];
+    backend.cancelOrder = () => {
+      throw new ConnectError("IB refused the cancel of order ord_W (161): not cancellable", Code.FailedPrecondition, undefined, [
+        { desc: ErrorInfoSchema, value: { reason: "IB_COMMAND_REFUSED", domain: "ibkr.v1", metadata: { ib_error_code: "161" } } },
+      ]);
+    };
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Cancel order ord_W" }));
+    const panel = await screen.findByTestId("orders-action-error");
+    expect(within(panel).getByTestId("error-summary").textContent).toBe(
+      "IB refused the cancel (code 161): IB refused the cancel of order ord_W (161): not cancellable; the order is unchanged.",
+    );
+    expect(within(screen.getByTestId("order-row-ord_W")).getByTestId("order-status").textContent).toBe("Submitted");
+  });
+
+  it("shows a trading-mode mismatch refusing a modification", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W")];
+    backend.modifyOrder = () => {
+      throw new ConnectError("TRADING_MODE is paper but the gateway manages live accounts U123", Code.FailedPrecondition, undefined, [
+        { desc: ErrorInfoSchema, value: { reason: "TRADING_MODE_MISMATCH", domain: "ibkr.v1" } },
+      ]);
+    };
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Modify order ord_W" }));
+    const quantity = screen.getByTestId("modify-quantity");
+    await user.clear(quantity);
+    await user.type(quantity, "50");
+    await user.click(screen.getByTestId("modify-submit"));
+    const panel = await screen.findByTestId("modify-error");
+    expect(within(panel).getByTestId("error-summary").textContent).toContain("paper/live");
+    expect(panel.textContent).toContain("the gateway manages live accounts U123");
   });
 });

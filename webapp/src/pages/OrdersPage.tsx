@@ -15,14 +15,17 @@ import { useRef, useState } from "react";
 import type { ApiError } from "../api/apiError";
 import { describeError } from "../api/apiError";
 import { useClient } from "../api/ApiProvider";
+import type { OrderCommand } from "../api/errorReasons";
 import { Dialog } from "../components/Dialog";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { costClass, formatDecimal, formatMoney, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
+import { originBadge, statusClass, statusDisplay } from "../lib/orderLabels";
 import { formatTime } from "../lib/time";
-import { ModifyOrderDialog } from "../orders/ModifyOrderDialog";
+import { ModifyOrderDialog, modifyOutcome } from "../orders/ModifyOrderDialog";
+import { OrderDetail } from "../orders/OrderDetail";
 import { contractLabel } from "../state/contracts";
-import { useOrderBook } from "../state/LiveData";
+import { useOrderBook, useRecordOrders } from "../state/LiveData";
 import { isWorking, sortedFills, sortedOrders } from "../state/orderBook";
 
 type OrderFilter = "all" | "working" | "done";
@@ -33,6 +36,7 @@ function OrderRow({
   active,
   onCancel,
   onModify,
+  onSelect,
 }: {
   readonly order: Order;
   readonly busy: boolean;
@@ -40,23 +44,33 @@ function OrderRow({
   readonly active: boolean;
   readonly onCancel: (order: Order) => void;
   readonly onModify: (order: Order) => void;
+  readonly onSelect: (order: Order) => void;
 }) {
   const working = isWorking(order);
-  const status = enumName(OrderStatusSchema, order.status);
+  const status = statusDisplay(order.status);
+  const origin = originBadge(order);
   const role = order.bracketRole === BracketRole.UNSPECIFIED ? "" : enumName(BracketRoleSchema, order.bracketRole);
   return (
     <tr
       data-testid={`order-row-${order.orderId}`}
       data-order-id={order.orderId}
-      data-status={status}
+      data-status={enumName(OrderStatusSchema, order.status)}
       className={working ? "working" : "done"}
       tabIndex={active ? 0 : -1}
       aria-selected={active}
+      onClick={() => {
+        onSelect(order);
+      }}
     >
       <td>{formatTime(order.createTime)}</td>
       <td className="mono" title={order.orderId}>
         {order.orderId}
         {role === "" ? "" : <span className="tag">{role.replace("_", " ")}</span>}
+        {origin !== undefined && (
+          <span className="tag origin" title={origin.description} data-testid="order-origin">
+            {origin.label}
+          </span>
+        )}
       </td>
       <td>{order.contract === undefined ? "" : contractLabel(order.contract)}</td>
       <td className={`side-${enumName(SideSchema, order.side).toLowerCase()}`}>{enumName(SideSchema, order.side)}</td>
@@ -68,8 +82,8 @@ function OrderRow({
       <td className="num">{order.trailingAmount !== "" ? order.trailingAmount : order.trailingPercent === "" ? "" : `${order.trailingPercent} %`}</td>
       <td className="num">{order.averageFillPrice}</td>
       <td>{enumName(TimeInForceSchema, order.timeInForce)}</td>
-      <td data-testid="order-status">
-        <span className={`status status-${status.toLowerCase()}`}>{status}</span>
+      <td data-testid="order-status" title={status.hint === "" ? undefined : status.hint}>
+        <span className={`status ${statusClass(order.status)}`}>{status.label}</span>
       </td>
       <td className="muted reason">{order.statusReason}</td>
       <td className="actions">
@@ -192,9 +206,10 @@ function FillsTable() {
 export function OrdersPage() {
   const client = useClient(OrderService);
   const book = useOrderBook();
+  const recordOrders = useRecordOrders();
   const [filter, setFilter] = useState<OrderFilter>("all");
   const [busyOrderId, setBusyOrderId] = useState("");
-  const [actionError, setActionError] = useState<ApiError | undefined>(undefined);
+  const [actionError, setActionError] = useState<{ error: ApiError; command: OrderCommand | undefined } | undefined>(undefined);
   const [modifying, setModifying] = useState<Order | undefined>(undefined);
   const [modifyError, setModifyError] = useState<ApiError | undefined>(undefined);
   const [confirmingCancelAll, setConfirmingCancelAll] = useState(false);
@@ -206,6 +221,9 @@ export function OrdersPage() {
     filter === "all" ? true : filter === "working" ? isWorking(order) : !isWorking(order),
   );
 
+  // The detail shows the row the arrow keys (or a click) are on: the first row until then.
+  const selected = orders.find((candidate) => candidate.orderId === activeOrderId) ?? orders[0];
+
   async function cancel(order: Order) {
     setBusyOrderId(order.orderId);
     setActionError(undefined);
@@ -213,7 +231,7 @@ export function OrdersPage() {
     try {
       await client.cancelOrder({ orderId: order.orderId });
     } catch (error) {
-      setActionError(describeError(error));
+      setActionError({ error: describeError(error), command: "cancel" });
     } finally {
       setBusyOrderId("");
     }
@@ -252,16 +270,23 @@ export function OrdersPage() {
       const response = await client.cancelAllOrders({});
       setNotice(`Cancel requested for ${response.orders.length} orders.`);
     } catch (error) {
-      setActionError(describeError(error));
+      setActionError({ error: describeError(error), command: undefined });
     }
   }
 
   async function modify(request: ModifyOrderRequest) {
     setBusyOrderId(request.orderId);
+    setNotice("");
     try {
-      await client.modifyOrder(request);
+      // ModifyOrder answers on IB's confirmation: the order it returns carries the new terms,
+      // shown now rather than when the MODIFIED event arrives.
+      const response = await client.modifyOrder(request);
       setModifying(undefined);
       setModifyError(undefined);
+      if (response.order !== undefined) {
+        recordOrders([response.order]);
+        setNotice(modifyOutcome(request, response.order).text);
+      }
     } catch (error) {
       setModifyError(describeError(error));
     } finally {
@@ -308,7 +333,13 @@ export function OrdersPage() {
           </span>
         </div>
         {book.snapshotError !== "" && <div className="field-error">Could not load orders: {book.snapshotError}</div>}
-        {actionError !== undefined && <ErrorPanel error={actionError} testId="orders-action-error" />}
+        {actionError !== undefined && (
+          <ErrorPanel
+            error={actionError.error}
+            command={actionError.command}
+            testId="orders-action-error"
+          />
+        )}
         {notice !== "" && (
           <div className="muted" role="status" data-testid="orders-notice">
             {notice}
@@ -338,11 +369,11 @@ export function OrdersPage() {
               </tr>
             </thead>
             <tbody onKeyDown={onRowKeyDown}>
-              {orders.map((order, index) => (
+              {orders.map((order) => (
                 <OrderRow
                   key={order.orderId}
                   order={order}
-                  active={activeOrderId === "" ? index === 0 : activeOrderId === order.orderId}
+                  active={order.orderId === selected?.orderId}
                   busy={busyOrderId === order.orderId}
                   onCancel={(target) => {
                     void cancel(target);
@@ -351,12 +382,16 @@ export function OrdersPage() {
                     setModifyError(undefined);
                     setModifying(target);
                   }}
+                  onSelect={(target) => {
+                    setActiveOrderId(target.orderId);
+                  }}
                 />
               ))}
             </tbody>
           </table>
         )}
       </section>
+      {selected !== undefined && <OrderDetail order={selected} />}
       <FillsTable />
       {confirmingCancelAll && (
         <CancelAllDialog

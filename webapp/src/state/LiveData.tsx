@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import type {
   Contract,
   GatewayStatus,
+  Order,
   StreamGatewayStatusResponse,
   StreamOrderEventsResponse,
   StreamPortfolioResponse,
@@ -243,6 +244,17 @@ export function usePortfolio(): PortfolioState {
 
 export function useOrderBook(): OrderBookState {
   return useStore(useLiveStores().orderBook);
+}
+
+/**
+ * Records orders a command answered with (ModifyOrder's confirmed terms) before their event
+ * arrives; a newer state already in the book wins, as for a listed snapshot.
+ */
+export function useRecordOrders(): (orders: readonly Order[]) => void {
+  const { orderBook } = useLiveStores();
+  return (orders) => {
+    orderBook.update((state) => mergeListedOrders(state, orders));
+  };
 }
 
 export function useQuotes(): QuotesState {
