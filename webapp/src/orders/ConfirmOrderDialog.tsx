@@ -120,7 +120,7 @@ export function ConfirmOrderDialog(props: ConfirmOrderDialogProps) {
           ))}
         </dl>
       )}
-      {previewError !== undefined && <ErrorPanel error={previewError} testId="preview-error" />}
+      {previewError !== undefined && <ErrorPanel error={previewError} command="place" testId="preview-error" />}
       <div className="dialog-actions">
         <button type="button" onClick={props.onCancel} data-testid="confirm-cancel" disabled={submitting}>
           Back

@@ -112,7 +112,7 @@ describe("order ticket", () => {
     await user.click(screen.getByTestId("confirm-submit"));
     const result = await screen.findByTestId("ticket-result");
     expect(result.textContent).toContain("ord_01");
-    expect(result.textContent).toContain("SUBMITTED");
+    expect(result.textContent).toContain("Submitted");
     expect(result.textContent).toContain("2 bracket legs");
     const sent = backend.placedOrders[0];
     expect(sent?.contract?.symbol).toBe("AAPL");
@@ -185,6 +185,73 @@ describe("order ticket", () => {
     expect(preview.textContent).toContain("far from the market");
     expect(backend.placedOrders.map((request) => request.validateOnly)).toEqual([true]);
     expect(screen.getByRole("dialog")).toBeTruthy();
+  });
+
+  it("shows a trading-mode mismatch with its message, and warns before it is hit", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.placeOrder = () => {
+      throw new ConnectError("TRADING_MODE is paper but the gateway manages live accounts U123", Code.FailedPrecondition, undefined, [
+        { desc: ErrorInfoSchema, value: { reason: "TRADING_MODE_MISMATCH", domain: "ibkr.v1" } },
+      ]);
+    };
+    renderApp({ page: "ticket", backend });
+    await fillLimitOrder(user);
+    await user.click(screen.getByTestId("ticket-review"));
+    await user.click(screen.getByTestId("confirm-submit"));
+    const panel = await screen.findByTestId("ticket-server-error");
+    expect(within(panel).getByTestId("error-reason").textContent).toBe("TRADING_MODE_MISMATCH (failed_precondition)");
+    expect(within(panel).getByTestId("error-summary").textContent).toContain(
+      "new orders and modifications are refused until the configuration is fixed",
+    );
+    expect(panel.textContent).toContain("TRADING_MODE is paper but the gateway manages live accounts U123");
+
+    backend.setGatewayStatus({ tradingBlockedReason: "TRADING_MODE is paper but the gateway manages live accounts U123" });
+    expect((await screen.findByTestId("ticket-trading-blocked")).textContent).toBe(
+      "Orders are refused: TRADING_MODE is paper but the gateway manages live accounts U123",
+    );
+  });
+
+  it("keeps the client order id of an order IB never received, so the same ticket sends it once", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.placeOrder = (request) =>
+      create(PlaceOrderResponseSchema, {
+        order: order("ord_01", { status: OrderStatus.NOT_SENT, clientOrderId: request.clientOrderId }),
+      });
+    renderApp({ page: "ticket", backend });
+    await fillLimitOrder(user);
+    await user.click(screen.getByTestId("ticket-review"));
+    await user.click(screen.getByTestId("confirm-submit"));
+    const result = await screen.findByTestId("ticket-result");
+    expect(result.textContent).toContain("Not sent");
+    const clientOrderId = backend.placedOrders[0]?.clientOrderId ?? "";
+    expect(within(result).getByTestId("ticket-result-hint").textContent).toContain(
+      `Submitting this same ticket again sends it, once, with the same client order id ${clientOrderId}`,
+    );
+    await user.click(screen.getByTestId("ticket-review"));
+    await user.click(screen.getByTestId("confirm-submit"));
+    await waitFor(() => {
+      expect(backend.placedOrders).toHaveLength(2);
+    });
+    expect(backend.placedOrders[1]?.clientOrderId).toBe(clientOrderId);
+  });
+
+  it("gives a new client order id to the same ticket once IB has the order", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    renderApp({ page: "ticket", backend });
+    await fillLimitOrder(user);
+    await user.click(screen.getByTestId("ticket-review"));
+    await user.click(screen.getByTestId("confirm-submit"));
+    await screen.findByTestId("ticket-result");
+    expect(screen.queryByTestId("ticket-result-hint")).toBeNull();
+    await user.click(screen.getByTestId("ticket-review"));
+    await user.click(screen.getByTestId("confirm-submit"));
+    await waitFor(() => {
+      expect(backend.placedOrders).toHaveLength(2);
+    });
+    expect(backend.placedOrders[1]?.clientOrderId).not.toBe(backend.placedOrders[0]?.clientOrderId);
   });
 
   it("warns that orders are refused while the gateway is not READY", async () => {

@@ -6,7 +6,7 @@ import {
   ConnectionState,
   ConnectionStateSchema,
   OrderService,
-  OrderStatusSchema,
+  OrderStatus,
   OrderType,
   OrderTypeSchema,
   SecurityType,
@@ -21,6 +21,7 @@ import { useClient } from "../api/ApiProvider";
 import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { enumFromText, enumLabel, enumName, specifiedValues } from "../lib/enums";
+import { statusLabel } from "../lib/orderLabels";
 import { ConfirmOrderDialog } from "../orders/ConfirmOrderDialog";
 import { BracketFields, ContractFields, Field, decimalInput } from "../orders/TicketFields";
 import type { Notional, TicketForm } from "../orders/ticket";
@@ -32,6 +33,10 @@ import { useGatewayStatus, useQuotes } from "../state/LiveData";
 interface PendingOrder {
   readonly request: PlaceOrderRequest;
   readonly notional: Notional | undefined;
+}
+
+function isUnacknowledged(status: OrderStatus | undefined): boolean {
+  return status === OrderStatus.PENDING_SUBMIT || status === OrderStatus.NOT_SENT;
 }
 
 function initialForm(contractSymbol: string | undefined, side: Side, prefill: Partial<TicketForm>): TicketForm {
@@ -134,7 +139,12 @@ export function OrderTicketPage() {
       const response = await client.placeOrder(pending.request);
       setResult(response);
       setServerError(undefined);
-      idempotency.current = undefined;
+      // IB has the order: the same ticket again is a new order. While IB has not acknowledged
+      // it, or never received it (NOT_SENT), the same ticket keeps its client order id, so
+      // submitting it again returns or sends this order, never a second one.
+      if (!isUnacknowledged(response.order?.status)) {
+        idempotency.current = undefined;
+      }
     } catch (error) {
       setServerError({ error: describeError(error), formKey: JSON.stringify(form) });
       setResult(undefined);
@@ -274,6 +284,11 @@ export function OrderTicketPage() {
             (a retry with the same order reuses its client order id).
           </div>
         )}
+        {gateway !== undefined && gateway.tradingBlockedReason !== "" && (
+          <div className="field-error" role="alert" data-testid="ticket-trading-blocked">
+            Orders are refused: {gateway.tradingBlockedReason}
+          </div>
+        )}
         <div className="ticket-actions">
           <button
             type="submit"
@@ -287,13 +302,25 @@ export function OrderTicketPage() {
           </span>
         </div>
       </form>
-      {serverError !== undefined && <ErrorPanel error={serverError.error} testId="ticket-server-error" />}
+      {serverError !== undefined && <ErrorPanel error={serverError.error} command="place" testId="ticket-server-error" />}
       {result?.order !== undefined && (
         <div className="panel result" role="status" data-testid="ticket-result">
           Order <span className="mono">{result.order.orderId}</span>:{" "}
-          <strong>{enumName(OrderStatusSchema, result.order.status)}</strong>
+          <strong>{statusLabel(result.order.status)}</strong>
           {result.order.statusReason === "" ? "" : ` (${result.order.statusReason})`}
           {result.bracketOrders.length > 0 && ` with ${result.bracketOrders.length} bracket legs`}
+          {result.order.status === OrderStatus.NOT_SENT && (
+            <div className="notice notice-warning" data-testid="ticket-result-hint">
+              IB never received it. Submitting this same ticket again sends it, once, with the same client order
+              id <span className="mono">{result.order.clientOrderId}</span>.
+            </div>
+          )}
+          {result.order.status === OrderStatus.PENDING_SUBMIT && (
+            <div className="muted" data-testid="ticket-result-hint">
+              IB has not acknowledged it yet. Submitting this same ticket again reuses client order id{" "}
+              <span className="mono">{result.order.clientOrderId}</span> and cannot place a second order.
+            </div>
+          )}
         </div>
       )}
       {pending !== undefined && (
