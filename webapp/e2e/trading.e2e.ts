@@ -293,7 +293,7 @@ describe("trading through the UI in Chromium", () => {
         await page.getByTestId("ticket-order-type").selectOption({ label: "LIMIT" });
         await page.getByTestId("ticket-limit-price").fill(limitPrice);
       });
-      await expect.poll(() => textOf(page.getByTestId("ticket-result"))).toMatch(/SUBMITTED|PRE_SUBMITTED|PENDING/);
+      await expect.poll(() => textOf(page.getByTestId("ticket-result"))).toMatch(/Submitted|Pending submit/);
       await screenshot("ticket-limit-placed");
     });
 
@@ -301,7 +301,7 @@ describe("trading through the UI in Chromium", () => {
       await goTo("orders");
       const row = page.getByTestId(`order-row-${limitOrderId}`);
       await row.waitFor();
-      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("SUBMITTED");
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("Submitted");
       const text = await textOf(row);
       expect(text).toContain(SYMBOL);
       expect(text).toContain("BUY");
@@ -315,7 +315,7 @@ describe("trading through the UI in Chromium", () => {
     await step("cancel the limit order", async () => {
       await page.getByRole("button", { name: `Cancel order ${limitOrderId}` }).click();
       const row = page.getByTestId(`order-row-${limitOrderId}`);
-      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("CANCELLED");
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("Cancelled");
       // A cancelled order offers no more actions.
       await page.getByTestId(`cancel-${limitOrderId}`).waitFor({ state: "detached" });
       expect(await rowLayoutProblems(row)).toEqual([]);
@@ -338,7 +338,7 @@ describe("trading through the UI in Chromium", () => {
       await goTo("orders");
       const row = page.getByTestId(`order-row-${marketOrderId}`);
       await row.waitFor();
-      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("FILLED");
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("Filled");
       // Columns: time, order, symbol, side, type, qty, filled, limit, stop, trail, avg, ...
       const cells = row.locator("td");
       expect(await textOf(cells.nth(4))).toBe("MARKET");
@@ -352,7 +352,7 @@ describe("trading through the UI in Chromium", () => {
       await expect.poll(() => textOf(fill.first().getByTestId("fill-commission"))).toMatch(/USD$/);
       // The cancelled limit order is still listed, as done.
       expect(await textOf(page.getByTestId(`order-row-${limitOrderId}`).getByTestId("order-status"))).toBe(
-        "CANCELLED",
+        "Cancelled",
       );
       await screenshot("blotter-market-filled");
     });
@@ -384,8 +384,8 @@ describe("trading through the UI in Chromium", () => {
       await goTo("dashboard");
       const activity = page.getByTestId("recent-activity");
       await activity.waitFor();
-      await expect.poll(() => textOf(activity)).toContain("FILLED");
-      expect(await textOf(activity)).toContain("CANCELLED");
+      await expect.poll(() => textOf(activity)).toContain("Filled");
+      expect(await textOf(activity)).toContain("Cancelled");
       await screenshot("dashboard-after-trading");
     });
 
