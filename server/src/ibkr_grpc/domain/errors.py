@@ -23,6 +23,18 @@ class ErrorKind(StrEnum):
     INTERNAL = "INTERNAL"
 
 
+# How much of a caller's value an error text quotes: enough to recognise it, never enough to
+# outgrow the response's metadata (status details travel in a header of at most 8 KiB).
+SHOWN_CHARACTERS = 64
+
+
+def shown(value: str) -> str:
+    """`value` quoted for an error text, cut to SHOWN_CHARACTERS with an ellipsis."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value)} characters)"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldViolation:
     field: str
@@ -76,6 +88,20 @@ class ValidationError(ServiceError):
         super().__init__(f"invalid request: {summary}", field_violations=tuple(violations))
 
 
+class UndecodableRequestError(ServiceError):
+    """The request's bytes are not the protobuf message the method takes."""
+
+    reason = "VALIDATION_ERROR"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+    def __init__(self, message_name: str) -> None:
+        description = f"is not a valid {message_name} in the protobuf binary format"
+        super().__init__(
+            f"invalid request: the request {description}",
+            field_violations=(FieldViolation("", description),),
+        )
+
+
 class OrderValidationError(ValidationError):
     reason = "ORDER_VALIDATION_FAILED"
 
@@ -116,10 +142,17 @@ class CommandRefusedError(ServiceError):
     reason = "IB_COMMAND_REFUSED"
     kind = ErrorKind.FAILED_PRECONDITION
 
-    def __init__(self, message: str, *, order_id: str, ib_error_code: int) -> None:
+    def __init__(
+        self, message: str, *, order_id: str, ib_error_code: int, ib_message: str = ""
+    ) -> None:
         super().__init__(
             message,
-            metadata={"order_id": order_id, "ib_error_code": str(ib_error_code)},
+            metadata={
+                "order_id": order_id,
+                "ib_error_code": str(ib_error_code),
+                # IB's own words, for a UI that says them once (bounded like any detail).
+                "ib_message": ib_message[:200],
+            },
             precondition_violations=(PreconditionViolation("IB", order_id, message),),
         )
 

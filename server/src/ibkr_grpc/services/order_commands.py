@@ -91,6 +91,7 @@ class PendingCommands:
                 f"IB refused the {command} of order {order_id} ({code}): {message}",
                 order_id=order_id,
                 ib_error_code=code,
+                ib_message=message,
             )
             if not answer.done():
                 answer.set_exception(error)
