@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from ibkr_grpc.cli import main
 from ibkr_grpc.domain.enums import TradingMode
-from ibkr_grpc.settings import LIVE_TRADING_CONFIRMATION, Settings
+from ibkr_grpc.settings import (
+    LIVE_TRADING_CONFIRMATION,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 SECRET = "s" * 40
 
@@ -76,3 +82,64 @@ def test_rs256_needs_a_public_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_the_jwt_secret_is_masked() -> None:
     assert SECRET not in repr(Settings())
+
+
+# Every command that reads the settings reports their errors the same way.
+SETTINGS_COMMANDS = (
+    ["serve"],
+    ["token", "--role", "admin", "--subject", "someone"],
+    ["db", "current"],
+)
+
+
+def _problems_printed(command: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+@pytest.mark.parametrize("command", SETTINGS_COMMANDS, ids=lambda command: command[0])
+def test_a_short_jwt_secret_is_reported_without_its_value(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", "short-but-secret")
+    printed = _problems_printed(command, capsys)
+    assert "short-but-secret" not in printed
+    assert "JWT_SECRET (at least 32 characters)" in printed
+
+
+@pytest.mark.parametrize("command", SETTINGS_COMMANDS, ids=lambda command: command[0])
+def test_another_bad_setting_shows_no_secret_and_names_its_variable(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", "valid-secret-" + "x" * 30 + "-TAILSECRET")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://trader:hunter2@db/ibkr")
+    monkeypatch.setenv("REDIS_URL", "redis://:redis-password@redis:6379/0")
+    monkeypatch.setenv("LIVE_TRADING_CONFIRMATION", "confirmation-secret")
+    monkeypatch.setenv("IB_PORT", "0")
+    monkeypatch.setenv("LOG_LEVEL", "chatty")
+    printed = _problems_printed(command, capsys)
+    for secret in ("TAILSECRET", "hunter2", "redis-password", "confirmation-secret", "x" * 8):
+        assert secret not in printed
+    lines = printed.strip().splitlines()
+    assert any(line.startswith("IB_PORT: ") for line in lines), printed
+    assert any(line.startswith("LOG_LEVEL: ") for line in lines), printed
+    assert "input_value" not in printed
+    assert "chatty" not in printed, "no value at all is printed, secret or not"
+
+
+def test_settings_errors_are_one_line_per_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "short-but-secret")
+    monkeypatch.setenv("MARKET_DATA_LINE_LIMIT", "0")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert raised.value.problems == [
+        "MARKET_DATA_LINE_LIMIT: Input should be greater than or equal to 1"
+    ]  # field errors first: pydantic runs the model's checks only on valid fields
+    assert raised.value.__suppress_context__, "a traceback must not print pydantic's text"
+    monkeypatch.delenv("MARKET_DATA_LINE_LIMIT")
+    with pytest.raises(SettingsError, match=r"^authentication needs JWT_SECRET") as raised:
+        load_settings()
+    assert "short-but-secret" not in str(raised.value)

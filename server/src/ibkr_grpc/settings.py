@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ibkr_grpc.domain.enums import TradingMode
@@ -111,3 +111,34 @@ class Settings(BaseSettings):
         if not url.startswith(prefix) or url.endswith(":memory:"):
             return None
         return Path(url.removeprefix(prefix)).parent
+
+
+class SettingsError(ValueError):
+    """Settings that do not validate: one line per problem, each naming its environment
+    variable and never a value (pydantic's own text quotes the input, secrets included)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and `overrides`; raises SettingsError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        # from None: a traceback must not print pydantic's error, whose text has the values.
+        raise SettingsError(settings_problems(error)) from None
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per problem: the variable (when pydantic knows it) and what is wrong with it."""
+    problems = []
+    for detail in error.errors(include_input=False, include_url=False, include_context=False):
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        location = detail["loc"]
+        if location and isinstance(location[0], str):
+            problems.append(f"{location[0].upper()}: {message}")
+        else:
+            problems.append(message)
+    return problems

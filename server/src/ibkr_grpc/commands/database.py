@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from ibkr_grpc.settings import Settings
+from ibkr_grpc.settings import Settings, SettingsError, load_settings
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
 
@@ -17,7 +17,10 @@ def run(arguments: Sequence[str]) -> int:
     )
     parser.add_argument("action", choices=["upgrade", "current"])
     options = parser.parse_args(list(arguments))
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        parser.exit(2, f"ibkr-grpc db: invalid settings:\n{error}\n")
     return asyncio.run(_run(settings, options.action))
 
 

@@ -8,11 +8,10 @@ import signal
 from collections.abc import Sequence
 
 import structlog
-from pydantic import ValidationError
 
 from ibkr_grpc.app import Application, DatabaseNotMigratedError
 from ibkr_grpc.logging_setup import configure_logging
-from ibkr_grpc.settings import Settings
+from ibkr_grpc.settings import Settings, SettingsError, load_settings
 
 
 def run(arguments: Sequence[str]) -> int:
@@ -28,8 +27,8 @@ def run(arguments: Sequence[str]) -> int:
     options = parser.parse_args(list(arguments))
     overrides = {key: value for key, value in vars(options).items() if value is not None}
     try:
-        settings = Settings(**overrides)
-    except ValidationError as error:
+        settings = load_settings(**overrides)
+    except SettingsError as error:
         parser.exit(2, f"ibkr-grpc serve: invalid settings:\n{error}\n")
     configure_logging(settings.log_level)
     try:

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ibkr_grpc.api.tokens import TokenIssuer, mint_token, parse_duration
 from ibkr_grpc.domain.identity import Role
-from ibkr_grpc.settings import Settings
+from ibkr_grpc.settings import SettingsError, load_settings
 
 
 def run(arguments: Sequence[str]) -> int:
@@ -32,9 +30,12 @@ def run(arguments: Sequence[str]) -> int:
     parser.add_argument("--private-key", type=Path, help="PEM private key, for RS256")
     options = parser.parse_args(list(arguments))
     try:
-        settings = Settings()
+        settings = load_settings()
+    except SettingsError as error:
+        parser.exit(2, f"ibkr-grpc token: invalid settings:\n{error}\n")
+    try:
         lifetime = parse_duration(options.ttl)
-    except (ValidationError, ValueError) as error:
+    except ValueError as error:
         parser.exit(2, f"ibkr-grpc token: {error}\n")
     if settings.jwt_algorithm == "RS256":
         if options.private_key is None:
