@@ -37,9 +37,11 @@ async def get_order(server: RunningServer, order_id: str) -> order_service_pb2.O
 
 
 async def test_a_modification_ib_refuses_leaves_the_order_working(server: RunningServer) -> None:
-    """The simulated gateway refuses a modification to a price off the minimum tick with 201
-    "Order rejected - reason:" (IB's message codes: 201 "Order rejected - Reason:"); the order
-    keeps working at its old price, and can still be cancelled."""
+    """The simulated gateway refuses a modification to a price off the minimum tick with 110
+    "The price does not conform to the minimum price variation for this contract." (IB's
+    message codes; a real log of such a refused modify whose "original order is still open":
+    https://github.com/erdewit/ib_insync/issues/502); the order keeps working at its old
+    price, and can still be cancelled."""
     price = resting_price(server)
     placed = (await server.client.orders.PlaceOrder(limit_buy(price, key="refuse-modify"))).order
     assert placed.status == SUBMITTED
@@ -49,7 +51,7 @@ async def test_a_modification_ib_refuses_leaves_the_order_working(server: Runnin
         )
     error = ApiError.from_rpc_error(raised.value)
     assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "IB_COMMAND_REFUSED")
-    assert error.metadata["ib_error_code"] == "201"
+    assert error.metadata["ib_error_code"] == "110"
     order = await get_order(server, placed.order_id)
     assert order.status == SUBMITTED
     assert order.limit_price == placed.limit_price

@@ -108,3 +108,27 @@ def test_ibapi_handshake_and_a_limit_order_placed_and_cancelled(ibapi_app: Recor
     ibapi_app.wait_for("orderStatus", lambda a: a[1] in {"Submitted", "PreSubmitted"})
     ibapi_app.cancelOrder(order_id)
     ibapi_app.wait_for("orderStatus", lambda a: a[1] == "Cancelled")
+
+
+def test_ibapi_an_order_id_below_one_already_used_is_duplicate_103(
+    ibapi_app: RecordingApp,
+) -> None:
+    # ibapi leaves order ids to the program. IB's 103 "Duplicate order ID" is for "an order ID
+    # that is less than or equal to the order ID of a previous order from this client"
+    # (http://www.interactivebrokers.com/php/apiUsersGuide/apiguide/tables/api_message_codes.htm).
+    (order_id,) = ibapi_app.wait_for("nextValidId")
+    assert isinstance(order_id, int)
+    contract = Contract()
+    contract.symbol, contract.secType, contract.exchange, contract.currency = (
+        "AAPL",
+        "STK",
+        "SMART",
+        "USD",
+    )
+    order = Order()
+    order.action, order.orderType, order.totalQuantity, order.lmtPrice = "BUY", "LMT", 1, 50.0
+    ibapi_app.placeOrder(order_id + 5, contract, order)
+    ibapi_app.wait_for("orderStatus", lambda a: a[0] == order_id + 5)
+    ibapi_app.placeOrder(order_id + 2, contract, order)
+    request, code, _ = ibapi_app.wait_for("error", lambda a: a[1] < 2100)
+    assert (request, code) == (order_id + 2, 103)

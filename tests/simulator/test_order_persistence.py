@@ -69,7 +69,8 @@ async def test_a_restart_can_roll_next_valid_id_back(simulator: Simulator) -> No
         await eventually(lambda: filled.isDone() and resting.orderStatus.status == "Submitted")
 
     assert await next_valid_id(simulator, 4) == filled.order.orderId + 1
-    # A plain reconnect keeps the ids: reusing a finished order's id is a duplicate.
+    # A plain reconnect keeps the ids: the filled order's id still names it, so a placeOrder
+    # with it is a modification IB refuses with 104 "Can't modify a filled order".
     async with connected(simulator, 4) as ib:
         codes: list[int] = []
         ib.errorEvent += lambda _request, code, _text, _contract: codes.append(code)
@@ -77,7 +78,7 @@ async def test_a_restart_can_roll_next_valid_id_back(simulator: Simulator) -> No
         reused.orderId = filled.order.orderId
         duplicate = ib.placeOrder(contract, reused)
         await eventually(duplicate.isDone)
-        assert codes == [103]
+        assert codes == [104]
 
     await simulator.refuse_connections(0.05, reset_order_ids=True)
     await eventually(lambda: simulator.is_listening)

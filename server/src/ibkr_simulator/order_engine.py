@@ -109,38 +109,49 @@ class OrderEngine:
 
     def place(self, client_id: int, request: OrderRequest) -> None:
         key = (client_id, request.order_id)
-        self._highest_order_id[client_id] = max(
-            self._highest_order_id.get(client_id, 0), request.order_id
-        )
+        highest = self._highest_order_id.get(client_id, 0)
+        self._highest_order_id[client_id] = max(highest, request.order_id)
         existing = self._orders.get(key)
         if existing is not None and existing.is_done and existing.perm_id in self._previous_session:
             # After a restart the id no longer names the finished order: this is a new one.
             existing = None
         try:
-            if request.what_if:
-                self._preview(client_id, request)
-            elif existing is None:
-                self._create(client_id, request)
-            elif existing.is_done:
-                self._sink(
-                    OrderRejected(
-                        client_id,
-                        request.order_id,
-                        codes.DUPLICATE_ORDER_ID,
-                        f"Duplicate order id {request.order_id}: order {existing.status.lower()}",
-                    )
-                )
-            else:
-                self._modify(existing, request)
+            self._place(client_id, request, existing, highest)
         except OrderRejectionError as rejection:
             self._sink(
                 OrderRejected(
-                    client_id,
-                    request.order_id,
-                    codes.ORDER_REJECTED,
-                    f"Order rejected - reason:{rejection}",
+                    client_id, request.order_id, rejection.code, rejection.message, rejection.status
                 )
             )
+
+    def _place(
+        self,
+        client_id: int,
+        request: OrderRequest,
+        existing: SimulatedOrder | None,
+        highest: int,
+    ) -> None:
+        if request.what_if:
+            self._preview(client_id, request)
+        elif existing is None and request.order_id <= highest:
+            # IB's 103 is for "an order ID that is less than or equal to the order ID of a
+            # previous order from this client" (IB's message-code table).
+            raise OrderRejectionError(
+                f"Duplicate order id {request.order_id}", codes.DUPLICATE_ORDER_ID
+            )
+        elif existing is None:
+            self._create(client_id, request)
+        elif existing.status == OrderStatusName.FILLED:
+            raise OrderRejectionError(
+                "Can't modify a filled order.", codes.CANNOT_MODIFY_FILLED_ORDER
+            )
+        elif existing.is_done:
+            raise OrderRejectionError(
+                f"Duplicate order id {request.order_id}: order {existing.status.lower()}",
+                codes.DUPLICATE_ORDER_ID,
+            )
+        else:
+            self._modify(existing, request)
 
     def cancel(self, client_id: int, order_id: int) -> None:
         order = self._orders.get((client_id, order_id))
@@ -235,11 +246,14 @@ class OrderEngine:
             order.account, order.contract, signed, self._estimate_price(order)
         )
         if margin.initial_after > margin.equity_with_loan_after:
+            # IB received the order (it has a permId) and its risk checks made it Inactive.
+            order.perm_id = self._allocate_perm_id()
             raise OrderRejectionError(
                 "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
                 f"EQUITY WITH LOAN VALUE [{margin.equity_with_loan_after:.2f} "
                 f"{order.contract.currency}] MUST EXCEED THE INITIAL MARGIN "
-                f"[{margin.initial_after:.2f} {order.contract.currency}]"
+                f"[{margin.initial_after:.2f} {order.contract.currency}]",
+                status=status_report(order, OrderStatusName.INACTIVE),
             )
 
     def _build(self, client_id: int, request: OrderRequest, perm_id: int) -> SimulatedOrder:

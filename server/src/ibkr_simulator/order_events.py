@@ -53,12 +53,16 @@ class OrderCancelled:
 
 @dataclass(frozen=True)
 class OrderRejected:
-    """A request the gateway refused, as an error message addressed to the order id."""
+    """A request the gateway refused, as an error message addressed to the order id.
+
+    `status`, when set, is an orderStatus IB sends after the error (Inactive on a margin reject).
+    """
 
     client_id: int
     order_id: int
     code: int
     message: str
+    status: StatusReport | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class OrderEventRouter:
                 owner.send(
                     outgoing.error(owner.server_version, event.order_id, event.code, event.message)
                 )
+                if event.status is not None:
+                    owner.send(outgoing.order_status(event.status))
             return
         owner = self._find_client(event.order.client_id)
         if owner is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ibkr_simulator import codes
 from ibkr_simulator.config import FillPolicy
 from ibkr_simulator.contracts import ContractSpec
 from ibkr_simulator.order_model import (
@@ -13,10 +14,39 @@ from ibkr_simulator.order_model import (
     TRAIL,
     OrderRequest,
 )
+from ibkr_simulator.outgoing import StatusReport
+
+# IB's texts for the refusals that have their own code (IB's message-code table,
+# https://interactivebrokers.github.io/tws-api/message_codes.html).
+OFF_TICK_PRICE_TEXT = "The price does not conform to the minimum price variation for this contract."
+ZERO_SIZE_TEXT = "The order size cannot be zero."
 
 
 class OrderRejectionError(Exception):
-    """A validation failure, carried to the client as error 201 with this reason."""
+    """A refused order: error 201 "Order rejected - reason:" with this reason, or another code.
+
+    `status` is the orderStatus that follows the error when IB's risk checks refuse an order
+    it has received (margin): Inactive, "received by the system but no longer active because
+    it was rejected or canceled" (IB's EWrapper.orderStatus documentation).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        code: int = codes.ORDER_REJECTED,
+        *,
+        status: StatusReport | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.status = status
+
+    @property
+    def message(self) -> str:
+        if self.code == codes.ORDER_REJECTED:
+            return "Order rejected - reason:" + self.reason
+        return self.reason
 
 
 def commission_for(
@@ -33,7 +63,9 @@ def commission_for(
 def validate_terms(request: OrderRequest, contract: ContractSpec) -> None:
     if request.action not in {"BUY", "SELL"}:
         raise OrderRejectionError(f"Invalid action {request.action!r}")
-    if request.total_quantity <= 0:
+    if request.total_quantity == 0:
+        raise OrderRejectionError(ZERO_SIZE_TEXT, codes.ORDER_SIZE_ZERO)
+    if request.total_quantity < 0:
         raise OrderRejectionError("The order quantity must be greater than zero")
     if not contract.is_forex and not float(request.total_quantity).is_integer():
         raise OrderRejectionError("Fractional-sized orders cannot be placed via the API")
@@ -56,7 +88,4 @@ def check_price(name: str, price: float | None, contract: ContractSpec) -> None:
         raise OrderRejectionError(f"Invalid {name} price")
     ticks = price / contract.min_tick
     if abs(ticks - round(ticks)) > 1e-6:
-        raise OrderRejectionError(
-            f"The {name} price {price} does not conform to the minimum price variation "
-            f"{contract.min_tick}"
-        )
+        raise OrderRejectionError(OFF_TICK_PRICE_TEXT, codes.PRICE_OFF_TICK)
