@@ -163,3 +163,11 @@ def real_time_bar(
 
 def head_timestamp(request_id: int, timestamp: str) -> Message:
     return [OutgoingId.HEAD_TIMESTAMP, request_id, timestamp]
+
+
+# securityDefinitionOptionParameterEnd (ibapi decoder: message id then request id, no version).
+OPTION_PARAMETERS_END = 76
+
+
+def option_parameters_end(request_id: int) -> Message:
+    return [OPTION_PARAMETERS_END, request_id]

@@ -199,6 +199,18 @@ def request_matching_symbols(gateway: Gateway, recipient: Recipient, reader: Fie
     recipient.send(outgoing.symbol_samples(recipient.server_version, request_id, matches))
 
 
+def request_option_chain_parameters(
+    _gateway: Gateway, recipient: Recipient, reader: FieldReader
+) -> None:
+    """reqSecDefOptParams: the simulated market lists no options, so the end comes alone.
+
+    An error would not do: ib_async counts IB's 321 as a warning and keeps waiting, and an
+    underlying that has no options is not an error.
+    """
+    reader.pass_over(1)
+    recipient.send(market_messages.option_parameters_end(reader.integer()))
+
+
 # Orders --------------------------------------------------------------------------------------
 
 
@@ -427,6 +439,7 @@ HANDLERS: dict[int, Handler] = {
     71: ignore,
     76: request_account_updates_multi,
     77: cancel_account_updates_multi,
+    78: request_option_chain_parameters,
     81: request_matching_symbols,
     87: request_head_timestamp,
     92: request_pnl,
@@ -437,6 +450,40 @@ HANDLERS: dict[int, Handler] = {
     98: cancel_tick_by_tick,
     99: request_completed_orders,
 }
+
+
+# Where the request id sits in requests the simulator does not serve (field 0 is the message
+# id; requests with a version field carry the id after it). The 321 names the request, so the
+# client can tell which one failed; ib_async still counts 321 as a warning and does not end an
+# awaited request on it (its RequestTimeout does).
+UNSUPPORTED_REQUEST_ID_FIELD: dict[int, int] = {
+    10: 2,  # reqMktDepth
+    19: 4,  # replaceFA
+    21: 2,  # exerciseOptions
+    22: 1,  # reqScannerSubscription
+    52: 2,  # reqFundamentalData
+    54: 2,  # calculateImpliedVolatility
+    55: 2,  # calculateOptionPrice
+    67: 2,  # queryDisplayGroups
+    68: 2,  # subscribeToGroupEvents
+    74: 2,  # reqPositionsMulti
+    79: 1,  # reqSoftDollarTiers
+    83: 1,  # reqSmartComponents
+    84: 1,  # reqNewsArticle
+    86: 1,  # reqHistoricalNews
+    88: 1,  # reqHistogramData
+    96: 1,  # reqHistoricalTicks
+    100: 1,  # reqWshMetaData
+    102: 1,  # reqWshEventData
+}
+
+
+def _unsupported_request_id(message_id: int, reader: FieldReader) -> int:
+    position = UNSUPPORTED_REQUEST_ID_FIELD.get(message_id)
+    if position is None:
+        return -1
+    reader.pass_over(position)
+    return reader.integer(-1)
 
 
 def dispatch(gateway: Gateway, recipient: Recipient, fields: list[str]) -> None:
@@ -453,7 +500,7 @@ def dispatch(gateway: Gateway, recipient: Recipient, fields: list[str]) -> None:
     if handler is None:
         _send_error(
             recipient,
-            -1,
+            _unsupported_request_id(message_id, reader),
             codes.NOT_VALID_REQUEST,
             f"Error validating request:-'{message_id}' : cause - "
             "this request is not supported by the simulated gateway",

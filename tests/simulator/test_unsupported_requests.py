@@ -1,0 +1,70 @@
+"""Requests for what the simulator does not model get an answer that names the request.
+
+ib_async ends a pending request only on a non-warning error that carries its request id
+(wrapper.py `error`: `isRequest = reqId in self._futures`; 321 is in its warningCodes). IB's
+321 is "Server error when validating an API client request"
+(https://interactivebrokers.github.io/tws-api/message_codes.html).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ib_async import IB, Contract, Future, Option, Stock
+
+from ibkr_simulator import Simulator
+from tests.simulator.support import connected, eventually
+
+
+def _errors(ib: IB) -> list[tuple[int, int]]:
+    seen: list[tuple[int, int]] = []
+    ib.errorEvent += lambda request, code, _text, _contract: seen.append((request, code))
+    return seen
+
+
+async def test_option_chain_parameters_end_at_once_with_no_chains(simulator: Simulator) -> None:
+    # The simulated market lists no options: securityDefinitionOptionParameterEnd alone
+    # (https://interactivebrokers.github.io/tws-api/options.html: parameters arrive through
+    # securityDefinitionOptionParameter, then the End callback).
+    async with connected(simulator) as ib:
+        ib.RequestTimeout = 30
+        errors = _errors(ib)
+        started = time.monotonic()
+        chains = await ib.reqSecDefOptParamsAsync("AAPL", "", "STK", 265598)
+        assert time.monotonic() - started < 2.0
+        assert chains == []
+        assert errors == []
+
+
+async def test_market_depth_is_refused_with_the_ticker_request_id(simulator: Simulator) -> None:
+    async with connected(simulator) as ib:
+        refusals: list[tuple[int, int, object]] = []
+        ib.errorEvent += lambda request, code, _text, about: refusals.append((request, code, about))
+        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        assert isinstance(contract, Contract)
+        ib.reqMktDepth(contract, numRows=5)
+        await eventually(lambda: len(refusals) == 1)
+        [(request_id, code, about)] = refusals
+        # ib_async finds the contract by the request id: the refusal names the depth request.
+        assert (code, about) == (321, contract)
+        assert request_id > 0
+
+
+async def test_futures_and_options_contract_details_end_with_200_for_their_request(
+    simulator: Simulator,
+) -> None:
+    # IB's 200: "No security definition has been found for the request" (message-code table);
+    # a real log of it for an option's contract details, with the request id:
+    # https://github.com/QuantConnect/Lean/issues/3728
+    async with connected(simulator) as ib:
+        ib.RequestTimeout = 30
+        errors = _errors(ib)
+        started = time.monotonic()
+        future = await ib.reqContractDetailsAsync(Future("ES", "202612", "CME"))
+        option = await ib.reqContractDetailsAsync(
+            Option("AAPL", "20261218", 200, "C", "SMART", currency="USD")
+        )
+        assert time.monotonic() - started < 2.0
+        assert future == option == []
+        assert [code for _, code in errors] == [200, 200]
+        assert all(request_id > 0 for request_id, _ in errors)
