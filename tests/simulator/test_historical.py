@@ -118,19 +118,21 @@ async def test_historical_pacing_violations_get_162() -> None:
     limits = Limits(historical_same_contract_count=3)
     config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, limits=limits)
     async with Simulator(config) as simulator, connected(simulator) as ib:
+        # IB paces bars of 30 seconds or less
+        # (https://interactivebrokers.github.io/tws-api/historical_limitations.html).
         errors = _errors(ib)
         contract = await _contract(ib)
         first = await ib.reqHistoricalDataAsync(
-            contract, "", "1 D", "1 hour", "TRADES", useRTH=False
+            contract, "", "1800 S", "30 secs", "TRADES", useRTH=False
         )
         assert first
         identical = await ib.reqHistoricalDataAsync(
-            contract, "", "1 D", "1 hour", "TRADES", useRTH=False
+            contract, "", "1800 S", "30 secs", "TRADES", useRTH=False
         )
         assert len(identical) == 0
         assert "identical request" in errors[-1][1]
         burst = await ib.reqHistoricalDataAsync(
-            contract, "", "2 D", "1 hour", "TRADES", useRTH=False
+            contract, "", "3600 S", "30 secs", "TRADES", useRTH=False
         )
         assert len(burst) == 0
         assert [code for code, _ in errors] == [162, 162]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ibkr_simulator import outgoing
+from ibkr_simulator import codes, outgoing
 from ibkr_simulator.account import AccountBook
 from ibkr_simulator.clock import Clock
 from ibkr_simulator.recipient import Recipient
@@ -38,9 +38,10 @@ class PnlSubscription:
 class AccountService:
     """Who asked for which account data, and the messages each of them receives."""
 
-    def __init__(self, book: AccountBook, clock: Clock) -> None:
+    def __init__(self, book: AccountBook, clock: Clock, summary_limit: int = 2) -> None:
         self._book = book
         self._clock = clock
+        self._summary_limit = summary_limit
         self._updates: dict[int, tuple[Recipient, str]] = {}
         self._positions: dict[int, Recipient] = {}
         self._multi: dict[SubscriptionKey, MultiSubscription] = {}
@@ -91,6 +92,18 @@ class AccountService:
         self._multi.pop((recipient.connection_id, request_id), None)
 
     def request_summary(self, recipient: Recipient, request_id: int, tags: str) -> None:
+        held = sum(1 for key in self._summaries if key[0] == recipient.connection_id)
+        if held >= self._summary_limit:
+            # IB's 322 "Server error when processing an API client request", with the cause.
+            recipient.send(
+                outgoing.error(
+                    recipient.server_version,
+                    request_id,
+                    codes.ACCOUNT_SUMMARY_LIMIT,
+                    "Error processing request: Maximum number of account summary requests exceeded",
+                )
+            )
+            return
         wanted = frozenset(tag.strip() for tag in tags.split(",") if tag.strip())
         subscription = SummarySubscription(recipient, request_id, wanted)
         self._summaries[(recipient.connection_id, request_id)] = subscription

@@ -22,7 +22,17 @@ class Limits:
     disconnect_rate_multiple: float = 2.0
     # Concurrent streaming market-data lines across all connections (error 101 past it).
     market_data_lines: int = 100
-    # Historical pacing (error 162): identical requests, same-contract bursts, and a long window.
+    # Concurrent tick-by-tick subscriptions (error 10190 past it). IB uses the market-depth
+    # formula, whose minimum (at the default 100 lines) is three
+    # (https://interactivebrokers.github.io/tws-api/tick_data.html, market_depth.html).
+    tick_by_tick_subscriptions: int = 3
+    # Concurrent reqAccountSummary subscriptions per client (error 322 past it): "only two
+    # active summary subscriptions" (https://interactivebrokers.github.io/tws-api/account_summary.html).
+    account_summary_subscriptions: int = 2
+    # Historical pacing (error 162) for bars of historical_small_bar_seconds or less: identical
+    # requests, same-contract bursts, and a long window ("Pacing Violations for Small Bars (30
+    # secs or less)", https://interactivebrokers.github.io/tws-api/historical_limitations.html).
+    historical_small_bar_seconds: int = 30
     historical_identical_window_seconds: float = 15.0
     historical_same_contract_count: int = 6
     historical_same_contract_window_seconds: float = 2.0

@@ -36,12 +36,11 @@ class Gateway:
         self.accounts = AccountBook(
             config.accounts, config.starting_cash, config.base_currency, self._mark_price
         )
-        self.account_service = AccountService(self.accounts, clock)
+        self.account_service = AccountService(
+            self.accounts, clock, config.limits.account_summary_subscriptions
+        )
         self.market_data = MarketDataEngine(
-            self.prices,
-            clock,
-            config.limits.market_data_lines,
-            subscribed=config.market_data_subscribed,
+            self.prices, clock, config.limits, subscribed=config.market_data_subscribed
         )
         self.historical = HistoricalDataService(self.prices, clock, config.limits, config.seed)
         self.real_time_bars = RealTimeBarService(clock)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ibkr_simulator.config import Limits
+from ibkr_simulator.historical import HistoricalRequestError, parse_bar_size
 
 
 class RateVerdict(Enum):
@@ -74,14 +75,27 @@ class HistoricalKey:
 
 
 class HistoricalPacing:
-    """IB's three historical pacing rules, checked before a request is served."""
+    """IB's three historical pacing rules, checked before a request is served.
+
+    They are IB's "Pacing Violations for Small Bars (30 secs or less)"; larger bars are not
+    paced, and a BID_ASK request "is counted twice"
+    (https://interactivebrokers.github.io/tws-api/historical_limitations.html).
+    """
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._requests: deque[tuple[float, HistoricalKey]] = deque()
 
+    def _is_paced(self, key: HistoricalKey) -> bool:
+        try:
+            return parse_bar_size(key.bar_size) <= self._limits.historical_small_bar_seconds
+        except HistoricalRequestError:
+            return False  # the request fails on its bar size instead
+
     def check(self, key: HistoricalKey, now: float) -> str | None:
         """Record the request and return the violation text, or None when it may proceed."""
+        if not self._is_paced(key):
+            return None
         limits = self._limits
         requests = self._requests
         while requests and now - requests[0][0] > limits.historical_window_seconds:
@@ -98,6 +112,8 @@ class HistoricalPacing:
             and now - moment < limits.historical_same_contract_window_seconds
         )
         requests.append((now, key))
+        if key.what_to_show.upper() == "BID_ASK":
+            requests.append((now, key))
         if identical:
             return "Pacing violation: identical request within the last 15 seconds"
         if same_contract + 1 >= limits.historical_same_contract_count:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ibkr_simulator import codes, market_messages, outgoing
 from ibkr_simulator.clock import Clock
+from ibkr_simulator.config import Limits
 from ibkr_simulator.contracts import ContractSpec
 from ibkr_simulator.market_messages import DELAYED_TICK_TYPES, TickType
 from ibkr_simulator.outgoing import Message
@@ -23,6 +24,16 @@ DELAYED_FROZEN = 4
 RT_VOLUME_GENERIC_TICK = "233"
 
 TICK_BY_TICK_KINDS = {"Last": 1, "AllLast": 2, "BidAsk": 3, "MidPoint": 4}
+
+# Generic ticks IB accepts in a reqMktData list ("Generic tick required" in
+# https://interactivebrokers.github.io/tws-api/tick_types.html); the simulator serves only 233.
+GENERIC_TICKS = frozenset(
+    {
+        100, 101, 104, 105, 106, 162, 165, 221, 225, 232, 233, 236, 256, 258, 291, 292, 293,
+        294, 295, 318, 375, 411, 456, 460, 576, 577, 578, 586, 587, 588, 595, 614, 619,
+    }
+)  # fmt: skip
+VALIDATION_PREFIX = "Error validating request.-'bQ' : cause - "
 
 
 @dataclass
@@ -55,11 +66,12 @@ class MarketDataEngine:
     """All market-data lines of all connections, fed by the price book on every step."""
 
     def __init__(
-        self, prices: PriceBook, clock: Clock, line_limit: int, *, subscribed: bool = True
+        self, prices: PriceBook, clock: Clock, limits: Limits, *, subscribed: bool = True
     ) -> None:
         self._prices = prices
         self._clock = clock
-        self._line_limit = line_limit
+        self._line_limit = limits.market_data_lines
+        self._tick_by_tick_limit = limits.tick_by_tick_subscriptions
         # Whether the account holds live data permissions; without them only delayed data flows.
         self._subscribed = subscribed
         self._lines: dict[LineKey, MarketDataLine] = {}
@@ -87,6 +99,10 @@ class MarketDataEngine:
                     version, request_id, codes.DUPLICATE_TICKER_ID, "Duplicate ticker id"
                 )
             )
+            return
+        refusal = _generic_tick_refusal(generic_ticks, snapshot=snapshot, contract=contract)
+        if refusal is not None:
+            recipient.send(outgoing.error(version, request_id, codes.NOT_VALID_REQUEST, refusal))
             return
         delayed = data_type in {DELAYED, DELAYED_FROZEN} and not self._subscribed
         if not self._subscribed and not delayed:
@@ -130,7 +146,16 @@ class MarketDataEngine:
         self._lines[key] = line
 
     def cancel(self, recipient: Recipient, request_id: int) -> None:
-        self._lines.pop((recipient.connection_id, request_id), None)
+        if self._lines.pop((recipient.connection_id, request_id), None) is None:
+            # IB's 300 for a cancel of a line it does not hold (message-code table).
+            recipient.send(
+                outgoing.error(
+                    recipient.server_version,
+                    request_id,
+                    codes.CANNOT_FIND_TICKER_ID,
+                    f"Can't find EId with tickerId:{request_id}",
+                )
+            )
 
     def request_tick_by_tick(
         self, recipient: Recipient, request_id: int, contract: ContractSpec, kind_name: str
@@ -143,6 +168,16 @@ class MarketDataEngine:
                     request_id,
                     codes.NOT_VALID_REQUEST,
                     f"Error validating request: invalid tick-by-tick type {kind_name!r}",
+                )
+            )
+            return
+        if len(self._tick_by_tick) >= self._tick_by_tick_limit:
+            recipient.send(
+                outgoing.error(
+                    recipient.server_version,
+                    request_id,
+                    codes.MAXIMUM_TICK_BY_TICK_REACHED,
+                    "Max number of tick-by-tick requests has been reached.",
                 )
             )
             return
@@ -259,3 +294,25 @@ class MarketDataEngine:
                 message = market_messages.tick_by_tick_midpoint(line.request_id, epoch, midpoint)
         if message is not None:
             line.recipient.send(message)
+
+
+def _generic_tick_refusal(
+    generic_ticks: str, *, snapshot: bool, contract: ContractSpec
+) -> str | None:
+    """IB's 321 text for a generic tick list it refuses, or None when the list is acceptable."""
+    entries = [entry.strip() for entry in generic_ticks.split(",") if entry.strip()]
+    if not entries:
+        return None
+    if snapshot:
+        return (
+            VALIDATION_PREFIX
+            + "Snapshot market data subscription is not applicable to generic ticks"
+        )
+    if all(entry.isdigit() and int(entry) in GENERIC_TICKS for entry in entries):
+        return None
+    legal = ",".join(str(tick) for tick in sorted(GENERIC_TICKS))
+    return (
+        VALIDATION_PREFIX
+        + f"Incorrect generic tick list of {generic_ticks}.  "
+        + f"Legal ones for ({contract.sec_type}) are: {legal}"
+    )
