@@ -47,7 +47,12 @@ from ibkr_grpc.domain.broker_reports import GatewayState
 from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_grpc.observability.call_metrics import PrometheusCallRecorder
 from ibkr_grpc.observability.endpoint import MetricsEndpoint
-from ibkr_grpc.observability.followers import DependencyHealth, PortfolioMetrics, SessionMetrics
+from ibkr_grpc.observability.followers import (
+    BusMetrics,
+    DependencyHealth,
+    PortfolioMetrics,
+    SessionMetrics,
+)
 from ibkr_grpc.observability.metrics import Metrics
 from ibkr_grpc.observability.telemetry import PrometheusTelemetry
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
@@ -402,7 +407,11 @@ class Application:
         client = await connect_redis(self.settings.redis_url.get_secret_value())
         self._redis_client = client
         prefix = self.settings.redis_key_prefix
-        return RedisBus(client, prefix=prefix), RedisCache(client, prefix=prefix)
+        observer = BusMetrics(self.metrics)
+        return (
+            RedisBus(client, prefix=prefix, observer=observer),
+            RedisCache(client, prefix=prefix, observer=observer),
+        )
 
     async def _redis_reachable(self) -> bool:
         if self._redis_client is None:

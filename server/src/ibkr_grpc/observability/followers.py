@@ -1,5 +1,6 @@
 """Metrics that follow the running components: the gateway session's state and errors, IB
-requests, market-data lines, the portfolio, and the health of the database and Redis."""
+requests, market-data lines, the portfolio, the Redis bus's connection, and the health of the
+database and Redis."""
 
 from __future__ import annotations
 
@@ -75,6 +76,31 @@ class PortfolioMetrics:
             ):
                 if value is not None:
                     gauge.labels(account=update.account).set(float(value))
+
+
+class BusMetrics:
+    """The Redis bus's observer: lost and restored subscriptions, failed commands."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def subscription_lost(self, channel: str) -> None:
+        del channel  # channels (one per contract) would make an unbounded label
+        self._metrics.redis_subscriptions_lost.inc()
+        self._metrics.redis_subscriptions_waiting.inc()
+
+    def subscription_restored(self, channel: str, outage_seconds: float) -> None:
+        del channel
+        self._metrics.redis_subscriptions_restored.inc()
+        self._metrics.redis_subscriptions_waiting.dec()
+        self._metrics.redis_outage_seconds.observe(outage_seconds)
+
+    def subscription_closed_while_lost(self, channel: str) -> None:
+        del channel
+        self._metrics.redis_subscriptions_waiting.dec()
+
+    def command_failed(self, operation: str) -> None:
+        self._metrics.redis_command_failures.labels(operation=operation).inc()
 
 
 class DependencyHealth:

@@ -140,6 +140,35 @@ class Metrics:
         self.redis_up = Gauge(
             "redis_up", "1 when Redis answers (1 when no Redis is configured).", registry=r
         )
+        self.redis_subscriptions_lost = Counter(
+            "redis_subscriptions_lost",
+            "Redis subscriptions whose connection was lost (each is then resubscribed).",
+            registry=r,
+        )
+        self.redis_subscriptions_restored = Counter(
+            "redis_subscriptions_restored",
+            "Redis subscriptions re-established after a lost connection.",
+            registry=r,
+        )
+        self.redis_subscriptions_waiting = Gauge(
+            "redis_subscriptions_waiting",
+            "Redis subscriptions lost and not yet re-established (messages meanwhile are lost).",
+            registry=r,
+        )
+        self.redis_outage_seconds = Histogram(
+            "redis_outage_seconds",
+            "How long a Redis subscription was lost before it was re-established.",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.redis_command_failures = Counter(
+            "redis_command_failures",
+            "Redis publish, get and set commands that failed (connection lost or timed out).",
+            ["operation"],
+            registry=r,
+        )
+        for operation in ("publish", "get", "set"):
+            self.redis_command_failures.labels(operation=operation)
         self.authentication_failures = Counter(
             "authentication_failures",
             "Calls refused for their credentials.",
