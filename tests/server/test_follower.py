@@ -30,12 +30,12 @@ AAPL = common_pb2.Contract(symbol="AAPL")
 
 @asynccontextmanager
 async def follower(
-    simulator: Simulator, database: Database, prefix: str
+    simulator: Simulator, database: Database, prefix: str, *, url: str = ""
 ) -> AsyncIterator[IbkrClient]:
     settings = server_settings(simulator, database.url).model_copy(
         update={
             "ib_session_role": "follower",
-            "redis_url": SecretStr(redis_url()),
+            "redis_url": SecretStr(url or redis_url()),
             "redis_key_prefix": prefix,
         }
     )

@@ -3,9 +3,11 @@
 Readers follow the database, not an in-memory copy: a wake-up tells them a new sequence is
 committed and they read everything after the last one they sent. So there is no gap and no
 duplicate at the seam between replay and live, and a slow reader costs no memory (it reads in
-pages when it gets to it). Wake-ups travel on the message bus, so a server process that does
-not write the log (another replica on the same Redis and database) wakes its readers too; a
-lost wake-up costs at most the poll interval.
+pages when it gets to it). A commit wakes this process's readers at once, in process; it also
+travels on the message bus, so a server process that does not write the log (another replica on
+the same Redis and database) wakes its readers too. The bus may be slow or down (Redis restarting
+or hung): the commit listener never waits for it, and a lost wake-up costs at most the poll
+interval.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from collections.abc import AsyncGenerator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from ibkr_grpc.domain.orders import OrderEvent
 from ibkr_grpc.domain.streams import Heartbeat, Marker, MarkerType
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.ports import MessageBus, OrderRepository
 
+_log = structlog.get_logger("ibkr_grpc.order_event_feed")
 CHANNEL = "order-events"
 PAGE = 500
 # How often a reader looks at the database even without a wake-up (other processes' writes).
@@ -44,26 +49,54 @@ class OrderEventFeed:
         self._clock = clock
         self._newest = 0
         self._committed = asyncio.Event()
-        self._listener: asyncio.Task[None] | None = None
+        # The newest committed sequence not yet published on the bus: one slot, since the
+        # sequences only grow and a reader woken by the newest reads everything before it.
+        self._unpublished = 0
+        self._publishable = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def publish(self, sequence: int) -> None:
-        """The order store's commit listener: tell every process's readers."""
-        await self._bus.publish(CHANNEL, str(sequence).encode())
+        """The order store's commit listener, called in commit order inside the store's write
+        lock, so it waits for nothing: it wakes this process's readers and leaves the bus to
+        the publisher task."""
+        self._on_commit(sequence)
+        if sequence > self._unpublished:
+            self._unpublished = sequence
+            self._publishable.set()
 
     def start(self) -> None:
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="order-event-wakeups")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="order-event-wakeups"),
+                asyncio.create_task(self._publish_commits(), name="order-event-publisher"),
+            ]
+            for task in self._tasks:
+                task.add_done_callback(_log_failure)
 
     async def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _listen(self) -> None:
         async with self._bus.subscribe(CHANNEL) as messages:
             async for payload in messages:
-                self._on_commit(int(payload))
+                try:
+                    sequence = int(payload)
+                except ValueError:
+                    _log.warning("malformed order-event wake-up ignored", payload=payload[:40])
+                    continue
+                self._on_commit(sequence)
+
+    async def _publish_commits(self) -> None:
+        published = 0
+        while True:
+            await self._publishable.wait()
+            self._publishable.clear()
+            if self._unpublished > published:
+                published = self._unpublished
+                await self._bus.publish(CHANNEL, str(published).encode())
 
     def _on_commit(self, sequence: int) -> None:
         self._newest = max(self._newest, sequence)
@@ -123,3 +156,8 @@ class OrderEventFeed:
         finally:
             committed.cancel()
         return marker.done() and not marker.cancelled()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("order-event feed task failed", task=task.get_name(), exc_info=task.exception())

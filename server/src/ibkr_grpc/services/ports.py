@@ -157,7 +157,9 @@ class Auditor(Protocol):
 class MessageBus(Protocol):
     """Publish/subscribe fan-out between components and server processes (Redis pub/sub, or
     in-process when there is no Redis). Delivery is best effort: subscribers that must not
-    miss anything (order events) re-read the durable store when woken."""
+    miss anything (order events) re-read the durable store when woken. A subscription
+    outlives a Redis restart (it resubscribes by itself; messages sent meanwhile are lost),
+    and publish never raises for a Redis that is down or hung."""
 
     async def publish(self, channel: str, payload: bytes) -> None: ...
 
