@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from google.protobuf.json_format import MessageToDict
+from google.protobuf import json_format, text_format
 from google.protobuf.message import Message
 
 from ibkr_grpc.domain.audit import AuditEntry
@@ -35,6 +35,15 @@ def _target(request: Any, response: Any) -> str:
     return ""
 
 
+def _summary(request: Any) -> str:
+    """The request as JSON; in text format when JSON cannot hold it (a Timestamp or Duration
+    out of range: the refusal of such a request is audited too)."""
+    try:
+        return json.dumps(json_format.MessageToDict(request, preserving_proto_field_name=True))
+    except json_format.Error:
+        return text_format.MessageToString(request, as_one_line=True)
+
+
 class CallAudit:
     def __init__(
         self, auditor: Auditor, methods: frozenset[str], clock: Callable[[], datetime]
@@ -48,8 +57,7 @@ class CallAudit:
     ) -> None:
         if method not in self._methods:
             return
-        summary = json.dumps(MessageToDict(request, preserving_proto_field_name=True))
-        detail = {"request": summary[:_MAXIMUM_DETAIL]}
+        detail = {"request": _summary(request)[:_MAXIMUM_DETAIL]}
         if message:
             detail["message"] = message
         entry = AuditEntry(

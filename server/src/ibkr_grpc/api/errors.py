@@ -44,19 +44,42 @@ def _duration(delta: timedelta) -> duration_pb2.Duration:
     return duration
 
 
+# The status travels in headers (grpc-message, grpc-status-details-bin) that a client, or Envoy,
+# refuses past 8 KiB: every text is bounded so that the error itself always reaches the caller.
+MAXIMUM_MESSAGE = 512
+MAXIMUM_TEXT = 160
+MAXIMUM_METADATA_VALUE = 256
+MAXIMUM_FIELD_VIOLATIONS = 20
+
+
+def bounded(text: str, limit: int = MAXIMUM_TEXT) -> str:
+    """`text`, cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def status_of(error: ServiceError) -> rpc_status.Status:
-    """The google.rpc.Status for a service error, with every detail it carries."""
+    """The google.rpc.Status for a service error, with every detail it carries (its texts
+    bounded, and at most MAXIMUM_FIELD_VIOLATIONS field violations)."""
     code = grpc_code(error.kind)
-    status = rpc_status.Status(code=code.value[0], message=error.message)
+    message = error.message
+    violations = error.field_violations
+    if len(violations) > MAXIMUM_FIELD_VIOLATIONS:
+        message = f"{len(violations)} bad fields, the first {MAXIMUM_FIELD_VIOLATIONS}: {message}"
+        violations = violations[:MAXIMUM_FIELD_VIOLATIONS]
+    status = rpc_status.Status(code=code.value[0], message=bounded(message, MAXIMUM_MESSAGE))
     info = rpc_error_details.ErrorInfo(
-        domain=ERROR_DOMAIN, reason=error.reason, metadata=error.metadata
+        domain=ERROR_DOMAIN,
+        reason=error.reason,
+        metadata={
+            key: bounded(value, MAXIMUM_METADATA_VALUE) for key, value in error.metadata.items()
+        },
     )
     status.details.add().Pack(info)
-    if error.field_violations:
+    if violations:
         bad_request = rpc_error_details.BadRequest()
-        for violation in error.field_violations:
+        for violation in violations:
             bad_request.field_violations.add(
-                field=violation.field, description=violation.description
+                field=bounded(violation.field), description=bounded(violation.description)
             )
         status.details.add().Pack(bad_request)
     if error.precondition_violations:
@@ -64,15 +87,16 @@ def status_of(error: ServiceError) -> rpc_status.Status:
         for precondition in error.precondition_violations:
             failure.violations.add(
                 type=precondition.type,
-                subject=precondition.subject,
-                description=precondition.description,
+                subject=bounded(precondition.subject),
+                description=bounded(precondition.description, MAXIMUM_MESSAGE),
             )
         status.details.add().Pack(failure)
     if error.quota_violations:
         quota = rpc_error_details.QuotaFailure()
         for quota_violation in error.quota_violations:
             quota.violations.add(
-                subject=quota_violation.subject, description=quota_violation.description
+                subject=bounded(quota_violation.subject),
+                description=bounded(quota_violation.description),
             )
         status.details.add().Pack(quota)
     if error.retry_after is not None:
@@ -100,13 +124,16 @@ def status_for_exception(error: BaseException, request_id: str) -> rpc_status.St
 
 
 async def abort_with(
-    context: grpc.aio.ServicerContext[object, object], status: rpc_status.Status
+    context: grpc.aio.ServicerContext[object, object],
+    status: rpc_status.Status,
+    metadata: tuple[tuple[str, str], ...] = (),
 ) -> NoReturn:
+    """End the call with `status`; `metadata` goes with it in the trailers."""
     code = next(code for code in grpc.StatusCode if code.value[0] == status.code)
     await context.abort(
         code,
         status.message,
-        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), *metadata),
     )
     raise AssertionError  # abort raises; this satisfies NoReturn for the type checker
 

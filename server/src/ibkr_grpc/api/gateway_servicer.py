@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import grpc.aio
@@ -71,14 +72,20 @@ class GatewayServicer(gateway_service_pb2_grpc.GatewayServiceServicer):
             status=self._message(self._monitor.current())
         )
 
-    async def StreamGatewayStatus(
+    def StreamGatewayStatus(
         self, request: gateway_service_pb2.StreamGatewayStatusRequest, context: Context
     ) -> AsyncIterator[gateway_service_pb2.StreamGatewayStatusResponse]:
+        # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
+        return self._states(heartbeat)
+
+    async def _states(
+        self, heartbeat: timedelta
+    ) -> AsyncIterator[gateway_service_pb2.StreamGatewayStatusResponse]:
         async with aclosing(self._monitor.states(heartbeat)) as items:
             async for item in items:
                 if isinstance(item, Heartbeat):

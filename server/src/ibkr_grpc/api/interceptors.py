@@ -1,4 +1,5 @@
-"""The server interceptor every call passes through: request id, logging, error mapping."""
+"""The server interceptor every call passes through: request id, logging, error mapping, and
+the checks (decoding, authentication) that run before a call sends anything."""
 
 from __future__ import annotations
 
@@ -8,18 +9,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, cast
 
 import google.rpc.status_pb2 as rpc_status
 import grpc
 import grpc.aio
 import structlog
+from google.protobuf.message import DecodeError
 
 from ibkr_grpc.api.audit import CallAudit
 from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
 from ibkr_grpc.api.call_recorder import CallRecorder
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
-from ibkr_grpc.domain.errors import ServiceError, ServiceUnavailableError
+from ibkr_grpc.domain.errors import (
+    ServiceError,
+    ServiceUnavailableError,
+    UndecodableRequestError,
+)
 from ibkr_grpc.services.ports import Auditor
 
 _log = structlog.get_logger("ibkr_grpc.api")
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 else:
     Handler = grpc.RpcMethodHandler
 
+
+Deserializer = Callable[[bytes], Any]
 
 # Checks a call before it runs (authentication and authorization); raises ServiceError.
 Gatekeeper = Callable[[str, Any, Context], Awaitable[None]]
@@ -53,11 +61,24 @@ class CallHooks:
     open_streams: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class UndecodableRequest:
+    """What the request deserializer hands on for bytes that are not the method's message:
+    the call then ends with INVALID_ARGUMENT (after authentication) instead of grpc's UNKNOWN."""
+
+    message_name: str
+    # An empty message of the method's type, for the gatekeeper and the audit.
+    empty: Any
+
+
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler so that each call has a request id (taken from `x-request-id` or
-    made up, and returned in the response's initial metadata), its own log context, one log line
-    at its end with its outcome and latency, its metrics, its audit entry (for mutating
-    methods), the gatekeeper's check, and exceptions mapped by api.errors. When
+    made up, and returned in the response's metadata), its own log context, one log line at its
+    end with its outcome and latency, its metrics, its audit entry (for mutating methods), the
+    gatekeeper's check, and exceptions mapped by api.errors. Nothing is sent before the
+    request is decoded, authenticated and (for streams, whose servicers validate before they
+    return their generator) validated, so an error is a trailers-only response: an HTTP error
+    status through Envoy's transcoder, not a 200 with the error in its body. When
     `shutting_down` is set, open streams end with UNAVAILABLE (SERVICE_UNAVAILABLE)."""
 
     def __init__(
@@ -95,13 +116,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._hooks),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(method, cast("StreamBehaviour", handler.unary_stream), self._hooks),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -118,15 +139,30 @@ class _Call:
         self.hooks = hooks
         self.started = time.perf_counter()
         self.request_id = ""
+        self.metadata_sent = False
 
     async def begin(self, request: Any, context: Context) -> None:
+        """Identify, authenticate and decode the call; sends nothing."""
         self.request_id = request_id_from(context.invocation_metadata())
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.full_method)
-        await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
         if self.hooks.recorder is not None:
             self.hooks.recorder.started(self.kind, self.service, self.method)
+        undecodable = request if isinstance(request, UndecodableRequest) else None
         if self.hooks.gatekeeper is not None:
-            await self.hooks.gatekeeper(self.full_method, request, context)
+            readable = request if undecodable is None else undecodable.empty
+            await self.hooks.gatekeeper(self.full_method, readable, context)
+        if undecodable is not None:
+            raise UndecodableRequestError(undecodable.message_name)
+
+    async def send_metadata(self, context: Context) -> None:
+        """The response's initial metadata, once the call has passed its checks."""
+        await context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
+        self.metadata_sent = True
+
+    async def abort(self, context: Context, status: rpc_status.Status) -> NoReturn:
+        # Before the initial metadata the error is trailers-only: the request id goes with it.
+        request_id = () if self.metadata_sent else ((REQUEST_ID_KEY, self.request_id),)
+        await abort_with(context, status, request_id)
 
     def sent(self, seconds: float) -> None:
         if self.hooks.recorder is not None:
@@ -153,6 +189,7 @@ def _wrap_unary(method: str, behaviour: UnaryBehaviour, hooks: CallHooks) -> Una
         try:
             await call.begin(request, context)
             response = await behaviour(request, context)
+            await call.send_metadata(context)
         except BaseException as error:
             if is_cancellation(error):
                 call.finish("CANCELLED")
@@ -160,9 +197,10 @@ def _wrap_unary(method: str, behaviour: UnaryBehaviour, hooks: CallHooks) -> Una
             status = call.failed(error)
             outcome = grpc.StatusCode(_code(status.code)).name
             if audit is not None:
-                await audit.record(method, call.request_id, request, None, outcome, status.message)
+                audited = request.empty if isinstance(request, UndecodableRequest) else request
+                await audit.record(method, call.request_id, audited, None, outcome, status.message)
             call.finish(outcome, message=status.message)
-            await abort_with(context, status)
+            await call.abort(context, status)
         if audit is not None:
             await audit.record(method, call.request_id, request, response, "OK", "")
         call.sent(0.0)
@@ -181,14 +219,18 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
         task = asyncio.current_task()
         try:
             await call.begin(request, context)
-            if recorder is not None:
-                recorder.stream_opened(call.method)
-                opened = True
-            if task is not None:
-                hooks.open_streams.add(task)
+            # The servicers validate the request when called and return their generator then:
+            # a bad request ends here, before the initial metadata.
+            stream = behaviour(request, context)
             # Closed at once however the stream ends, so that its cleanup (releasing
             # subscriptions) runs now rather than at garbage collection.
-            async with aclosing(behaviour(request, context)) as responses:  # type: ignore[type-var]
+            async with aclosing(stream) as responses:  # type: ignore[type-var]
+                await call.send_metadata(context)
+                if recorder is not None:
+                    recorder.stream_opened(call.method)
+                    opened = True
+                if task is not None:
+                    hooks.open_streams.add(task)
                 async for response in responses:
                     handed = time.perf_counter()
                     yield response
@@ -208,7 +250,7 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
                 error = ServiceUnavailableError(message)
             status = call.failed(error)
             call.finish(grpc.StatusCode(_code(status.code)).name, messages_sent=sent)
-            await abort_with(context, status)
+            await call.abort(context, status)
         finally:
             if task is not None:
                 hooks.open_streams.discard(task)
@@ -240,6 +282,25 @@ def _guard_reflection(method: str, handler: Handler, guard: ReflectionGuard | No
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def _tolerant(deserializer: Deserializer | None) -> Deserializer | None:
+    """`deserializer`, handing on an UndecodableRequest for bytes it cannot decode (grpc would
+    answer UNKNOWN "Unexpected <class DecodeError>" before the call even started)."""
+    if deserializer is None:
+        return None
+    # The generated handlers' deserializer is the request class's FromString.
+    message_class = getattr(deserializer, "__self__", None)
+    message_name = getattr(getattr(message_class, "DESCRIPTOR", None), "full_name", "message")
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            empty = message_class() if callable(message_class) else None
+            return UndecodableRequest(message_name, empty)
+
+    return deserialize
 
 
 def _code(number: int) -> tuple[int, str]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc.aio
 
 from ibkr.v1 import common_pb2, errors_pb2, market_data_service_pb2, market_data_service_pb2_grpc
 from ibkr_grpc.api import requests
-from ibkr_grpc.api.conversions import contract_message, datetime_of, timestamp
+from ibkr_grpc.api.conversions import contract_message, timestamp
 from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.decimals import write_decimal
 from ibkr_grpc.domain.errors import ViolationCollector
 from ibkr_grpc.domain.market_data import (
@@ -145,7 +146,9 @@ def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
         source = BAR_SOURCES.get(request.source, BarSource.TRADES)
         if request.source not in BAR_SOURCES:
             violations.add("source", f"unknown value {request.source}")
-    end = datetime_of(request.end_time) if request.HasField("end_time") else None
+    end = None
+    if request.HasField("end_time"):
+        end = requests.read_timestamp(violations, "end_time", request.end_time)
     count, unit = 0, SpanUnit.DAYS
     if request.HasField("span"):
         count = request.span.count
@@ -155,15 +158,9 @@ def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
         if request.span.unit not in SPAN_UNITS:
             violations.add("span.unit", "is required")
     elif request.HasField("start_time"):
-        start = datetime_of(request.start_time)
-        until = end or datetime.now(UTC)
-        seconds = math.ceil((until - start).total_seconds())
-        if seconds <= 0:
-            violations.add("start_time", "must be before end_time (or now)")
-        elif seconds <= 86_400:
-            count, unit = seconds, SpanUnit.SECONDS
-        else:
-            count, unit = math.ceil(seconds / 86_400), SpanUnit.DAYS
+        start = requests.read_timestamp(violations, "start_time", request.start_time)
+        if start is not None:  # else read_timestamp has reported it
+            count, unit = _span_since(violations, start, end)
     else:
         violations.add("span", "give span, or start_time and end_time")
     violations.raise_if_any()
@@ -172,6 +169,18 @@ def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
     return HistoryRequest(
         contract, bar_size, count, unit, end, source, request.regular_trading_hours_only
     )
+
+
+def _span_since(
+    violations: ViolationCollector, start: datetime, end: datetime | None
+) -> tuple[int, SpanUnit]:
+    seconds = math.ceil(((end or datetime.now(UTC)) - start).total_seconds())
+    if seconds <= 0:
+        violations.add("start_time", "must be before end_time (or now)")
+        return 0, SpanUnit.DAYS
+    if seconds <= 86_400:
+        return seconds, SpanUnit.SECONDS
+    return math.ceil(seconds / 86_400), SpanUnit.DAYS
 
 
 class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer):
@@ -251,9 +260,10 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
             bars=[bar_message(bar) for bar in bars],
         )
 
-    async def StreamQuotes(
+    def StreamQuotes(
         self, request: pb.StreamQuotesRequest, context: Context
     ) -> AsyncIterator[pb.StreamQuotesResponse]:
+        # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
         if not request.contracts:
             violations.add("contracts", "give at least one contract")
@@ -270,6 +280,11 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
+        return self._quotes(contracts, heartbeat)
+
+    async def _quotes(
+        self, contracts: list[ContractSpec], heartbeat: timedelta
+    ) -> AsyncIterator[pb.StreamQuotesResponse]:
         async with aclosing(self._market_data.stream(contracts, heartbeat)) as items:
             async for item in items:
                 if isinstance(item, Quote):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import grpc.aio
@@ -113,9 +114,10 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
             fills=[fill_message(fill) for fill in page.fills], next_page_token=page.next_page_token
         )
 
-    async def StreamOrderEvents(
+    def StreamOrderEvents(
         self, request: order_service_pb2.StreamOrderEventsRequest, context: Context
     ) -> AsyncIterator[order_service_pb2.StreamOrderEventsResponse]:
+        # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
         if request.after_sequence < 0:
             violations.add("after_sequence", "must not be negative")
@@ -123,8 +125,13 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
+        return self._order_events(request.after_sequence, request.account, heartbeat)
+
+    async def _order_events(
+        self, after_sequence: int, account: str, heartbeat: timedelta
+    ) -> AsyncIterator[order_service_pb2.StreamOrderEventsResponse]:
         events = self._feed.follow(
-            after_sequence=request.after_sequence, account=request.account, heartbeat=heartbeat
+            after_sequence=after_sequence, account=account, heartbeat=heartbeat
         )
         async with aclosing(events) as items:
             async for item in items:

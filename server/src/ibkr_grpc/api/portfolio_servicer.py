@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import grpc.aio
@@ -123,16 +124,22 @@ class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
         pnl = self._portfolio.profit_and_loss(request.account)
         return portfolio_service_pb2.GetPnLResponse(pnl=pnl_message(pnl))
 
-    async def StreamPortfolio(
+    def StreamPortfolio(
         self, request: portfolio_service_pb2.StreamPortfolioRequest, context: Context
     ) -> AsyncIterator[portfolio_service_pb2.StreamPortfolioResponse]:
+        # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
+        return self._updates(request.account, heartbeat)
+
+    async def _updates(
+        self, account: str, heartbeat: timedelta
+    ) -> AsyncIterator[portfolio_service_pb2.StreamPortfolioResponse]:
         response = portfolio_service_pb2.StreamPortfolioResponse
-        updates = self._portfolio.follow(account=request.account, heartbeat=heartbeat)
+        updates = self._portfolio.follow(account=account, heartbeat=heartbeat)
         async with aclosing(updates) as items:
             async for item in items:
                 if isinstance(item, AccountSummary):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 
 from ibkr.v1 import common_pb2, order_service_pb2
 from ibkr_grpc.api.conversions import (
@@ -17,7 +17,6 @@ from ibkr_grpc.api.conversions import (
     SECURITY_TYPES,
     SIDES,
     TIMES_IN_FORCE,
-    datetime_of,
     reverse,
 )
 from ibkr_grpc.domain.contracts import ContractSpec
@@ -53,6 +52,43 @@ MAXIMUM_HEARTBEAT = timedelta(seconds=300)
 
 _DEFAULT_EXCHANGES = {SecurityType.FOREX: "IDEALPRO", SecurityType.CRYPTO: "PAXOS"}
 
+# The ranges google.protobuf's well-known types define (0001-01-01 to 9999-12-31, and +-10,000
+# years); outside them the conversions raise, and a caller's typo would become INTERNAL.
+_TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)
+_DURATION_SECONDS = 315_576_000_000
+_NANOS = 999_999_999
+# IB's contract ids are 32-bit.
+_MAXIMUM_CON_ID = 2**31 - 1
+
+
+def read_timestamp(
+    violations: ViolationCollector, path: str, message: timestamp_pb2.Timestamp
+) -> datetime | None:
+    """Every Timestamp a request carries is read here: None (and a violation) when it is
+    outside 0001-01-01..9999-12-31 or its nanos are not 0..999,999,999."""
+    lowest, highest = _TIMESTAMP_SECONDS
+    if not lowest <= message.seconds <= highest:
+        violations.add(path, "must be between 0001-01-01 and 9999-12-31T23:59:59Z")
+        return None
+    if not 0 <= message.nanos <= _NANOS:
+        violations.add(f"{path}.nanos", "must be 0 to 999,999,999")
+        return None
+    return message.ToDatetime(tzinfo=UTC)
+
+
+def read_duration(
+    violations: ViolationCollector, path: str, message: duration_pb2.Duration
+) -> timedelta | None:
+    """Every Duration a request carries is read here: None (and a violation) when it is
+    beyond +-10,000 years, or its nanos are out of range or of the other sign."""
+    if not -_DURATION_SECONDS <= message.seconds <= _DURATION_SECONDS:
+        violations.add(path, "must be at most 10,000 years either way")
+        return None
+    if not -_NANOS <= message.nanos <= _NANOS or message.seconds * message.nanos < 0:
+        violations.add(f"{path}.nanos", "must be -999,999,999 to 999,999,999, of the seconds' sign")
+        return None
+    return message.ToTimedelta()
+
 
 def read_contract(
     violations: ViolationCollector, path: str, message: common_pb2.Contract, *, present: bool
@@ -62,8 +98,8 @@ def read_contract(
     if not present:
         violations.add(path, "is required")
         return None
-    if message.con_id < 0:
-        violations.add(f"{path}.con_id", "must not be negative")
+    if not 0 <= message.con_id <= _MAXIMUM_CON_ID:
+        violations.add(f"{path}.con_id", f"must be 0 to {_MAXIMUM_CON_ID}")
     if not message.symbol and message.con_id == 0:
         violations.add(f"{path}.symbol", "is required unless con_id is given")
     elif message.symbol and not _SYMBOL.fullmatch(message.symbol):
@@ -326,8 +362,11 @@ def _read_time_range(
     violations: ViolationCollector,
     request: order_service_pb2.ListOrdersRequest | order_service_pb2.ListFillsRequest,
 ) -> tuple[datetime | None, datetime | None]:
-    start = datetime_of(request.start_time) if request.HasField("start_time") else None
-    end = datetime_of(request.end_time) if request.HasField("end_time") else None
+    start = end = None
+    if request.HasField("start_time"):
+        start = read_timestamp(violations, "start_time", request.start_time)
+    if request.HasField("end_time"):
+        end = read_timestamp(violations, "end_time", request.end_time)
     if start is not None and end is not None and end <= start:
         violations.add("end_time", "must be after start_time")
     return start, end
@@ -375,7 +414,9 @@ def read_heartbeat_interval(
 ) -> timedelta:
     if not present:
         return DEFAULT_HEARTBEAT
-    value = interval.ToTimedelta()
+    value = read_duration(violations, "heartbeat_interval", interval)
+    if value is None:
+        return DEFAULT_HEARTBEAT
     if not MINIMUM_HEARTBEAT <= value <= MAXIMUM_HEARTBEAT:
         violations.add("heartbeat_interval", "must be between 1 s and 300 s")
         return DEFAULT_HEARTBEAT

@@ -11,8 +11,9 @@ from typing import Any
 from google.protobuf import duration_pb2
 
 from ibkr.v1 import risk_service_pb2 as pb
+from ibkr_grpc.api.requests import read_duration
 from ibkr_grpc.domain.decimals import read_decimal, write_decimal
-from ibkr_grpc.domain.errors import ViolationCollector
+from ibkr_grpc.domain.errors import ViolationCollector, shown
 from ibkr_grpc.domain.risk import (
     COUNT_LIMITS,
     DECIMAL_LIMITS,
@@ -80,7 +81,7 @@ def _named_fields(
         return FIELDS
     for path in mask:
         if path not in FIELDS:
-            violations.add("update_mask", f"unknown field {path!r}")
+            violations.add("update_mask", f"unknown field {shown(path)}")
     return frozenset(mask) & FIELDS
 
 
@@ -105,6 +106,9 @@ def _read_field(message: pb.RiskLimits, name: str, violations: ViolationCollecto
     if name in SWITCHES:
         return getattr(message, name) if present else True
     if name in WINDOWS:
-        return getattr(message, name).ToTimedelta() if present else getattr(_DEFAULTS, name)
+        if not present:
+            return getattr(_DEFAULTS, name)
+        window = read_duration(violations, path, getattr(message, name))
+        return getattr(_DEFAULTS, name) if window is None else window
     message_text = f"no reader for the risk limit {name}"
     raise AssertionError(message_text)

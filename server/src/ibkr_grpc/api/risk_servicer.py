@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import timedelta
 from typing import Any
 
 import grpc.aio
@@ -121,15 +122,21 @@ class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
             state=state_message(self._trading.current(request.account))
         )
 
-    async def StreamTradingState(
+    def StreamTradingState(
         self, request: pb.StreamTradingStateRequest, context: Context
     ) -> AsyncIterator[pb.StreamTradingStateResponse]:
+        # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
-        async with aclosing(self._trading.states(heartbeat, request.account)) as items:
+        return self._states(heartbeat, request.account)
+
+    async def _states(
+        self, heartbeat: timedelta, account: str
+    ) -> AsyncIterator[pb.StreamTradingStateResponse]:
+        async with aclosing(self._trading.states(heartbeat, account)) as items:
             async for item in items:
                 if isinstance(item, Heartbeat):
                     yield pb.StreamTradingStateResponse(heartbeat=heartbeat_message(item))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ibkr_grpc.domain.errors import ViolationCollector
+from ibkr_grpc.domain.errors import ViolationCollector, shown
 
 # Plain notation only, with a bounded size: an exponent or thirty digits in a price is a bug in
 # the caller, not a number to trade on.
@@ -26,7 +26,7 @@ def read_decimal(
             violations.add(field_path, "is required")
         return None
     if not _PLAIN_DECIMAL.fullmatch(text):
-        violations.add(field_path, f"must be a plain decimal string like 187.25, got {text!r}")
+        violations.add(field_path, f"must be a plain decimal string like 187.25, got {shown(text)}")
         return None
     value = Decimal(text)
     if positive and value <= 0:
