@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
+import pytest
 from ib_async import (
     IB,
     Contract,
@@ -59,13 +61,31 @@ async def test_forex_streams_a_book_without_trades(streaming_simulator: Simulato
         assert math.isnan(ticker.last)
 
 
-async def test_snapshot_returns_a_full_ticker(simulator: Simulator) -> None:
-    async with connected(simulator) as ib:
+async def test_snapshot_returns_a_full_ticker() -> None:
+    # A shorter snapshot end than IB's 11 s (see the next test), so the request ends quickly.
+    config = SimulatorConfig(port=0, tick_rate=0, snapshot_end_seconds=0.2)
+    async with Simulator(config) as simulator, connected(simulator) as ib:
         contract = await _qualified(ib, Stock("SPY", "SMART", "USD"))
         [ticker] = await ib.reqTickersAsync(contract)
         assert _has_book(ticker)
         assert ticker.last == 520.0
         assert simulator.status().market_data_lines == 0
+
+
+async def test_a_snapshot_sends_its_ticks_at_once_and_ends_after_11_seconds(
+    simulator: Simulator,
+) -> None:
+    # IB ends a snapshot with tickSnapshotEnd about 11 seconds after the request, while its
+    # ticks come at once (https://interactivebrokers.github.io/tws-api/md_request.html).
+    assert SimulatorConfig().snapshot_end_seconds == 11.0
+    async with connected(simulator) as ib:
+        contract = await _qualified(ib, Stock("SPY", "SMART", "USD"))
+        request = asyncio.ensure_future(ib.reqTickersAsync(contract))
+        await eventually(lambda: (ticker := ib.ticker(contract)) is not None and _has_book(ticker))
+        # Not ended a second later: reqTickersAsync is still waiting for tickSnapshotEnd.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(request), 1.0)
+        request.cancel()
 
 
 async def test_cancel_stops_the_stream(simulator: Simulator) -> None:

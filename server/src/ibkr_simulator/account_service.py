@@ -150,6 +150,11 @@ class AccountService:
 
     def push_periodic(self, accounts: set[str] | None = None) -> None:
         """Refresh marks: portfolio, account values, summaries and PnL."""
+        self.push_account_values(accounts)
+        self.push_pnl(accounts)
+
+    def push_account_values(self, accounts: set[str] | None = None) -> None:
+        """Portfolio, account values and summaries: IB's three-minute refresh."""
         if accounts is None:
             for recipient, account in self._updates.values():
                 self._send_account_updates(recipient, account, con_id=None)
@@ -158,6 +163,9 @@ class AccountService:
                 self._send_multi(subscription)
         for summary in self._summaries.values():
             self._send_summary(summary)
+
+    def push_pnl(self, accounts: set[str] | None = None) -> None:
+        """reqPnL and reqPnLSingle subscriptions: IB's once-a-second refresh."""
         for pnl in self._pnl.values():
             if accounts is None or pnl.account in accounts:
                 self._send_pnl(pnl)

@@ -80,8 +80,16 @@ class SimulatorConfig:
     # (reqMarketDataType 3 or 4) is served and live requests get error 354.
     market_data_subscribed: bool = True
     base_currency: str = "USD"
-    # Seconds between periodic account, portfolio and PnL pushes (IB sends them every few minutes).
-    account_update_interval: float = 1.0
+    # Seconds between periodic pushes of account values, portfolio and account summaries: IB
+    # sends them on a position change, otherwise every three minutes
+    # (https://interactivebrokers.github.io/tws-api/account_updates.html). Tests shorten it.
+    account_update_interval: float = 180.0
+    # Seconds between reqPnL / reqPnLSingle updates (IB sends them about once a second,
+    # https://interactivebrokers.github.io/tws-api/pnl.html).
+    pnl_update_interval: float = 1.0
+    # Seconds from a snapshot request to its tickSnapshotEnd; the ticks themselves go at once.
+    # IB: "snapshot ... 11 seconds" (https://interactivebrokers.github.io/tws-api/md_request.html).
+    snapshot_end_seconds: float = 11.0
     # TWS's "Master API client ID": that client also receives the openOrder, orderStatus,
     # execDetails and commissionReport of every other client's orders as they happen, and every
     # client's executions in reqExecutions; errors stay with the client that placed the order.

@@ -40,7 +40,11 @@ class Gateway:
             self.accounts, clock, config.limits.account_summary_subscriptions
         )
         self.market_data = MarketDataEngine(
-            self.prices, clock, config.limits, subscribed=config.market_data_subscribed
+            self.prices,
+            clock,
+            config.limits,
+            subscribed=config.market_data_subscribed,
+            snapshot_end_seconds=config.snapshot_end_seconds,
         )
         self.historical = HistoricalDataService(self.prices, clock, config.limits, config.seed)
         self.real_time_bars = RealTimeBarService(clock)

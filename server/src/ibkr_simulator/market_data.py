@@ -5,6 +5,7 @@ Like IB, a line sends its full state once and then only the ticks that changed o
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ibkr_simulator import codes, market_messages, outgoing
@@ -66,7 +67,13 @@ class MarketDataEngine:
     """All market-data lines of all connections, fed by the price book on every step."""
 
     def __init__(
-        self, prices: PriceBook, clock: Clock, limits: Limits, *, subscribed: bool = True
+        self,
+        prices: PriceBook,
+        clock: Clock,
+        limits: Limits,
+        *,
+        subscribed: bool = True,
+        snapshot_end_seconds: float = 0.0,
     ) -> None:
         self._prices = prices
         self._clock = clock
@@ -76,6 +83,10 @@ class MarketDataEngine:
         self._subscribed = subscribed
         self._lines: dict[LineKey, MarketDataLine] = {}
         self._tick_by_tick: dict[LineKey, TickByTickLine] = {}
+        self._snapshot_end_seconds = snapshot_end_seconds
+        # Snapshots whose ticks went out and whose tickSnapshotEnd is due; each timer is
+        # cancelled with its connection or with cancelMktData.
+        self._pending_snapshots: dict[LineKey, asyncio.TimerHandle] = {}
 
     @property
     def line_count(self) -> int:
@@ -141,12 +152,30 @@ class MarketDataEngine:
             recipient.send(market_messages.market_data_type(request_id, reported))
         self._send_changes(line, self._prices.quote(contract.con_id), initial=True)
         if snapshot:
-            recipient.send(market_messages.tick_snapshot_end(request_id))
+            self._end_snapshot_later(recipient, request_id)
             return
         self._lines[key] = line
 
+    def _end_snapshot_later(self, recipient: Recipient, request_id: int) -> None:
+        key = (recipient.connection_id, request_id)
+        if self._snapshot_end_seconds <= 0:
+            recipient.send(market_messages.tick_snapshot_end(request_id))
+            return
+
+        def end() -> None:
+            if self._pending_snapshots.pop(key, None) is not None:
+                recipient.send(market_messages.tick_snapshot_end(request_id))
+
+        loop = asyncio.get_running_loop()
+        self._pending_snapshots[key] = loop.call_later(self._snapshot_end_seconds, end)
+
     def cancel(self, recipient: Recipient, request_id: int) -> None:
-        if self._lines.pop((recipient.connection_id, request_id), None) is None:
+        key = (recipient.connection_id, request_id)
+        pending = self._pending_snapshots.pop(key, None)
+        if pending is not None:
+            pending.cancel()
+            return
+        if self._lines.pop(key, None) is None:
             # IB's 300 for a cancel of a line it does not hold (message-code table).
             recipient.send(
                 outgoing.error(
@@ -194,11 +223,16 @@ class MarketDataEngine:
             del self._lines[key]
         for key in [key for key in self._tick_by_tick if key[0] == connection]:
             del self._tick_by_tick[key]
+        for key in [key for key in self._pending_snapshots if key[0] == connection]:
+            self._pending_snapshots.pop(key).cancel()
 
     def drop_all(self) -> None:
         """IB's 1101 (data lost): every subscription is gone and must be requested again."""
         self._lines.clear()
         self._tick_by_tick.clear()
+        for pending in self._pending_snapshots.values():
+            pending.cancel()
+        self._pending_snapshots.clear()
 
     def on_step(self, quotes: dict[int, Quote]) -> None:
         for line in list(self._lines.values()):

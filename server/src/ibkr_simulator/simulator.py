@@ -147,12 +147,17 @@ class Simulator:
         interval = 1.0 / self.config.tick_rate
         loop = asyncio.get_running_loop()
         next_push = loop.time() + self.config.account_update_interval
+        next_pnl = loop.time() + self.config.pnl_update_interval
+        service = self.gateway.account_service
         while True:
             await asyncio.sleep(interval)
             self.gateway.step()
             if loop.time() >= next_push:
                 next_push = loop.time() + self.config.account_update_interval
-                self.gateway.push_accounts()
+                service.push_account_values()
+            if loop.time() >= next_pnl:
+                next_pnl = loop.time() + self.config.pnl_update_interval
+                service.push_pnl()
 
     # Market control ------------------------------------------------------------------------
 
