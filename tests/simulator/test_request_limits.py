@@ -12,8 +12,9 @@ from tests.support.market_hours import TRADING_MORNING
 
 async def _contracts(ib: IB, *symbols: str) -> list[Contract]:
     found = await ib.qualifyContractsAsync(*(Stock(symbol, "SMART", "USD") for symbol in symbols))
-    assert all(isinstance(contract, Contract) for contract in found)
-    return [contract for contract in found if contract is not None]
+    qualified = [contract for contract in found if isinstance(contract, Contract)]
+    assert len(qualified) == len(symbols)
+    return qualified
 
 
 def _errors(ib: IB) -> list[tuple[int, int, str]]:
