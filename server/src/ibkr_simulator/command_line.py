@@ -12,6 +12,7 @@ from pathlib import Path
 from ibkr_simulator.clock import parse_instant
 from ibkr_simulator.config import FillPolicy, Limits, SimulatorConfig
 from ibkr_simulator.control import CONTROL_HELP, ControlServer
+from ibkr_simulator.liquidity import DISPLAYED, LIQUIDITY_MODES, configured
 from ibkr_simulator.simulator import Simulator
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--partial-fill-quantity",
         type=float,
         default=None,
-        help="fill at most this quantity per order per price step (default: fill at once)",
+        help="fill at most this quantity per order per price step (default: what the book shows)",
+    )
+    parser.add_argument(
+        "--liquidity",
+        choices=LIQUIDITY_MODES,
+        default=DISPLAYED,
+        help=(
+            "displayed (default): orders take the sizes the book shows, walking deeper levels "
+            "at worse prices in several executions; unlimited: any size fills at the touch at once"
+        ),
+    )
+    parser.add_argument(
+        "--book-levels",
+        type=int,
+        default=5,
+        help="price levels per side of the simulated book, the touch included (default 5)",
+    )
+    parser.add_argument(
+        "--level-size",
+        type=float,
+        default=None,
+        help="size shown at each level beyond the touch (default: the touch's displayed size)",
+    )
+    parser.add_argument(
+        "--level-spacing-ticks",
+        type=int,
+        default=1,
+        help="ticks between levels of the simulated book (default 1)",
     )
     parser.add_argument(
         "--contracts",
@@ -134,8 +162,21 @@ def config_from_arguments(arguments: argparse.Namespace) -> SimulatorConfig:
             messages_per_second=arguments.messages_per_second,
             market_data_lines=arguments.market_data_lines,
         ),
-        fills=FillPolicy(partial_fill_quantity=arguments.partial_fill_quantity),
+        fills=_fill_policy(arguments),
     )
+
+
+def _fill_policy(arguments: argparse.Namespace) -> FillPolicy:
+    try:
+        return configured(
+            FillPolicy(partial_fill_quantity=arguments.partial_fill_quantity),
+            arguments.liquidity,
+            levels=arguments.book_levels,
+            level_size=arguments.level_size,
+            spacing_ticks=arguments.level_spacing_ticks,
+        )
+    except ValueError as error:
+        raise SystemExit(f"ibkr-grpc sim: {error}") from None
 
 
 async def serve(config: SimulatorConfig) -> None:

@@ -46,8 +46,17 @@ class Limits:
 class FillPolicy:
     """How orders execute against the simulated market."""
 
-    # Largest quantity filled per order per price step; None fills the whole order at once.
+    # Largest quantity filled per order per price step; None: as much as the book shows.
     partial_fill_quantity: float | None = None
+    # "displayed": orders take only the size the book shows (the touch is the bidSize/askSize
+    # the market data reports, deeper levels at worse prices), so large orders fill in several
+    # executions at several prices. "unlimited": any size fills at the touch at once.
+    liquidity: str = "displayed"
+    # Price levels per side of the book, the touch included, one or more ticks apart.
+    book_levels: int = 5
+    level_spacing_ticks: int = 1
+    # Size shown at each level beyond the touch; None: the same size as the touch.
+    level_size: float | None = None
     # IB-like tiered commission for stocks: per share, with a minimum and a cap of trade value.
     commission_per_share: float = 0.005
     minimum_commission: float = 1.0

@@ -45,6 +45,9 @@ Control commands (one per line; answers start with "ok" or "error"):
                                   DAY/GTD orders past their end expire, held orders open
   advance SECONDS                 move the simulated clock forward SECONDS, likewise
   clock-speed N                   simulated seconds per real second (0 stops the clock)
+  liquidity [displayed|unlimited [LEVELS [SIZE]]]
+                                  show or set the liquidity model: displayed sizes at LEVELS
+                                  prices per side (SIZE beyond the touch), or any size at once
   help                            this text"""
 
 Command = Callable[[Simulator, list[str]], Awaitable[str]]
@@ -160,6 +163,20 @@ async def _expire(simulator: Simulator, _: list[str]) -> str:
     return "day orders expired"
 
 
+async def _liquidity(simulator: Simulator, arguments: list[str]) -> str:
+    if arguments:
+        mode, *rest = arguments
+        levels = int(_number(rest[0])) if rest else None
+        size = _number(rest[1]) if len(rest) > 1 else None
+        simulator.set_liquidity(mode, levels=levels, level_size=size)
+    policy = simulator.gateway.orders.fill_policy
+    size_text = "touch" if policy.level_size is None else f"{policy.level_size:g}"
+    return (
+        f"liquidity={policy.liquidity} levels={policy.book_levels} level_size={size_text} "
+        f"spacing_ticks={policy.level_spacing_ticks}"
+    )
+
+
 def _describe_time(simulator: Simulator) -> str:
     now = simulator.now()
     phase = US_EQUITIES.phase(now).value
@@ -209,6 +226,7 @@ COMMANDS: dict[str, Command] = {
     "set-time": _set_time,
     "advance": _advance,
     "clock-speed": _clock_speed,
+    "liquidity": _liquidity,
     "help": _help,
 }
 

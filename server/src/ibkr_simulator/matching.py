@@ -1,4 +1,4 @@
-"""Pure matching rules: when an order triggers and at what price it can fill against a quote."""
+"""Pure matching rules: when an order triggers, and the worst price it accepts once it is active."""
 
 from __future__ import annotations
 
@@ -62,14 +62,6 @@ def effective_limit(order: SimulatedOrder) -> float | None:
     return None
 
 
-def executable_price(order: SimulatedOrder, quote: Quote) -> float | None:
-    """The price this order fills at now, or None if the market does not reach it."""
-    if order.order_type not in {MARKET, LIMIT} and not order.triggered:
-        return None
-    touch = quote.ask if order.is_buy else quote.bid
-    limit = effective_limit(order)
-    if limit is None:
-        return touch
-    if order.is_buy:
-        return touch if touch <= limit else None
-    return touch if touch >= limit else None
+def is_active(order: SimulatedOrder) -> bool:
+    """Whether the order takes liquidity now: market and limit orders, stops once triggered."""
+    return order.order_type in {MARKET, LIMIT} or order.triggered

@@ -10,12 +10,19 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from ibkr_simulator import codes
+from ibkr_simulator import codes, oca
 from ibkr_simulator.account import AccountBook
 from ibkr_simulator.clock import Clock, format_ib_datetime
 from ibkr_simulator.config import FillPolicy
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
-from ibkr_simulator.matching import check_trigger, executable_price, is_stop_type, update_trail
+from ibkr_simulator.liquidity import BookLevel, LiquidityBook, plan_executions
+from ibkr_simulator.matching import (
+    check_trigger,
+    effective_limit,
+    is_active,
+    is_stop_type,
+    update_trail,
+)
 from ibkr_simulator.order_events import (
     ExecutionRecord,
     OrderCancelled,
@@ -58,6 +65,10 @@ class OrderEngine:
         self._prices = prices
         self._accounts = accounts
         self._fills = fills
+        self._liquidity = LiquidityBook(fills)
+        # During a matching pass: executions in OCA groups without block, whose other members
+        # are reduced only once every order has seen the new book (None outside a pass).
+        self._unblocked_executions: list[SimulatedOrder] | None = None
         self._clock = clock
         self._sink = sink
         # The order each (clientId, orderId) names now; a gateway restart can reuse ids.
@@ -99,6 +110,15 @@ class OrderEngine:
 
     def reject_next_order(self, reason: str) -> None:
         self._rejections.append(reason)
+
+    def set_fill_policy(self, policy: FillPolicy) -> None:
+        """Change how orders execute from now on (liquidity, partial fills, commissions)."""
+        self._fills = policy
+        self._liquidity.policy = policy
+
+    @property
+    def fill_policy(self) -> FillPolicy:
+        return self._fills
 
     def forget_order_ids(self) -> None:
         """A gateway restart: nextValidId starts again at 1, while working orders keep going."""
@@ -177,6 +197,7 @@ class OrderEngine:
             )
             return
         self._cancel_with_children(order, confirm=True, reason="")
+        self._cancel_rest_of_group(order)
 
     def cancel_all(self) -> None:
         """reqGlobalCancel: every working or held order of every client."""
@@ -208,10 +229,16 @@ class OrderEngine:
 
     def on_quotes(self, quotes: dict[int, Quote]) -> None:
         """Match every working order against the new book of its instrument."""
-        for order in self.orders():
-            quote = quotes.get(order.contract.con_id)
-            if quote is not None and self._is_live(order):
-                self._evaluate(order, quote, first=False)
+        self._unblocked_executions = []
+        try:
+            for order in self.orders():
+                quote = quotes.get(order.contract.con_id)
+                if quote is not None and self._is_live(order):
+                    self._evaluate(order, quote, first=False)
+        finally:
+            executed, self._unblocked_executions = self._unblocked_executions, None
+        for order in executed:
+            self._rebalance_group(order)
 
     # Placement -----------------------------------------------------------------------------
 
@@ -261,10 +288,13 @@ class OrderEngine:
         account = self._account_for(request)
         validate_terms(request, contract)
         parent = None
+        oca_group, oca_type = request.oca_group, request.oca_type
         if request.parent_id:
             parent = self._orders.get((client_id, request.parent_id))
             if parent is None or parent.is_done:
                 raise OrderRejectionError(f"Parent order {request.parent_id} is not working")
+            if not oca_group:
+                oca_group, oca_type = str(parent.perm_id), oca.BRACKET_OCA_TYPE
         return SimulatedOrder(
             client_id=client_id,
             order_id=request.order_id,
@@ -277,8 +307,8 @@ class OrderEngine:
             limit_price=request.limit_price,
             aux_price=request.aux_price,
             time_in_force=request.time_in_force,
-            oca_group=request.oca_group,
-            oca_type=request.oca_type,
+            oca_group=oca_group,
+            oca_type=oca_type,
             order_reference=request.order_reference,
             parent_id=request.parent_id,
             outside_regular_hours=request.outside_regular_hours,
@@ -287,19 +317,24 @@ class OrderEngine:
             trail_stop_price=request.trail_stop_price,
             placed_at=self._clock(),
             parent_perm_id=parent.perm_id if parent else 0,
+            oca_basis=request.total_quantity,
         )
 
     def _modify(self, order: SimulatedOrder, request: OrderRequest) -> None:
         validate_terms(request, order.contract)
         if request.total_quantity < order.filled:
             raise OrderRejectionError("The new quantity is below the quantity already filled")
+        if request.total_quantity != order.total_quantity:
+            order.oca_basis = request.total_quantity
         order.total_quantity = request.total_quantity
         order.order_type = request.order_type
         order.limit_price = request.limit_price
         order.aux_price = request.aux_price
         order.time_in_force = request.time_in_force
         order.order_reference = request.order_reference
-        order.oca_group = request.oca_group
+        if request.oca_group or not order.parent_id:
+            # A bracket child keeps the group IB gave it when the client sends none.
+            order.oca_group = request.oca_group
         order.trailing_percent = request.trailing_percent
         if request.trail_stop_price is not None:
             order.trail_stop_price = request.trail_stop_price
@@ -363,9 +398,13 @@ class OrderEngine:
         if order.triggered and not was_triggered:
             order.status = OrderStatusName.SUBMITTED
             self._sink(OrderStatusChanged(order, status_report(order)))
-        price = executable_price(order, quote)
         immediate = order.time_in_force in {"IOC", "FOK"}
-        if price is None:
+        levels: list[BookLevel] = []
+        if is_active(order):
+            levels = self._liquidity.available(
+                quote, order.contract, buy=order.is_buy, limit=effective_limit(order)
+            )
+        if not levels:
             if immediate and (first or order.triggered):
                 self._finish_cancel(order, confirm=True, reason="IOC/FOK order not marketable")
             return
@@ -373,13 +412,22 @@ class OrderEngine:
         partial = self._fills.partial_fill_quantity
         if partial is not None and order.time_in_force != "FOK":
             quantity = min(quantity, partial)
-        self._fill(order, quantity, price)
+        # Walk the book best price first: one execution per level, as IB reports a sweep.
+        executions = plan_executions(levels, quantity)
+        if order.time_in_force == "FOK" and sum(size for _, size in executions) < quantity - 1e-9:
+            self._finish_cancel(order, confirm=True, reason="FOK order cannot fill in full")
+            return
+        for price, size in executions:
+            if order.is_done:
+                break
+            self._liquidity.take(order.contract, buy=order.is_buy, price=price, quantity=size)
+            self._fill(order, size, price)
         if immediate and not order.is_done:
             self._finish_cancel(order, confirm=True, reason="IOC remainder")
 
     def _fill(self, order: SimulatedOrder, quantity: float, price: float) -> None:
         contract = order.contract
-        commission = commission_for(self._fills, contract, quantity, price)
+        commission = self._commission_of_execution(order, quantity, price)
         realized = self._accounts.apply_fill(
             order.account,
             contract,
@@ -422,29 +470,63 @@ class OrderEngine:
         self._executions.append(record)
         self._sink(OrderFilled(order, status_report(order), record))
         if order.status == OrderStatusName.FILLED:
-            self._after_complete_fill(order)
+            for child in self._children(order):
+                if child.is_working:
+                    child.status = self._initial_status(child)
+                    self._sink(OrderStatusChanged(child, status_report(child)))
+        if oca.group_key(order) is None:
+            return
+        if self._unblocked_executions is not None and not oca.blocks(order):
+            # No block: the other members may still execute against this same book.
+            self._unblocked_executions.append(order)
+        else:
+            self._rebalance_group(order)
 
-    def _after_complete_fill(self, order: SimulatedOrder) -> None:
-        for child in self._children(order):
-            if child.is_working:
-                child.status = self._initial_status(child)
-                self._sink(OrderStatusChanged(child, status_report(child)))
-        siblings: list[SimulatedOrder] = []
-        if order.parent_id:
-            parent = self._orders.get((order.client_id, order.parent_id))
-            if parent is not None:
-                siblings += [child for child in self._children(parent) if child is not order]
-        if order.oca_group:
-            siblings += [
-                other
-                for other in self.orders()
-                if other is not order
-                and other.oca_group == order.oca_group
-                and other.account == order.account
-            ]
-        for sibling in siblings:
-            if not sibling.is_done:
-                self._finish_cancel(sibling, confirm=True, reason="OCA group filled")
+    def _commission_of_execution(
+        self, order: SimulatedOrder, quantity: float, price: float
+    ) -> float:
+        """IB's minimum and cap apply per order, so a sweep is not charged a minimum per level:
+        each execution is charged what it adds to the order's commission so far."""
+        filled = order.filled + quantity
+        average = (order.filled * order.average_fill_price + quantity * price) / filled
+        total = commission_for(self._fills, order.contract, filled, average)
+        commission = round(max(0.0, total - order.commission_charged), 4)
+        order.commission_charged += commission
+        return commission
+
+    # OCA groups ------------------------------------------------------------------------------
+
+    def _group_members(self, order: SimulatedOrder) -> list[SimulatedOrder]:
+        key = oca.group_key(order)
+        return [member for member in self.orders() if oca.group_key(member) == key]
+
+    def _rebalance_group(self, executed: SimulatedOrder) -> None:
+        """After an execution, IB cancels or shrinks the group's other working orders."""
+        for change in oca.adjustments(executed, self._group_members(executed)):
+            member = change.order
+            if member.is_done:
+                continue
+            if change.cancels:
+                self._finish_cancel(member, confirm=True, reason="OCA group executed")
+            else:
+                member.total_quantity = change.new_total_quantity
+                self._sink(OrderOpened(member, status_report(member)))
+
+    def _cancel_rest_of_group(self, order: SimulatedOrder) -> None:
+        """A member the client cancels before the group executes takes the others with it.
+
+        IB's glossary: "If an order is canceled by the client before execution, all remaining
+        orders in the OCA group will automatically be canceled, but if one of the orders is
+        rejected or canceled by the system, the remaining order(s) WILL NOT".
+        """
+        if oca.group_key(order) is None:
+            return
+        members = self._group_members(order)
+        if any(member.filled > 0 for member in members):
+            return
+        for member in members:
+            if member is not order and not member.is_done:
+                self._cancel_with_children(member, confirm=True, reason="OCA group cancelled")
 
     # Cancellation ----------------------------------------------------------------------------
 

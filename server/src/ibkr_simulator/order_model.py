@@ -181,6 +181,11 @@ class SimulatedOrder:
     completed_reason: str = ""
     parent_perm_id: int = 0
     fills: list[str] = field(default_factory=list)
+    # The size an OCA group's proportional reductions are measured against: the quantity the
+    # client last asked for (IB reduces the rest "in proportion to the fraction executed").
+    oca_basis: float = 0.0
+    # Commission charged over the executions so far: IB's minimum is per order, not per fill.
+    commission_charged: float = 0.0
 
     @property
     def is_buy(self) -> bool:

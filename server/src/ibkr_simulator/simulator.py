@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from ibkr_simulator import codes
+from ibkr_simulator import codes, liquidity
 from ibkr_simulator.clock import Clock, SimulatedClock, format_ib_datetime
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
@@ -263,6 +263,15 @@ class Simulator:
     def reject_next_order(self, reason: str = "Simulated rejection") -> None:
         """The next new order (from any client) is rejected with error 201 and `reason`."""
         self.gateway.orders.reject_next_order(reason)
+
+    def set_liquidity(
+        self, mode: str, *, levels: int | None = None, level_size: float | None = None
+    ) -> None:
+        """Switch the liquidity model ("displayed" or "unlimited") for every later execution."""
+        orders = self.gateway.orders
+        orders.set_fill_policy(
+            liquidity.configured(orders.fill_policy, mode, levels=levels, level_size=level_size)
+        )
 
     def expire_day_orders(self) -> None:
         """Run the close now, whatever the clock says: working DAY orders are cancelled."""
