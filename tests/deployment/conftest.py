@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import shutil
 import socket
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -72,39 +73,42 @@ async def envoy_metric_names(tmp_path: Path) -> AsyncIterator[set[str]]:
     """Envoy's /stats/prometheus, running the config compose renders (on free local ports)."""
     if not ENVOY.exists():
         pytest.fail(INSTALL_ENVOY)
-    config = render_envoy_config(tmp_path, listen_port=free_port())
-    admin_port = free_port()
-    # The same overlay compose passes, on a local port (JSON is YAML too).
-    address = {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
-    admin = json.dumps({"admin": {"address": address}})
+    stats_port = free_port()
+    # A short private folder for the admin socket (a socket path must fit in 108 bytes).
+    private = Path(tempfile.mkdtemp(prefix="envoy-admin-"))
+    config = render_envoy_config(
+        tmp_path,
+        listen_port=free_port(),
+        stats_port=stats_port,
+        admin_socket=private / "admin.sock",
+    )
     log = tmp_path / "envoy.log"
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             ENVOY,
             "--config-path",
             str(config),
-            "--config-yaml",
-            admin,
             "--disable-hot-restart",
             "--base-id",
-            str(admin_port),
+            str(stats_port),
             "--log-level",
             "warning",
             stdout=output,
             stderr=output,
         )
-    admin_url = f"http://127.0.0.1:{admin_port}"
+    # Through the stats listener, as Prometheus reads it.
+    stats_url = f"http://127.0.0.1:{stats_port}"
     try:
 
         async def ready() -> bool:
             if process.returncode is not None:
                 raise AssertionError(f"Envoy exited: {log.read_text(encoding='utf-8')}")
             with contextlib.suppress(urllib.error.URLError, OSError):
-                return (await fetch_soon(f"{admin_url}/ready")).strip() == "LIVE"
+                return (await fetch_soon(f"{stats_url}/ready")).strip() == "LIVE"
             return False
 
         await eventually(ready, within=20, message="Envoy never became ready")
-        yield exposed_names(await fetch_soon(f"{admin_url}/stats/prometheus"))
+        yield exposed_names(await fetch_soon(f"{stats_url}/stats/prometheus"))
     finally:
         if process.returncode is None:
             process.terminate()
@@ -113,3 +117,4 @@ async def envoy_metric_names(tmp_path: Path) -> AsyncIterator[set[str]]:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        shutil.rmtree(private, ignore_errors=True)

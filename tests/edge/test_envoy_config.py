@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from google.protobuf import descriptor_pb2
 
 from ibkr_grpc.edge import envoy_config
@@ -45,7 +47,9 @@ def test_envoy_accepts_a_rendered_config_and_refuses_a_broken_one(tmp_path: Path
         listen_port=18080,
         upstream_host="server",
         upstream_port=15051,
-        admin_port=19901,
+        admin_socket="/run/ibkr-grpc/envoy-admin.sock",
+        stats_host="0.0.0.0",  # noqa: S104  # only rendered and validated, never bound
+        stats_port=19901,
         allowed_origins=("https://trader.example.com", "http://[::1]:5173"),
         static_dir=str(REPOSITORY / "webapp" / "dist") + "/",
         descriptor_path=str(COMMITTED_DESCRIPTOR_SET),
@@ -54,7 +58,8 @@ def test_envoy_accepts_a_rendered_config_and_refuses_a_broken_one(tmp_path: Path
     text = rendered.read_text()
     assert "port_value: 18080" in text
     assert 'address: "server", port_value: 15051' in text
-    assert "address: 127.0.0.1, port_value: 19901" in text, "admin stays on loopback"
+    assert 'pipe: {path: "/run/ibkr-grpc/envoy-admin.sock", mode: 384}' in text, "mode 0600"
+    assert '{address: "0.0.0.0", port_value: 19901}' in text, "the read-only stats listener"
     assert '- exact: "https://trader.example.com"' in text
     assert f'file_path_prefix: "{REPOSITORY / "webapp" / "dist"}"' in text, "normalised"
     result = validate(rendered)
@@ -85,7 +90,10 @@ def test_an_api_only_config_leaves_out_the_file_server(tmp_path: Path) -> None:
     "parameters",
     [
         {"listen_port": 0},
-        {"admin_port": 70000},
+        {"stats_port": 70000},
+        {"admin_socket": "var/a.sock", "stats_port": 0},
+        {"stats_port": 9901},
+        {"admin_socket": "admin.sock\n  evil: true"},
         {"upstream_host": "server\n  evil: true"},
         {"upstream_host": "server\n"},
         {"allowed_origins": ("*",)},
@@ -104,13 +112,15 @@ def test_renderer_refuses_parameters_that_would_break_or_widen_the_config(
 def test_command_line_writes_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "envoy.yaml"
     arguments = ["--listen", "127.0.0.1:18081", "--upstream", "127.0.0.1:15052"]
-    arguments += ["--admin-port", "19902", "--allowed-origin", "http://a.example"]
+    arguments += ["--admin-socket", "var/envoy-admin.sock", "--stats-listen", "127.0.0.1:19902"]
+    arguments += ["--allowed-origin", "http://a.example"]
     arguments += ["--allowed-origin", "http://b.example:8443", "-o", str(output)]
     assert envoy_config.main(arguments) == 0
     expected = EdgeConfig(
         listen_port=18081,
         upstream_port=15052,
-        admin_port=19902,
+        admin_socket="var/envoy-admin.sock",
+        stats_port=19902,
         allowed_origins=("http://a.example", "http://b.example:8443"),
     )
     assert output.read_text() == render(expected)
@@ -145,3 +155,20 @@ def test_committed_descriptor_set_lets_the_transcoder_print_error_details() -> N
         "google/rpc/status.proto",
         "google/rpc/error_details.proto",
     } <= files
+
+
+def test_the_default_config_has_no_admin_interface_and_never_logs_a_token() -> None:
+    rendered = yaml.safe_load(render())
+    assert "admin" not in rendered, "no admin unless asked for, and never on TCP"
+    listeners = rendered["static_resources"]["listeners"]
+    assert [listener["name"] for listener in listeners] == ["edge"]
+    manager = listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]
+    for access_log in manager["access_log"]:
+        logged = json.dumps(access_log["typed_config"]["log_format"]).lower()
+        assert "authorization" not in logged
+        assert "%req(" in logged
+
+
+def test_an_admin_interface_is_a_unix_socket_of_mode_0600() -> None:
+    rendered = yaml.safe_load(render(EdgeConfig(admin_socket="var/envoy-admin.sock")))
+    assert rendered["admin"]["address"] == {"pipe": {"path": "var/envoy-admin.sock", "mode": 0o600}}

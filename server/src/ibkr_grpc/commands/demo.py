@@ -44,7 +44,6 @@ def run(arguments: Sequence[str]) -> int:
     parser.add_argument(
         "--edge-listen", default="127.0.0.1:8080", help="Envoy: UI, gRPC-Web, HTTP/JSON"
     )
-    parser.add_argument("--edge-admin-port", type=int, default=9901, help="Envoy's admin port")
     parser.add_argument("--no-edge", action="store_true", help="run without Envoy and the UI")
     options = parser.parse_args(list(arguments))
     configure_logging(options.log_level.upper())
@@ -188,7 +187,8 @@ class Edge:
             listen_host=host,
             listen_port=int(port),
             upstream_port=upstream_port,
-            admin_port=options.edge_admin_port,
+            # Envoy's admin interface: a Unix socket only this user can open (mode 0600).
+            admin_socket="var/demo-envoy-admin.sock",
             static_dir="webapp/dist" if ui else None,
             descriptor_path=str(DESCRIPTOR_SET),
         )

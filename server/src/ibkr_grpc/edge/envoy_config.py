@@ -32,6 +32,7 @@ DEFAULT_ALLOWED_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+")
+_SOCKET_PATH = re.compile(r"[A-Za-z0-9_./\-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,29 @@ class EdgeConfig:
     listen_port: int = 8080
     upstream_host: str = "127.0.0.1"
     upstream_port: int = 50051
-    admin_port: int = 9901
+    # Envoy's admin interface can change its log level (debug logs print bearer tokens), fail
+    # its health check and stop it: never on TCP. None: no admin interface at all; a path: a
+    # Unix socket of mode 0600, reachable only by Envoy's own user.
+    admin_socket: str | None = None
+    # A listener that serves only GET /ready and GET /stats/prometheus, read from the admin
+    # socket: for Prometheus and probes on another host. Needs admin_socket.
+    stats_host: str = "127.0.0.1"
+    stats_port: int | None = None
     allowed_origins: tuple[str, ...] = field(default=DEFAULT_ALLOWED_ORIGINS)
     # None leaves out the UI's route and Envoy's file_server filter: an API-only edge.
     static_dir: str | None = "webapp/dist"
     descriptor_path: str = "envoy/ibkr_v1_descriptor.binpb"
 
     def __post_init__(self) -> None:
-        for name in ("listen_port", "upstream_port", "admin_port"):
+        for name in ("listen_port", "upstream_port", "stats_port"):
             port = getattr(self, name)
-            if not 0 < port < 65536:
+            if port is not None and not 0 < port < 65536:
                 raise ValueError(f"{name} must be a TCP port (1-65535), not {port}")
-        for name in ("listen_host", "upstream_host"):
+        if self.admin_socket is not None and not _SOCKET_PATH.fullmatch(self.admin_socket):
+            raise ValueError("admin_socket must be a file path (letters, digits, / . _ -)")
+        if self.stats_port is not None and self.admin_socket is None:
+            raise ValueError("stats_port must come with admin_socket: it reads the admin")
+        for name in ("listen_host", "upstream_host", "stats_host"):
             if not _HOST.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name} must be a host name or an IP address")
         for origin in self.allowed_origins:
@@ -75,16 +87,34 @@ def render(config: EdgeConfig | None = None) -> str:
         for origin in config.allowed_origins
     )
     return _TEMPLATE.substitute(
+        admin=_admin(config.admin_socket),
+        stats_listener=_stats_listener(config),
+        stats_cluster=_STATS_CLUSTER.substitute(admin_socket=json.dumps(config.admin_socket))
+        if config.stats_port is not None
+        else "",
         listen_host=json.dumps(config.listen_host),
         listen_port=config.listen_port,
         upstream_host=json.dumps(config.upstream_host),
         upstream_port=config.upstream_port,
-        admin_port=config.admin_port,
         allowed_origins=origins or "                            []",
         ui_route=_ui_route(config.static_dir),
         file_server_filter=_FILE_SERVER_FILTER if config.static_dir is not None else "",
         descriptor_path=json.dumps(config.descriptor_path),
         services=json.dumps(list(TRANSCODED_SERVICES)),
+    )
+
+
+def _admin(admin_socket: str | None) -> str:
+    if admin_socket is None:
+        return "# No admin interface (render with --admin-socket PATH for one).\n"
+    return _ADMIN.substitute(admin_socket=json.dumps(admin_socket))
+
+
+def _stats_listener(config: EdgeConfig) -> str:
+    if config.stats_port is None:
+        return ""
+    return _STATS_LISTENER.substitute(
+        stats_host=json.dumps(config.stats_host), stats_port=config.stats_port
     )
 
 
@@ -127,7 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the ibkr-grpc server (default 127.0.0.1:50051)",
     )
     parser.add_argument(
-        "--admin-port", type=int, default=defaults.admin_port, help="admin port on 127.0.0.1"
+        "--admin-socket",
+        help="Envoy's admin interface on this Unix socket, mode 0600 (default: none)",
+    )
+    parser.add_argument(
+        "--stats-listen",
+        type=_split_address,
+        help="serve only GET /ready and /stats/prometheus on HOST:PORT (needs --admin-socket)",
     )
     parser.add_argument(
         "--allowed-origin",
@@ -157,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             listen_port=arguments.listen[1],
             upstream_host=arguments.upstream[0],
             upstream_port=arguments.upstream[1],
-            admin_port=arguments.admin_port,
+            admin_socket=arguments.admin_socket,
+            stats_host=arguments.stats_listen[0] if arguments.stats_listen else "127.0.0.1",
+            stats_port=arguments.stats_listen[1] if arguments.stats_listen else None,
             allowed_origins=tuple(arguments.allowed_origins or defaults.allowed_origins),
             static_dir=arguments.static_dir,
             descriptor_path=arguments.descriptor,
@@ -177,10 +215,9 @@ _TEMPLATE = Template("""\
 # Generated by `python -m ibkr_grpc.edge.envoy_config`: edit the renderer, not this file
 # (a test keeps envoy/envoy.yaml equal to its defaults). Relative paths are resolved against
 # Envoy's working directory. Run: envoy -c envoy/envoy.yaml --disable-hot-restart
-admin:
-  address:
-    socket_address: {address: 127.0.0.1, port_value: $admin_port}
-
+# Never run it with --log-level debug or trace where tokens matter: those levels print every
+# request header, the authorization header too. The access log below names none.
+$admin
 overload_manager:
   resource_monitors:
     - name: envoy.resource_monitors.global_downstream_max_connections
@@ -300,7 +337,7 @@ $ui_route                        - name: not_found
 $file_server_filter                  - name: envoy.filters.http.router
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-
+$stats_listener
   clusters:
     - name: ibkr_grpc
       type: STRICT_DNS
@@ -324,6 +361,65 @@ $file_server_filter                  - name: envoy.filters.http.router
             http2_protocol_options:
               # Find a dead server connection between heartbeats, not at the next write.
               connection_keepalive: {interval: 30s, timeout: 5s}
+$stats_cluster""")
+
+# Mode 0600 (384): only Envoy's own user may connect. The socket's folder should be private too.
+_ADMIN = Template("""\
+admin:
+  address:
+    pipe: {path: $admin_socket, mode: 384}
+""")
+
+# Read-only: two exact GET paths reach the admin socket, everything else is 404, so the network
+# can scrape metrics but not change the log level, fail the health check or stop Envoy.
+_STATS_LISTENER = Template("""\
+    - name: stats
+      address:
+        socket_address: {address: $stats_host, port_value: $stats_port}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: stats
+                codec_type: AUTO
+                normalize_path: true
+                merge_slashes: true
+                route_config:
+                  name: stats
+                  virtual_hosts:
+                    - name: stats
+                      domains: ["*"]
+                      routes:
+                        - match:
+                            path: "/stats/prometheus"
+                            headers:
+                              - {name: ":method", string_match: {exact: "GET"}}
+                          route: {cluster: envoy_admin}
+                        - match:
+                            path: "/ready"
+                            headers:
+                              - {name: ":method", string_match: {exact: "GET"}}
+                          route: {cluster: envoy_admin}
+                        - match: {prefix: "/"}
+                          direct_response: {status: 404, body: {inline_string: "not found\\n"}}
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+""")
+
+_STATS_CLUSTER = Template("""\
+    - name: envoy_admin
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: envoy_admin
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    pipe: {path: $admin_socket}
 """)
 
 # Only with static files: Envoy still marks file_server work in progress.

@@ -8,6 +8,8 @@ from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import structlog
+
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.errors import GatewayUnavailableError, InvalidContractError, ServiceError
 from ibkr_grpc.domain.market_data import (
@@ -37,6 +39,7 @@ from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseQualifier
 from ibkr_grpc.services.single_flight import SingleFlight
 from ibkr_grpc.services.stream_merge import follow_buffer
 
+_log = structlog.get_logger("ibkr_grpc.market_data")
 QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
 # A cached quote is fresh this long; contract lookups are cached for a day.
 QUOTE_FRESH_SECONDS = 2.0
@@ -122,6 +125,7 @@ class MarketDataService:
         self._cache, self._bus = cache, bus
         if self._publisher is None:
             self._publisher = asyncio.create_task(self._publish_quotes(), name="quote-publisher")
+            self._publisher.add_done_callback(_log_publisher_failure)
 
     async def stop(self) -> None:
         publisher, self._publisher = self._publisher, None
@@ -135,6 +139,9 @@ class MarketDataService:
             self._unpublished[quote.contract.con_id] = quote
 
     async def _publish_quotes(self) -> None:
+        """Every quarter second, each contract's newest quote. The bus and cache never raise
+        for Redis being down, and time out when it hangs; a cycle then takes longer, and the
+        quotes that arrive meanwhile are conflated into the next one."""
         while True:
             await asyncio.sleep(PUBLISH_INTERVAL_SECONDS)
             pending, self._unpublished = self._unpublished, {}
@@ -266,3 +273,8 @@ class MarketDataService:
                     yield item
         finally:
             self._hub.unwatch(qualified, buffer)
+
+
+def _log_publisher_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("the quote publisher failed", exc_info=task.exception())
