@@ -50,7 +50,7 @@ async def order_service_health(server: RunningServer) -> int:
         response = await stub.Check(health_pb2.HealthCheckRequest(service=ORDER_SERVICE))
         return int(response.status)
     finally:
-        await channel.close()
+        await channel.close(None)
 
 
 async def test_orders_wait_out_a_database_outage(
@@ -62,7 +62,8 @@ async def test_orders_wait_out_a_database_outage(
     await postgres.stop()
 
     async def not_serving() -> bool:
-        return await order_service_health(server) == health_pb2.HealthCheckResponse.NOT_SERVING
+        status = await order_service_health(server)
+        return bool(status == health_pb2.HealthCheckResponse.NOT_SERVING)
 
     await eventually(not_serving, within=15, message="health stayed SERVING without a database")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -81,7 +82,8 @@ async def test_orders_wait_out_a_database_outage(
     )
 
     async def serving() -> bool:
-        return await order_service_health(server) == health_pb2.HealthCheckResponse.SERVING
+        status = await order_service_health(server)
+        return bool(status == health_pb2.HealthCheckResponse.SERVING)
 
     await eventually(serving, within=15)
     assert server.application.session.state().reconnect_attempts == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from ib_async import IB, BarData, Contract, Ticker
@@ -14,10 +14,12 @@ from ib_async.wrapper import RequestError
 
 from ibkr_grpc.broker import error_codes
 from ibkr_grpc.broker.request_limiter import RequestLimiter
+from ibkr_grpc.broker.snapshots import snapshot_ticker
 from ibkr_grpc.broker.translation import contract_spec, decimal_of, ib_contract
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.errors import (
     BrokerTimeoutError,
+    GatewayUnavailableError,
     InvalidContractError,
     MarketDataError,
     MarketDataLineLimitError,
@@ -35,6 +37,9 @@ from ibkr_grpc.domain.market_data import (
 )
 
 QuoteListener = Callable[[Quote], None]
+# A one-off quote is taken once bid and ask arrived and IB then sent nothing more for this long
+# (the rest of its ticks: sizes, last, volume, the day's range come in the same burst).
+_SNAPSHOT_SETTLE = 0.2
 # Generic tick 233, RTVolume: the last trade with its exchange time in milliseconds.
 RT_VOLUME = "233"
 FailureListener = Callable[[int, SubscriptionFailure], None]
@@ -168,17 +173,24 @@ class MarketDataReader:
 
     async def snapshot(self, contract: ContractSpec) -> Quote:
         await self._limiter.acquire("snapshot")
+        if not self._ib.isConnected():
+            raise GatewayUnavailableError(
+                "not connected to IB Gateway", retry_after=timedelta(seconds=2)
+            )
         try:
-            async with asyncio.timeout(self._timeout):
-                tickers = await self._ib.reqTickersAsync(ib_contract(contract))
+            ticker = await snapshot_ticker(
+                self._ib, ib_contract(contract), within=self._timeout, settle=_SNAPSHOT_SETTLE
+            )
         except RequestError as error:
             raise broker_error(error, contract) from error
         except TimeoutError as error:
             message = "IB did not answer the quote request in time"
             raise BrokerTimeoutError(message) from error
-        if not tickers:
-            raise MarketDataError(f"IB sent no quote for {contract.display_name}")
-        return self._quote(tickers[0], contract)
+        except ConnectionError as error:
+            raise GatewayUnavailableError(
+                f"the connection to IB Gateway failed: {error}", retry_after=timedelta(seconds=2)
+            ) from error
+        return self._quote(ticker, contract)
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         for ticker in tickers:

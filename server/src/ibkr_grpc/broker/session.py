@@ -14,15 +14,15 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from ib_async import IB, Contract, Ticker, Trade
+from ib_async import IB, Contract, Trade
 from ib_async.objects import CommissionReport, Fill
 from ib_async.wrapper import RequestError
 
 from ibkr_grpc.broker import error_codes, translation
 from ibkr_grpc.broker.request_limiter import RequestLimiter
+from ibkr_grpc.broker.snapshots import snapshot_ticker
 from ibkr_grpc.domain.broker_reports import (
     BrokerOrderMessage,
     BrokerSnapshot,
@@ -418,55 +418,27 @@ class GatewaySession:
         return replace(translation.contract_spec(found), exchange=contract.exchange)
 
     async def arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
-        """The market now, from a snapshot request: taken as soon as bid and ask (or a last
-        price) arrive. IB sends a snapshot's ticks at once but ends it (tickSnapshotEnd) only
-        about 11 s later (https://interactivebrokers.github.io/tws-api/md_request.html), so
-        waiting for the end, as reqTickersAsync does, would always run out of time."""
+        """The market now, from a snapshot taken as soon as bid and ask arrive; None when IB
+        has none quickly (an order goes ahead without an arrival quote)."""
         await self.limiter.acquire("snapshot")
         if not self._ib.isConnected():
             message = "not connected to IB Gateway"
             raise ConnectionError(message)
-        ticker, ended = self._request_snapshot(translation.ib_contract(contract))
         try:
-            async with asyncio.timeout(self._settings.arrival_quote_timeout):
-                while not _quoted(ticker) and not ended.done():
-                    update = asyncio.ensure_future(_next_update(ticker))
-                    try:
-                        waiting: list[asyncio.Future[Any]] = [update, ended]
-                        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        update.cancel()
-        except TimeoutError:
-            pass
+            ticker = await snapshot_ticker(
+                self._ib,
+                translation.ib_contract(contract),
+                within=self._settings.arrival_quote_timeout,
+                settle=0,
+            )
+        except (TimeoutError, RequestError):
+            return None
         bid = translation.decimal_of(ticker.bid)
         ask = translation.decimal_of(ticker.ask)
         last = translation.decimal_of(ticker.last)
         if bid is None and ask is None and last is None:
             return None
         return ArrivalQuote(bid, ask, last, self._clock())
-
-    def _request_snapshot(self, contract: Contract) -> tuple[Ticker, asyncio.Future[object]]:
-        """reqMktData with snapshot=True, as ib_async's reqTickersAsync sends it; the ticker is
-        released when IB ends the snapshot (or the request fails), whoever still waits."""
-        request_id = self._ib.client.getReqId()
-        ended: asyncio.Future[object] = self._ib.wrapper.startReq(request_id, contract)  # type: ignore[no-untyped-call]
-        ticker: Ticker = self._ib.wrapper.startTicker(request_id, contract, "snapshot")
-
-        def release(future: asyncio.Future[object]) -> None:
-            if not future.cancelled():
-                future.exception()  # a failed snapshot is only a missing arrival quote
-            self._ib.wrapper.endTicker(ticker, "snapshot")
-
-        ended.add_done_callback(release)
-        self._ib.client.reqMktData(  # type: ignore[no-untyped-call]
-            request_id,
-            contract,
-            genericTickList="",
-            snapshot=True,
-            regulatorySnapshot=False,
-            mktDataOptions=[],
-        )
-        return ticker, ended
 
     async def preview(self, order: Order) -> OrderPreview:
         ib_order = translation.ib_order(order, parent_broker_order_id=0, transmit=True)
@@ -499,16 +471,6 @@ class GatewaySession:
     def ib(self) -> IB:
         """The ib_async client, for the broker adapter's other modules (market data, portfolio)."""
         return self._ib
-
-
-async def _next_update(ticker: Ticker) -> None:
-    await ticker.updateEvent
-
-
-def _quoted(ticker: Ticker) -> bool:
-    bid, ask, last = ticker.bid, ticker.ask, ticker.last
-    both_sides = bid == bid and ask == ask and bid > 0 and ask > 0  # noqa: PLR0124  NaN checks
-    return both_sides or (last == last and last > 0)  # noqa: PLR0124
 
 
 def _undo_cancel_on_error(trade: Trade, kind: OrderMessageKind) -> None:
