@@ -15,6 +15,7 @@ from ibkr_simulator.account import AccountBook
 from ibkr_simulator.clock import Clock, format_ib_datetime
 from ibkr_simulator.config import FillPolicy
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
+from ibkr_simulator.executions import commission_of_execution, execution_report
 from ibkr_simulator.liquidity import BookLevel, LiquidityBook, plan_executions
 from ibkr_simulator.matching import (
     check_trigger,
@@ -37,7 +38,6 @@ from ibkr_simulator.order_events import (
 from ibkr_simulator.order_model import OrderRequest, OrderStatusName, SimulatedOrder
 from ibkr_simulator.order_rules import OrderRejectionError, commission_for, validate_terms
 from ibkr_simulator.order_schedule import EXPIRED_REASON, OrderSchedule
-from ibkr_simulator.outgoing import ExecutionReport
 from ibkr_simulator.prices import PriceBook, Quote
 
 logger = logging.getLogger(__name__)
@@ -427,7 +427,8 @@ class OrderEngine:
 
     def _fill(self, order: SimulatedOrder, quantity: float, price: float) -> None:
         contract = order.contract
-        commission = self._commission_of_execution(order, quantity, price)
+        commission = commission_of_execution(self._fills, order, quantity, price)
+        order.commission_charged += commission
         realized = self._accounts.apply_fill(
             order.account,
             contract,
@@ -449,23 +450,7 @@ class OrderEngine:
             order.status = OrderStatusName.SUBMITTED
         execution_id = f"{order.perm_id:08x}.{len(self._executions) + 1:08x}.01.01"
         order.fills.append(execution_id)
-        report = ExecutionReport(
-            execution_id=execution_id,
-            order_id=order.order_id,
-            client_id=order.client_id,
-            perm_id=order.perm_id,
-            account=order.account,
-            contract=contract,
-            exchange=contract.primary_exchange if contract.sec_type == "STK" else contract.exchange,
-            time=format_ib_datetime(now),
-            side="BOT" if order.is_buy else "SLD",
-            shares=quantity,
-            price=price,
-            cumulative_quantity=order.filled,
-            average_price=order.average_fill_price,
-            order_reference=order.order_reference,
-            last_liquidity=2,
-        )
+        report = execution_report(order, execution_id, format_ib_datetime(now), quantity, price)
         record = ExecutionRecord(report, commission, contract.currency, realized)
         self._executions.append(record)
         self._sink(OrderFilled(order, status_report(order), record))
@@ -481,18 +466,6 @@ class OrderEngine:
             self._unblocked_executions.append(order)
         else:
             self._rebalance_group(order)
-
-    def _commission_of_execution(
-        self, order: SimulatedOrder, quantity: float, price: float
-    ) -> float:
-        """IB's minimum and cap apply per order, so a sweep is not charged a minimum per level:
-        each execution is charged what it adds to the order's commission so far."""
-        filled = order.filled + quantity
-        average = (order.filled * order.average_fill_price + quantity * price) / filled
-        total = commission_for(self._fills, order.contract, filled, average)
-        commission = round(max(0.0, total - order.commission_charged), 4)
-        order.commission_charged += commission
-        return commission
 
     # OCA groups ------------------------------------------------------------------------------
 
