@@ -66,15 +66,6 @@ async def test_a_market_order_beyond_the_touch_fills_in_several_executions(
     assert Decimal(order.average_fill_price) == pytest.approx(value / quantity)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "broker/translation.py sends a bracket's exit legs with ocaType=1 ('cancel all remaining "
-        "orders with block'), so IB cancels the stop on the take-profit's first partial fill and "
-        "the rest of the position is left unprotected; IB's own brackets use ocaType=3 "
-        "(reduce the other legs in proportion)"
-    ),
-)
 async def test_a_partly_filled_take_profit_leaves_the_stop_for_the_rest(
     server: RunningServer,
 ) -> None:
@@ -116,6 +107,14 @@ async def test_a_partly_filled_take_profit_leaves_the_stop_for_the_rest(
         )
 
     await eventually(exits_settled, message="the stop did not sell what the take-profit left")
+    stop = (
+        await server.client.orders.GetOrder(
+            order_service_pb2.GetOrderRequest(order_id=stop_loss.order_id)
+        )
+    ).order
+    # IB reduced the stop to what the take-profit left (an openOrder with the new size); the
+    # server keeps IB's terms.
+    assert (stop.quantity, stop.filled_quantity) == ("200", "200")
     apple = server.simulator.contract("AAPL")
     position = server.simulator.gateway.accounts.position(ACCOUNT, apple.con_id)
     assert position is not None

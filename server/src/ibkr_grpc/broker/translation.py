@@ -42,6 +42,9 @@ ORDER_TYPES = {
 }
 _ORDER_TYPES_BACK = {code: kind for kind, code in ORDER_TYPES.items()}
 ACTIONS = {enums.Side.BUY: "BUY", enums.Side.SELL: "SELL"}
+# IB's OCA type 3: "remaining orders are proportionately reduced in size with no block"
+# (https://interactivebrokers.github.io/tws-api/oca.html).
+_BRACKET_OCA_TYPE = 3
 _TIMES_IN_FORCE_BACK = {tif.value: tif for tif in enums.TimeInForce}
 _STATUSES = {
     OrderStatus.PendingSubmit: enums.OrderStatus.PENDING_SUBMIT,
@@ -124,7 +127,11 @@ def ib_order(order: DomainOrder, *, parent_broker_order_id: int, transmit: bool)
         transmit=transmit,
         parentId=parent_broker_order_id,
         ocaGroup=order.oca_group,
-        ocaType=1 if order.oca_group else 0,
+        # A bracket's exit legs reduce each other by what executes (type 3), as IB's own
+        # brackets do (a published gateway log shows the stop leg with ocaGroup = the parent's
+        # permId and ocaType=3): with type 1 a take-profit filling 100 of 300 would cancel the
+        # stop and leave 200 unprotected.
+        ocaType=_BRACKET_OCA_TYPE if order.oca_group else 0,
     )
     if terms.order_type is enums.OrderType.TRAILING_STOP:
         ib.auxPrice = _price(terms.trailing_amount)
