@@ -14,7 +14,7 @@ import grpc.aio
 import structlog
 from google.protobuf import duration_pb2
 
-from ibkr_grpc.domain.errors import ErrorKind, ServiceError
+from ibkr_grpc.domain.errors import ErrorKind, GatewayUnavailableError, ServiceError
 
 ERROR_DOMAIN = "ibkr.v1"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -119,6 +119,15 @@ def status_for_exception(error: BaseException, request_id: str) -> rpc_status.St
     """The status a caller sees for any exception; unexpected ones never leak their text."""
     if isinstance(error, ServiceError):
         return status_of(error)
+    if isinstance(error, ConnectionError):
+        # The gateway's socket failed under a request no service translated (ib_async fails
+        # every pending request with ConnectionError): retryable, never INTERNAL.
+        _log.warning("the gateway connection failed under a call", request_id=request_id)
+        return status_of(
+            GatewayUnavailableError(
+                "the connection to IB Gateway failed; retry", retry_after=timedelta(seconds=2)
+            )
+        )
     _log.error("unexpected error", request_id=request_id, exc_info=error)
     return internal_status(request_id)
 
