@@ -508,5 +508,6 @@ class Application:
         await self.dependency_health.stop()
         self.metrics_endpoint.stop()
         await self.bus.close()
+        await self.interceptor.flush_audit()
         await self.database.dispose()
         _log.info("stopped")

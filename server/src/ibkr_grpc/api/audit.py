@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
@@ -17,6 +18,7 @@ from ibkr_grpc.services.ports import Auditor
 
 _log = structlog.get_logger("ibkr_grpc.audit")
 _MAXIMUM_DETAIL = 4000
+_MAXIMUM_UNWRITTEN = 10_000
 
 # Who is calling: set by the authentication interceptor when there is one.
 CALLER: ContextVar[str] = ContextVar("caller", default="anonymous")
@@ -51,6 +53,11 @@ class CallAudit:
         self._auditor = auditor
         self._methods = methods
         self._clock = clock
+        # Entries the store could not take (the database was down), oldest first: written
+        # before the next entry and at shutdown, so an outage delays the audit trail but does
+        # not lose it. Bounded: past the limit the oldest are dropped, and counted in the log.
+        self._unwritten: deque[AuditEntry] = deque(maxlen=_MAXIMUM_UNWRITTEN)
+        self._dropped = 0
 
     async def record(
         self, method: str, request_id: str, request: Any, response: Any, outcome: str, message: str
@@ -69,7 +76,23 @@ class CallAudit:
             outcome=outcome,
             detail=detail,
         )
-        try:
-            await self._auditor.record(entry)
-        except Exception:  # noqa: BLE001  the call's own outcome stands; the failure is logged
-            _log.exception("could not write the audit entry", action=entry.action)
+        if len(self._unwritten) == self._unwritten.maxlen:
+            self._dropped += 1
+        self._unwritten.append(entry)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the entries still waiting, in order; stop at the first failure."""
+        while self._unwritten:
+            entry = self._unwritten[0]
+            try:
+                await self._auditor.record(entry)
+            except Exception as error:  # noqa: BLE001  the call's own outcome stands
+                _log.warning(
+                    "audit entries wait for the database",
+                    waiting=len(self._unwritten),
+                    dropped=self._dropped,
+                    error=str(error),
+                )
+                return
+            self._unwritten.popleft()

@@ -100,6 +100,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         for task in tuple(self._hooks.open_streams):
             task.cancel()
 
+    async def flush_audit(self) -> None:
+        """At shutdown: write the audit entries still waiting for the database."""
+        if self._hooks.audit is not None:
+            await self._hooks.audit.flush()
+
     async def intercept_service(  # type: ignore[override]  # grpc allows None: "no such method"
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
