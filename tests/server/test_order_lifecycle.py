@@ -7,7 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import grpc
+import grpc.aio
+import pytest
+
 from ibkr.v1 import common_pb2, gateway_service_pb2, order_service_pb2
+from ibkr_client import ApiError
 from ibkr_grpc.store.database import Database
 from tests.server.conftest import ACCOUNT, RunningServer, running_server
 from tests.server.test_orders import AAPL, limit_buy, order_status
@@ -194,3 +199,46 @@ async def test_nothing_is_lost_across_a_server_restart(
         assert len(fills.fills) == 1
         again = await restarted.client.orders.PlaceOrder(limit_buy("10.00", key="after-restart"))
         assert again.order.broker_order_id > placed.order.broker_order_id
+
+
+async def replayed(
+    server: RunningServer, request: order_service_pb2.StreamOrderEventsRequest
+) -> list[order_service_pb2.OrderEvent]:
+    """The events a stream replays before its REPLAY_COMPLETE marker."""
+    events: list[order_service_pb2.OrderEvent] = []
+    call = server.client.orders.StreamOrderEvents(request)
+    try:
+        async for response in call:
+            if response.WhichOneof("payload") == "order_event":
+                events.append(response.order_event)
+            elif response.marker.type == common_pb2.STREAM_MARKER_TYPE_REPLAY_COMPLETE:
+                return events
+    finally:
+        call.cancel()
+    return events
+
+
+async def test_the_event_log_replays_from_the_start_or_its_newest_events(
+    server: RunningServer,
+) -> None:
+    for index in range(2):
+        await server.client.orders.PlaceOrder(limit_buy(f"4{index}.00", key=f"replay-{index}"))
+    everything = await replayed(
+        server, order_service_pb2.StreamOrderEventsRequest(replay_from_start=True)
+    )
+    sequences = [event.sequence for event in everything]
+    assert sequences == list(range(1, len(sequences) + 1))
+    assert len(sequences) >= 6  # CREATED, SENT and IB's word for each order
+    newest = await replayed(server, order_service_pb2.StreamOrderEventsRequest(replay_last=2))
+    assert [event.sequence for event in newest] == sequences[-2:]
+    live = await replayed(server, order_service_pb2.StreamOrderEventsRequest())
+    assert live == []
+
+
+async def test_one_way_to_choose_the_replay(server: RunningServer) -> None:
+    request = order_service_pb2.StreamOrderEventsRequest(after_sequence=3, replay_last=5)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await replayed(server, request)
+    error = ApiError.from_rpc_error(raised.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [violation.field for violation in error.field_violations] == ["replay_last"]

@@ -38,6 +38,10 @@ def preview_message(preview: OrderPreview) -> order_service_pb2.OrderPreview:
     )
 
 
+# The most events replay_last may ask for.
+MAXIMUM_REPLAY_LAST = 1000
+
+
 class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
     def __init__(
         self, manager: OrderManager, repository: OrderRepository, feed: OrderEventFeed
@@ -121,17 +125,37 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
         violations = ViolationCollector()
         if request.after_sequence < 0:
             violations.add("after_sequence", "must not be negative")
+        if not 0 <= request.replay_last <= MAXIMUM_REPLAY_LAST:
+            violations.add("replay_last", f"must be 0 to {MAXIMUM_REPLAY_LAST}")
+        chosen = [
+            name
+            for name, given in (
+                ("after_sequence", request.after_sequence > 0),
+                ("replay_from_start", request.replay_from_start),
+                ("replay_last", request.replay_last > 0),
+            )
+            if given
+        ]
+        if len(chosen) > 1:
+            violations.add(
+                chosen[1],
+                f"give one of after_sequence, replay_from_start and replay_last, not {' and '.join(chosen)}",
+            )
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
-        return self._order_events(request.after_sequence, request.account, heartbeat)
+        return self._order_events(request, heartbeat)
 
     async def _order_events(
-        self, after_sequence: int, account: str, heartbeat: timedelta
+        self, request: order_service_pb2.StreamOrderEventsRequest, heartbeat: timedelta
     ) -> AsyncIterator[order_service_pb2.StreamOrderEventsResponse]:
         events = self._feed.follow(
-            after_sequence=after_sequence, account=account, heartbeat=heartbeat
+            after_sequence=request.after_sequence,
+            account=request.account,
+            heartbeat=heartbeat,
+            replay_from_start=request.replay_from_start,
+            replay_last=request.replay_last,
         )
         async with aclosing(events) as items:
             async for item in items:

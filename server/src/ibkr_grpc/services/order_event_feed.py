@@ -104,10 +104,21 @@ class OrderEventFeed:
         committed.set()
 
     async def follow(
-        self, *, after_sequence: int, account: str, heartbeat: timedelta
+        self,
+        *,
+        after_sequence: int,
+        account: str,
+        heartbeat: timedelta,
+        replay_from_start: bool = False,
+        replay_last: int = 0,
     ) -> AsyncGenerator[OrderStreamItem]:
+        """Stored events after `after_sequence` (or from the first, or the newest
+        `replay_last`), a REPLAY_COMPLETE marker, then live events, with no gap at the seam."""
         last = after_sequence
-        if after_sequence > 0:
+        if replay_last > 0:
+            last = await self._repository.sequence_before_newest(replay_last, account=account)
+        replaying = after_sequence > 0 or replay_from_start or replay_last > 0
+        if replaying:
             async for event in self._stored_after(last, account):
                 yield event
                 last = event.sequence

@@ -346,6 +346,16 @@ class OrderStore:
             value = await session.scalar(select(func.max(OrderEventRow.sequence)))
         return int(value or 0)
 
+    async def sequence_before_newest(self, count: int, *, account: str = "") -> int:
+        """The sequence after which the newest `count` events (of the account) begin."""
+        query = select(OrderEventRow.sequence)
+        if account:
+            query = query.where(OrderEventRow.account == account)
+        query = query.order_by(OrderEventRow.sequence.desc()).offset(count - 1).limit(1)
+        async with self._database.session() as session:
+            value = await session.scalar(query)
+        return max(int(value) - 1, 0) if value is not None else 0
+
     async def _with_children(self, session: AsyncSession, rows: Sequence[OrderRow]) -> list[Order]:
         parents = [row.order_id for row in rows if row.bracket_role == "PARENT"]
         children: dict[str, list[tuple[str, str]]] = {}

@@ -1121,12 +1121,23 @@ class StreamOrderEventsRequest(_message.Message):
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     ACCOUNT_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    REPLAY_FROM_START_FIELD_NUMBER: _builtins.int
+    REPLAY_LAST_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
-    """Replay every stored event with a greater sequence first; 0 replays none and starts live.
-    Pass the last sequence you processed to resume after a dropped stream.
+    """Replay every stored event with a greater sequence first; 0 replays none and starts live
+    (unless replay_from_start or replay_last says otherwise). Pass the last sequence you
+    processed to resume after a dropped stream.
     """
     account: _builtins.str
     """Only this account's events; all accounts when empty."""
+    replay_from_start: _builtins.bool
+    """Replay every stored event from the very first, then go live. Not with after_sequence or
+    replay_last.
+    """
+    replay_last: _builtins.int
+    """Replay only the newest replay_last stored events (of the account, when given), 1 to 1,000,
+    then go live: a view of recent activity. Not with after_sequence or replay_from_start.
+    """
     @_builtins.property
     def heartbeat_interval(self) -> _duration_pb2.Duration:
         """How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset."""
@@ -1137,10 +1148,12 @@ class StreamOrderEventsRequest(_message.Message):
         after_sequence: _builtins.int = ...,
         account: _builtins.str = ...,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
+        replay_from_start: _builtins.bool = ...,
+        replay_last: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "after_sequence", b"after_sequence", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "after_sequence", b"after_sequence", "heartbeat_interval", b"heartbeat_interval", "replay_from_start", b"replay_from_start", "replay_last", b"replay_last"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
