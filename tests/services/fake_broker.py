@@ -151,6 +151,8 @@ class FakeBroker:
     placed: list[Order] = field(default_factory=list)
     transmitted: list[bool] = field(default_factory=list)
     cancels: list[int] = field(default_factory=list)
+    # The data requests made of IB, by kind, in order.
+    requests: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _known: dict[int, Order] = field(default_factory=dict)
     _held: list[Order] = field(default_factory=list)
@@ -166,10 +168,12 @@ class FakeBroker:
         return self.accounts
 
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        self.requests.append("contract_details")
         return replace(contract, con_id=265598, primary_exchange="NASDAQ")
 
     async def arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
         del contract
+        self.requests.append("snapshot")
         return self.quote
 
     def reserve_order_ids(self, count: int, floor: int) -> list[int]:

@@ -16,8 +16,8 @@ from ibkr_grpc.domain.enums import OrderEventType, OrderType, Side, TimeInForce
 from ibkr_grpc.domain.errors import ServiceUnavailableError
 from ibkr_grpc.domain.orders import BracketLegs, Order, OrderEvent, OrderIntent, OrderTerms
 from ibkr_grpc.domain.risk import RiskLimits
-from ibkr_grpc.services.order_manager import OrderManager
-from ibkr_grpc.services.ports import EventDraft
+from ibkr_grpc.services.order_manager import OrderManager, PreTradeChecks
+from ibkr_grpc.services.ports import EventDraft, MarketView
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
 from ibkr_grpc.store.order_store import OrderStore
@@ -79,7 +79,11 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    folder: Path, *, acknowledgement_timeout: float = 5.0, broker: FakeBroker | None = None
+    folder: Path,
+    *,
+    acknowledgement_timeout: float = 5.0,
+    broker: FakeBroker | None = None,
+    market: MarketView | None = None,
 ) -> AsyncIterator[Harness]:
     async with migrated_database("sqlite", folder) as database:
         store = OutageStore(database)
@@ -94,8 +98,8 @@ async def harness(
             broker,
             clock=utc_now,
             acknowledgement_timeout=timedelta(seconds=acknowledgement_timeout),
-            risk=risk,
-            trading=trading,
+            checks=PreTradeChecks(risk, trading),
+            market=market,
         )
         broker.listener = manager
         manager.start()

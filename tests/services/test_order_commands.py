@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OrderEventType, OrderStatus, Side
 from ibkr_grpc.domain.errors import (
     CommandRefusedError,
@@ -20,6 +22,7 @@ from ibkr_grpc.domain.errors import (
     RiskRejectedError,
     TradingHaltedError,
 )
+from ibkr_grpc.domain.market_data import Quote
 from ibkr_grpc.domain.orders import Order
 from ibkr_grpc.domain.risk import HaltCause
 from ibkr_grpc.services.order_changes import OrderChanges
@@ -321,3 +324,36 @@ async def test_a_cancel_is_acknowledged_on_ibs_word(tmp_path: Path) -> None:
             OrderStatus.PENDING_CANCEL,
             OrderStatus.CANCELLED,
         ]
+
+
+class HeldLines:
+    """The market-data service's side, in memory: cached lookups and a held line's quote."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        self.lookups += 1
+        return replace(contract, con_id=265598, primary_exchange="NASDAQ")
+
+    def held_quote(self, contract: ContractSpec) -> Quote | None:
+        return Quote(contract, datetime.now(UTC), bid=Decimal("99.95"), ask=Decimal("100.05"))
+
+
+async def test_an_order_costs_ib_one_request_when_the_market_is_held(tmp_path: Path) -> None:
+    """Contract lookups come from the market-data service's cache and the arrival quote from a
+    line it holds: IB sees only the placeOrder."""
+    market = HeldLines()
+    async with harness(tmp_path, market=market) as h:
+        placed = await h.manager.place(intent("one-request"))
+        assert h.broker.requests == []
+        assert market.lookups == 1
+        quote = placed.order.arrival_quote
+        assert quote is not None
+        assert (quote.bid, quote.ask) == (Decimal("99.95"), Decimal("100.05"))
+
+
+async def test_without_a_held_line_the_arrival_quote_is_a_snapshot(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.manager.place(intent("snapshot"))
+        assert h.broker.requests == ["contract_details", "snapshot"]

@@ -58,7 +58,7 @@ from ibkr_grpc.observability.telemetry import PrometheusTelemetry
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.market_data import MarketDataService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
-from ibkr_grpc.services.order_manager import OrderManager
+from ibkr_grpc.services.order_manager import OrderManager, PreTradeChecks
 from ibkr_grpc.services.portfolio import PortfolioService
 from ibkr_grpc.services.ports import Cache, MessageBus
 from ibkr_grpc.services.quote_hub import QuoteHub
@@ -184,21 +184,6 @@ class Application:
             clock=clock,
             telemetry=self.telemetry,
         )
-        self.order_manager = OrderManager(
-            self.orders,
-            self.session,
-            clock=clock,
-            acknowledgement_timeout=timedelta(
-                seconds=settings.order_acknowledgement_timeout_seconds
-            ),
-            telemetry=self.telemetry,
-            risk=self.risk,
-            trading=self.trading,
-            guards=(self.trading_mode_guard,),
-        )
-        self.trading.attach(self._cancel_working_orders)
-        self.session.add_state_listener(self.trading.gateway_state_changed)
-        self.session.attach(self.order_manager, self.order_manager.reconcile)
         self._follow_gateway_state()
         self.session.after_ready(self.portfolio_reader.subscribe)
         self.snapshots = SnapshotStore(self.database)
@@ -233,6 +218,20 @@ class Application:
             telemetry=self.telemetry,
         )
         self.market_data_reader.add_quote_listener(self.market_data.quote_received)
+        self.order_manager = OrderManager(
+            self.orders,
+            self.session,
+            clock=clock,
+            acknowledgement_timeout=timedelta(
+                seconds=settings.order_acknowledgement_timeout_seconds
+            ),
+            telemetry=self.telemetry,
+            checks=PreTradeChecks(self.risk, self.trading, (self.trading_mode_guard,)),
+            market=self.market_data,
+        )
+        self.trading.attach(self._cancel_working_orders)
+        self.session.add_state_listener(self.trading.gateway_state_changed)
+        self.session.attach(self.order_manager, self.order_manager.reconcile)
         self.metrics.market_data_line_limit.set(settings.market_data_line_limit)
         self.metrics.market_data_lines_in_use.set_function(self._lines_in_use)
         self.health = health_aio.HealthServicer()

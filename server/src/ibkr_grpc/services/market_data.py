@@ -203,6 +203,14 @@ class MarketDataService:
             await self._cache.set(key, encode_details(details), ttl_seconds=LOOKUP_SECONDS)
         return details
 
+    def held_quote(self, contract: ContractSpec) -> Quote | None:
+        """The latest quote of a line this process holds for the (qualified) contract, if it
+        has prices: no request to IB."""
+        latest = self._source.latest(contract.con_id) if contract.con_id else None
+        if latest is not None and (latest.bid is not None or latest.last is not None):
+            return latest
+        return None
+
     async def quote(self, contract: ContractSpec) -> Quote:
         """From a held line, else from the shared cache while fresh, else a snapshot."""
         qualified = await self.qualify(contract)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -30,20 +30,23 @@ from ibkr_grpc.domain.broker_reports import (
     BrokerOrderStatus,
     BrokerSnapshot,
 )
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import BracketRole, OrderEventType, OrderStatus
 from ibkr_grpc.domain.errors import (
-    AccountNotFoundError,
     BrokerRejectedError,
     DuplicateClientOrderIdError,
-    FieldViolation,
     GatewayUnavailableError,
     OrderNotModifiableError,
     PermissionDeniedError,
-    ServiceError,
-    ValidationError,
 )
 from ibkr_grpc.domain.identity import SYSTEM, Caller, Role
-from ibkr_grpc.domain.orders import Order, OrderIntent, OrderPreview, OrderTerms
+from ibkr_grpc.domain.orders import (
+    ArrivalQuote,
+    Order,
+    OrderIntent,
+    OrderPreview,
+    OrderTerms,
+)
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
 from ibkr_grpc.services.order_commands import PendingCommands
@@ -54,17 +57,22 @@ from ibkr_grpc.services.order_preconditions import (
     reaching_broker,
     require_modifiable,
     require_owner,
+    require_ready,
+    resolve_account,
     unavailable,
 )
 from ibkr_grpc.services.order_report_queue import Report, ReportQueue
 from ibkr_grpc.services.order_reports import OrderReports
+from ibkr_grpc.services.owned_tasks import OwnedTasks
 from ibkr_grpc.services.ports import (
     BrokerPort,
     EventDraft,
     IdempotencyRecord,
+    MarketView,
     NoTelemetry,
     OrderRepository,
     Telemetry,
+    TradingGuard,
 )
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
@@ -74,11 +82,14 @@ _log = structlog.get_logger("ibkr_grpc.orders")
 T = TypeVar("T")
 
 
-class TradingGuard(Protocol):
-    """Refuses new orders and modifications (never cancels) for an account: the halt, the
-    paper/live check."""
+@dataclass(frozen=True, slots=True)
+class PreTradeChecks:
+    """What every new order and modification passes (cancels pass none of it): the risk
+    engine, the halt, and other guards (the paper/live check)."""
 
-    def ensure_trading_allowed(self, account: str) -> None: ...
+    risk: RiskEngine | None = None
+    trading: TradingControl | None = None
+    guards: Sequence[TradingGuard] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +108,17 @@ class OrderManager:
         clock: Callable[[], datetime],
         acknowledgement_timeout: timedelta,
         telemetry: Telemetry | None = None,
-        risk: RiskEngine | None = None,
-        trading: TradingControl | None = None,
-        guards: Sequence[TradingGuard] = (),
+        checks: PreTradeChecks | None = None,
+        market: MarketView | None = None,
     ) -> None:
+        checks = checks or PreTradeChecks()
+        risk, trading = checks.risk, checks.trading
         self._telemetry = telemetry or NoTelemetry()
+        self._market = market
         self._risk = risk
         self._trading = trading
         # The halt first, then any other guard (the paper/live check).
-        self._guards = (*((trading,) if trading is not None else ()), *guards)
+        self._guards = (*((trading,) if trading is not None else ()), *checks.guards)
         self._repository = repository
         self._broker = broker
         self._clock = clock
@@ -120,7 +133,7 @@ class OrderManager:
             on_rejection=self._rejected_by_broker,
         )
         self._queue = ReportQueue(self._apply_report, clock=clock)
-        self._sends: set[asyncio.Task[Any]] = set()
+        self._sends = OwnedTasks("an order command")
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -130,7 +143,7 @@ class OrderManager:
     async def stop(self) -> None:
         """Finish the sends in progress and the reports already received, then stop. Safe to
         call twice."""
-        await asyncio.gather(*self._sends, return_exceptions=True)
+        await self._sends.wait()
         await self._queue.stop()
 
     # ---- broker listener (called synchronously by the broker adapter) -----------------------
@@ -168,16 +181,16 @@ class OrderManager:
                     return replayed
                 # IB never received the first attempt: this retry sends the order (once).
                 resend_of = existing.order_id
-        self._require_ready()
-        account = self._resolve_account(intent.account)
+        require_ready(self._broker)
+        account = resolve_account(self._broker, intent.account)
         if not caller.may_use_account(account):
             raise PermissionDeniedError(
                 f"{caller.subject} may not trade in account {account}",
                 metadata={"account": account},
             )
         self._ensure_trading_allowed(account)
-        contract = await reaching_broker(self._broker.qualify(intent.contract))
-        quote = await reaching_broker(self._broker.arrival_quote(contract))
+        contract = await self._qualify(intent.contract)
+        quote = await self._arrival_quote(contract)
         now = self._clock()
         orders = transitions.build_orders(
             intent,
@@ -199,7 +212,7 @@ class OrderManager:
             return PlaceResult(orders[0], tuple(orders[1:]), preview)
         record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
         try:
-            acknowledged = await self._owned(
+            acknowledged = await self._sends.run(
                 self._accept_and_send(orders, record, resend_of, reference, now)
             )
         except DuplicateClientOrderIdError:
@@ -320,7 +333,7 @@ class OrderManager:
 
     async def modify(self, changes: OrderChanges, caller: Caller = SYSTEM) -> Order:
         structlog.contextvars.bind_contextvars(order_id=changes.order_id)
-        self._require_ready()
+        require_ready(self._broker)
         order = await self._repository.get(changes.order_id)
         require_owner(order, caller, "modify")
         require_modifiable(order)
@@ -328,9 +341,9 @@ class OrderManager:
         terms = changed_terms(order, changes)
         quote = None
         if self._risk is not None:
-            quote = await reaching_broker(self._broker.arrival_quote(order.contract))
+            quote = await self._arrival_quote(order.contract)
         reference = quote.reference_price if quote else None
-        answer = await self._owned(self._send_modification(order.order_id, terms, reference))
+        answer = await self._sends.run(self._send_modification(order.order_id, terms, reference))
         return await self._answer_within_timeout(answer, order.order_id)
 
     async def _send_modification(
@@ -394,11 +407,11 @@ class OrderManager:
 
     async def cancel(self, order_id: str, caller: Caller = SYSTEM) -> Order:
         structlog.contextvars.bind_contextvars(order_id=order_id)
-        answer = await self._owned(self._send_cancel(order_id, caller))
+        answer = await self._sends.run(self._send_cancel(order_id, caller))
         return await self._answer_within_timeout(answer, order_id)
 
     async def _send_cancel(self, order_id: str, caller: Caller) -> asyncio.Future[Order]:
-        self._require_ready()
+        require_ready(self._broker)
         order = await self._repository.get(order_id)
         require_owner(order, caller, "cancel")
         if order.status.is_final:
@@ -419,7 +432,7 @@ class OrderManager:
     async def cancel_all(self, account: str = "") -> list[Order]:
         """Ask IB to cancel every working order (of one account), then wait, boundedly, for
         IB's answers all together. Orders IB refused to cancel are returned as they stand."""
-        self._require_ready()
+        require_ready(self._broker)
         working = await self._repository.working_orders(account)
         parents = {order.order_id for order in working}
         answers: list[tuple[Order, asyncio.Future[Order] | None]] = []
@@ -429,7 +442,7 @@ class OrderManager:
                 continue
             try:
                 answers.append(
-                    (order, await self._owned(self._send_cancel(order.order_id, SYSTEM)))
+                    (order, await self._sends.run(self._send_cancel(order.order_id, SYSTEM)))
                 )
             except OrderNotModifiableError:
                 answers.append((order, None))
@@ -448,51 +461,25 @@ class OrderManager:
             _log.info("no answer from IB yet", order_id=order_id)
         return await self._repository.get(order_id)
 
-    # ---- gates ---------------------------------------------------------------------------
+    # ---- the market ---------------------------------------------------------------------
 
-    def _require_ready(self) -> None:
-        if not self._broker.is_ready():
-            state = self._broker.state().state.value
-            raise GatewayUnavailableError(
-                f"the IB Gateway session is {state}, not READY",
-                metadata={"state": state},
-                retry_after=RETRY_AFTER,
-            )
+    async def _qualify(self, contract: ContractSpec) -> ContractSpec:
+        if self._market is not None:
+            return await reaching_broker(self._market.qualify(contract))
+        return await reaching_broker(self._broker.qualify(contract))
+
+    async def _arrival_quote(self, contract: ContractSpec) -> ArrivalQuote | None:
+        """The quote of a line already held for the contract, else a snapshot from IB."""
+        held = self._market.held_quote(contract) if self._market is not None else None
+        if held is not None:
+            return ArrivalQuote(held.bid, held.ask, held.last, held.receive_time)
+        return await reaching_broker(self._broker.arrival_quote(contract))
+
+    # ---- gates ---------------------------------------------------------------------------
 
     def _ensure_trading_allowed(self, account: str) -> None:
         for guard in self._guards:
             guard.ensure_trading_allowed(account)
-
-    def _resolve_account(self, account: str) -> str:
-        accounts = self._broker.managed_accounts()
-        if account:
-            if account not in accounts:
-                raise AccountNotFoundError(
-                    f"account {account!r} is not managed by this gateway",
-                    metadata={"account": account},
-                )
-            return account
-        if len(accounts) == 1:
-            return accounts[0]
-        raise ValidationError(
-            [FieldViolation("account", "is required: the gateway manages several accounts")]
-        )
-
-    async def _owned(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run `work` in a task the manager owns: a caller that gives up (deadline, cancel) stops
-        waiting, but the work (storing and sending an order) runs to its end."""
-        task = asyncio.create_task(work)
-        self._sends.add(task)
-        task.add_done_callback(self._send_done)
-        return await asyncio.shield(task)
-
-    def _send_done(self, task: asyncio.Task[Any]) -> None:
-        self._sends.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None and not isinstance(error, ServiceError):
-            _log.error("an order command failed", exc_info=error)
 
     # ---- broker reports ------------------------------------------------------------------
 

@@ -9,12 +9,16 @@ from typing import Any, TypeVar
 
 from ibkr_grpc.domain.enums import OrderStatus
 from ibkr_grpc.domain.errors import (
+    AccountNotFoundError,
+    FieldViolation,
     GatewayUnavailableError,
     OrderNotModifiableError,
     PermissionDeniedError,
+    ValidationError,
 )
 from ibkr_grpc.domain.identity import Caller
 from ibkr_grpc.domain.orders import Order, OrderTerms
+from ibkr_grpc.services.ports import BrokerPort
 
 T = TypeVar("T")
 RETRY_AFTER = timedelta(seconds=2)
@@ -64,4 +68,31 @@ def not_modifiable(order: Order, verb: str) -> OrderNotModifiableError:
     return OrderNotModifiableError(
         f"order {order.order_id} is {order.status.value} and cannot be {verb}",
         metadata={"order_id": order.order_id, "status": order.status.value},
+    )
+
+
+def require_ready(broker: BrokerPort) -> None:
+    if not broker.is_ready():
+        state = broker.state().state.value
+        raise GatewayUnavailableError(
+            f"the IB Gateway session is {state}, not READY",
+            metadata={"state": state},
+            retry_after=RETRY_AFTER,
+        )
+
+
+def resolve_account(broker: BrokerPort, account: str) -> str:
+    """The account an order names, or the gateway's only account when it names none."""
+    accounts = broker.managed_accounts()
+    if account:
+        if account not in accounts:
+            raise AccountNotFoundError(
+                f"account {account!r} is not managed by this gateway",
+                metadata={"account": account},
+            )
+        return account
+    if len(accounts) == 1:
+        return accounts[0]
+    raise ValidationError(
+        [FieldViolation("account", "is required: the gateway manages several accounts")]
     )

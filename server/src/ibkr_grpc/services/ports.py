@@ -21,6 +21,7 @@ from ibkr_grpc.domain.broker_reports import (
 )
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OrderEventType
+from ibkr_grpc.domain.market_data import Quote
 from ibkr_grpc.domain.orders import (
     ArrivalQuote,
     Fill,
@@ -237,3 +238,19 @@ class RiskRepository(Protocol):
     async def save_state(self, state: TradingState) -> None:
         """Insert or replace the stored state of `state.account`."""
         ...
+
+
+class MarketView(Protocol):
+    """Contract lookups and quotes the market-data service already holds (cached lookups,
+    held lines), so an order costs IB one request, not three."""
+
+    async def qualify(self, contract: ContractSpec) -> ContractSpec: ...
+
+    def held_quote(self, contract: ContractSpec) -> Quote | None: ...
+
+
+class TradingGuard(Protocol):
+    """Refuses new orders and modifications (never cancels) for an account: the halt, the
+    paper/live check."""
+
+    def ensure_trading_allowed(self, account: str) -> None: ...

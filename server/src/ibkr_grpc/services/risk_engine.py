@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from ibkr_grpc.domain.decimals import write_decimal
 from ibkr_grpc.domain.enums import OrderType
 from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError, RiskRejectedError
 from ibkr_grpc.domain.orders import Order, OrderTerms
@@ -39,7 +40,8 @@ class ExposureSource(Protocol):
 
 
 def _text(value: object) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    # Decimals in the error's metadata read as in any response (one canonical form).
+    return write_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
 def _refuse(
