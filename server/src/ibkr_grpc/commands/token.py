@@ -1,13 +1,19 @@
-"""`ibkr-grpc token`: mint a bearer token for local use, signed with the server's key."""
+"""`ibkr-grpc token`: mint a bearer token for local use, signed with the server's key, or with
+the running demo's secret when JWT_SECRET is not set."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from ibkr_grpc.api.tokens import TokenIssuer, mint_token, parse_duration
+from ibkr_grpc.commands.demo_state import DEFAULT_FOLDER, DemoState
 from ibkr_grpc.domain.identity import Role
 from ibkr_grpc.settings import SettingsError, load_settings
 
@@ -16,7 +22,8 @@ def run(arguments: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="ibkr-grpc token",
         description="Print a JWT for the server configured by the environment (JWT_SECRET, "
-        "JWT_ISSUER, JWT_AUDIENCE; for RS256 give the private key with --private-key).",
+        "JWT_ISSUER, JWT_AUDIENCE; for RS256 give the private key with --private-key). Without "
+        "JWT_SECRET it signs with the secret of the demo running from this folder.",
     )
     parser.add_argument("--role", required=True, choices=[role.name.lower() for role in Role])
     parser.add_argument("--subject", required=True, help="who the token is for, e.g. a user name")
@@ -28,11 +35,32 @@ def run(arguments: Sequence[str]) -> int:
     )
     parser.add_argument("--ttl", default="8h", help="lifetime: 90s, 30m, 8h, 7d (default 8h)")
     parser.add_argument("--private-key", type=Path, help="PEM private key, for RS256")
+    parser.add_argument(
+        "--demo-state",
+        type=Path,
+        default=DEFAULT_FOLDER,
+        help="the demo's state folder, read when JWT_SECRET is not set (default var/demo)",
+    )
     options = parser.parse_args(list(arguments))
+    overrides: dict[str, object] = {}
+    demo = DemoState(options.demo_state)
+    demo_secret = None if _environment_has("JWT_SECRET") else demo.read_secret()
+    if demo_secret is not None:
+        overrides["jwt_secret"] = SecretStr(demo_secret)
+        note = f"ibkr-grpc token: signed with the demo's secret ({demo.secret_file})"
+        print(note, file=sys.stderr)  # noqa: T201
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as error:
-        parser.exit(2, f"ibkr-grpc token: invalid settings:\n{error}\n")
+        unset = not _environment_has("JWT_SECRET")
+        problems = [
+            "JWT_SECRET: not set; export the server's secret, or start `ibkr-grpc demo` from "
+            "this folder to sign with the demo's"
+            if unset and problem.startswith("authentication needs JWT_SECRET")
+            else problem
+            for problem in error.problems
+        ]
+        parser.exit(2, "".join(f"ibkr-grpc token: {problem}\n" for problem in problems))
     try:
         lifetime = parse_duration(options.ttl)
     except ValueError as error:
@@ -56,3 +84,8 @@ def run(arguments: Sequence[str]) -> int:
     )
     print(token)  # noqa: T201
     return 0
+
+
+def _environment_has(variable: str) -> bool:
+    # Settings read the environment case-insensitively; so does this.
+    return any(name.upper() == variable for name in os.environ)
