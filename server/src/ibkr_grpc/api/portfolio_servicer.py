@@ -13,7 +13,7 @@ from ibkr.v1 import common_pb2, portfolio_service_pb2, portfolio_service_pb2_grp
 from ibkr_grpc.api import requests
 from ibkr_grpc.api.conversions import contract_message, timestamp
 from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
-from ibkr_grpc.domain.decimals import write_decimal
+from ibkr_grpc.domain.decimals import canonical_text, write_decimal
 from ibkr_grpc.domain.enums import TradingMode
 from ibkr_grpc.domain.errors import ViolationCollector
 from ibkr_grpc.domain.portfolio import AccountSummary, Position, ProfitAndLoss
@@ -44,7 +44,9 @@ def summary_message(summary: AccountSummary) -> portfolio_service_pb2.AccountSum
         cushion=write_decimal(summary.cushion),
         day_trades_remaining=summary.day_trades_remaining,
         values=[
-            portfolio_service_pb2.AccountValue(tag=v.tag, value=v.value, currency=v.currency)
+            portfolio_service_pb2.AccountValue(
+                tag=v.tag, value=canonical_text(v.value), currency=v.currency
+            )
             for v in summary.values
         ],
         update_time=timestamp(summary.update_time),
