@@ -306,7 +306,7 @@ describe("trading through the UI in Chromium", () => {
       expect(text).toContain(SYMBOL);
       expect(text).toContain("BUY");
       expect(text).toContain("LIMIT");
-      expect(text).toContain(limitPrice);
+      expect(text).toContain(String(Number(limitPrice))); // the API's trimmed form: "95.00" is "95"
       await page.getByRole("button", { name: `Cancel order ${limitOrderId}` }).waitFor();
       expect(await rowLayoutProblems(row)).toEqual([]);
       await screenshot("blotter-working-limit");
