@@ -1,13 +1,15 @@
-"""Quote fan-out benchmark: how many quotes per second the server delivers to 1, 100 and
-1,000 concurrent StreamQuotes clients, at what latency, holding how many IB lines, in how
-much memory, against a bare ib_async client reading the simulator directly (the floor).
+"""Quote fan-out benchmark: quotes per second delivered to 1, 100 and 1,000 concurrent clients
+of five contracts each, at what latency, in how much CPU and memory: StreamQuotes beside the
+design it replaces (a FastAPI + WebSocket relay, bench/peer_gateway.py) and a bare ib_async
+client reading the simulator directly (the floor), all on the same simulated feed.
 
-    .venv/bin/python bench/quote_fanout.py [--seconds 20] [--streams 1,100,1000]
+    .venv/bin/python bench/quote_fanout.py [--seconds 10] [--streams 1,100,1000]
 
-The simulator and the server run as separate processes (as in production); the clients run
-in this one. Latency is measured from the simulator's trade time (RTVolume, milliseconds) to
-the client's receipt, on every quote that carries a new trade. Prints a table; asserts
-nothing: it is a measurement, not a test.
+The simulator, the server and the peer run as separate processes (one of server and peer at a
+time); the StreamQuotes clients run in this process, the peer's WebSocket clients in one
+process of the peer's venv (build/bench-venv, `make bench-venv`). Latency is measured from the
+simulator's trade time (RTVolume, milliseconds) to a client's receipt, on every quote that
+brings that client a new trade. Prints tables; asserts nothing: a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,114 +35,68 @@ from ibkr.v1 import market_data_service_pb2 as pb
 from ibkr_client import IbkrClient
 from ibkr_grpc.api.tokens import TokenIssuer, mint_token
 from ibkr_grpc.domain.identity import Role
+from measure import (
+    BENCH_VENV,
+    CONTRACTS_PER_STREAM,
+    SIMULATED_START,
+    Sample,
+    bench_symbol,
+    cpu_seconds,
+    free_port,
+    load_average,
+    percentile,
+    process,
+    profiled,
+    resident_megabytes,
+    simulator_clock_offset,
+    stream_symbols,
+    synthetic_contracts,
+    wait_for_port,
+)
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+PEER_PYTHON = BENCH_VENV / "bin" / "python"
 STREAMS_PER_CHANNEL = 100
-CONTRACTS_PER_STREAM = 5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def extra_contracts(count: int, folder: Path) -> tuple[Path, list[str]]:
-    """Synthetic stocks so that the universe has `count` contracts beyond the bundled ones."""
-    contracts = [
-        {
-            "con_id": 900_000 + index,
-            "symbol": f"BENCH{index:02d}",
-            "sec_type": "STK",
-            "exchange": "SMART",
-            "primary_exchange": "NYSE",
-            "currency": "USD",
-            "local_symbol": f"BENCH{index:02d}",
-            "trading_class": f"BENCH{index:02d}",
-            "long_name": f"BENCHMARK STOCK {index}",
-            "min_tick": 0.01,
-            "initial_price": 50.0 + index,
-            "annual_volatility": 0.3,
-        }
-        for index in range(count)
-    ]
-    path = folder / "bench-contracts.json"
-    path.write_text(json.dumps({"contracts": contracts}), encoding="utf-8")
-    return path, [str(contract["symbol"]) for contract in contracts]
+WARM_UP_SECONDS = 3.0
 
 
 @dataclass
-class Sample:
-    messages: int = 0
-    errors: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    last_trade: dict[int, float] = field(default_factory=dict)
+class Row:
+    name: str
+    streams: int
+    messages: int
+    errors: int
+    p50: float
+    p99: float
     server_cpu: float = float("nan")
-
-    def record(self, con_id: int, trade_time: float | None, received: float) -> None:
-        self.messages += 1
-        if trade_time is not None and self.last_trade.get(con_id) != trade_time:
-            self.last_trade[con_id] = trade_time
-            self.latencies_ms.append((received - trade_time) * 1000)
+    client_cpu: float = float("nan")
+    lines: str = ""
+    rss: float = float("nan")
 
 
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def resident_megabytes(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-@contextlib.asynccontextmanager
-async def process(
-    *command: str, environment: dict[str, str] | None = None, log: Path | None = None
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    output = log.open("wb") if log is not None else None
-    child = await asyncio.create_subprocess_exec(
-        *command,
-        env=environment,
-        stdout=output or asyncio.subprocess.DEVNULL,
-        stderr=output or asyncio.subprocess.DEVNULL,
+def row_of(name: str, streams: int, sample: Sample) -> Row:
+    return Row(
+        name,
+        streams,
+        sample.messages,
+        sample.errors,
+        percentile(sample.latencies_ms, 0.50),
+        percentile(sample.latencies_ms, 0.99),
     )
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.terminate()
-            try:
-                async with asyncio.timeout(15):
-                    await child.wait()
-            except TimeoutError:
-                child.kill()
-                await child.wait()
-        if output is not None:
-            output.close()
 
 
-async def floor(host: str, port: int, symbols: list[str], seconds: float) -> Sample:
+async def floor(port: int, symbols: list[str], seconds: float, offset: float) -> Row:
     """A bare ib_async client on the simulator: the latency nothing in between adds to."""
     ib = IB()
-    await ib.connectAsync(host, port, clientId=77, timeout=10)
-    sample = Sample()
+    await ib.connectAsync("127.0.0.1", port, clientId=77, timeout=10)
+    sample = Sample(offset)
+    seen: dict[int, float] = {}
 
     def on_pending(tickers: set[Ticker]) -> None:
-        received = time.time()
         for ticker in tickers:
             trade = ticker.rtTime.timestamp() if ticker.rtTime else None
-            sample.record(ticker.contract.conId if ticker.contract else 0, trade, received)
+            sample.record(seen, ticker.contract.conId if ticker.contract else 0, trade)
 
     try:
         contracts = [Stock(symbol, "SMART", "USD") for symbol in symbols]
@@ -150,27 +104,30 @@ async def floor(host: str, port: int, symbols: list[str], seconds: float) -> Sam
         for contract in contracts:
             ib.reqMktData(contract, "233", snapshot=False, regulatorySnapshot=False)
         ib.pendingTickersEvent += on_pending
+        await asyncio.sleep(WARM_UP_SECONDS)
+        sample.restart()
+        cpu_before = time.process_time()
         await asyncio.sleep(seconds)
+        row = row_of("bare ib_async (floor)", 1, sample)
+        row.client_cpu = time.process_time() - cpu_before
+        row.lines = str(len(symbols))
     finally:
         ib.disconnect()
-    return sample
+    return row
 
 
-async def one_stream(
-    client: IbkrClient, symbols: list[str], sample: Sample, stop: asyncio.Event
-) -> None:
+async def one_stream(client: IbkrClient, symbols: list[str], sample: Sample) -> None:
     request = pb.StreamQuotesRequest(contracts=[common_pb2.Contract(symbol=s) for s in symbols])
     call = client.market_data.StreamQuotes(request)
+    seen: dict[int, float] = {}
     try:
         async for response in call:
-            if stop.is_set():
-                break
             if response.WhichOneof("payload") != "quote":
                 continue
             quote = response.quote
             stamp = quote.exchange_time
             trade = stamp.seconds + stamp.nanos / 1e9 if quote.HasField("exchange_time") else None
-            sample.record(quote.contract.con_id, trade, time.time())
+            sample.record(seen, quote.contract.con_id, trade)
     except grpc.aio.AioRpcError as error:
         if error.code() != grpc.StatusCode.CANCELLED:
             sample.errors += 1
@@ -178,143 +135,252 @@ async def one_stream(
         call.cancel()
 
 
-async def scenario(
-    target: str, token: str, streams: int, symbols: list[str], seconds: float, server_pid: int
-) -> tuple[Sample, int, float]:
+async def stream_quotes(
+    target: str,
+    token: str,
+    streams: int,
+    symbols: list[str],
+    options: argparse.Namespace,
+    server_pid: int,
+) -> Row:
     channels = [
         IbkrClient.connect(target, token=token)
         for _ in range(max(1, streams // STREAMS_PER_CHANNEL))
     ]
-    sample = Sample()
-    stop = asyncio.Event()
+    sample = Sample(options.clock_offset)
     tasks = [
         asyncio.create_task(
-            one_stream(
-                channels[index % len(channels)],
-                [
-                    symbols[(index * CONTRACTS_PER_STREAM + offset) % len(symbols)]
-                    for offset in range(CONTRACTS_PER_STREAM)
-                ],
-                sample,
-                stop,
-            )
+            one_stream(channels[index % len(channels)], stream_symbols(index, symbols), sample)
         )
         for index in range(streams)
     ]
-    await asyncio.sleep(3)  # let every stream open and its lines start
-    sample.messages, sample.latencies_ms = 0, []
-    cpu_before = cpu_seconds(server_pid)
-    await asyncio.sleep(seconds)
-    sample.server_cpu = cpu_seconds(server_pid) - cpu_before
+    await asyncio.sleep(WARM_UP_SECONDS)  # let every stream open and its lines start
+    sample.restart()
+    server_before, client_before = cpu_seconds(server_pid), time.process_time()
+    await asyncio.sleep(options.seconds)
+    row = row_of(f"StreamQuotes x {streams:,}", streams, sample)
+    row.server_cpu = cpu_seconds(server_pid) - server_before
+    row.client_cpu = time.process_time() - client_before
+    row.rss = resident_megabytes(server_pid)
     status = await channels[0].gateway.GetGatewayStatus(
         gateway_service_pb2.GetGatewayStatusRequest()
     )
-    rss = resident_megabytes(server_pid)
-    measured = Sample(
-        sample.messages, sample.errors, list(sample.latencies_ms), server_cpu=sample.server_cpu
-    )
-    stop.set()
+    row.lines = str(status.status.market_data_lines_in_use)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for channel in channels:
         await channel.close()
-    return measured, status.status.market_data_lines_in_use, rss
+    return row
+
+
+async def peer_clients(
+    peer_port: int, streams: int, symbols: list[str], options: argparse.Namespace, peer_pid: int
+) -> Row:
+    command = [
+        str(PEER_PYTHON),
+        str(HERE / "peer_clients.py"),
+        f"--url=ws://127.0.0.1:{peer_port}/quotes",
+        f"--streams={streams}",
+        f"--symbols={','.join(symbols)}",
+        f"--seconds={options.seconds}",
+        f"--warm-up={WARM_UP_SECONDS}",
+        f"--clock-offset={options.clock_offset}",
+    ]
+    async with process(*command, stdout_pipe=True) as clients:
+        assert clients.stdout is not None
+        async with asyncio.timeout(WARM_UP_SECONDS + options.seconds + 60):
+            while (await clients.stdout.readline()).strip() != b"measuring":
+                pass
+            server_before = cpu_seconds(peer_pid)
+            result = json.loads(await clients.stdout.readline())
+            server_cpu = cpu_seconds(peer_pid) - server_before
+            rss = resident_megabytes(peer_pid)
+            await clients.wait()
+    return Row(
+        f"FastAPI + WebSocket x {streams:,}",
+        streams,
+        result["messages"],
+        result["errors"],
+        result["p50"],
+        result["p99"],
+        server_cpu=server_cpu,
+        client_cpu=result["client_cpu"],
+        lines="-",
+        rss=rss,
+    )
+
+
+async def wait_until_ready(target: str, token: str) -> None:
+    async with IbkrClient.connect(target, token=token) as probe:
+        for _ in range(150):
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                status = await probe.gateway.GetGatewayStatus(
+                    gateway_service_pb2.GetGatewayStatusRequest(), timeout=1
+                )
+                if status.status.state == gateway_service_pb2.CONNECTION_STATE_READY:
+                    return
+            await asyncio.sleep(0.2)
+    message = "the server did not become READY"
+    raise RuntimeError(message)
+
+
+async def run_server(
+    options: argparse.Namespace, folder: str, simulator_port: int, symbols: list[str]
+) -> list[Row]:
+    grpc_port = free_port()
+    secret = secrets.token_urlsafe(48)
+    environment = os.environ | {
+        "IB_PORT": str(simulator_port),
+        "IB_CLIENT_ID": "5",
+        "GRPC_LISTEN": f"127.0.0.1:{grpc_port}",
+        "METRICS_LISTEN": "127.0.0.1:0",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/bench.sqlite3",
+        "JWT_SECRET": secret,
+        "LOG_LEVEL": "WARNING",
+        "MARKET_DATA_LINE_LIMIT": "100",
+    }
+    token = mint_token(
+        TokenIssuer(secret, "HS256", "ibkr-grpc", "ibkr-grpc"),
+        subject="bench",
+        role=Role.VIEWER,
+        accounts=frozenset(),
+        lifetime=timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
+    rows = []
+    profile = options.profile / "quote-fanout-server.txt" if options.profile else None
+    async with (
+        process(
+            str(BIN / "ibkr-grpc"), "serve", environment=environment, log=options.server_log
+        ) as server,
+        profiled(server.pid, profile),
+    ):
+        target = f"127.0.0.1:{grpc_port}"
+        await wait_until_ready(target, token)
+        for streams in options.stream_counts:
+            rows.append(await stream_quotes(target, token, streams, symbols, options, server.pid))
+            await asyncio.sleep(6)  # lines linger 5 s after their last stream
+    return rows
+
+
+async def run_peer(
+    options: argparse.Namespace, simulator_port: int, symbols: list[str]
+) -> list[Row]:
+    peer_port = free_port()
+    command = [
+        str(PEER_PYTHON),
+        str(HERE / "peer_gateway.py"),
+        f"--ib-port={simulator_port}",
+        f"--port={peer_port}",
+    ]
+    rows = []
+    profile = options.profile / "quote-fanout-peer.txt" if options.profile else None
+    async with process(*command, log=options.peer_log) as peer:
+        await wait_for_port(peer_port)  # uvicorn listens once the IB connection is up
+        async with profiled(peer.pid, profile):
+            for streams in options.stream_counts:
+                rows.append(await peer_clients(peer_port, streams, symbols, options, peer.pid))
+                await asyncio.sleep(2)
+    return rows
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--streams", default="1,100,1000")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
+    parser.add_argument("--streams", default="1,100,1000", help="client counts, comma-separated")
     parser.add_argument("--contracts", type=int, default=50)
     parser.add_argument("--tick-rate", type=float, default=60.0)
+    parser.add_argument("--no-peer", action="store_true", help="skip the FastAPI peer")
     parser.add_argument("--server-log", type=Path, help="write the server's log here")
+    parser.add_argument("--peer-log", type=Path, help="write the peer's log here")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy server and peer into DIR"
+    )
     options = parser.parse_args()
+    options.stream_counts = [int(count) for count in options.streams.split(",")]
+    if options.profile:
+        options.profile.mkdir(parents=True, exist_ok=True)
+    peer = not options.no_peer
+    if peer and not PEER_PYTHON.exists():
+        print(f"{PEER_PYTHON} is missing (make bench-venv): the peer is left out")
+        peer = False
+    symbols = [bench_symbol(index) for index in range(options.contracts)]
+    loads = [load_average()]
     with tempfile.TemporaryDirectory() as folder:
-        extra, bench_symbols = extra_contracts(options.contracts, Path(folder))
-        symbols = bench_symbols[: options.contracts]
-        simulator_port, grpc_port = free_port(), free_port()
-        secret = secrets.token_urlsafe(48)
-        environment = os.environ | {
-            "IB_PORT": str(simulator_port),
-            "IB_CLIENT_ID": "5",
-            "GRPC_LISTEN": f"127.0.0.1:{grpc_port}",
-            "METRICS_LISTEN": "127.0.0.1:0",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/bench.sqlite3",
-            "JWT_SECRET": secret,
-            "LOG_LEVEL": "WARNING",
-            "MARKET_DATA_LINE_LIMIT": "100",
-        }
-        token = mint_token(
-            TokenIssuer(secret, "HS256", "ibkr-grpc", "ibkr-grpc"),
-            subject="bench",
-            role=Role.VIEWER,
-            accounts=frozenset(),
-            lifetime=timedelta(hours=1),
-            now=datetime.now(UTC),
-        )
+        simulator_port, control_port = free_port(), free_port()
         simulator_command = [
             str(BIN / "ibkr-grpc"),
             "sim",
-            "--port",
-            str(simulator_port),
-            "--tick-rate",
-            str(options.tick_rate),
-            "--contracts",
-            str(extra),
-            "--messages-per-second",
-            "1000000",
-            # A fixed Tuesday morning in regular hours, so a run at night measures the same.
-            "--start-time",
-            "2026-03-03T10:00:00-05:00",
+            f"--port={simulator_port}",
+            f"--tick-rate={options.tick_rate}",
+            f"--contracts={synthetic_contracts(options.contracts, Path(folder))}",
+            "--messages-per-second=1000000",
+            f"--start-time={SIMULATED_START}",
+            f"--control-port={control_port}",
         ]
         async with process(*simulator_command):
-            await asyncio.sleep(2)
-            rows = []
-            bare = await floor(
-                "127.0.0.1", simulator_port, symbols[:CONTRACTS_PER_STREAM], options.seconds
-            )
-            rows.append(("bare ib_async (floor)", 1, bare, CONTRACTS_PER_STREAM, float("nan")))
-            async with process(
-                str(BIN / "ibkr-grpc"), "serve", environment=environment, log=options.server_log
-            ) as server:
-                target = f"127.0.0.1:{grpc_port}"
-                async with IbkrClient.connect(target, token=token) as probe:
-                    for _ in range(100):
-                        with contextlib.suppress(grpc.aio.AioRpcError):
-                            status = await probe.gateway.GetGatewayStatus(
-                                gateway_service_pb2.GetGatewayStatusRequest(), timeout=1
-                            )
-                            if status.status.state == gateway_service_pb2.CONNECTION_STATE_READY:
-                                break
-                        await asyncio.sleep(0.2)
-                for streams in (int(count) for count in options.streams.split(",")):
-                    sample, lines, rss = await scenario(
-                        target, token, streams, symbols, options.seconds, server.pid
-                    )
-                    rows.append((f"StreamQuotes x {streams}", streams, sample, lines, rss))
-                    await asyncio.sleep(6)  # lines linger 5 s after their last stream
-    print_table(rows, options)
+            await wait_for_port(simulator_port)
+            await wait_for_port(control_port)
+            options.clock_offset = await simulator_clock_offset(control_port)
+            first = symbols[:CONTRACTS_PER_STREAM]
+            rows = [await floor(simulator_port, first, options.seconds, options.clock_offset)]
+            server_rows = await run_server(options, folder, simulator_port, symbols)
+            loads.append(load_average())
+            peer_rows = await run_peer(options, simulator_port, symbols) if peer else []
+            loads.append(load_average())
+    print_tables(rows + server_rows + peer_rows, server_rows, peer_rows, options, loads)
 
 
-def print_table(
-    rows: list[tuple[str, int, Sample, int, float]], options: argparse.Namespace
+def micros(seconds: float, messages: int) -> float:
+    return 1e6 * seconds / messages if messages else float("nan")
+
+
+def print_tables(
+    rows: list[Row],
+    server_rows: list[Row],
+    peer_rows: list[Row],
+    options: argparse.Namespace,
+    loads: list[str],
 ) -> None:
     print(
-        f"\n{options.contracts} contracts at {options.tick_rate:g} price steps/s, {CONTRACTS_PER_STREAM} contracts per stream, {options.seconds:g} s each, {os.cpu_count()} cores\n"
+        f"\n{options.contracts} contracts at {options.tick_rate:g} price steps/s, "
+        f"{CONTRACTS_PER_STREAM} contracts per client, {options.seconds:g} s per row, "
+        f"{os.cpu_count()} cores, load average {' / '.join(loads)} (start / after server / end)\n"
     )
-    header = f"{'scenario':<24}{'msgs/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99 / floor':>12}{'errors':>8}{'IB lines':>10}{'server RSS MB':>15}{'server CPU %':>14}{'CPU us/msg':>12}"
-    print(header)
-    print("-" * len(header))
-    floor_p99 = percentile(rows[0][2].latencies_ms, 0.99)
-    for name, _streams, sample, lines, rss in rows:
-        p50 = percentile(sample.latencies_ms, 0.50)
-        p99 = percentile(sample.latencies_ms, 0.99)
-        cpu_share = 100 * sample.server_cpu / options.seconds
-        cpu_per_message = 1e6 * sample.server_cpu / max(sample.messages, 1)
+    print(
+        "| scenario | msgs/s | p50 ms | p99 ms | errors | IB lines | server RSS MB "
+        "| server CPU % | server CPU us/msg | client CPU us/msg |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
         print(
-            f"{name:<24}{sample.messages / options.seconds:>10.0f}{p50:>9.1f}{p99:>9.1f}{p99 / floor_p99:>12.1f}{sample.errors:>8}{lines:>10}{rss:>15.0f}{cpu_share:>14.0f}{cpu_per_message:>12.1f}"
+            f"| {row.name} | {row.messages / options.seconds:,.0f} | {row.p50:.1f} "
+            f"| {row.p99:.1f} | {row.errors} | {row.lines} | {row.rss:.0f} "
+            f"| {100 * row.server_cpu / options.seconds:.0f} "
+            f"| {micros(row.server_cpu, row.messages):.1f} "
+            f"| {micros(row.client_cpu, row.messages):.1f} |".replace("nan", "")
         )
+    if not peer_rows:
+        return
+    print("\nStreamQuotes / FastAPI + WebSocket (above 1 StreamQuotes is ahead on throughput, ")
+    print("below 1 on latency, CPU and memory)\n")
+    print("| clients | msgs/s | p50 | p99 | server CPU per msg | server RSS | client CPU per msg |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    peers = {row.streams: row for row in peer_rows}
+    for ours in server_rows:
+        theirs = peers.get(ours.streams)
+        if theirs is None:
+            continue
+        ratios = [
+            ours.messages / max(theirs.messages, 1),
+            ours.p50 / theirs.p50,
+            ours.p99 / theirs.p99,
+            micros(ours.server_cpu, ours.messages) / micros(theirs.server_cpu, theirs.messages),
+            ours.rss / theirs.rss,
+            micros(ours.client_cpu, ours.messages) / micros(theirs.client_cpu, theirs.messages),
+        ]
+        print(f"| {ours.streams:,} | " + " | ".join(f"{ratio:.2f}" for ratio in ratios) + " |")
     print()
 
 
