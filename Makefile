@@ -8,6 +8,7 @@
 #   make webapp     build the web UI into webapp/dist
 #   make test-e2e   only the browser tests (headless Chromium through Envoy)
 #   make bench      the benchmarks in bench/ (prints tables; not part of make test)
+#   make bench-venv the benchmarks' own venv (build/bench-venv): the FastAPI peer, py-spy
 #   make demo       the credential-free demo: simulator, server, Envoy and the UI (Ctrl-C stops)
 
 SHELL := /bin/bash
@@ -179,9 +180,28 @@ demo: setup webapp
 test-e2e: setup webapp
 	$(BIN)/pytest tests/e2e -q
 
+# The benchmark's own venv: the FastAPI + WebSocket peer that quote_fanout.py measures
+# StreamQuotes against, its clients, and py-spy. Never the server's .venv.
+BENCH_VENV := build/bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements-peer.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==25.3
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		--requirement bench/requirements-peer.txt
+	touch $@
+
+.PHONY: bench-venv
+bench-venv: $(BENCH_STAMP)
+
+# PostgreSQL for the order-path and reconciliation benchmarks (each uses a schema of its own).
+BENCH_DATABASE_URL ?= $(TEST_DATABASE_URL)
+
 .PHONY: bench
-bench: setup
+bench: setup bench-venv
 	$(BIN)/python bench/quote_fanout.py
+	$(BIN)/python bench/order_path.py --database-url $(BENCH_DATABASE_URL)
 	$(BIN)/python bench/reconcile.py
 
 .PHONY: clean
