@@ -3,6 +3,7 @@ and are written with the next entry (or at shutdown), never dropped silently."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from ibkr.v1 import order_service_pb2
@@ -49,3 +50,12 @@ async def test_waiting_entries_are_written_at_shutdown() -> None:
     auditor.down = False
     await audit.flush()
     assert [entry.target for entry in auditor.entries] == ["ord_9"]
+
+
+async def test_concurrent_calls_write_each_entry_once() -> None:
+    auditor = OutageAuditor()
+    audit = CallAudit(auditor, frozenset({METHOD}), lambda: datetime.now(UTC))
+    await asyncio.gather(*(cancel(audit, f"ord_{n}") for n in range(20)))
+    assert sorted(entry.target for entry in auditor.entries) == sorted(
+        f"ord_{n}" for n in range(20)
+    )

@@ -112,6 +112,7 @@ NOT_DECIMAL = {
     "last_error",
     "last_error_code",
     "max_open_orders",  # a count of orders
+    "replay_last",  # a count of events
 }
 
 

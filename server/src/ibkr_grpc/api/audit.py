@@ -84,10 +84,13 @@ class CallAudit:
     async def flush(self) -> None:
         """Write the entries still waiting, in order; stop at the first failure."""
         while self._unwritten:
-            entry = self._unwritten[0]
+            # Taken before the write, so concurrent calls never write one entry twice; put
+            # back at the front when the write fails.
+            entry = self._unwritten.popleft()
             try:
                 await self._auditor.record(entry)
             except Exception as error:  # noqa: BLE001  the call's own outcome stands
+                self._unwritten.appendleft(entry)
                 _log.warning(
                     "audit entries wait for the database",
                     waiting=len(self._unwritten),
@@ -95,4 +98,3 @@ class CallAudit:
                     error=str(error),
                 )
                 return
-            self._unwritten.popleft()
