@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -73,8 +74,9 @@ class RunningServer:
         await eventually(ready, within=15, message="the gateway session never became READY")
 
 
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
+def simulator_config(**changes: Any) -> SimulatorConfig:
+    """The server tests' simulated gateway: a trading morning, prices that move only on step(),
+    one paper account, account updates five times a second."""
     config = SimulatorConfig(
         start_time=TRADING_MORNING,
         port=0,
@@ -83,7 +85,12 @@ async def simulator() -> AsyncIterator[Simulator]:
         accounts=(ACCOUNT,),
         account_update_interval=0.2,
     )
-    async with Simulator(config) as running:
+    return replace(config, **changes)
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    async with Simulator(simulator_config()) as running:
         yield running
 
 

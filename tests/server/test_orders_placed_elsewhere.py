@@ -15,9 +15,7 @@ from ib_async import IB, Contract, LimitOrder, MarketOrder, Stock
 from ibkr.v1 import order_service_pb2, portfolio_service_pb2
 from ibkr_grpc.store.database import Database
 from ibkr_simulator import Simulator
-from ibkr_simulator.config import SimulatorConfig
-from tests.server.conftest import ACCOUNT, RunningServer, running_server
-from tests.support.market_hours import TRADING_MORNING
+from tests.server.conftest import ACCOUNT, RunningServer, running_server, simulator_config
 from tests.support.waiting import eventually
 
 SERVER_CLIENT_ID = 11  # tests.server.conftest.server_settings
@@ -27,16 +25,7 @@ OTHER_API_CLIENT = order_service_pb2.ORDER_ORIGIN_OTHER_API_CLIENT
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        start_time=TRADING_MORNING,
-        port=0,
-        seed=7,
-        tick_rate=0,
-        accounts=(ACCOUNT,),
-        account_update_interval=0.2,
-        master_client_id=SERVER_CLIENT_ID,
-    )
-    async with Simulator(config) as running:
+    async with Simulator(simulator_config(master_client_id=SERVER_CLIENT_ID)) as running:
         yield running
 
 
