@@ -15,12 +15,15 @@ from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_simulator import Simulator
 from ibkr_simulator.config import SimulatorConfig
 from tests.broker.test_session_reports import Recorder
+from tests.support.market_hours import TRADING_MORNING
 from tests.support.waiting import eventually
 
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(SimulatorConfig(port=0, seed=3, tick_rate=0)) as running:
+    async with Simulator(
+        SimulatorConfig(start_time=TRADING_MORNING, port=0, seed=3, tick_rate=0)
+    ) as running:
         yield running
 
 

@@ -23,6 +23,7 @@ from ibkr_simulator.command_line import build_parser, config_from_arguments
 from ibkr_simulator.control import execute
 from ibkr_simulator.order_rules import commission_for
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 TICK = 0.01
 
@@ -166,7 +167,9 @@ async def test_ioc_takes_what_is_shown_and_fok_needs_it_all(simulator: Simulator
 
 
 async def test_unlimited_liquidity_fills_any_size_at_the_touch() -> None:
-    config = SimulatorConfig(port=0, tick_rate=0, fills=FillPolicy(liquidity="unlimited"))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, fills=FillPolicy(liquidity="unlimited")
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         contract = await _aapl(ib)
         quote = simulator.quote("AAPL")
@@ -177,7 +180,7 @@ async def test_unlimited_liquidity_fills_any_size_at_the_touch() -> None:
 
 async def test_the_same_seed_gives_the_same_executions() -> None:
     async def run() -> list[tuple[float, float]]:
-        config = SimulatorConfig(port=0, tick_rate=0, seed=11)
+        config = SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, seed=11)
         async with Simulator(config) as simulator, connected(simulator) as ib:
             contract = await _aapl(ib)
             trade = ib.placeOrder(contract, MarketOrder("BUY", 5_000))

@@ -7,6 +7,7 @@ from ib_async import IB, Contract, LimitOrder, Stock, Trade
 
 from ibkr_simulator import FillPolicy, Simulator, SimulatorConfig
 from tests.simulator.support import connected, eventually
+from tests.support.market_hours import TRADING_MORNING
 
 
 async def _contract(ib: IB, symbol: str = "AAPL") -> Contract:
@@ -84,7 +85,7 @@ async def test_an_oca_fill_cancels_the_rest_of_the_group(simulator: Simulator) -
 def _hundred_a_step() -> SimulatorConfig:
     """Executions of exactly 100 per order per step, whatever the book shows."""
     fills = FillPolicy(partial_fill_quantity=100, liquidity="unlimited")
-    return SimulatorConfig(port=0, tick_rate=0, fills=fills)
+    return SimulatorConfig(start_time=TRADING_MORNING, port=0, tick_rate=0, fills=fills)
 
 
 async def _open_orders_seen_by_another_client(simulator: Simulator) -> list[Trade]:
@@ -183,7 +184,9 @@ async def test_without_block_two_members_can_fill_in_one_step(
     # Both orders become marketable on the same price step. With block only one is routed at
     # a time and the other is cancelled before it can execute; without block both execute,
     # which is the overfill IB warns about.
-    config = SimulatorConfig(port=0, tick_rate=0, fills=FillPolicy(liquidity="unlimited"))
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, fills=FillPolicy(liquidity="unlimited")
+    )
     async with Simulator(config) as simulator, connected(simulator) as ib:
         contract = await _contract(ib)
         group = f"race-{oca_type}"
