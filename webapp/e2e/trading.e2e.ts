@@ -203,22 +203,24 @@ describe("trading through the UI in Chromium", () => {
   it("places, cancels and fills orders and shows the position", async () => {
     await step("load the UI and enter the API token", async () => {
       await page.goto(`${baseUrl}/`);
-      // No token yet: the header says so, the server refuses the streams (the banner says
-      // they are reconnecting) and the gateway state is unknown.
+      // No token yet: the onboarding screen says where to find one, instead of error lines.
       await expect.poll(() => textOf(page.getByTestId("token-toggle"))).toBe("API token: none");
-      const banner = page.getByTestId("status-banner");
-      await expect.poll(() => textOf(banner)).toContain("reconnecting");
-      log(`  without a token: ${await textOf(banner.getByTestId("status-banner-line").first())}`);
+      const onboarding = page.getByTestId("onboarding");
+      await onboarding.waitFor();
+      expect(await textOf(onboarding)).toContain("ibkr-grpc demo");
+      expect(await textOf(onboarding)).toContain("ibkr-grpc token");
+      expect(await page.getByTestId("status-banner").count()).toBe(0);
       expect(await textOf(page.getByTestId("gateway-state"))).toBe("UNKNOWN");
       await screenshot("no-token");
-      // Enter it as a user does: the header's token field.
-      await page.getByTestId("token-toggle").click();
-      await page.getByTestId("token-input").fill(token);
-      await page.getByTestId("token-save").click();
+      // Paste it as a new user does: the onboarding screen's field.
+      await page.getByTestId("onboarding-token-input").fill(token);
+      await page.getByTestId("onboarding-token-save").click();
+      await onboarding.waitFor({ state: "detached" });
       await expect.poll(() => textOf(page.getByTestId("token-toggle"))).toBe("API token: set");
       await expect.poll(() => textOf(page.getByTestId("gateway-state"))).toBe("READY");
+      await expect.poll(() => textOf(page.getByTestId("trading-state"))).toBe("Trading open");
       // The streams restarted with the token: nothing is impaired any more.
-      await banner.waitFor({ state: "detached" });
+      await page.getByTestId("status-banner").waitFor({ state: "detached" });
     });
 
     await step("dashboard", async () => {

@@ -25,7 +25,9 @@ describe("status banner", () => {
       lastError: "Connectivity between IB and TWS has been lost",
     });
     await waitFor(() => {
-      expect(bannerText()).toContain("Gateway DISCONNECTED (reconnect attempt 2): orders are not accepted until it is READY.");
+      expect(bannerText()).toContain(
+        "Gateway DISCONNECTED (reconnect attempt 2): disconnected from IB Gateway; orders are not accepted until it is READY.",
+      );
     });
     expect(bannerText()).toContain("Connectivity between IB and TWS has been lost");
     expect(screen.getByTestId("gateway-state").textContent).toBe("DISCONNECTED");
@@ -101,9 +103,10 @@ describe("API token", () => {
   it("is kept in sessionStorage and sent as a bearer token, restarting the streams", async () => {
     const user = userEvent.setup();
     const backend = new FakeBackend();
-    renderApp({ backend });
+    renderApp({ backend, token: "" });
+    // Gateway, portfolio, order events, quotes and trading state (of DU111, the only account).
     await waitFor(() => {
-      expect(backend.authorizationHeaders.length).toBeGreaterThanOrEqual(4);
+      expect(backend.authorizationHeaders.length).toBeGreaterThanOrEqual(5);
     });
     expect(backend.authorizationHeaders.every((header) => header === null)).toBe(true);
 
@@ -114,7 +117,7 @@ describe("API token", () => {
     expect(screen.getByTestId("token-toggle").textContent).toBe("API token: set");
     // Every stream reopens with the token.
     await waitFor(() => {
-      expect(backend.authorizationHeaders.filter((header) => header === "Bearer eyJhbGciOi.test.token")).toHaveLength(4);
+      expect(backend.authorizationHeaders.filter((header) => header === "Bearer eyJhbGciOi.test.token")).toHaveLength(5);
     });
     expect(backend.orderStreamAfterSequences).toEqual([0n, 0n]);
 

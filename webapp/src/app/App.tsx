@@ -1,5 +1,7 @@
-// The app shell: header with gateway state, page tabs and token control, the status banner, the
-// current page, and the keyboard: 1-5 switch pages, N/B/S open the order ticket.
+// The app shell: header with gateway state, the trading verdict (halted, blocked), page tabs and
+// token control, the status banner, the current page (or the onboarding screen while there is no
+// usable token), and the keyboard: 1-5 switch pages, N/B/S open the order ticket.
+import { Code } from "@connectrpc/connect";
 import type { Contract } from "@ibkr-grpc/client";
 import { ConnectionState, ConnectionStateSchema, Side, TradingMode, TradingModeSchema } from "@ibkr-grpc/client";
 import { useCallback, useEffect, useMemo, useState } from "react";
@@ -9,7 +11,12 @@ import { OrderTicketPage } from "../pages/OrderTicketPage";
 import { OrdersPage } from "../pages/OrdersPage";
 import { PositionsPage } from "../pages/PositionsPage";
 import { WatchlistPage } from "../pages/WatchlistPage";
-import { STREAM_NAMES, useGatewayStatus, useStreamStatuses } from "../state/LiveData";
+import type { ApiError } from "../api/apiError";
+import { useToken } from "../api/ApiProvider";
+import { STREAM_NAMES, useGatewayStatus, useStreamStatuses, useTradingBlockers } from "../state/LiveData";
+import { EVERY_ACCOUNT, tradingVerdict } from "../trading/availability";
+import { TradingStateDialog, useIsAdmin } from "../trading/TradingStateDialogs";
+import { Onboarding } from "./Onboarding";
 import type { Navigation, PageId, TicketRequest } from "./navigation";
 import { DEFAULT_TICKET_REQUEST, NavigationContext, PAGES, isTypingTarget, pageFromHash } from "./navigation";
 import { StatusBanner } from "./StatusBanner";
@@ -18,17 +25,31 @@ import { TokenControl } from "./TokenControl";
 function GatewayPill() {
   const status = useGatewayStatus();
   const streams = useStreamStatuses();
+  const blockers = useTradingBlockers();
   // While the status stream is down, the last state we saw may no longer be true.
   const stale = streams.get(STREAM_NAMES.gateway)?.health.phase !== "live";
   const known = status === undefined ? "UNKNOWN" : enumName(ConnectionStateSchema, status.state);
   const state = stale && status !== undefined ? `${known} (stale)` : known;
   const ready = !stale && status?.state === ConnectionState.READY;
   const mode = status === undefined ? "" : enumName(TradingModeSchema, status.tradingMode);
+  // READY says the session is up; whether orders go through is the trading pill's to say, so a
+  // halted or blocked session is never green.
+  const sessionClass = !ready ? "pill pill-bad" : blockers.length > 0 ? "pill" : "pill pill-ok";
+  const verdict = tradingVerdict(blockers);
   return (
     <div className="gateway-pill">
-      <span className={ready ? "pill pill-ok" : "pill pill-bad"} data-testid="gateway-state">
+      <span className={sessionClass} title="IB Gateway session" data-testid="gateway-state">
         {state}
       </span>
+      {status !== undefined && (
+        <span
+          className={`pill pill-${verdict.tone}${verdict.tone === "bad" ? " pill-alarm" : ""}`}
+          title={blockers.map((blocker) => blocker.text).join("\n")}
+          data-testid="trading-state"
+        >
+          {verdict.label}
+        </span>
+      )}
       {mode !== "" && mode !== "UNSPECIFIED" && (
         <span
           className={status?.tradingMode === TradingMode.LIVE ? "pill pill-live" : "pill"}
@@ -39,6 +60,56 @@ function GatewayPill() {
       )}
     </div>
   );
+}
+
+/** The admin's kill switch in the header: halts every account (or resumes, while halted). */
+function HaltControl() {
+  const admin = useIsAdmin();
+  const status = useGatewayStatus();
+  const halted = useTradingBlockers().some((blocker) => blocker.kind === "halt" && blocker.account === EVERY_ACCOUNT);
+  const [open, setOpen] = useState(false);
+  if (!admin || status === undefined) {
+    return null;
+  }
+  return (
+    <>
+      <button
+        type="button"
+        className={halted ? "small" : "small danger"}
+        data-testid={halted ? "header-resume" : "header-halt"}
+        title={halted ? "Resume trading for every account" : "Halt trading for every account (kill switch)"}
+        onClick={() => {
+          setOpen(true);
+        }}
+      >
+        {halted ? "Resume…" : "Halt…"}
+      </button>
+      {open && (
+        <TradingStateDialog
+          action={halted ? "resume" : "halt"}
+          account={EVERY_ACCOUNT}
+          onClose={() => {
+            setOpen(false);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+/**
+ * True while the app has no usable token: none is set and the server has not answered without
+ * one (auth disabled), or the server refused the one set.
+ */
+function useNeedsToken(): { readonly needed: boolean; readonly refusal: ApiError | undefined } {
+  const token = useToken();
+  const status = useGatewayStatus();
+  const health = useStreamStatuses().get(STREAM_NAMES.gateway)?.health;
+  const refusal =
+    health !== undefined && health.phase !== "live" && health.lastError?.code === Code.Unauthenticated
+      ? health.lastError
+      : undefined;
+  return { needed: refusal !== undefined || (token === "" && status === undefined), refusal };
 }
 
 function CurrentPage({ page, ticketNonce }: { readonly page: PageId; readonly ticketNonce: number }) {
@@ -66,6 +137,8 @@ export function App({ initialPage }: AppProps) {
     () => initialPage ?? pageFromHash(window.location.hash) ?? "dashboard",
   );
   const [ticketRequest, setTicketRequest] = useState<TicketRequest>(DEFAULT_TICKET_REQUEST);
+  const token = useToken();
+  const onboarding = useNeedsToken();
 
   const goTo = useCallback((next: PageId) => {
     setPage(next);
@@ -132,6 +205,7 @@ export function App({ initialPage }: AppProps) {
         <header className="topbar">
           <span className="brand">IBKR gRPC</span>
           <GatewayPill />
+          <HaltControl />
           <nav className="tabs" aria-label="Pages">
             {PAGES.map((candidate) => (
               <button
@@ -151,10 +225,18 @@ export function App({ initialPage }: AppProps) {
           </nav>
           <TokenControl />
         </header>
-        <StatusBanner />
-        <main className="page" aria-label={PAGES.find((candidate) => candidate.id === page)?.title}>
-          <CurrentPage page={page} ticketNonce={ticketRequest.nonce} />
-        </main>
+        {onboarding.needed ? (
+          <main className="page" aria-label="Connect">
+            <Onboarding refusal={onboarding.refusal} hasToken={token !== ""} />
+          </main>
+        ) : (
+          <>
+            <StatusBanner />
+            <main className="page" aria-label={PAGES.find((candidate) => candidate.id === page)?.title}>
+              <CurrentPage page={page} ticketNonce={ticketRequest.nonce} />
+            </main>
+          </>
+        )}
         <footer className="hotkeys">
           <kbd>1</kbd>–<kbd>5</kbd> pages · <kbd>N</kbd> new order · <kbd>B</kbd> buy · <kbd>S</kbd> sell ·{" "}
           <kbd>Esc</kbd> close dialog

@@ -1,30 +1,30 @@
-// The banner that says when trading or data is impaired: the gateway is not READY, a stream is
-// reconnecting, or the server paused a stream because IB Gateway disconnected.
-import { ConnectionState, ConnectionStateSchema } from "@ibkr-grpc/client";
+// The banner that says when trading or data is impaired: trading halted (for every account or
+// one, with a Resume button for admins), the gateway not READY, TRADING_MODE blocking orders, a
+// stream reconnecting, or the server pausing a stream because IB Gateway disconnected.
+import { useState } from "react";
 import { errorTitle } from "../api/apiError";
-import { enumName } from "../lib/enums";
-import { useGatewayStatus, useStreamStatuses } from "../state/LiveData";
+import { useStreamStatuses, useTradingBlockers } from "../state/LiveData";
+import type { Blocker } from "../trading/availability";
+import { TradingStateDialog, useIsAdmin } from "../trading/TradingStateDialogs";
 
 interface BannerLine {
   readonly key: string;
-  readonly level: "warning" | "error";
+  readonly level: "warning" | "error" | "halt";
   readonly text: string;
+  readonly blocker?: Blocker;
 }
 
 export function StatusBanner() {
-  const status = useGatewayStatus();
+  const blockers = useTradingBlockers();
   const streams = useStreamStatuses();
-  const lines: BannerLine[] = [];
-
-  if (status !== undefined && status.state !== ConnectionState.READY) {
-    const detail = status.lastError === "" ? "" : ` Last error: ${status.lastError}`;
-    const attempts = status.reconnectAttempts > 0 ? ` (reconnect attempt ${status.reconnectAttempts})` : "";
-    lines.push({
-      key: "gateway",
-      level: status.state === ConnectionState.DISCONNECTED ? "error" : "warning",
-      text: `Gateway ${enumName(ConnectionStateSchema, status.state)}${attempts}: orders are not accepted until it is READY.${detail}`,
-    });
-  }
+  const admin = useIsAdmin();
+  const [resuming, setResuming] = useState<string | undefined>(undefined);
+  const lines: BannerLine[] = blockers.map((blocker) => ({
+    key: `${blocker.kind}:${blocker.account}`,
+    level: blocker.kind === "halt" ? "halt" : blocker.kind === "unknown" ? "warning" : "error",
+    text: blocker.text,
+    blocker,
+  }));
   for (const [name, stream] of streams) {
     if (stream.health.phase === "reconnecting") {
       const reason = stream.health.lastError;
@@ -47,14 +47,43 @@ export function StatusBanner() {
   if (lines.length === 0) {
     return null;
   }
-  const level = lines.some((line) => line.level === "error") ? "error" : "warning";
+  const level = lines.some((line) => line.level === "halt")
+    ? "halt"
+    : lines.some((line) => line.level === "error")
+      ? "error"
+      : "warning";
   return (
     <div className={`status-banner status-banner-${level}`} role="status" data-testid="status-banner">
       {lines.map((line) => (
-        <div key={line.key} className="status-banner-line" data-testid="status-banner-line">
-          {line.text}
+        <div
+          key={line.key}
+          className={line.level === "halt" ? "status-banner-line status-banner-halt" : "status-banner-line"}
+          data-testid={line.level === "halt" ? "halt-banner" : "status-banner-line"}
+        >
+          <span>{line.level === "halt" ? <strong>⛔ {line.text}</strong> : line.text}</span>
+          {line.blocker?.kind === "halt" && admin && (
+            <button
+              type="button"
+              className="small"
+              data-testid="resume-trading"
+              onClick={() => {
+                setResuming(line.blocker?.account);
+              }}
+            >
+              Resume trading…
+            </button>
+          )}
         </div>
       ))}
+      {resuming !== undefined && (
+        <TradingStateDialog
+          action="resume"
+          account={resuming}
+          onClose={() => {
+            setResuming(undefined);
+          }}
+        />
+      )}
     </div>
   );
 }

@@ -4,6 +4,7 @@ import { screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { FakeBackend, order, orderEvent } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";
+import { ACTIVITY_REPLAY_EVENTS } from "../state/LiveData";
 
 describe("dashboard", () => {
   it("shows the gateway, account summary and PnL, live", async () => {
@@ -48,6 +49,25 @@ describe("dashboard", () => {
     });
     expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("BUY 100 AAPL");
     expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("8");
+  });
+
+  it("replays the newest events when it opens (after a reload), then resumes after the last one", async () => {
+    const backend = new FakeBackend();
+    for (let sequence = 1n; sequence <= 150n; sequence += 1n) {
+      backend.eventLog.push(orderEvent(sequence, order(`ord_${sequence}`)));
+    }
+    renderApp({ backend });
+    await waitFor(() => {
+      expect(screen.getAllByTestId("activity-row").length).toBeGreaterThan(0);
+    });
+    expect(backend.orderStreamReplayLast).toEqual([ACTIVITY_REPLAY_EVENTS]);
+    expect(screen.getAllByTestId("activity-row")[0]?.textContent).toContain("150");
+    // A dropped stream resumes after the last replayed event, not with another replay.
+    backend.failOrderStreams();
+    await waitFor(() => {
+      expect(backend.orderStreamAfterSequences).toEqual([0n, 150n]);
+    });
+    expect(backend.orderStreamReplayLast).toEqual([ACTIVITY_REPLAY_EVENTS, 0]);
   });
 
   it("labels the new event types in words and makes a refused command stand out", async () => {

@@ -1,10 +1,9 @@
-// The order ticket: every order type and time in force of the contract, bracket legs, client-side
-// validation, a confirmation step with the notional, and the server's answer (the order, or the
-// error with its reason and fields).
+// The order ticket: the contract's live market (bid, ask, last, spread), every order type and
+// time in force, bracket legs, client-side validation, the notional as you type, a confirmation
+// step, and the server's answer (the order, or the error with its reason and fields). While
+// trading is halted or the gateway cannot take orders, the ticket says why and sends nothing.
 import type { OrderPreview, PlaceOrderRequest, PlaceOrderResponse } from "@ibkr-grpc/client";
 import {
-  ConnectionState,
-  ConnectionStateSchema,
   OrderService,
   OrderStatus,
   OrderType,
@@ -20,15 +19,19 @@ import { describeError } from "../api/apiError";
 import { useClient } from "../api/ApiProvider";
 import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
-import { enumFromText, enumLabel, enumName, specifiedValues } from "../lib/enums";
+import { formatMoney } from "../lib/decimal";
+import { enumFromText, enumLabel, specifiedValues } from "../lib/enums";
+import { useLiveQuote } from "../market/useLiveQuote";
 import { statusLabel } from "../lib/orderLabels";
 import { ConfirmOrderDialog } from "../orders/ConfirmOrderDialog";
 import { BracketFields, ContractFields, Field, decimalInput } from "../orders/TicketFields";
 import type { Notional, TicketForm } from "../orders/ticket";
 import { EMPTY_TICKET, newClientOrderId, orderNotional, toPlaceOrderRequest, withOrderType } from "../orders/ticket";
+import { TicketQuote } from "../orders/TicketQuote";
 import type { Violation } from "../orders/validation";
 import { priceFieldsFor, validateOrder, violationsByField } from "../orders/validation";
-import { useGatewayStatus, useQuotes } from "../state/LiveData";
+import { useGatewayStatus, useTradingBlockers } from "../state/LiveData";
+import { blockersForAccount } from "../trading/availability";
 
 interface PendingOrder {
   readonly request: PlaceOrderRequest;
@@ -41,18 +44,6 @@ function isUnacknowledged(status: OrderStatus | undefined): boolean {
 
 function initialForm(contractSymbol: string | undefined, side: Side, prefill: Partial<TicketForm>): TicketForm {
   return { ...EMPTY_TICKET, ...prefill, symbol: contractSymbol ?? "", side };
-}
-
-/** The last traded price of a watched symbol, to estimate the notional of orders without a price. */
-function useLastPrice(symbol: string): string {
-  const { quotes } = useQuotes();
-  const wanted = symbol.trim().toUpperCase();
-  for (const quote of quotes.values()) {
-    if (quote.contract?.symbol.toUpperCase() === wanted && quote.last !== "") {
-      return quote.last;
-    }
-  }
-  return "";
 }
 
 export function OrderTicketPage() {
@@ -90,7 +81,11 @@ export function OrderTicketPage() {
     (ticketRequest.contract === undefined ? symbolInput : quantityInput).current?.focus();
   }, [ticketRequest]);
 
-  const lastPrice = useLastPrice(form.symbol);
+  const quoteContract = form.symbol.trim() === "" ? undefined : toPlaceOrderRequest(form, "").contract;
+  const live = useLiveQuote(quoteContract);
+  const lastPrice = live.quote?.last ?? "";
+  const notional = orderNotional(form, lastPrice);
+  const blockers = blockersForAccount(useTradingBlockers(), form.account, managedAccounts);
   const violations: Violation[] = validateOrder(form, { managedAccounts });
   const errors = new Map<string, string>();
   if (showClientErrors) {
@@ -114,6 +109,9 @@ export function OrderTicketPage() {
 
   function review(event: SyntheticEvent) {
     event.preventDefault();
+    if (blockers.length > 0) {
+      return;
+    }
     setShowClientErrors(true);
     if (violations.length > 0) {
       return;
@@ -126,7 +124,7 @@ export function OrderTicketPage() {
     setPreviewError(undefined);
     setPending({
       request: toPlaceOrderRequest(form, idempotency.current.clientOrderId),
-      notional: orderNotional(form, lastPrice),
+      notional,
     });
   }
 
@@ -173,6 +171,25 @@ export function OrderTicketPage() {
     <div className="ticket-page">
       <form className="panel ticket" onSubmit={review} aria-label="Order ticket" noValidate>
         <h2>Order ticket</h2>
+        {blockers.length > 0 && (
+          <div className="ticket-blocked" role="alert" data-testid="ticket-disabled">
+            <strong>Orders cannot be sent now.</strong>
+            {blockers.map((blocker) => (
+              <div
+                key={`${blocker.kind}:${blocker.account}`}
+                data-testid={
+                  blocker.kind === "halt"
+                    ? "ticket-halted"
+                    : blocker.kind === "mode"
+                      ? "ticket-trading-blocked"
+                      : "ticket-gateway-warning"
+                }
+              >
+                {blocker.text}
+              </div>
+            ))}
+          </div>
+        )}
         <div className="side-toggle" role="radiogroup" aria-label="Side">
           {[Side.BUY, Side.SELL].map((side) => (
             <label key={side} className={form.side === side ? `side side-${side === Side.BUY ? "buy" : "sell"} side-active` : "side"}>
@@ -195,6 +212,18 @@ export function OrderTicketPage() {
           change={change}
           managedAccounts={managedAccounts}
           symbolInput={symbolInput}
+        />
+        <TicketQuote
+          symbol={form.symbol}
+          quote={live.quote}
+          problem={live.problem}
+          onPickPrice={
+            rules.limit === "forbidden"
+              ? undefined
+              : (price) => {
+                  change({ limitPrice: price });
+                }
+          }
         />
         <div className="field-row">
           <Field label="Quantity" field="quantity" errors={errors}>
@@ -278,27 +307,20 @@ export function OrderTicketPage() {
             ))}
           </ul>
         )}
-        {gateway !== undefined && gateway.state !== ConnectionState.READY && (
-          <div className="field-error" role="alert" data-testid="ticket-gateway-warning">
-            Gateway {enumName(ConnectionStateSchema, gateway.state)}: the server refuses orders until it is READY
-            (a retry with the same order reuses its client order id).
-          </div>
-        )}
-        {gateway !== undefined && gateway.tradingBlockedReason !== "" && (
-          <div className="field-error" role="alert" data-testid="ticket-trading-blocked">
-            Orders are refused: {gateway.tradingBlockedReason}
-          </div>
-        )}
         <div className="ticket-actions">
           <button
             type="submit"
             className={form.side === Side.BUY ? "primary buy" : "primary sell"}
+            disabled={blockers.length > 0}
+            title={blockers.map((blocker) => blocker.text).join("\n") || undefined}
             data-testid="ticket-review"
           >
-            Review {form.side === Side.BUY ? "buy" : "sell"} order
+            {blockers.length > 0 ? "Trading unavailable" : `Review ${form.side === Side.BUY ? "buy" : "sell"} order`}
           </button>
-          <span className="muted">
-            {form.orderType === OrderType.MARKET && lastPrice !== "" ? `last ${lastPrice}` : ""}
+          <span className="ticket-notional" data-testid="ticket-notional">
+            {notional === undefined
+              ? ""
+              : `Notional ${form.orderType === OrderType.MARKET ? "≈ " : ""}${formatMoney(notional.value)} ${form.currency.trim().toUpperCase()} (${form.quantity} × ${notional.price}${notional.multiplier === "" ? "" : ` × ${notional.multiplier}`}, ${notional.priceSource})`}
           </span>
         </div>
       </form>

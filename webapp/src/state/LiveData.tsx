@@ -1,6 +1,7 @@
 // The live state of the app, shared by every page: gateway status, portfolio, order book and
-// watchlist quotes, each fed by one resilient stream for as long as the app is open (switching
-// pages never reopens a stream). The streams restart when the API token changes.
+// watchlist quotes and the trading state (halts), each fed by one resilient stream for as long as
+// the app is open (switching pages never reopens a stream). The streams restart when the API
+// token changes.
 import { create } from "@bufbuild/protobuf";
 import type {
   Contract,
@@ -10,6 +11,8 @@ import type {
   StreamOrderEventsResponse,
   StreamPortfolioResponse,
   StreamQuotesResponse,
+  StreamTradingStateResponse,
+  TradingState,
 } from "@ibkr-grpc/client";
 import {
   GatewayService,
@@ -18,16 +21,19 @@ import {
   MarketDataService,
   OrderService,
   PortfolioService,
+  RiskService,
   StreamMarkerType,
 } from "@ibkr-grpc/client";
 import type { ReactNode } from "react";
-import { createContext, useContext, useState } from "react";
+import { createContext, useContext, useEffect, useRef, useState } from "react";
 import { describeError, errorTitle } from "../api/apiError";
 import { useClient, useToken } from "../api/ApiProvider";
 import { useAppConfig } from "../app/config";
 import { StreamHealthRegistry } from "../streams/healthRegistry";
+import type { Blocker, TradingStates } from "../trading/availability";
+import { EVERY_ACCOUNT, tradingBlockers } from "../trading/availability";
 import { applyMarker, heartbeatDuration, useResilientStream } from "../streams/useResilientStream";
-import { contractKey } from "./contracts";
+import { contractKey, sameContract } from "./contracts";
 import type { OrderBookState } from "./orderBook";
 import { EMPTY_ORDER_BOOK, applyOrderEvent, mergeListedFills, mergeListedOrders } from "./orderBook";
 import type { PortfolioState } from "./portfolio";
@@ -42,7 +48,11 @@ export const STREAM_NAMES = {
   portfolio: "Portfolio",
   orders: "Order events",
   quotes: "Quotes",
+  tradingState: "Trading state",
 } as const;
+
+/** How many of the newest order events the activity log replays when it opens. */
+export const ACTIVITY_REPLAY_EVENTS = 100;
 
 /** How many orders and fills the book loads when it starts without a sequence to resume from. */
 const SNAPSHOT_PAGE_SIZE = 200;
@@ -57,7 +67,15 @@ export interface LiveStores {
   readonly portfolio: Store<PortfolioState>;
   readonly orderBook: Store<OrderBookState>;
   readonly quotes: Store<QuotesState>;
+  readonly tradingStates: Store<TradingStates>;
   readonly watchlist: WatchlistStore;
+  /** Contracts quoted for the ticket or a chart besides the watchlist, with how many ask. */
+  readonly quoteInterest: Store<ReadonlyMap<string, QuoteInterest>>;
+}
+
+export interface QuoteInterest {
+  readonly contract: Contract;
+  readonly holders: number;
 }
 
 export function createLiveStores(storage: Storage | undefined): LiveStores {
@@ -67,6 +85,8 @@ export function createLiveStores(storage: Storage | undefined): LiveStores {
     portfolio: new Store(EMPTY_PORTFOLIO),
     orderBook: new Store(EMPTY_ORDER_BOOK),
     quotes: new Store(EMPTY_QUOTES),
+    tradingStates: new Store<TradingStates>(new Map()),
+    quoteInterest: new Store<ReadonlyMap<string, QuoteInterest>>(new Map()),
     watchlist: new WatchlistStore(storage),
   };
 }
@@ -95,6 +115,7 @@ export function LiveDataProvider({ storage, children }: LiveDataProviderProps) {
       <PortfolioStream stores={stores} />
       <OrderEventStream stores={stores} />
       <QuoteStream stores={stores} />
+      <TradingStateStreams stores={stores} />
       {children}
     </LiveStoresContext.Provider>
   );
@@ -179,11 +200,15 @@ function OrderEventStream({ stores }: StreamProps) {
     restartKey: token,
     open: (signal) => {
       // Resume after the last event applied: the server replays what we missed, with no gap.
-      // Without one (first start), the stream starts live and the lists give the current book.
+      // Without one (first start, a reload), the newest events are replayed for the activity log
+      // and the lists give the current book.
       const afterSequence = stores.orderBook.getSnapshot().lastSequence;
       stores.orderBook.update((state) => ({ ...state, replayComplete: false }));
+      const heartbeatInterval = heartbeatDuration(config.heartbeatIntervalMs);
       const stream = client.streamOrderEvents(
-        { afterSequence, heartbeatInterval: heartbeatDuration(config.heartbeatIntervalMs) },
+        afterSequence === 0n
+          ? { replayLast: ACTIVITY_REPLAY_EVENTS, heartbeatInterval }
+          : { afterSequence, heartbeatInterval },
         { signal },
       );
       if (afterSequence === 0n) {
@@ -205,11 +230,28 @@ function OrderEventStream({ stores }: StreamProps) {
   return null;
 }
 
+/** The watchlist and every other contract someone wants quoted, each once. */
+export function quotedContracts(watched: readonly Contract[], interest: ReadonlyMap<string, QuoteInterest>): Contract[] {
+  const contracts = [...watched];
+  for (const { contract } of interest.values()) {
+    if (!contracts.some((existing) => sameContract(existing, contract))) {
+      contracts.push(contract);
+    }
+  }
+  return contracts;
+}
+
+/**
+ * One StreamQuotes for the watchlist, the ticket's contract and the chart's: one connection,
+ * whatever is on screen (a browser has six per server, and a stream holds one for good).
+ */
 function QuoteStream({ stores }: StreamProps) {
   const client = useClient(MarketDataService);
   const config = useAppConfig();
   const token = useToken();
-  const watched = useStore(stores.watchlist);
+  const watchedOnly = useStore(stores.watchlist);
+  const interest = useStore(stores.quoteInterest);
+  const watched = quotedContracts(watchedOnly, interest);
   // One stream for the current set: a different set is a different stream (restartKey).
   const setKey = watched.map(contractKey).join(",");
   useResilientStream<StreamQuotesResponse>({
@@ -231,6 +273,151 @@ function QuoteStream({ stores }: StreamProps) {
       stores.quotes.update((state) => applyQuoteMessage(state, watched, message));
     },
   });
+  return null;
+}
+
+/** The key the quotes of `contract` are stored under, "" while it is not quoted. */
+export function useQuoteKey(contract: Contract | undefined): string {
+  const { quoteInterest, watchlist } = useLiveStores();
+  const watched = useStore(watchlist);
+  const interest = useStore(quoteInterest);
+  if (contract === undefined || contract.symbol.trim() === "") {
+    return "";
+  }
+  const quoted = quotedContracts(watched, interest).find((entry) => sameContract(entry, contract));
+  return quoted === undefined ? "" : contractKey(quoted);
+}
+
+/**
+ * Adds `contract` to the shared quote stream while the caller is mounted (a watched contract
+ * changes nothing).
+ */
+export function useQuoteInterest(contract: Contract | undefined): void {
+  const { quoteInterest } = useLiveStores();
+  const key = contract === undefined || contract.symbol.trim() === "" ? "" : contractKey(contract);
+  const latest = useRef(contract);
+  useEffect(() => {
+    latest.current = contract;
+  });
+  useEffect(() => {
+    const wanted = latest.current;
+    if (key === "" || wanted === undefined) {
+      return undefined;
+    }
+    quoteInterest.update((entries) => {
+      const next = new Map(entries);
+      next.set(key, { contract: wanted, holders: (entries.get(key)?.holders ?? 0) + 1 });
+      return next;
+    });
+    return () => {
+      quoteInterest.update((entries) => {
+        const next = new Map(entries);
+        const holders = (entries.get(key)?.holders ?? 1) - 1;
+        if (holders <= 0) {
+          next.delete(key);
+        } else {
+          next.set(key, { contract: wanted, holders });
+        }
+        return next;
+      });
+    };
+  }, [quoteInterest, key]);
+}
+
+/**
+ * The trading state over one stream: of the only managed account (its state says when every
+ * account is halted too), or of every account. With several accounts, each account's own halt
+ * is read with GetTradingState every few seconds instead of a stream each: a browser holds at
+ * most six HTTP/1.1 connections to the server, each stream keeps one, and order commands need one
+ * free.
+ */
+function TradingStateStreams({ stores }: StreamProps) {
+  const status = useStore(stores.gateway).status;
+  const accounts = status?.managedAccounts ?? [];
+  const streamed = accounts.length === 1 ? (accounts[0] ?? EVERY_ACCOUNT) : EVERY_ACCOUNT;
+  const polled = accounts.length > 1 ? accounts : [];
+  return (
+    <>
+      <TradingStateStream key={streamed} stores={stores} account={streamed} />
+      {polled.length > 0 && <TradingStatePoller stores={stores} accounts={polled} />}
+    </>
+  );
+}
+
+function forgetTradingState(stores: LiveStores, accounts: readonly string[]) {
+  stores.tradingStates.update((states) => {
+    if (!accounts.some((account) => states.has(account))) {
+      return states;
+    }
+    const next = new Map(states);
+    accounts.forEach((account) => next.delete(account));
+    return next;
+  });
+}
+
+function TradingStateStream({ stores, account }: StreamProps & { readonly account: string }) {
+  const client = useClient(RiskService);
+  const config = useAppConfig();
+  const token = useToken();
+  useEffect(
+    () => () => {
+      forgetTradingState(stores, [account]);
+    },
+    [stores, account],
+  );
+  useResilientStream<StreamTradingStateResponse>({
+    name: STREAM_NAMES.tradingState,
+    registry: stores.registry,
+    restartKey: token,
+    open: (signal) =>
+      client.streamTradingState(
+        { account, heartbeatInterval: heartbeatDuration(config.heartbeatIntervalMs) },
+        { signal },
+      ),
+    onMessage: ({ payload }) => {
+      if (payload.case === "state") {
+        const state: TradingState = payload.value;
+        stores.tradingStates.update((states) => new Map(states).set(account, state));
+      } else if (payload.case === "marker") {
+        applyMarker(stores.registry, STREAM_NAMES.tradingState, payload.value);
+      }
+    },
+  });
+  return null;
+}
+
+/** How often each account's own trading state is read when there are several accounts. */
+export const TRADING_STATE_POLL_MS = 5000;
+
+function TradingStatePoller({ stores, accounts }: StreamProps & { readonly accounts: readonly string[] }) {
+  const client = useClient(RiskService);
+  const token = useToken();
+  const key = accounts.join(",");
+  useEffect(() => {
+    const controller = new AbortController();
+    const wanted = key.split(",");
+    async function poll() {
+      for (const account of wanted) {
+        try {
+          const response = await client.getTradingState({ account }, { signal: controller.signal });
+          const state = response.state;
+          if (state !== undefined) {
+            stores.tradingStates.update((states) => new Map(states).set(account, state));
+          }
+        } catch {
+          // The stream's health tells the banner when the server is unreachable; a failed read
+          // keeps the last state seen until the next one.
+        }
+      }
+    }
+    void poll();
+    const timer = setInterval(() => void poll(), TRADING_STATE_POLL_MS);
+    return () => {
+      clearInterval(timer);
+      controller.abort();
+      forgetTradingState(stores, wanted);
+    };
+  }, [client, stores, key, token]);
   return null;
 }
 
@@ -268,4 +455,16 @@ export function useWatchlist(): { contracts: readonly Contract[]; store: Watchli
 
 export function useStreamStatuses() {
   return useStore(useLiveStores().registry);
+}
+
+export function useTradingStates(): TradingStates {
+  return useStore(useLiveStores().tradingStates);
+}
+
+/** Everything that stops orders now (halts, gateway, TRADING_MODE), the most serious first. */
+export function useTradingBlockers(): Blocker[] {
+  const gateway = useGatewayStatus();
+  const tradingStates = useTradingStates();
+  const gatewayLive = useStreamStatuses().get(STREAM_NAMES.gateway)?.health.phase === "live";
+  return tradingBlockers({ gateway, gatewayLive, tradingStates });
 }

@@ -1,4 +1,4 @@
-// Hand-written fakes of the four services for component tests, served over an in-memory router
+// Hand-written fakes of the five services for component tests, served over an in-memory router
 // transport. Streams replay what the fake holds, then deliver live messages pushed by the test
 // until the client goes away or the test makes the stream fail.
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -22,6 +22,10 @@ import type {
   StreamOrderEventsResponse,
   StreamPortfolioResponse,
   StreamQuotesResponse,
+  StreamTradingStateResponse,
+  TradingState,
+  ResumeTradingRequest,
+  HaltTradingRequest,
 
   CancelOrderResponseSchema,
   ModifyOrderResponseSchema} from "@ibkr-grpc/client";
@@ -41,6 +45,7 @@ import {
   PlaceOrderResponseSchema,
   PortfolioService,
   QuoteSchema,
+  RiskService,
   SecurityType,
   Side,
   StreamGatewayStatusResponseSchema,
@@ -49,7 +54,9 @@ import {
   StreamOrderEventsResponseSchema,
   StreamPortfolioResponseSchema,
   StreamQuotesResponseSchema,
+  StreamTradingStateResponseSchema,
   TimeInForce,
+  TradingStateSchema,
   TradingMode,
 } from "@ibkr-grpc/client";
 
@@ -177,6 +184,15 @@ export class FakeBackend {
   portfolioDown = false;
   /** The same for StreamGatewayStatus. */
   gatewayDown = false;
+  /** When set, every call without `authorization: Bearer <this>` fails UNAUTHENTICATED. */
+  requiredToken: string | undefined;
+  /** Requested account ("" for every account) -> its trading state. */
+  readonly tradingStates = new Map<string, TradingState>();
+  readonly tradingStateQueues: { account: string; queue: LiveQueue<StreamTradingStateResponse> }[] = [];
+  readonly resumeRequests: ResumeTradingRequest[] = [];
+  readonly haltRequests: HaltTradingRequest[] = [];
+  /** The replay_last of each StreamOrderEvents call, in order. */
+  readonly orderStreamReplayLast: number[] = [];
 
   readonly gatewayQueues: LiveQueue<StreamGatewayStatusResponse>[] = [];
   readonly portfolioQueues: LiveQueue<StreamPortfolioResponse>[] = [];
@@ -205,11 +221,33 @@ export class FakeBackend {
     }
   }
 
+  tradingState(account: string): TradingState {
+    return this.tradingStates.get(account) ?? create(TradingStateSchema, { halted: false, account });
+  }
+
+  /** Sets the state of `account` ("" for every account) and delivers it to its open streams. */
+  setTradingState(account: string, state: MessageInitShape<typeof TradingStateSchema>): void {
+    this.tradingStates.set(account, create(TradingStateSchema, { ...state, account }));
+    for (const entry of this.tradingStateQueues) {
+      // An account's stream follows the halt of every account too, as the server's does.
+      const global = this.tradingState("");
+      const own = this.tradingState(entry.account);
+      const value = entry.account === "" || global.halted ? global : own;
+      if (entry.account === "" ? account === "" : account === "" || account === entry.account) {
+        entry.queue.push(create(StreamTradingStateResponseSchema, { payload: { case: "state", value } }));
+      }
+    }
+  }
+
   register(router: ConnectRouter): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator handlers need the fake.
     const backend = this;
     const record = (context: HandlerContext) => {
-      backend.authorizationHeaders.push(context.requestHeader.get("authorization"));
+      const header = context.requestHeader.get("authorization");
+      backend.authorizationHeaders.push(header);
+      if (backend.requiredToken !== undefined && header !== `Bearer ${backend.requiredToken}`) {
+        throw new ConnectError("missing or invalid bearer token", Code.Unauthenticated);
+      }
     };
     router.service(GatewayService, {
       getGatewayStatus: () => ({ status: this.gatewayStatus }),
@@ -261,17 +299,55 @@ export class FakeBackend {
       streamOrderEvents: async function* (request, context) {
         record(context);
         backend.orderStreamAfterSequences.push(request.afterSequence);
+        backend.orderStreamReplayLast.push(request.replayLast);
         const queue = new LiveQueue<StreamOrderEventsResponse>();
         backend.orderQueues.push(queue);
-        // As the contract says: 0 replays none and starts live.
-        const replay = request.afterSequence === 0n ? [] : backend.eventLog;
-        for (const event of replay.filter((candidate) => candidate.sequence > request.afterSequence)) {
+        // As the contract says: 0 replays none and starts live, unless replay_last asks for the
+        // newest events.
+        const replay =
+          request.replayLast > 0
+            ? backend.eventLog.slice(-request.replayLast)
+            : request.afterSequence === 0n
+              ? []
+              : backend.eventLog.filter((candidate) => candidate.sequence > request.afterSequence);
+        for (const event of replay) {
           yield create(StreamOrderEventsResponseSchema, { payload: { case: "orderEvent", value: event } });
         }
         yield create(StreamOrderEventsResponseSchema, {
           payload: { case: "marker", value: marker(StreamMarkerType.REPLAY_COMPLETE) },
         });
         yield* queue.drain(context.signal);
+      },
+    });
+    router.service(RiskService, {
+      getTradingState: (request) => {
+        const global = backend.tradingState("");
+        return { state: request.account === "" || global.halted ? global : backend.tradingState(request.account) };
+      },
+      resumeTrading: (request) => {
+        backend.resumeRequests.push(request);
+        backend.setTradingState(request.account, { halted: false });
+        return { state: backend.tradingState(request.account) };
+      },
+      haltTrading: (request) => {
+        backend.haltRequests.push(request);
+        backend.setTradingState(request.account, { halted: true, reason: request.reason, haltedBy: "tester" });
+        return { state: backend.tradingState(request.account), cancelledOrderIds: [] };
+      },
+      streamTradingState: async function* (request, context) {
+        record(context);
+        const queue = new LiveQueue<StreamTradingStateResponse>();
+        const entry = { account: request.account, queue };
+        backend.tradingStateQueues.push(entry);
+        try {
+          const global = backend.tradingState("");
+          // As the server: the halt of every account wins, reported with no account.
+          const value = request.account === "" || global.halted ? global : backend.tradingState(request.account);
+          yield create(StreamTradingStateResponseSchema, { payload: { case: "state", value } });
+          yield* queue.drain(context.signal);
+        } finally {
+          backend.tradingStateQueues.splice(backend.tradingStateQueues.indexOf(entry), 1);
+        }
       },
     });
     router.service(MarketDataService, {

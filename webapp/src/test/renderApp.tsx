@@ -1,5 +1,6 @@
 // Renders the whole app over an in-memory router transport serving a FakeBackend, with the real
-// token interceptor and fast reconnects.
+// token interceptor and fast reconnects. A token is set unless the test says otherwise (without
+// one the app opens on the onboarding screen until the server answers).
 import { createRouterTransport } from "@connectrpc/connect";
 import { render } from "@testing-library/react";
 import { ApiProvider } from "../api/ApiProvider";
@@ -21,11 +22,16 @@ export interface RenderAppOptions {
   readonly page?: PageId;
   readonly backend?: FakeBackend;
   readonly config?: AppConfig;
+  /** The API token in sessionStorage when the app starts; "" for none. */
+  readonly token?: string;
 }
+
+export const TEST_TOKEN = "header.test-token.signature";
 
 export function renderApp(options: RenderAppOptions = {}) {
   const backend = options.backend ?? new FakeBackend();
   const tokens = createTokenStore(window.sessionStorage);
+  tokens.set(options.token ?? TEST_TOKEN);
   const transport = createRouterTransport(
     (router) => {
       backend.register(router);
