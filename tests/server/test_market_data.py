@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -29,9 +30,16 @@ def stock(symbol: str) -> common_pb2.Contract:
 
 class QuoteCollector:
     def __init__(
-        self, server: RunningServer, symbols: list[str], heartbeat_seconds: int = 0
+        self,
+        server: RunningServer,
+        symbols: list[str],
+        heartbeat_seconds: int = 0,
+        quotes_per_message: int = 0,
     ) -> None:
-        request = pb.StreamQuotesRequest(contracts=[stock(symbol) for symbol in symbols])
+        request = pb.StreamQuotesRequest(
+            contracts=[stock(symbol) for symbol in symbols],
+            max_quotes_per_message=quotes_per_message,
+        )
         if heartbeat_seconds:
             request.heartbeat_interval.CopyFrom(duration_pb2.Duration(seconds=heartbeat_seconds))
         self.responses: list[pb.StreamQuotesResponse] = []
@@ -353,3 +361,44 @@ async def test_streams_cancelled_while_quotes_flow_end_as_cancelled(server: Runn
         await asyncio.gather(feeding, return_exceptions=True)
     after = outcomes(await scrape(server))
     assert {code for code in after if after[code] != before.get(code, 0)} == {"CANCELLED"}
+
+
+async def test_a_stream_can_take_its_waiting_quotes_in_one_message(server: RunningServer) -> None:
+    """With max_quotes_per_message, every quote waiting at a write goes in one QuoteBatch, each
+    the latest of its contract: fewer, larger messages, the same newest prices."""
+    symbols = ["AAPL", "MSFT", "NVDA", "AMZN", "SPY"]
+    collector = QuoteCollector(server, symbols, quotes_per_message=10)
+    try:
+        for _ in range(5):
+            await server.simulator.step()
+        responses = collector.responses
+
+        def batched() -> list[pb.Quote]:
+            return [
+                quote
+                for response in responses
+                if response.WhichOneof("payload") == "quotes"
+                for quote in response.quotes.quotes
+            ]
+
+        await eventually(lambda: {q.contract.symbol for q in batched()} == set(symbols))
+        assert "quote" not in collector.kinds()
+        assert any(
+            len(r.quotes.quotes) > 1 for r in responses if r.WhichOneof("payload") == "quotes"
+        )
+        for symbol in symbols:
+            newest = [q for q in batched() if q.contract.symbol == symbol][-1]
+            expected = server.simulator.quote(symbol)
+            assert Decimal(newest.last) == Decimal(str(expected.last))
+    finally:
+        await collector.close()
+
+
+async def test_too_many_quotes_per_message_is_refused(server: RunningServer) -> None:
+    request = pb.StreamQuotesRequest(contracts=[stock("AAPL")], max_quotes_per_message=101)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        async for _ in server.client.market_data.StreamQuotes(request):
+            pass
+    error = ApiError.from_rpc_error(raised.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.field_violations] == ["max_quotes_per_message"]

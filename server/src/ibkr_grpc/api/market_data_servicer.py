@@ -25,6 +25,7 @@ from ibkr_grpc.domain.market_data import (
     HistoryRequest,
     MarketDataKind,
     Quote,
+    QuoteBatch,
     SpanUnit,
     SubscriptionFailure,
 )
@@ -183,6 +184,10 @@ def _span_since(
     return math.ceil(seconds / 86_400), SpanUnit.DAYS
 
 
+# The most quotes one StreamQuotes message may carry.
+MAXIMUM_QUOTES_PER_MESSAGE = 100
+
+
 class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer):
     def __init__(self, market_data: MarketDataService) -> None:
         self._market_data = market_data
@@ -279,16 +284,23 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
+        batch = request.max_quotes_per_message
+        if not 0 <= batch <= MAXIMUM_QUOTES_PER_MESSAGE:
+            violations.add("max_quotes_per_message", f"must be 0 to {MAXIMUM_QUOTES_PER_MESSAGE}")
         violations.raise_if_any()
-        return self._quotes(contracts, heartbeat)
+        return self._quotes(contracts, heartbeat, max(batch, 1))
 
     async def _quotes(
-        self, contracts: list[ContractSpec], heartbeat: timedelta
+        self, contracts: list[ContractSpec], heartbeat: timedelta, batch: int
     ) -> AsyncIterator[pb.StreamQuotesResponse]:
-        async with aclosing(self._market_data.stream(contracts, heartbeat)) as items:
+        stream = self._market_data.stream(contracts, heartbeat, batch=batch)
+        async with aclosing(stream) as items:
             async for item in items:
                 if isinstance(item, Quote):
                     yield self._quote_response(item)
+                elif isinstance(item, QuoteBatch):
+                    quotes = [self._quote_response(quote).quote for quote in item.quotes]
+                    yield pb.StreamQuotesResponse(quotes=pb.QuoteBatch(quotes=quotes))
                 elif isinstance(item, SubscriptionFailure):
                     yield pb.StreamQuotesResponse(subscription_error=failure_message(item))
                 elif isinstance(item, Heartbeat):

@@ -84,6 +84,13 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteBatch:
+    """Quotes a stream sends in one message, oldest change first."""
+
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ContractMatch:
     contract: ContractSpec
     description: str

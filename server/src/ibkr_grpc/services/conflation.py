@@ -60,6 +60,14 @@ class ConflatingBuffer(Generic[T]):
                 return False
         return True
 
+    def pop_oldest_values(self, count: int) -> list[T]:
+        """Up to `count` values, oldest first, for a reader that sends them in one message (so
+        none of them goes stale while the others are sent)."""
+        values = [self.pop_oldest()]
+        while self._latest and len(values) < count:
+            values.append(self.pop_oldest())
+        return values
+
     def pop_oldest(self) -> T:
         """The value that has waited longest (always its key's latest). Taking one value at a
         time, as the reader is able to send it, is what makes conflation work for a slow

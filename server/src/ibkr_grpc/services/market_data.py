@@ -18,6 +18,7 @@ from ibkr_grpc.domain.market_data import (
     ContractMatch,
     HistoryRequest,
     Quote,
+    QuoteBatch,
     SubscriptionFailure,
 )
 from ibkr_grpc.domain.streams import Heartbeat, Marker
@@ -37,10 +38,10 @@ from ibkr_grpc.services.ports import Cache, MessageBus, NoTelemetry, Telemetry
 from ibkr_grpc.services.quote_hub import QuoteItem
 from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseQualifier
 from ibkr_grpc.services.single_flight import SingleFlight
-from ibkr_grpc.services.stream_merge import follow_buffer
+from ibkr_grpc.services.stream_merge import follow_buffer, follow_buffer_in_batches
 
 _log = structlog.get_logger("ibkr_grpc.market_data")
-QuoteStreamItem = Quote | SubscriptionFailure | Heartbeat | Marker
+QuoteStreamItem = Quote | QuoteBatch | SubscriptionFailure | Heartbeat | Marker
 # A cached quote is fresh this long; contract lookups are cached for a day.
 QUOTE_FRESH_SECONDS = 2.0
 LOOKUP_SECONDS = 86_400.0
@@ -256,8 +257,11 @@ class MarketDataService:
         return await self._pacer.run(key, lambda: self._source.bars(key))
 
     async def stream(
-        self, contracts: list[ContractSpec], heartbeat: timedelta
+        self, contracts: list[ContractSpec], heartbeat: timedelta, *, batch: int = 1
     ) -> AsyncGenerator[QuoteStreamItem]:
+        """The contracts' quotes as they change, conflated per contract for a slow reader, with
+        gateway markers and heartbeats. With `batch` above 1, the quotes waiting at each write
+        come together as one QuoteBatch (at most `batch` of them)."""
         qualified: list[ContractSpec] = []
         failures: list[SubscriptionFailure] = []
         for contract in contracts:
@@ -272,15 +276,37 @@ class MarketDataService:
         try:
             for failure in failures:
                 yield failure
-            live = follow_buffer(buffer, self._monitor.markers(), heartbeat, self._clock)
-            async with aclosing(live) as items:
-                async for item in items:
-                    if isinstance(item, Quote):
-                        age = self._clock() - item.receive_time
-                        self._telemetry.quote_sent(age.total_seconds())
-                    yield item
+            markers = self._monitor.markers()
+            if batch > 1:
+                batches = follow_buffer_in_batches(
+                    buffer, markers, heartbeat, self._clock, batch=batch
+                )
+                async with aclosing(batches) as chunks:
+                    async for chunk in chunks:
+                        for item in self._batched(chunk):
+                            yield item
+            else:
+                live = follow_buffer(buffer, markers, heartbeat, self._clock)
+                async with aclosing(live) as items:
+                    async for one in items:
+                        if isinstance(one, Quote):
+                            self._sent(one)
+                        yield one
         finally:
             self._hub.unwatch(qualified, buffer)
+
+    def _batched(self, chunk: list[QuoteItem | Marker] | Heartbeat) -> list[QuoteStreamItem]:
+        """A chunk's quotes as one QuoteBatch, followed by its markers and failures."""
+        if isinstance(chunk, Heartbeat):
+            return [chunk]
+        quotes = tuple(item for item in chunk if isinstance(item, Quote))
+        for quote in quotes:
+            self._sent(quote)
+        others: list[QuoteStreamItem] = [item for item in chunk if not isinstance(item, Quote)]
+        return [QuoteBatch(quotes), *others] if quotes else others
+
+    def _sent(self, quote: Quote) -> None:
+        self._telemetry.quote_sent((self._clock() - quote.receive_time).total_seconds())
 
 
 def _log_publisher_failure(task: asyncio.Task[None]) -> None:

@@ -40,6 +40,30 @@ async def follow_buffer(
         await markers.aclose()
 
 
+async def follow_buffer_in_batches(
+    buffer: ConflatingBuffer[T],
+    markers: AsyncGenerator[Marker],
+    heartbeat: timedelta,
+    clock: Callable[[], datetime],
+    *,
+    batch: int,
+) -> AsyncGenerator[list[T | Marker] | Heartbeat]:
+    """As follow_buffer, but each write takes every value waiting, up to `batch`."""
+    shared: ConflatingBuffer[Any] = buffer
+    pump = asyncio.create_task(_pump_markers(markers, shared), name="stream-markers")
+    seconds = heartbeat.total_seconds()
+    try:
+        while True:
+            if await buffer.wait(seconds):
+                yield shared.pop_oldest_values(batch)
+            else:
+                yield Heartbeat(clock())
+    finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        await markers.aclose()
+
+
 async def _pump_markers(markers: AsyncGenerator[Marker], buffer: ConflatingBuffer[Any]) -> None:
     for number in itertools.count():
         buffer.put(("marker", number), await anext(markers))
