@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from ib_async import Contract, MarketOrder, Stock
+from ib_async import Contract, LimitOrder, MarketOrder, Stock
 
 from ibkr_simulator import Simulator
 from ibkr_simulator.control import ControlServer
@@ -87,6 +87,36 @@ async def test_faults_through_the_control_port(
         await eventually(lambda: not ib.isConnected())
     assert await control.send("refuse-connections 0.2") == "ok refusing connections for 0.2 s"
     await eventually(lambda: simulator.is_listening)
+
+
+async def test_outages_through_the_control_port(
+    simulator: Simulator, control: ControlClient
+) -> None:
+    async with connected(simulator) as ib:
+        errors: list[tuple[int, int]] = []
+        ib.errorEvent += lambda request, code, _text, _contract: errors.append((request, code))
+        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        assert isinstance(contract, Contract)
+        assert await control.send("competing-session start") == (
+            "ok competing session started: market data requests get 10197"
+        )
+        assert "competing_session=1" in await control.send("status")
+        ib.reqMktData(contract)
+        await eventually(lambda: [code for _, code in errors] == [10197])
+        assert await control.send("competing-session stop") == "ok competing session ended"
+        assert await control.send("competing-session later") == (
+            "error usage: competing-session start|stop"
+        )
+        simulator.set_price("AAPL", 150.0)
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 1, 149.0))
+        await eventually(lambda: trade.orderStatus.status == "Submitted")
+        assert await control.send("connectivity-lost") == "ok sent 1100"
+        assert (await control.send("set-price AAPL 148")).startswith("ok bid=")
+        status = await control.send("status")
+        assert "connected_to_ib=0 competing_session=0 held_order_reports=" in status
+        assert "held_order_reports=0" not in status
+        assert await control.send("connectivity-restored") == "ok sent 1102"
+        await eventually(lambda: trade.orderStatus.status == "Filled")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Fault injection: dropped and refused connections, connectivity notices, delays, frozen prices."""
+"""Fault injection: dropped and refused connections, delays, frozen prices, any notice
+(connectivity and competing sessions: test_outages.py)."""
 
 from __future__ import annotations
 
@@ -51,39 +52,6 @@ async def test_refused_connections_come_back_after_the_restart(simulator: Simula
     await eventually(lambda: simulator.is_listening)
     async with connected(simulator) as ib:
         assert ib.isConnected()
-
-
-async def test_connectivity_lost_and_restored_with_data_kept(simulator: Simulator) -> None:
-    async with connected(simulator) as ib:
-        codes = _codes(ib)
-        ticker = await _streaming(ib)
-        simulator.connectivity_lost()
-        await eventually(lambda: codes == [1100])
-        bid = ticker.bid
-        await simulator.step(20)
-        await ib.reqCurrentTimeAsync()
-        assert ticker.bid == bid
-        assert ib.isConnected()
-        simulator.connectivity_restored()
-        await eventually(lambda: codes == [1100, 1102])
-        await simulator.step(20)
-        await eventually(lambda: ticker.bid != bid)
-
-
-async def test_connectivity_restored_with_data_lost_drops_subscriptions(
-    simulator: Simulator,
-) -> None:
-    async with connected(simulator) as ib:
-        codes = _codes(ib)
-        ticker = await _streaming(ib)
-        simulator.connectivity_lost()
-        simulator.connectivity_restored(data_lost=True)
-        await eventually(lambda: codes == [1100, 1101])
-        assert simulator.status().market_data_lines == 0
-        bid = ticker.bid
-        await simulator.step(20)
-        await ib.reqCurrentTimeAsync()
-        assert ticker.bid == bid
 
 
 async def test_delayed_responses_add_latency_to_each_request(simulator: Simulator) -> None:

@@ -72,7 +72,15 @@ async def test_midpoint_bars_and_epoch_dates(simulator: Simulator) -> None:
         assert all(bar.volume == bar.average == bar.barCount == -1 for bar in bars)
 
 
-async def test_keep_up_to_date_streams_the_current_bar(simulator: Simulator) -> None:
+async def test_keep_up_to_date_streams_the_current_bar_every_four_to_six_seconds(
+    simulator: Simulator,
+) -> None:
+    # keepUpToDate returns "updates of unfinished real time bars as they are available"
+    # (EClient.reqHistoricalData, https://interactivebrokers.github.io/tws-api/historical_bars.html);
+    # live gateways send them every 4 to 6 seconds (issue #13), not on every trade. Every
+    # step goes into the bar; the client sees it at the next update.
+    assert SimulatorConfig().bar_update_seconds == (4.0, 6.0)
+    simulator.set_clock_speed(0)
     async with connected(simulator) as ib:
         contract = await _contract(ib)
         bars = await ib.reqHistoricalDataAsync(
@@ -81,9 +89,37 @@ async def test_keep_up_to_date_streams_the_current_bar(simulator: Simulator) -> 
         updates: list[bool] = []
         bars.updateEvent += lambda _bars, has_new_bar: updates.append(has_new_bar)
         simulator.set_price("AAPL", 205.0)
-        await eventually(lambda: bars[-1].close == 205.0)
+        simulator.set_price("AAPL", 204.0)
+        await ib.reqCurrentTimeAsync()
+        assert updates == []
+        simulator.advance(3.9)
+        simulator.set_price("AAPL", 204.5)
+        await ib.reqCurrentTimeAsync()
+        assert updates == []
+        simulator.advance(2.2)
+        simulator.set_price("AAPL", 204.25)
+        await eventually(lambda: len(updates) == 1)
+        assert bars[-1].close == 204.25
         assert bars[-1].high >= 205.0
-        assert updates
+        simulator.set_price("AAPL", 204.0)
+        await ib.reqCurrentTimeAsync()
+        assert len(updates) == 1
+        ib.cancelHistoricalData(bars)
+
+
+async def test_tests_can_ask_for_an_update_on_every_step() -> None:
+    config = SimulatorConfig(
+        start_time=TRADING_MORNING, port=0, tick_rate=0, bar_update_seconds=(0.0, 0.0)
+    )
+    async with Simulator(config) as simulator, connected(simulator) as ib:
+        contract = await _contract(ib)
+        bars = await ib.reqHistoricalDataAsync(
+            contract, "", "300 S", "1 min", "MIDPOINT", useRTH=False, keepUpToDate=True
+        )
+        simulator.set_price("AAPL", 205.0)
+        await eventually(lambda: bars[-1].close == 205.0)
+        simulator.set_price("AAPL", 206.0)
+        await eventually(lambda: bars[-1].close == 206.0)
         ib.cancelHistoricalData(bars)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+# The notice before error 100. IB's message-code table does not list it; published client code
+# and logs show code 0 with "Warning: Approaching max rate of 50 messages per second (48)".
+MESSAGE_RATE_APPROACHING: Final = 0
 # Request-level errors.
 MESSAGE_RATE_EXCEEDED: Final = 100
 MAXIMUM_TICKERS_REACHED: Final = 101
@@ -23,6 +26,7 @@ ORDER_SIZE_ZERO: Final = 434
 ORDER_TO_CANCEL_NOT_FOUND: Final = 10147
 ACCOUNT_SUMMARY_LIMIT: Final = 322
 MAXIMUM_TICK_BY_TICK_REACHED: Final = 10190
+NO_MARKET_DATA_DURING_COMPETING_SESSION: Final = 10197
 
 # Connectivity between the gateway and IB's servers.
 CONNECTIVITY_LOST: Final = 1100

@@ -18,6 +18,11 @@ class Limits:
 
     # Client-to-gateway messages per second before error 100.
     messages_per_second: int = 50
+    # A connection that sends this fraction of the limit within one second gets the notice
+    # "Warning: Approaching max rate of 50 messages per second (48)" (code 0) first, at most
+    # once a second. IB's message-code table does not list it; published client code and logs
+    # show it at 48 of 50 (see codes.MESSAGE_RATE_APPROACHING).
+    message_rate_notice_fraction: float = 0.95
     # A connection whose excess reaches (multiple - 1) seconds' worth of messages is closed.
     disconnect_rate_multiple: float = 2.0
     # Concurrent streaming market-data lines across all connections (error 101 past it).
@@ -99,6 +104,10 @@ class SimulatorConfig:
     # Seconds from a snapshot request to its tickSnapshotEnd; the ticks themselves go at once.
     # IB: "snapshot ... 11 seconds" (https://interactivebrokers.github.io/tws-api/md_request.html).
     snapshot_end_seconds: float = 11.0
+    # Simulated seconds between historicalDataUpdate messages of a keepUpToDate request, drawn
+    # anew for each update from this range (IB's updates come every 4 to 6 seconds, not on
+    # every trade); (0, 0) sends one on every price step.
+    bar_update_seconds: tuple[float, float] = (4.0, 6.0)
     # TWS's "Master API client ID": that client also receives the openOrder, orderStatus,
     # execDetails and commissionReport of every other client's orders as they happen, and every
     # client's executions in reqExecutions; errors stay with the client that placed the order.

@@ -33,8 +33,12 @@ Control commands (one per line; answers start with "ok" or "error"):
   refuse-connections SECONDS [reset-order-ids]
                                   gateway restart: drop everyone, refuse connections for
                                   SECONDS; reset-order-ids makes nextValidId start at 1 again
-  connectivity-lost               send error 1100; prices and fills stop
-  connectivity-restored [data-lost]  send 1102 (or 1101 and drop market-data subscriptions)
+  connectivity-lost               send error 1100; prices move and orders fill at IB, but no
+                                  market data flows and order reports wait for the restore
+  connectivity-restored [data-lost]  send 1102 (or 1101 and drop market-data subscriptions),
+                                  then the order reports held during the outage
+  competing-session start|stop    another session of the user takes the market data: lines
+                                  stop ticking and new requests get error 10197
   send-error CODE TEXT...         send any error/notice with request id -1 to every client
   delay-responses SECONDS [ID...] answer each request (or only requests with these message
                                   ids, e.g. 3 for placeOrder) SECONDS after it arrives (0: off)
@@ -75,7 +79,9 @@ async def _status(simulator: Simulator, _: list[str]) -> str:
     clients = ",".join(str(client) for client in status.client_ids) or "-"
     return (
         f"listening={int(status.listening)} port={status.port} clients={clients} "
-        f"connected_to_ib={int(status.connected_to_ib)} open_orders={status.open_orders} "
+        f"connected_to_ib={int(status.connected_to_ib)} "
+        f"competing_session={int(status.competing_session)} "
+        f"held_order_reports={status.held_order_reports} open_orders={status.open_orders} "
         f"market_data_lines={status.market_data_lines} pnl_subscriptions={status.pnl_subscriptions}"
     )
 
@@ -135,6 +141,17 @@ async def _restored(simulator: Simulator, arguments: list[str]) -> str:
     data_lost = bool(arguments) and arguments[0] == "data-lost"
     simulator.connectivity_restored(data_lost=data_lost)
     return "sent 1101" if data_lost else "sent 1102"
+
+
+async def _competing(simulator: Simulator, arguments: list[str]) -> str:
+    (action, *_) = _words(arguments, 1, "competing-session start|stop")
+    if action == "start":
+        simulator.start_competing_session()
+        return "competing session started: market data requests get 10197"
+    if action == "stop":
+        simulator.end_competing_session()
+        return "competing session ended"
+    raise ControlError("usage: competing-session start|stop")
 
 
 async def _send_error(simulator: Simulator, arguments: list[str]) -> str:
@@ -218,6 +235,7 @@ COMMANDS: dict[str, Command] = {
     "refuse-connections": _refuse,
     "connectivity-lost": _lost,
     "connectivity-restored": _restored,
+    "competing-session": _competing,
     "send-error": _send_error,
     "delay-responses": _delay,
     "reject-next-order": _reject,

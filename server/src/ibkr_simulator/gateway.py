@@ -5,6 +5,7 @@ It knows nothing about sockets: sessions register here and receive messages thro
 
 from __future__ import annotations
 
+import copy
 import logging
 
 from ibkr_simulator import codes, outgoing
@@ -16,7 +17,8 @@ from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.historical_service import HistoricalDataService
 from ibkr_simulator.market_data import MarketDataEngine
 from ibkr_simulator.order_engine import OrderEngine
-from ibkr_simulator.order_events import OrderEvent, OrderFilled
+from ibkr_simulator.order_events import ExecutionRecord, OrderEvent, OrderFilled
+from ibkr_simulator.order_model import SimulatedOrder
 from ibkr_simulator.order_routing import OrderEventRouter
 from ibkr_simulator.prices import PriceBook, Quote
 from ibkr_simulator.realtime_bars import RealTimeBarService
@@ -46,7 +48,9 @@ class Gateway:
             subscribed=config.market_data_subscribed,
             snapshot_end_seconds=config.snapshot_end_seconds,
         )
-        self.historical = HistoricalDataService(self.prices, clock, config.limits, config.seed)
+        self.historical = HistoricalDataService(
+            self.prices, clock, config.limits, config.seed, config.bar_update_seconds
+        )
         self.real_time_bars = RealTimeBarService(clock)
         self.orders = OrderEngine(
             universe, self.prices, self.accounts, config.fills, clock, self._route
@@ -55,8 +59,15 @@ class Gateway:
         self.order_router = OrderEventRouter(config.master_client_id, self._clients.get)
         # Market data type chosen with reqMarketDataType, per connection.
         self.market_data_types: dict[int, int] = {}
-        # False between error 1100 and 1101/1102: IB's servers are unreachable, nothing moves.
+        # False between error 1100 and 1101/1102: the gateway cannot reach IB's servers. The
+        # market goes on moving and resting orders go on working at IB; the gateway streams no
+        # market data and holds the order reports until connectivity is restored.
         self.connected_to_ib = True
+        self._held_order_events: list[OrderEvent] = []
+        # What the gateway last heard of the orders and executions before the outage: what it
+        # answers reqOpenOrders, reqCompletedOrders and reqExecutions with until the restore.
+        self._known_orders: list[SimulatedOrder] = []
+        self._known_executions = 0
 
     # Clients -------------------------------------------------------------------------------
 
@@ -104,8 +115,6 @@ class Gateway:
     def step(self) -> None:
         """One price step: move prices, match orders, stream ticks and bars, refresh accounts."""
         self.on_clock()
-        if not self.connected_to_ib:
-            return
         self.publish(self.prices.step_all())
 
     def on_clock(self) -> None:
@@ -115,6 +124,8 @@ class Gateway:
     def publish(self, quotes: dict[int, Quote]) -> None:
         """New books for some instruments: match orders, then stream ticks and bars."""
         self.orders.on_quotes(quotes)
+        if not self.connected_to_ib:
+            return  # orders work at IB; nothing reaches the gateway
         self.market_data.on_step(quotes)
         self.historical.on_step(quotes)
         self.real_time_bars.on_step(quotes)
@@ -126,7 +137,59 @@ class Gateway:
         self.real_time_bars.drop_all()
 
     def push_accounts(self) -> None:
+        if self.connected_to_ib:
+            self.account_service.push_periodic()
+
+    def lose_connectivity(self) -> None:
+        """IB's 1100: from now on order reports wait at IB and no market data flows."""
+        if self.connected_to_ib:
+            self._known_orders = [copy.copy(order) for order in self.orders.orders()]
+            self._known_executions = len(self.orders.executions())
+        self.connected_to_ib = False
+        self.broadcast_error(
+            codes.CONNECTIVITY_LOST, codes.CONNECTIVITY_MESSAGES[codes.CONNECTIVITY_LOST]
+        )
+
+    def restore_connectivity(self, *, data_lost: bool) -> None:
+        """IB's 1102 (data maintained) or 1101 (data lost: market-data subscriptions are gone),
+        then the order reports held during the outage, in the order they happened."""
+        code = (
+            codes.CONNECTIVITY_RESTORED_DATA_LOST
+            if data_lost
+            else codes.CONNECTIVITY_RESTORED_DATA_KEPT
+        )
+        if data_lost:
+            self.drop_market_data()
+        self.connected_to_ib = True
+        self.broadcast_error(code, codes.CONNECTIVITY_MESSAGES[code])
+        held, self._held_order_events = self._held_order_events, []
+        for event in held:
+            self._route(event)
         self.account_service.push_periodic()
+
+    @property
+    def held_order_events(self) -> int:
+        return len(self._held_order_events)
+
+    # What the gateway knows of the orders: IB's book, or its last word before an outage.
+
+    def known_open_orders(self, client_id: int | None) -> list[SimulatedOrder]:
+        if self.connected_to_ib:
+            return self.orders.open_orders(client_id)
+        return [
+            order
+            for order in self._known_orders
+            if order.is_working and (client_id is None or order.client_id == client_id)
+        ]
+
+    def known_completed_orders(self) -> list[SimulatedOrder]:
+        if self.connected_to_ib:
+            return self.orders.completed_orders()
+        return [order for order in self._known_orders if order.is_done]
+
+    def known_executions(self) -> list[ExecutionRecord]:
+        executions = self.orders.executions()
+        return executions if self.connected_to_ib else executions[: self._known_executions]
 
     def resolve_contract(self, con_id: int) -> ContractSpec | None:
         return self.universe.by_con_id(con_id)
@@ -138,6 +201,9 @@ class Gateway:
     # Order events ------------------------------------------------------------------------
 
     def _route(self, event: OrderEvent) -> None:
+        if not self.connected_to_ib:
+            self._held_order_events.append(event)
+            return
         self.order_router.route(event)
         if isinstance(event, OrderFilled):
             self.account_service.after_fill(event.order.account, event.order.contract.con_id)

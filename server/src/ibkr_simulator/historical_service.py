@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
 from dataclasses import dataclass
 
@@ -56,18 +57,40 @@ class BarStream:
     format_date: int
     regular_only: bool
     bar: LiveBar
+    # Simulated time of the next historicalDataUpdate.
+    next_update: dt.datetime
 
 
 class HistoricalDataService:
-    """Answers historical requests and keeps the current bar of each keepUpToDate request fresh."""
+    """Answers historical requests and keeps the current bar of each keepUpToDate request fresh.
 
-    def __init__(self, prices: PriceBook, clock: Clock, limits: Limits, seed: int) -> None:
+    The current bar takes in every price step, but goes to the client only every few seconds
+    (`update_seconds`, 4 to 6 by default, drawn per update), as IB's updates of "unfinished
+    real time bars as they are available" (EClient.reqHistoricalData's keepUpToDate,
+    https://interactivebrokers.github.io/tws-api/historical_bars.html) arrive: not on every
+    trade. IB's pages name no cadence; 4-6 s is what issue #13 reports of live gateways.
+    """
+
+    def __init__(
+        self,
+        prices: PriceBook,
+        clock: Clock,
+        limits: Limits,
+        seed: int,
+        update_seconds: tuple[float, float] = (4.0, 6.0),
+    ) -> None:
         self._prices = prices
         self._clock = clock
         self._limits = limits
         self._seed = seed
         self._pacing = HistoricalPacing(limits)
         self._streams: dict[tuple[int, int], BarStream] = {}
+        self._update_seconds = update_seconds
+        self._cadence = random.Random(seed)  # noqa: S311  a simulation, not cryptography
+
+    def _next_update(self, now: dt.datetime) -> dt.datetime:
+        low, high = self._update_seconds
+        return now + dt.timedelta(seconds=self._cadence.uniform(low, high))
 
     def request(self, recipient: Recipient, query: HistoricalQuery) -> None:
         request_id = query.request_id
@@ -121,6 +144,7 @@ class HistoricalDataService:
                 query.format_date,
                 query.use_regular_hours,
                 live,
+                self._next_update(now),
             )
 
     def cancel(self, recipient: Recipient, request_id: int) -> None:
@@ -151,6 +175,9 @@ class HistoricalDataService:
             price = reference_price(quote, stream.what_to_show)
             traded_size = quote.last_size if quote.traded and trades else 0.0
             stream.bar.advance(start, price, traded_size)
+            if now < stream.next_update:
+                continue
+            stream.next_update = self._next_update(now)
             bar = stream.bar.to_bar(stream.bar_seconds, stream.format_date, trades=trades)
             stream.recipient.send(market_messages.historical_data_update(stream.request_id, bar))
 

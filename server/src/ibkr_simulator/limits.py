@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -14,6 +15,8 @@ class RateVerdict(Enum):
     """What the gateway does with one incoming message."""
 
     ACCEPT = "accept"
+    # Within the limit but close to it: the client gets one notice (code 0) per second.
+    APPROACHING = "approaching"
     # Over the limit: the message is processed, the client gets one error 100 per second.
     WARN = "warn"
     # Over the limit and this message has already been warned about in the current second.
@@ -37,6 +40,8 @@ class MessageRateLimiter:
         self._tokens = self._limit
         self._last: float | None = None
         self._last_warning = float("-inf")
+        self._last_notice = float("-inf")
+        self._notice_rate = math.ceil(self._limit * limits.message_rate_notice_fraction)
         self._recent: deque[float] = deque()
 
     def record(self, now: float) -> RateVerdict:
@@ -49,6 +54,9 @@ class MessageRateLimiter:
         while recent and now - recent[0] >= 1.0:
             recent.popleft()
         if self._tokens >= 0:
+            if len(recent) >= self._notice_rate and now - self._last_notice >= 1.0:
+                self._last_notice = now
+                return RateVerdict.APPROACHING
             return RateVerdict.ACCEPT
         if -self._tokens > self._disconnect_debt:
             return RateVerdict.DISCONNECT

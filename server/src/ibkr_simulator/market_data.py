@@ -35,6 +35,10 @@ GENERIC_TICKS = frozenset(
     }
 )  # fmt: skip
 VALIDATION_PREFIX = "Error validating request.-'bQ' : cause - "
+# The text gateways send with 10197, as published logs show it (e.g.
+# https://github.com/quantverse/ptltrader/issues/1: "Error code 10197 No market data during
+# competing live session"); IB's table words it "No market data during competing session".
+COMPETING_SESSION_TEXT = "No market data during competing live session"
 
 
 @dataclass
@@ -87,10 +91,29 @@ class MarketDataEngine:
         # Snapshots whose ticks went out and whose tickSnapshotEnd is due; each timer is
         # cancelled with its connection or with cancelMktData.
         self._pending_snapshots: dict[LineKey, asyncio.TimerHandle] = {}
+        # Another session of the same user holds the market data: lines stay but do not tick,
+        # and new requests get 10197.
+        self.competing_session = False
 
     @property
     def line_count(self) -> int:
         return len(self._lines)
+
+    def set_competing_session(self, *, active: bool) -> None:
+        self.competing_session = active
+
+    def _refuse_during_competing_session(self, recipient: Recipient, request_id: int) -> bool:
+        if not self.competing_session:
+            return False
+        recipient.send(
+            outgoing.error(
+                recipient.server_version,
+                request_id,
+                codes.NO_MARKET_DATA_DURING_COMPETING_SESSION,
+                COMPETING_SESSION_TEXT,
+            )
+        )
+        return True
 
     def request(
         self,
@@ -125,6 +148,8 @@ class MarketDataEngine:
                     "Requested market data is not subscribed. Delayed market data is available.",
                 )
             )
+            return
+        if self._refuse_during_competing_session(recipient, request_id):
             return
         if not snapshot and len(self._lines) >= self._line_limit:
             recipient.send(
@@ -200,6 +225,8 @@ class MarketDataEngine:
                 )
             )
             return
+        if self._refuse_during_competing_session(recipient, request_id):
+            return
         if len(self._tick_by_tick) >= self._tick_by_tick_limit:
             recipient.send(
                 outgoing.error(
@@ -235,6 +262,8 @@ class MarketDataEngine:
         self._pending_snapshots.clear()
 
     def on_step(self, quotes: dict[int, Quote]) -> None:
+        if self.competing_session:
+            return  # the other session has the data; held lines resume when it ends
         for line in list(self._lines.values()):
             quote = quotes.get(line.contract.con_id)
             if quote is not None:

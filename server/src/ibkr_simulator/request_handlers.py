@@ -231,7 +231,7 @@ def global_cancel(gateway: Gateway, _recipient: Recipient, _reader: FieldReader)
 def _send_open_orders(gateway: Gateway, recipient: Recipient, client_id: int | None) -> None:
     # IB returns active orders through both openOrder and orderStatus, whichever client placed
     # them (https://interactivebrokers.github.io/tws-api/open_orders.html).
-    for order in gateway.orders.open_orders(client_id):
+    for order in gateway.known_open_orders(client_id):
         recipient.send(order_messages.open_order(recipient.server_version, order, order.status))
         recipient.send(outgoing.order_status(status_report(order)))
     recipient.send(outgoing.open_order_end())
@@ -259,7 +259,7 @@ def request_auto_open_orders(_gateway: Gateway, recipient: Recipient, _reader: F
 
 def request_completed_orders(gateway: Gateway, recipient: Recipient, _reader: FieldReader) -> None:
     """Finished orders of every client; all are API orders, so apiOnly changes nothing."""
-    for order in gateway.orders.completed_orders():
+    for order in gateway.known_completed_orders():
         recipient.send(order_messages.completed_order(recipient.server_version, order))
     recipient.send(outgoing.completed_orders_end())
 
@@ -277,7 +277,7 @@ def request_executions(gateway: Gateway, recipient: Recipient, reader: FieldRead
     since_time = _parse_filter_time(since)
     version = recipient.server_version
     sees_all = recipient.client_id == gateway.config.master_client_id
-    for record in gateway.orders.executions():
+    for record in gateway.known_executions():
         report = record.report
         if not sees_all and report.client_id != recipient.client_id:
             continue

@@ -192,6 +192,12 @@ class Session:
         while not self._closed:
             fields = decode_body(await read_frame(self._reader))
             verdict = self._rate.record(self._monotonic())
+            if verdict is RateVerdict.APPROACHING:
+                self._send_raw_error(
+                    codes.MESSAGE_RATE_APPROACHING,
+                    f"Warning: Approaching max rate of {self._limits.messages_per_second} "
+                    f"messages per second ({self._rate.current_rate})",
+                )
             if verdict in {RateVerdict.WARN, RateVerdict.DISCONNECT}:
                 self._send_raw_error(
                     codes.MESSAGE_RATE_EXCEEDED,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from ibkr_simulator import codes, liquidity
+from ibkr_simulator import liquidity
 from ibkr_simulator.clock import Clock, SimulatedClock, format_ib_datetime
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
@@ -36,6 +36,8 @@ class SimulatorStatus:
     port: int
     client_ids: tuple[int, ...]
     connected_to_ib: bool
+    competing_session: bool
+    held_order_reports: int
     open_orders: int
     market_data_lines: int
     pnl_subscriptions: int
@@ -152,12 +154,16 @@ class Simulator:
         while True:
             await asyncio.sleep(interval)
             self.gateway.step()
+            # Account values and PnL come from IB's servers: none while they are unreachable.
+            pushing = self.gateway.connected_to_ib
             if loop.time() >= next_push:
                 next_push = loop.time() + self.config.account_update_interval
-                service.push_account_values()
+                if pushing:
+                    service.push_account_values()
             if loop.time() >= next_pnl:
                 next_pnl = loop.time() + self.config.pnl_update_interval
-                service.push_pnl()
+                if pushing:
+                    service.push_pnl()
 
     # Market control ------------------------------------------------------------------------
 
@@ -231,23 +237,28 @@ class Simulator:
         logger.info("simulated gateway accepting connections again on port %s", self._port)
 
     def connectivity_lost(self) -> None:
-        """Error 1100 to every client; prices and fills stop until connectivity is restored."""
-        self.gateway.connected_to_ib = False
-        self.gateway.broadcast_error(
-            codes.CONNECTIVITY_LOST, codes.CONNECTIVITY_MESSAGES[codes.CONNECTIVITY_LOST]
-        )
+        """Error 1100 to every client. The market goes on at IB: prices move and resting
+        orders go on working and filling, but no market data reaches the clients and the
+        order reports (openOrder, orderStatus, execDetails, commissionReport) wait until
+        connectivity is restored. IB: "Existing orders (native types) will operate normally
+        although execution reports and simulated orders will be delayed until the reset is
+        complete" (https://interactivebrokers.github.io/tws-api/message_codes.html)."""
+        self.gateway.lose_connectivity()
 
     def connectivity_restored(self, *, data_lost: bool = False) -> None:
-        """Error 1102 (data kept) or 1101 (data lost: market data subscriptions are dropped)."""
-        self.gateway.connected_to_ib = True
-        code = (
-            codes.CONNECTIVITY_RESTORED_DATA_LOST
-            if data_lost
-            else codes.CONNECTIVITY_RESTORED_DATA_KEPT
-        )
-        if data_lost:
-            self.gateway.drop_market_data()
-        self.gateway.broadcast_error(code, codes.CONNECTIVITY_MESSAGES[code])
+        """Error 1102 (data maintained: market-data lines tick again), or 1101 (data lost:
+        every market-data and bar subscription is dropped and must be requested again); then
+        the order reports held during the outage, in the order they happened."""
+        self.gateway.restore_connectivity(data_lost=data_lost)
+
+    def start_competing_session(self) -> None:
+        """Another session logs in with the same user: live market-data lines stop ticking
+        and every new market-data request gets error 10197 under its own request id."""
+        self.gateway.market_data.set_competing_session(active=True)
+
+    def end_competing_session(self) -> None:
+        """The competing session has logged out: held lines tick again, new requests work."""
+        self.gateway.market_data.set_competing_session(active=False)
 
     def send_error(self, code: int, text: str) -> None:
         """Send any error or notice (request id -1) to every connected client."""
@@ -313,6 +324,8 @@ class Simulator:
             port=self._port,
             client_ids=tuple(self.gateway.client_ids()),
             connected_to_ib=self.gateway.connected_to_ib,
+            competing_session=self.gateway.market_data.competing_session,
+            held_order_reports=self.gateway.held_order_events,
             open_orders=len(self.gateway.orders.open_orders(None)),
             market_data_lines=self.gateway.market_data.line_count,
             pnl_subscriptions=self.gateway.account_service.pnl_subscriptions,
