@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_async import IB, Contract, Forex, LimitOrder, MarketOrder, Stock, Trade
+from ib_async import IB, Contract, ContractDetails, Forex, LimitOrder, MarketOrder, Stock, Trade
 
 from ibkr_simulator import Simulator, SimulatorConfig
 from ibkr_simulator.clock import SimulatedClock
@@ -411,3 +411,59 @@ def test_the_command_line_takes_a_start_time_and_a_speed() -> None:
     assert config.start_time == new_york(2026, 3, 3, 10)
     assert config.clock_speed == 60
     assert config_from_arguments(build_parser().parse_args([])).start_time is None
+
+
+# contractDetails' hours --------------------------------------------------------------------------
+
+
+async def _details(ib: IB, contract: Contract) -> ContractDetails:
+    [details] = await ib.reqContractDetailsAsync(contract)
+    return details
+
+
+async def test_contract_details_give_the_calendars_hours_with_holidays_closed(
+    market: Simulator,
+) -> None:
+    # IB's ContractDetails.tradingHours: "In TWS version 970+, the format includes the date of
+    # the closing time to clarify potential ambiguity, ex:
+    # 20180323:0400-20180323:2000;20180326:0400-20180326:2000", a day without trading as
+    # "20090508:CLOSED"; liquidHours are the regular hours
+    # (https://interactivebrokers.github.io/tws-api/classIBApi_1_1ContractDetails.html). A
+    # current gateway covers the day and the five after it (ib_async's
+    # ContractDetails._parseSessions quotes '20240721:CLOSED;20240722:0400-20240722:2000;...
+    # 20240726:0400-20240726:2000'). Good Friday, April 3 2026, is an NYSE holiday.
+    market.set_time(new_york(2026, 4, 2, 10))
+    async with connected(market) as ib:
+        details = await _details(ib, Stock("AAPL", "SMART", "USD"))
+        assert details.tradingHours == (
+            "20260402:0400-20260402:2000;20260403:CLOSED;20260404:CLOSED;20260405:CLOSED;"
+            "20260406:0400-20260406:2000;20260407:0400-20260407:2000"
+        )
+        assert details.liquidHours == (
+            "20260402:0930-20260402:1600;20260403:CLOSED;20260404:CLOSED;20260405:CLOSED;"
+            "20260406:0930-20260406:1600;20260407:0930-20260407:1600"
+        )
+        sessions = details.liquidSessions()
+        assert [session.start for session in sessions] == [
+            new_york(2026, 4, day, 9, 30) for day in (2, 6, 7)
+        ]
+        forex = await _details(ib, Forex("EURUSD"))
+        assert forex.tradingHours.split(";")[:3] == [
+            "20260401:1700-20260402:1700",
+            "20260402:1700-20260403:1700",
+            "20260404:CLOSED",
+        ]
+        assert forex.liquidHours == forex.tradingHours
+
+
+async def test_contract_details_show_an_early_close(market: Simulator) -> None:
+    # The day after Thanksgiving closes at 13:00, late trading to 17:00.
+    market.set_time(new_york(2026, 11, 25, 12))
+    async with connected(market) as ib:
+        details = await _details(ib, Stock("MSFT", "SMART", "USD"))
+        assert details.tradingHours.split(";")[:3] == [
+            "20261125:0400-20261125:2000",
+            "20261126:CLOSED",
+            "20261127:0400-20261127:1700",
+        ]
+        assert details.liquidHours.split(";")[2] == "20261127:0930-20261127:1300"

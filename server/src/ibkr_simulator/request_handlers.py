@@ -15,6 +15,7 @@ from ibkr_simulator.order_events import status_report
 from ibkr_simulator.order_model import read_place_order
 from ibkr_simulator.outgoing import TradingSchedule
 from ibkr_simulator.recipient import Recipient
+from ibkr_simulator.trading_calendar import calendar_for, ib_hours
 from ibkr_simulator.wire import FieldReader
 
 Handler = Callable[[Gateway, Recipient, FieldReader], None]
@@ -37,12 +38,9 @@ def _resolve(
     return contract
 
 
-def _schedule(gateway: Gateway) -> TradingSchedule:
-    today = gateway.clock().date()
-    days = [today + dt.timedelta(days=offset) for offset in range(2)]
-    trading = ";".join(f"{day:%Y%m%d}:0400-{day:%Y%m%d}:2000" for day in days)
-    liquid = ";".join(f"{day:%Y%m%d}:0930-{day:%Y%m%d}:1600" for day in days)
-    return TradingSchedule(trading, liquid)
+def _schedule(gateway: Gateway, contract: ContractSpec) -> TradingSchedule:
+    calendar = calendar_for(is_forex=contract.is_forex)
+    return TradingSchedule(*ib_hours(calendar, gateway.clock()))
 
 
 # Market data ---------------------------------------------------------------------------------
@@ -180,12 +178,15 @@ def request_contract_details(gateway: Gateway, recipient: Recipient, reader: Fie
             recipient, request_id, codes.NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT
         )
         return
-    schedule = _schedule(gateway)
     for contract in matches:
         exchange = query.exchange or contract.exchange
         recipient.send(
             outgoing.contract_data(
-                recipient.server_version, request_id, contract, exchange, schedule
+                recipient.server_version,
+                request_id,
+                contract,
+                exchange,
+                _schedule(gateway, contract),
             )
         )
     recipient.send(outgoing.contract_data_end(request_id))

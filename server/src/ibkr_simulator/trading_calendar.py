@@ -261,6 +261,39 @@ def calendar_for(*, is_forex: bool) -> TradingCalendar:
     return FOREX if is_forex else US_EQUITIES
 
 
+# The days contractDetails' tradingHours and liquidHours cover: the current day and five more,
+# as a current gateway sends them (ib_async's ContractDetails._parseSessions quotes one:
+# '20240721:CLOSED;20240722:0400-20240722:2000;...;20240726:0400-20240726:2000').
+SCHEDULE_DAYS = 6
+
+
+def _schedule_entry(opens: dt.datetime, closes: dt.datetime) -> str:
+    start = opens.astimezone(NEW_YORK)
+    end = closes.astimezone(NEW_YORK)
+    return f"{start:%Y%m%d:%H%M}-{end:%Y%m%d:%H%M}"
+
+
+def ib_hours(calendar: TradingCalendar, moment: dt.datetime) -> tuple[str, str]:
+    """contractDetails' (tradingHours, liquidHours) from `moment`'s New York day on: IB's
+    format since TWS 970, "20180323:0400-20180323:2000;20180326:0400-20180326:2000", one
+    entry per trading day, a day without a session as "20090508:CLOSED" (IB's ContractDetails,
+    https://interactivebrokers.github.io/tws-api/classIBApi_1_1ContractDetails.html). An entry
+    runs from its session's open to its close (a forex day opens at 17:00 the evening before);
+    liquid hours are the regular session."""
+    today = moment.astimezone(NEW_YORK).date()
+    trading: list[str] = []
+    liquid: list[str] = []
+    for day in (today + dt.timedelta(days=offset) for offset in range(SCHEDULE_DAYS)):
+        found = calendar.session(day)
+        if found is None:
+            trading.append(f"{day:%Y%m%d}:CLOSED")
+            liquid.append(f"{day:%Y%m%d}:CLOSED")
+            continue
+        trading.append(_schedule_entry(found.extended_open, found.extended_close))
+        liquid.append(_schedule_entry(found.regular_open, found.regular_close))
+    return ";".join(trading), ";".join(liquid)
+
+
 def latest_regular_open(moment: dt.datetime) -> dt.datetime:
     """The regular open of the last US equity session that began at or before `moment`."""
     [session] = US_EQUITIES.previous_sessions(moment, 1)
