@@ -133,6 +133,10 @@ class OrderManager:
             on_rejection=self._rejected_by_broker,
         )
         self._queue = ReportQueue(self._apply_report, clock=clock)
+        # The highest order id this server has used: read from the store once, then kept here
+        # (the manager is the only writer of new orders), so ids are never reused even when the
+        # gateway's nextValidId rolls back.
+        self._highest_order_id: int | None = None
         self._sends = OwnedTasks("an order command")
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -221,9 +225,11 @@ class OrderManager:
             if existing is None:
                 raise
             return await self._replay(existing, fingerprint, caller)
-        await self._answer_within_timeout(acknowledged, orders[0].order_id)
+        answered = await self._answer_within_timeout(acknowledged, orders[0].order_id)
         self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
-        result = await self._result_for(orders[0].order_id)
+        # The order as IB's answer left it; a bracket's legs are read with it.
+        legs = [await self._repository.get(leg) for leg in answered.child_order_ids]
+        result = PlaceResult(answered, tuple(legs))
         if result.order.status is OrderStatus.REJECTED:
             raise BrokerRejectedError(
                 f"IB rejected the order: {result.order.status_reason}",
@@ -252,11 +258,13 @@ class OrderManager:
                 await self._risk.check(
                     orders, reference_price=reference, in_flight=self._commands.modifications()
                 )
-            floor = await self._repository.max_broker_order_id()
+            if self._highest_order_id is None:
+                self._highest_order_id = await self._repository.max_broker_order_id()
             try:
-                ids = self._broker.reserve_order_ids(len(orders), floor)
+                ids = self._broker.reserve_order_ids(len(orders), self._highest_order_id)
             except ConnectionError as error:
                 raise unavailable(error) from error
+            self._highest_order_id = max(self._highest_order_id, *ids)
             client_id = self._broker.state().client_id
             orders = [
                 replace(order, broker_order_id=id_, broker_client_id=client_id)

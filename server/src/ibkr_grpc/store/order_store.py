@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ibkr_grpc.domain.enums import OrderEventType, OrderOrigin, OrderStatus
@@ -107,12 +107,22 @@ class OrderStore:
                         session.add(FillRow(**fill_columns(draft.fill)))
                     elif draft.fill is not None:
                         await session.merge(FillRow(**fill_columns(draft.fill)))
-                    await session.merge(OrderRow(**order_columns(draft.order)))
+                    await self._save_order(session, draft.order)
                     kept.append(draft)
                 await session.flush()
                 events = await self._append(session, kept)
             await self._notify(events)
         return events
+
+    async def _save_order(self, session: AsyncSession, order: Order) -> None:
+        """One UPDATE of the order's row (an ORM merge would read it first); an INSERT for an
+        order not stored yet (one placed elsewhere, seen for the first time)."""
+        columns = order_columns(order)
+        result = await session.execute(
+            update(OrderRow).where(OrderRow.order_id == order.order_id).values(**columns)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            session.add(OrderRow(**columns))
 
     async def save_fill(self, fill: Fill) -> bool:
         """Store (or update, with its commission) a fill of an order this server does not know;
