@@ -53,14 +53,15 @@ SCREENSHOTS = (
     "01-no-token.png",
     "02-dashboard.png",
     "03-watchlist-ticking.png",
-    "04-ticket-confirm-limit.png",
-    "05-ticket-limit-placed.png",
-    "06-blotter-working-limit.png",
-    "07-blotter-after-cancel.png",
-    "08-ticket-confirm-market.png",
-    "09-blotter-market-filled.png",
-    "10-positions.png",
-    "11-dashboard-after-trading.png",
+    "04-chart-candlesticks.png",
+    "05-ticket-confirm-limit.png",
+    "06-ticket-limit-placed.png",
+    "07-blotter-working-limit.png",
+    "08-blotter-after-cancel.png",
+    "09-ticket-confirm-market.png",
+    "10-blotter-market-filled.png",
+    "11-positions.png",
+    "12-dashboard-after-trading.png",
 )
 
 

@@ -275,6 +275,33 @@ describe("trading through the UI in Chromium", () => {
       await screenshot("watchlist-ticking");
     });
 
+    await step("candlestick chart with live updates", async () => {
+      const chart = page.getByTestId("price-chart");
+      await chart.waitFor();
+      const canvas = chart.getByTestId("chart-canvas");
+      // Bars from GetHistoricalBars, drawn on lightweight-charts' canvases (candles, volume, axes).
+      await expect.poll(async () => Number(await canvas.getAttribute("data-candles"))).toBeGreaterThan(5);
+      expect(await canvas.locator("canvas").count()).toBeGreaterThan(1);
+      const candles = Number(await canvas.getAttribute("data-candles"));
+      const firstClose = (await canvas.getAttribute("data-last-close")) ?? "";
+      log(`  ${candles} candles, newest close ${firstClose}`);
+      // The newest candle follows the live last price: its close is the watchlist's last trade.
+      await expect.poll(async () => (await canvas.getAttribute("data-last-close")) !== firstClose).toBe(true);
+      await expect
+        .poll(async () => {
+          const close = numberIn(await canvas.getAttribute("data-last-close"));
+          const last = numberIn(await textOf(chart.getByTestId("chart-last")));
+          return close === last ? "same" : `${close} vs ${last}`;
+        })
+        .toBe("same");
+      expect(await textOf(chart.getByTestId("chart-legend"))).toMatch(/O [\d.]+ H [\d.]+ L [\d.]+ C [\d.]+ V/);
+      await screenshot("chart-candlesticks");
+      // Another bar size asks for other bars.
+      await chart.getByTestId("chart-bar-1m").click();
+      await expect.poll(async () => Number(await canvas.getAttribute("data-candles"))).toBeGreaterThan(5);
+      log(`  1m bars: ${await canvas.getAttribute("data-candles")} candles`);
+    });
+
     let positionBefore = 0;
     await step("positions before trading", async () => {
       await goTo("positions");

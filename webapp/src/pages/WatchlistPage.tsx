@@ -1,36 +1,20 @@
 // Watchlist: live quotes for the watched contracts (one StreamQuotes for the whole set, reopened
-// when it changes), contract search to add symbols, and an intraday chart of the selected one.
-import type { Bar, Contract, ContractDescription } from "@ibkr-grpc/client";
-import {
-  BarSize,
-  BarSource,
-  MarketDataKind,
-  MarketDataKindSchema,
-  MarketDataService,
-  SecurityType,
-  SecurityTypeSchema,
-  Side,
-  SpanUnit,
-} from "@ibkr-grpc/client";
+// when it changes), contract search to add symbols, and a candlestick chart of the selected one.
+import type { ContractDescription } from "@ibkr-grpc/client";
+import { MarketDataKind, MarketDataKindSchema, MarketDataService, SecurityTypeSchema, Side } from "@ibkr-grpc/client";
 import type { SyntheticEvent } from "react";
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import type { ApiError } from "../api/apiError";
 import { describeError } from "../api/apiError";
 import { useClient } from "../api/ApiProvider";
 import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
-import { LineChart } from "../components/LineChart";
-import { formatDecimal, parseDecimal, signClass, subtract, toPlainString } from "../lib/decimal";
+import { priceChange } from "../market/change";
+import { PriceChart } from "../market/PriceChart";
+import { formatDecimal, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
 import { contractKey, contractLabel } from "../state/contracts";
 import { useQuotes, useWatchlist } from "../state/LiveData";
-
-/** last - previous close, exactly; "" when either is unknown. */
-export function priceChange(last: string, close: string): string {
-  const a = parseDecimal(last);
-  const b = parseDecimal(close);
-  return a === undefined || b === undefined ? "" : toPlainString(subtract(a, b));
-}
 
 function ContractSearch() {
   const client = useClient(MarketDataService);
@@ -111,58 +95,6 @@ function ContractSearch() {
             );
           })}
         </ul>
-      )}
-    </section>
-  );
-}
-
-function IntradayChart({ contract }: { readonly contract: Contract }) {
-  const client = useClient(MarketDataService);
-  const [bars, setBars] = useState<readonly Bar[] | undefined>(undefined);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  useEffect(() => {
-    const controller = new AbortController();
-    client
-      .getHistoricalBars(
-        {
-          contract,
-          barSize: BarSize.BAR_SIZE_5_MINUTES,
-          span: { count: 1, unit: SpanUnit.DAYS },
-          source: contract.securityType === SecurityType.FOREX ? BarSource.MIDPOINT : BarSource.TRADES,
-        },
-        { signal: controller.signal },
-      )
-      .then(
-        (response) => {
-          setBars(response.bars);
-          setError(undefined);
-        },
-        (caught: unknown) => {
-          if (!controller.signal.aborted) {
-            setError(describeError(caught));
-          }
-        },
-      );
-    return () => {
-      controller.abort();
-    };
-  }, [client, contract]);
-
-  const closes = (bars ?? []).map((bar) => bar.close);
-  return (
-    <section className="panel chart-panel" aria-label={`Chart ${contractLabel(contract)}`}>
-      <h2>
-        {contractLabel(contract)} <span className="muted">5 min, today</span>
-      </h2>
-      {error !== undefined && <ErrorPanel error={error} testId="chart-error" />}
-      {bars === undefined && error === undefined && <p className="muted">Loading bars…</p>}
-      {bars !== undefined && (
-        <>
-          <LineChart values={closes} label={`${contractLabel(contract)} intraday closes`} />
-          <div className="muted">
-            {bars.length} bars{closes.length > 0 ? `, last close ${closes[closes.length - 1] ?? ""}` : ""}
-          </div>
-        </>
       )}
     </section>
   );
@@ -273,7 +205,7 @@ export function WatchlistPage() {
         )}
       </section>
       <ContractSearch />
-      {selected !== undefined && <IntradayChart key={contractKey(selected)} contract={selected} />}
+      {selected !== undefined && <PriceChart key={contractKey(selected)} contract={selected} />}
     </div>
   );
 }

@@ -13,6 +13,7 @@ import type {
   ContractDescription,
   Fill,
   GatewayStatus,
+  GetHistoricalBarsRequest,
   ModifyOrderRequest,
   Order,
   OrderEvent,
@@ -138,6 +139,9 @@ export function orderEvent(sequence: bigint, eventOrder: Order, type = OrderEven
   });
 }
 
+/** The start of the fake's first bar: a 5-minute boundary. */
+export const BAR_START_MS = 1_699_999_800_000;
+
 function marker(type: StreamMarkerType) {
   return create(StreamMarkerSchema, { type, detail: "" });
 }
@@ -157,7 +161,18 @@ export class FakeBackend {
   /** The stored order-event log; streams replay from it. */
   readonly eventLog: OrderEvent[] = [];
   searchResults: ContractDescription[] = [];
-  bars: Bar[] = ["187", "188.5", "188", "189.25"].map((close) => create(BarSchema, { close }));
+  /** Four 5-minute bars from BAR_START_MS. */
+  bars: Bar[] = ["187", "188.5", "188", "189.25"].map((close, index) =>
+    create(BarSchema, {
+      startTime: timestampFromMs(BAR_START_MS + index * 300_000),
+      open: "187.5",
+      high: "189.5",
+      low: "186.75",
+      close,
+      volume: "1200",
+    }),
+  );
+  readonly barRequests: GetHistoricalBarsRequest[] = [];
   placeOrder: (request: PlaceOrderRequest) => PlaceOrderResponse = (request) =>
     create(PlaceOrderResponseSchema, {
       order: order("ord_placed", { status: OrderStatus.SUBMITTED, quantity: request.quantity }),
@@ -352,7 +367,10 @@ export class FakeBackend {
     });
     router.service(MarketDataService, {
       searchContracts: () => ({ contracts: backend.searchResults }),
-      getHistoricalBars: (request) => ({ contract: request.contract, bars: backend.bars }),
+      getHistoricalBars: (request) => {
+        backend.barRequests.push(request);
+        return { contract: request.contract, bars: backend.bars };
+      },
       streamQuotes: async function* (request, context) {
         record(context);
         backend.quoteStreamSymbols.push(request.contracts.map((contract) => contract.symbol));

@@ -10,7 +10,9 @@ import { App } from "../app/App";
 import type { AppConfig } from "../app/config";
 import type { PageId } from "../app/navigation";
 import { LiveDataProvider } from "../state/LiveData";
+import { ChartSurfaceContext } from "../market/surfaceContext";
 import { FakeBackend } from "./fakeBackend";
+import { fakeChartSurfaces } from "./fakeChartSurface";
 
 export const TEST_CONFIG: AppConfig = {
   apiBaseUrl: "http://fake.invalid",
@@ -38,12 +40,15 @@ export function renderApp(options: RenderAppOptions = {}) {
     },
     { transport: { interceptors: [bearerTokenInterceptor(tokens)] } },
   );
+  const charts = fakeChartSurfaces();
   const result = render(
     <ApiProvider transport={transport} tokens={tokens} config={options.config ?? TEST_CONFIG}>
-      <LiveDataProvider storage={window.localStorage}>
-        <App initialPage={options.page ?? "dashboard"} />
-      </LiveDataProvider>
+      <ChartSurfaceContext.Provider value={charts.loader}>
+        <LiveDataProvider storage={window.localStorage}>
+          <App initialPage={options.page ?? "dashboard"} />
+        </LiveDataProvider>
+      </ChartSurfaceContext.Provider>
     </ApiProvider>,
   );
-  return { ...result, backend, tokens };
+  return { ...result, backend, tokens, chartSurfaces: charts.surfaces };
 }
