@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import secrets
 import sys
@@ -83,6 +84,14 @@ class Outcome:
     def p(self, share: float) -> float:
         return percentile(self.latencies_ms, share)
 
+    @property
+    def acknowledged(self) -> int:
+        return sum(1 for latency in self.latencies_ms if latency != float("inf"))
+
+    @property
+    def rate(self) -> float:
+        return self.acknowledged / self.elapsed if self.elapsed else 0.0
+
 
 async def timed(send: Send, number: int, deadline: float, outcome: Outcome) -> None:
     started = time.perf_counter()
@@ -91,6 +100,7 @@ async def timed(send: Send, number: int, deadline: float, outcome: Outcome) -> N
             await send(number)
     except TimeoutError:
         outcome.errors["no answer in time"] += 1
+        outcome.latencies_ms.append(float("inf"))  # in the percentiles, as slower than any
     except OrderFailedError as error:
         outcome.errors[str(error)] += 1
     else:
@@ -366,6 +376,19 @@ async def main() -> None:
     print_table(rows, options, loads)
 
 
+def milliseconds(value: float, deadline: float) -> str:
+    return f"> {deadline * 1000:,.0f}" if value == float("inf") else f"{value:,.1f}"
+
+
+def added(row: Outcome, floor: Outcome, share: float) -> str:
+    """The server's latency minus bare ib_async's, where both did the same work: at the same
+    completed rate (a path that falls behind queues, and its latency is its queue)."""
+    if row is floor or abs(row.rate - floor.rate) > 0.1 * floor.rate:
+        return ""
+    difference = row.p(share) - floor.p(share)
+    return f"{difference:,.1f}" if math.isfinite(difference) else ""
+
+
 def print_table(rows: list[Outcome], options: argparse.Namespace, loads: list[str]) -> None:
     print(
         f"\nOrders on one contract, {options.seconds:g} s of offered load per row, "
@@ -380,19 +403,14 @@ def print_table(rows: list[Outcome], options: argparse.Namespace, loads: list[st
     bare = {(row.load, row.kind): row for row in rows if row.name == "bare ib_async"}
     for row in rows:
         floor = bare.get((row.load, row.kind), row)
-        added = "" if row is floor else f"{row.p(0.5) - floor.p(0.5):.1f} "
-        added_99 = "" if row is floor else f"{row.p(0.99) - floor.p(0.99):.1f} "
-        acked = len(row.latencies_ms)
         errors = ", ".join(f"{code} {count}" for code, count in row.errors.most_common()) or "0"
-        cpu = (
-            ""
-            if row.server_cpu != row.server_cpu
-            else f"{1000 * row.server_cpu / max(acked, 1):.1f}"
-        )
+        cpu = row.server_cpu / max(row.acknowledged, 1)
         print(
-            f"| {row.load} | {row.kind} | {row.name} | {row.offered} | {acked} "
-            f"| {acked / row.elapsed:.1f} | {row.p(0.5):.1f} | {row.p(0.99):.1f} "
-            f"| {added}| {added_99}| {errors} | {cpu} |"
+            f"| {row.load} | {row.kind} | {row.name} | {row.offered} | {row.acknowledged} "
+            f"| {row.rate:.1f} | {milliseconds(row.p(0.5), options.deadline)} "
+            f"| {milliseconds(row.p(0.99), options.deadline)} | {added(row, floor, 0.5)} "
+            f"| {added(row, floor, 0.99)} | {errors} "
+            f"| {'' if math.isnan(cpu) else f'{1000 * cpu:.1f}'} |"
         )
     print()
 
