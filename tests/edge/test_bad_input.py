@@ -65,3 +65,33 @@ async def test_a_huge_value_comes_back_as_invalid_argument_over_grpc_web(edge: E
         assert b"grpc-status:3" in response.body, response
     else:
         assert grpc_status == "3", response
+
+
+async def test_what_the_transcoder_refuses_itself_carries_a_catalogue_reason(edge: Edge) -> None:
+    refusals = (
+        ("POST", "/v1/orders", b"{", 400, 3),
+        ("POST", "/v1/orders", b'{"validate_only": 1}', 400, 3),
+        ("GET", "/v1/orders?not_a_field=1", None, 400, 3),
+        ("GET", "/v1/contracts:search?page_size=1.5", None, 400, 3),
+        ("DELETE", "/v1/orders", None, 404, 5),
+    )
+    for verb, path, body, status, code in refusals:
+        response = await api(edge, verb, path, raw_body=body)
+        assert response.status == status, (path, response)
+        assert response.header("content-type") == "application/json", response
+        error = response.json()
+        assert error["code"] == code, error
+        assert error["details"][0]["reason"] == "VALIDATION_ERROR", error
+        assert error["message"], error
+
+
+async def test_headers_too_large_are_a_catalogue_error(edge: Edge) -> None:
+    response = await api(edge, "GET", "/v1/orders?account=" + "A" * 70_000)
+    assert response.status == 431, response
+    assert response.json()["details"][0]["reason"] == "VALIDATION_ERROR"
+
+
+async def test_a_path_outside_the_api_keeps_its_plain_not_found(edge: Edge) -> None:
+    response = await request(edge.base_url, "GET", "/nothing-here")
+    assert response.status == 404, response
+    assert response.header("content-type") != "application/json"

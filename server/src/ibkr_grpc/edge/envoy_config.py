@@ -79,6 +79,59 @@ class EdgeConfig:
             raise ValueError("static_dir and descriptor_path must not be empty")
 
 
+# (HTTP status, gRPC code, message prefix, only on /v1/) for each reply Envoy makes itself.
+# Headers too large are refused before Envoy has a path to look at, so on any path.
+_LOCAL_REPLIES = (
+    (400, 3, "invalid request", True),
+    (404, 5, "no method at this path", True),
+    (405, 5, "no method at this path", True),
+    (413, 3, "the request is too large", True),
+    (431, 3, "the request's headers are too large", False),
+)
+_STATUS_FILTER = """\
+                        status_code_filter:
+                          comparison: {op: EQ, value: {default_value: %d, runtime_key: edge.local_reply.status}}
+"""
+# The transcoder rewrites :path to the gRPC method's and keeps the path as sent in
+# x-envoy-original-path.
+_STATUS_ON_API_PATH_FILTER = """\
+                        and_filter:
+                          filters:
+                            - status_code_filter:
+                                comparison: {op: EQ, value: {default_value: %d, runtime_key: edge.local_reply.status}}
+                            - or_filter:
+                                filters:
+                                  - header_filter:
+                                      header: {name: ":path", string_match: {prefix: "/v1/"}}
+                                  - header_filter:
+                                      header: {name: x-envoy-original-path, string_match: {prefix: "/v1/"}}
+"""
+_LOCAL_REPLY_MAPPER = Template("""\
+                    - filter:
+$filter                      body_format_override:
+                        content_type: application/json
+                        json_format:
+                          code: $code
+                          message: "$message: %LOCAL_REPLY_BODY%"
+                          details:
+                            - "@type": type.googleapis.com/google.rpc.ErrorInfo
+                              reason: VALIDATION_ERROR
+                              domain: ibkr.v1
+""")
+
+
+def _local_reply_mappers() -> str:
+    """Envoy's own refusals as google.rpc.Status JSON with a catalogue reason."""
+    return "".join(
+        _LOCAL_REPLY_MAPPER.substitute(
+            filter=(_STATUS_ON_API_PATH_FILTER if api_only else _STATUS_FILTER) % status,
+            code=code,
+            message=message,
+        )
+        for status, code, message, api_only in _LOCAL_REPLIES
+    ).rstrip("\n")
+
+
 def render(config: EdgeConfig | None = None) -> str:
     """The Envoy bootstrap configuration (YAML) for `config` (the defaults when None)."""
     config = config or EdgeConfig()
@@ -97,6 +150,7 @@ def render(config: EdgeConfig | None = None) -> str:
         upstream_host=json.dumps(config.upstream_host),
         upstream_port=config.upstream_port,
         allowed_origins=origins or "                            []",
+        local_reply_mappers=_local_reply_mappers(),
         ui_route=_ui_route(config.static_dir),
         file_server_filter=_FILE_SERVER_FILTER if config.static_dir is not None else "",
         descriptor_path=json.dumps(config.descriptor_path),
@@ -243,6 +297,12 @@ static_resources:
                 preserve_external_request_id: true
                 normalize_path: true
                 merge_slashes: true
+                # What Envoy refuses by itself under /v1/ (the transcoder's JSON, query and path
+                # errors; a request too large) comes back as the server's errors do: a
+                # google.rpc.Status with an ErrorInfo reason from the catalogue, not plain text.
+                local_reply_config:
+                  mappers:
+$local_reply_mappers
                 access_log:
                   - name: envoy.access_loggers.stdout
                     typed_config:
