@@ -291,7 +291,7 @@ async def cancel_everything(simulator_port: int) -> None:
 
 
 async def wait_until_ready(client: IbkrClient) -> None:
-    for _ in range(150):
+    for _ in range(300):
         try:
             status = await client.gateway.GetGatewayStatus(
                 gateway_service_pb2.GetGatewayStatusRequest(), timeout=1
@@ -324,6 +324,18 @@ async def postgresql_schema(base_url: str) -> AsyncIterator[str]:
         await admin.dispose()
 
 
+@asynccontextmanager
+async def simulator(contracts: Path) -> AsyncIterator[int]:
+    """A fresh simulated gateway for each path: a server connecting to one that still holds
+    the previous path's orders would first reconcile them all."""
+    port = free_port()
+    command = [str(BIN / "ibkr-grpc"), "sim", f"--port={port}", f"--contracts={contracts}"]
+    command += [f"--accounts={ACCOUNT}", f"--start-time={SIMULATED_START}"]
+    async with process(*command):
+        await wait_for_port(port)
+        yield port
+
+
 def load_name(rate: float) -> str:
     return "1 in flight" if rate == 1 else f"{rate:g}/s"
 
@@ -354,25 +366,17 @@ async def main() -> None:
         options.profile.mkdir(parents=True, exist_ok=True)
     loads = [load_average()]
     with tempfile.TemporaryDirectory() as folder:
-        simulator_port = free_port()
-        simulator_command = [
-            str(BIN / "ibkr-grpc"),
-            "sim",
-            f"--port={simulator_port}",
-            f"--contracts={synthetic_contracts(1, Path(folder), volatility=0.1)}",
-            f"--accounts={ACCOUNT}",
-            f"--start-time={SIMULATED_START}",
-        ]
-        async with process(*simulator_command):
-            await wait_for_port(simulator_port)
-            rows = await bare_rows(simulator_port, options)
+        contracts = synthetic_contracts(1, Path(folder), volatility=0.1)
+        async with simulator(contracts) as port:
+            rows = await bare_rows(port, options)
+        async with simulator(contracts) as port:
             sqlite = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
-            rows += await server_rows("SQLite", sqlite, simulator_port, options)
-            loads.append(load_average())
-            if options.database_url != "none":
-                async with postgresql_schema(options.database_url) as url:
-                    rows += await server_rows("PostgreSQL", url, simulator_port, options)
-            loads.append(load_average())
+            rows += await server_rows("SQLite", sqlite, port, options)
+        loads.append(load_average())
+        if options.database_url != "none":
+            async with simulator(contracts) as port, postgresql_schema(options.database_url) as url:
+                rows += await server_rows("PostgreSQL", url, port, options)
+        loads.append(load_average())
     print_table(rows, options, loads)
 
 
