@@ -273,3 +273,21 @@ async def test_many_bad_contracts_still_make_an_error_that_arrives(
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT, error
     assert 0 < len(error.field_violations) <= 20
     assert error.message.startswith("300 bad fields, the first 20")
+
+
+@pytest.mark.parametrize(
+    "field", ["local_symbol", "last_trade_date_or_contract_month", "multiplier"]
+)
+async def test_a_control_character_in_a_contract_field_is_a_field_violation(
+    server: RunningServer, field: str
+) -> None:
+    # Found by the fuzz (issue #14): a NUL, IB's field separator, went to IB Gateway and the
+    # call never answered.
+    contract = common_pb2.Contract(symbol="AAPL", **{field: "2026\x0012"})
+    error = await refused(
+        server.client.market_data.GetContractDetails(
+            market_data_service_pb2.GetContractDetailsRequest(contract=contract)
+        )
+    )
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert fields_of(error) == {f"contract.{field}"}

@@ -43,6 +43,9 @@ _ORDER_STATUSES = reverse(ORDER_STATUSES)
 _CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SYMBOL = re.compile(r"[A-Za-z0-9.\- ]{1,32}")
 _CODE = re.compile(r"[A-Za-z0-9.\-_]{0,32}")
+# IB's wire protocol separates fields with NUL: a control character in a contract's free-text
+# field would corrupt the message to IB Gateway, which then never answers it.
+_CONTRACT_TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,64}")
 
 T = TypeVar("T")
 
@@ -114,6 +117,9 @@ def read_contract(
     for name in ("exchange", "primary_exchange", "currency", "trading_class"):
         if not _CODE.fullmatch(getattr(message, name)):
             violations.add(f"{path}.{name}", "must be letters, digits, '.', '-' or '_'")
+    for name in ("local_symbol", "last_trade_date_or_contract_month", "multiplier"):
+        if not _CONTRACT_TEXT.fullmatch(getattr(message, name)):
+            violations.add(f"{path}.{name}", "must be at most 64 characters, none of them control")
     right = _OPTION_RIGHTS.get(message.right, OptionRight.NONE)
     strike = read_decimal(violations, f"{path}.strike", message.strike, positive=True)
     return ContractSpec(
