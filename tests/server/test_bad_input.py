@@ -283,7 +283,8 @@ async def test_a_control_character_in_a_contract_field_is_a_field_violation(
 ) -> None:
     # Found by the fuzz (issue #14): a NUL, IB's field separator, went to IB Gateway and the
     # call never answered.
-    contract = common_pb2.Contract(symbol="AAPL", **{field: "2026\x0012"})
+    contract = common_pb2.Contract(symbol="AAPL")
+    setattr(contract, field, "2026\x0012")
     error = await refused(
         server.client.market_data.GetContractDetails(
             market_data_service_pb2.GetContractDetailsRequest(contract=contract)
