@@ -257,6 +257,10 @@ class Application:
                 ("grpc.so_reuseport", 0),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                # Above Envoy's 60 KiB request headers, so an oversized HTTP/JSON request is
+                # refused by Envoy with a catalogue error, not by grpc-core before any server
+                # code runs (which answers RESOURCE_EXHAUSTED with no reason).
+                ("grpc.max_metadata_size", 128 * 1024),
             ],
         )
         self.port = 0

@@ -121,7 +121,9 @@ class MarketDataReader:
     async def details(self, contract: ContractSpec) -> list[ContractDetails]:
         await self._limiter.acquire("contract_details")
         try:
-            found = await self._ib.reqContractDetailsAsync(ib_contract(contract))
+            # ib_async's *Async requests ignore its RequestTimeout: bound them here.
+            async with asyncio.timeout(self._timeout):
+                found = await self._ib.reqContractDetailsAsync(ib_contract(contract))
         except RequestError as error:
             raise broker_error(error, contract) from error
         except TimeoutError as error:

@@ -388,7 +388,9 @@ class GatewaySession:
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
         await self.limiter.acquire("contract_details")
         try:
-            details = await self._ib.reqContractDetailsAsync(translation.ib_contract(contract))
+            # ib_async's *Async requests ignore its RequestTimeout: bound them here.
+            async with asyncio.timeout(self._settings.request_timeout):
+                details = await self._ib.reqContractDetailsAsync(translation.ib_contract(contract))
         except RequestError as error:
             raise InvalidContractError(
                 f"IB knows no contract {contract.display_name}: {error.message}",
@@ -449,9 +451,10 @@ class GatewaySession:
             notional = price * order.terms.quantity
         await self.limiter.acquire("what_if")
         try:
-            state = await self._ib.whatIfOrderAsync(
-                translation.ib_contract(order.contract), ib_order
-            )
+            async with asyncio.timeout(self._settings.request_timeout):
+                state = await self._ib.whatIfOrderAsync(
+                    translation.ib_contract(order.contract), ib_order
+                )
         except (TimeoutError, RequestError) as error:
             return OrderPreview(
                 notional, order.contract.currency, warnings=(f"no what-if from IB: {error}",)
