@@ -174,3 +174,18 @@ async def test_each_reconciliation_snapshots_accounts_and_positions(server: Runn
         return any(p.symbol == "AAPL" and p.quantity == 4 for p in positions)
 
     await eventually(recorded, message="no position snapshot after reconnecting")
+
+
+async def test_a_portfolio_stream_for_an_unknown_account_is_refused_before_it_starts(
+    server: RunningServer,
+) -> None:
+    """Refused before anything is sent (a trailers-only response), so HTTP/JSON through Envoy
+    answers 404, not 200 with the error in the body."""
+    call = server.client.portfolio.StreamPortfolio(
+        portfolio_service_pb2.StreamPortfolioRequest(account="DU0000000")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        async for _ in call:
+            pass
+    assert ApiError.from_rpc_error(raised.value).reason == "ACCOUNT_NOT_FOUND"
+    assert not raised.value.initial_metadata()

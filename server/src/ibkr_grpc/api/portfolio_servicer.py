@@ -135,6 +135,8 @@ class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
         violations.raise_if_any()
+        if request.account:
+            self._portfolio.require_account(request.account)
         return self._updates(request.account, heartbeat)
 
     async def _updates(

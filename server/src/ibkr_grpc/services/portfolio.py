@@ -61,19 +61,20 @@ class PortfolioService:
             for account in self._source.accounts()
         ]
 
-    def _require(self, account: str) -> None:
+    def require_account(self, account: str) -> None:
+        """AccountNotFoundError unless the gateway manages `account`."""
         if account not in self._source.accounts():
             raise AccountNotFoundError(
                 f"account {account!r} is not managed by this gateway", metadata={"account": account}
             )
 
     def summary(self, account: str) -> AccountSummary:
-        self._require(account)
+        self.require_account(account)
         return self._source.summary(account)
 
     def positions(self, account: str = "", symbol: str = "") -> list[Position]:
         if account:
-            self._require(account)
+            self.require_account(account)
         return [
             position
             for position in self._source.positions(account)
@@ -81,7 +82,7 @@ class PortfolioService:
         ]
 
     def profit_and_loss(self, account: str) -> ProfitAndLoss:
-        self._require(account)
+        self.require_account(account)
         return self._source.profit_and_loss(account)
 
     async def follow(
@@ -90,7 +91,7 @@ class PortfolioService:
         """A snapshot of every account in scope, SNAPSHOT_COMPLETE, then changes, conflated
         per account and position for a slow reader."""
         if account:
-            self._require(account)
+            self.require_account(account)
         buffer: ConflatingBuffer[PortfolioUpdate] = ConflatingBuffer()
 
         def listener(update: PortfolioUpdate) -> None:
