@@ -8,6 +8,7 @@
 #   make webapp     build the web UI into webapp/dist
 #   make test-e2e   only the browser tests (headless Chromium through Envoy)
 #   make bench      the benchmarks in bench/ (prints tables; not part of make test)
+#   make bench-faults the long fault run: ten faults of each kind, three ledgers compared
 #   make bench-venv the benchmarks' own venv (build/bench-venv): the FastAPI peer, py-spy
 #   make demo       the credential-free demo: simulator, server, Envoy and the UI (Ctrl-C stops)
 
@@ -203,6 +204,12 @@ bench: setup bench-venv
 	$(BIN)/python bench/quote_fanout.py
 	$(BIN)/python bench/order_path.py --database-url $(BENCH_DATABASE_URL)
 	$(BIN)/python bench/reconcile.py
+
+# Ten restarts of PostgreSQL, Redis, the gateway and the server each, mid-burst (a few minutes;
+# make test runs two of each). Needs PostgreSQL's server binaries and redis-server.
+.PHONY: bench-faults
+bench-faults: setup
+	$(BIN)/python bench/faults.py
 
 .PHONY: clean
 clean:

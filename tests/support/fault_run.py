@@ -121,15 +121,21 @@ async def _inject(
         cleared,
         until,
         _codes_between(traders.observations, injected, until),
-        _codes_between(consumer.observations, injected, until),
+        _codes_between(consumer.observations, injected, until, begun_before=True),
     )
 
 
-def _codes_between(observations: Observations, start: float, end: float) -> Counter[str]:
+def _codes_between(
+    observations: Observations, start: float, end: float, *, begun_before: bool = False
+) -> Counter[str]:
+    """Failed answers that came between `start` and `end`, of calls begun after `start` (or,
+    with `begun_before`, of any call: a stream open when the fault began ends during it)."""
     return Counter(
         f"{answer.code} {answer.reason}".strip()
         for answer in observations.answers
-        if answer.started >= start and answer.at <= end and answer.code != "OK"
+        if (begun_before or answer.started >= start)
+        and start <= answer.at <= end
+        and answer.code != "OK"
     )
 
 
@@ -245,6 +251,8 @@ def format_report(report: RunReport) -> str:
             f"{max(outages):.1f} | {_counts(place)} | {_counts(stream)} |"
         )
     lines.extend(f"problem: {text}" for text in report.comparison.problems)
+    if report.logs is not None:
+        lines.append(f"logs: {report.logs}")
     return "\n".join(lines)
 
 
