@@ -402,3 +402,21 @@ async def test_too_many_quotes_per_message_is_refused(server: RunningServer) -> 
     error = ApiError.from_rpc_error(raised.value)
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in error.field_violations] == ["max_quotes_per_message"]
+
+
+async def test_quotes_flow_again_after_ib_comes_back_with_data_lost(server: RunningServer) -> None:
+    """1101: IB's link came back but the gateway dropped every market-data subscription ("market
+    data requests have been lost and need to be re-submitted":
+    https://interactivebrokers.github.io/tws-api/message_codes.html); the server reopens them."""
+    async with streaming(server, ["AAPL"]) as collector:
+        await server.simulator.step()
+        await eventually(lambda: collector.kinds().count("quote") >= 1)
+        server.simulator.connectivity_lost()
+        server.simulator.connectivity_restored(data_lost=True)
+        seen = collector.kinds().count("quote")
+
+        async def quotes_again() -> bool:
+            await server.simulator.step()
+            return collector.kinds().count("quote") > seen + 1
+
+        await eventually(quotes_again, within=15, message="no quotes after 1101")

@@ -104,30 +104,52 @@ async def test_an_unknown_symbol_is_an_invalid_contract(server: RunningServer) -
     assert error.reason == "IB_INVALID_CONTRACT"
 
 
-async def test_connectivity_loss_makes_the_session_reconnect_and_reconcile(
+async def test_while_ib_is_unreachable_orders_wait_and_its_reports_arrive_after(
     server: RunningServer,
 ) -> None:
-    before = await server.client.gateway.GetGatewayStatus(
-        gateway_service_pb2.GetGatewayStatusRequest()
-    )
+    """1100: IB's link to the gateway is down; the socket stays up and IB keeps working resting
+    orders, whose reports arrive after 1102 ("Existing orders (native types) will operate
+    normally although execution reports ... will be delayed until the reset is complete":
+    https://interactivebrokers.github.io/tws-api/message_codes.html). The server refuses new
+    orders meanwhile, and is READY again at 1102 without reconnecting."""
+
+    async def status() -> gateway_service_pb2.GatewayStatus:
+        request = gateway_service_pb2.GetGatewayStatusRequest()
+        return (await server.client.gateway.GetGatewayStatus(request)).status
+
+    price = f"{float(server.simulator.quote('AAPL').bid) * 0.9:.2f}"
+    resting = (await server.client.orders.PlaceOrder(limit_buy(price, key="resting"))).order
+    before = await status()
     server.simulator.connectivity_lost()
 
+    async def lost() -> bool:
+        current = await status()
+        return current.state != gateway_service_pb2.CONNECTION_STATE_READY
+
+    await eventually(lost)
+    assert (await status()).last_error_code == 1100
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await server.client.orders.PlaceOrder(limit_buy(price, key="during-outage"))
+    assert ApiError.from_rpc_error(raised.value).reason == "IB_CONNECTION_FAILED"
+    server.simulator.set_price("AAPL", float(price) - 1)  # IB fills it meanwhile
+    server.simulator.connectivity_restored()
+
     async def ready_again() -> bool:
-        status = (
-            await server.client.gateway.GetGatewayStatus(
-                gateway_service_pb2.GetGatewayStatusRequest()
-            )
-        ).status
+        current = await status()
         return (
-            status.state == gateway_service_pb2.CONNECTION_STATE_READY
-            and status.ready_since.ToDatetime() > before.status.ready_since.ToDatetime()
+            current.state == gateway_service_pb2.CONNECTION_STATE_READY
+            and current.ready_since.ToDatetime() > before.ready_since.ToDatetime()
         )
 
     await eventually(ready_again, within=15)
-    status = await server.client.gateway.GetGatewayStatus(
-        gateway_service_pb2.GetGatewayStatusRequest()
-    )
-    assert status.status.last_error_code == 1100
+    assert (await status()).reconnect_attempts == 0
+
+    async def filled() -> bool:
+        request = order_service_pb2.GetOrderRequest(order_id=resting.order_id)
+        order = (await server.client.orders.GetOrder(request)).order
+        return order.status == order_service_pb2.ORDER_STATUS_FILLED
+
+    await eventually(filled, message="the fill IB held during the outage was not recorded")
 
 
 async def test_order_ids_are_never_reused_after_a_gateway_restart(server: RunningServer) -> None:

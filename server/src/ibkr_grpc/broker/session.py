@@ -92,6 +92,9 @@ class GatewaySession:
         # Set while ib_async changes a trade's status on its own (placeOrder, cancelOrder): a
         # status it sets locally is not IB's word and is not reported.
         self._changing_locally = False
+        # IB's own connectivity (1100 until 1101/1102), and the reconciliation that follows it.
+        self._connectivity_lost = False
+        self._restoring: asyncio.Task[None] | None = None
         self._wire_events()
 
     # ---- wiring --------------------------------------------------------------------------
@@ -131,9 +134,11 @@ class GatewaySession:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        restoring, self._restoring = self._restoring, None
+        for owned in (task, restoring):
+            if owned is not None:
+                owned.cancel()
+                await asyncio.gather(owned, return_exceptions=True)
         if self._ib.isConnected():
             self._ib.disconnect()
         self._set_state(ConnectionState.DISCONNECTED)
@@ -204,6 +209,7 @@ class GatewaySession:
 
     async def _connect_and_sync(self) -> None:
         self._disconnected.clear()
+        self._connectivity_lost = False
         await self._ib.connectAsync(
             self._settings.host,
             self._settings.port,
@@ -310,14 +316,10 @@ class GatewaySession:
     ) -> None:
         for listener in tuple(self._error_listeners):
             listener(code)
-        if code in {error_codes.CONNECTIVITY_LOST, error_codes.RESTORED_DATA_LOST}:
-            # IB's link to the gateway broke or came back without data: reconnect and
-            # reconcile rather than trust anything the session holds.
-            self._record_error(code, message)
-            _log.warning("gateway connectivity notice; reconnecting", ib_error_code=code)
-            self._ib.disconnect()
+        if code in error_codes.CONNECTIVITY_CODES:
+            self._connectivity_notice(code, message)
             return
-        if code in error_codes.FARM_NOTICES or code == error_codes.RESTORED_DATA_KEPT:
+        if code in error_codes.FARM_NOTICES:
             _log.info("gateway notice", ib_error_code=code, message=message)
             return
         if request_id <= 0 or self._listener is None:
@@ -333,6 +335,43 @@ class GatewaySession:
         elif code != error_codes.ORDER_CANCELLED_CODE:
             _log.info("IB notice about an order", ib_error_code=code, message=message)
         self._listener.order_message(BrokerOrderMessage(request_id, code, message, kind))
+
+    def _connectivity_notice(self, code: int, message: str) -> None:
+        """IB's link to the gateway (not ours to the gateway) broke, or came back. While it is
+        down the socket stays open and IB keeps working resting orders; their reports arrive
+        after it returns (IB's notes on 1100-1102,
+        https://interactivebrokers.github.io/tws-api/message_codes.html). Orders are refused
+        meanwhile; at 1102 the session reconciles, at 1101 it also reopens every subscription."""
+        self._record_error(code, message)
+        if code == error_codes.CONNECTIVITY_LOST:
+            _log.warning("IB's connection to the gateway is lost", ib_error_code=code)
+            self._connectivity_lost = True
+            self._set_state(ConnectionState.DISCONNECTED)
+            return
+        data_lost = code == error_codes.RESTORED_DATA_LOST
+        if not self._connectivity_lost and not data_lost:
+            return
+        _log.warning("IB's connection to the gateway is back", ib_error_code=code)
+        if self._restoring is None or self._restoring.done():
+            self._restoring = asyncio.get_running_loop().create_task(
+                self._restore(data_lost=data_lost), name="gateway-restore"
+            )
+            self._restoring.add_done_callback(_log_task_end)
+
+    async def _restore(self, *, data_lost: bool) -> None:
+        self._set_state(ConnectionState.SYNCING)
+        try:
+            if self._reconciler is not None:
+                await self._reconciler(self._snapshot())
+            if data_lost:
+                for callback in self._after_ready:
+                    await callback()
+        except Exception as error:  # noqa: BLE001  a full reconnect settles what this could not
+            _log.warning("reconciling after IB came back failed; reconnecting", error=str(error))
+            self._ib.disconnect()
+            return
+        self._connectivity_lost = False
+        self._set_state(ConnectionState.READY, ready_since=self._clock())
 
     def _on_disconnected(self) -> None:
         self._disconnected.set()
