@@ -236,6 +236,7 @@ async def _demo(options: argparse.Namespace, state: DemoState) -> None:
     edge: Edge | None = None
     try:
         await application.start()
+        await _until_ready(application)
         if not options.no_edge:
             edge = await Edge.start(options, state, upstream_port=application.port)
         facts = BannerFacts(
@@ -309,3 +310,14 @@ class Edge:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+
+
+async def _until_ready(application: Application, seconds: float = 15.0) -> None:
+    """Wait (boundedly) for the gateway session to be READY, so the banner's commands work as
+    soon as they are printed."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not application.session.is_ready():
+        if asyncio.get_running_loop().time() > deadline:
+            print("(the simulated gateway is not READY yet; orders wait for it)", flush=True)  # noqa: T201
+            return
+        await asyncio.sleep(0.05)
