@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ibkr.v1 import order_service_pb2, portfolio_service_pb2
+from ibkr.v1 import common_pb2, order_service_pb2, portfolio_service_pb2, risk_service_pb2
 from ibkr_grpc.domain.identity import Role
 from ibkr_simulator import Simulator
 from ibkr_simulator.config import SimulatorConfig
@@ -51,18 +51,31 @@ BROWSER_TIMEOUT_SECONDS = 120
 # One screenshot per step, in the order the script takes them.
 SCREENSHOTS = (
     "01-no-token.png",
-    "02-dashboard.png",
-    "03-watchlist-ticking.png",
-    "04-chart-candlesticks.png",
-    "05-ticket-confirm-limit.png",
-    "06-ticket-limit-placed.png",
-    "07-blotter-working-limit.png",
-    "08-blotter-after-cancel.png",
-    "09-ticket-confirm-market.png",
-    "10-blotter-market-filled.png",
-    "11-positions.png",
-    "12-dashboard-after-trading.png",
+    "02-halted.png",
+    "03-dashboard.png",
+    "04-watchlist-ticking.png",
+    "05-chart-candlesticks.png",
+    "06-ticket-quote.png",
+    "07-ticket-confirm-limit.png",
+    "08-ticket-limit-placed.png",
+    "09-blotter-working-limit.png",
+    "10-blotter-after-cancel.png",
+    "11-ticket-confirm-market.png",
+    "12-blotter-market-filled.png",
+    "13-positions.png",
+    "14-positions-close-confirm.png",
+    "15-positions-closed.png",
+    "16-dashboard-after-trading.png",
+    "17-dashboard-after-reload.png",
+    "18-narrow-dashboard.png",
+    "19-narrow-ticket.png",
+    "20-narrow-orders.png",
+    "21-narrow-positions.png",
+    "22-narrow-watchlist.png",
 )
+# tests/e2e halts trading through the admin API before the browser starts; the trader finds it
+# halted and resumes it from the UI.
+HALT_REASON = "e2e: opening checks"
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,7 @@ async def run_browser_script(stack: Stack) -> tuple[int, str]:
         "E2E_ARTIFACTS": str(ARTIFACTS),
         "E2E_ACCOUNT": ACCOUNT,
         "E2E_CHROMIUM": str(CHROMIUM),
+        "E2E_HALT_REASON": HALT_REASON,
         "NO_COLOR": "1",
     }
     # npm starts vitest, which starts Chromium: a session of their own, so a hung run is ended
@@ -162,6 +176,8 @@ async def run_browser_script(stack: Stack) -> tuple[int, str]:
 async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack) -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
+    client = stack.server.client
+    await client.risk.HaltTrading(risk_service_pb2.HaltTradingRequest(reason=HALT_REASON))
 
     returncode, output = await run_browser_script(stack)
     (ARTIFACTS / "browser.log").write_text(output)
@@ -174,14 +190,19 @@ async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack
     missing = [name for name in SCREENSHOTS if not (ARTIFACTS / name).is_file()]
     assert not missing, f"screenshots not taken: {missing}\n{output}"
 
-    # What the UI showed happened at the server: the limit order cancelled, the market order
-    # filled, and the position it made.
-    client = stack.server.client
+    # What the UI showed happened at the server: trading resumed by the admin in the browser, the
+    # limit order cancelled, the market order filled, and the position it made closed by a market
+    # sell.
+    state = await client.risk.GetTradingState(risk_service_pb2.GetTradingStateRequest())
+    assert not state.state.halted, state
+    assert (state.state.halted_by, state.state.reason) == ("e2e", "e2e: checks done"), state
     listed = await client.orders.ListOrders(order_service_pb2.ListOrdersRequest())
-    by_type = {order.order_type: order for order in listed.orders}
-    assert len(listed.orders) == 2, listed
-    limit = by_type[order_service_pb2.ORDER_TYPE_LIMIT]
-    market = by_type[order_service_pb2.ORDER_TYPE_MARKET]
+    assert len(listed.orders) == 3, listed
+    limit = next(o for o in listed.orders if o.order_type == order_service_pb2.ORDER_TYPE_LIMIT)
+    market, close = sorted(
+        (o for o in listed.orders if o.order_type == order_service_pb2.ORDER_TYPE_MARKET),
+        key=lambda order: order.side,
+    )
     assert (limit.contract.symbol, limit.quantity, limit.status) == (
         "AAPL",
         "10",
@@ -192,13 +213,20 @@ async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack
         "5",
         order_service_pb2.ORDER_STATUS_FILLED,
     )
+    assert (close.contract.symbol, close.side, close.quantity, close.status) == (
+        "AAPL",
+        common_pb2.SIDE_SELL,
+        "5",
+        order_service_pb2.ORDER_STATUS_FILLED,
+    )
     assert limit.order_id in output
     assert market.order_id in output
+    assert close.order_id in output
 
-    async def holding() -> bool:
+    async def flat() -> bool:
         response = await client.portfolio.ListPositions(
             portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT)
         )
-        return [(p.contract.symbol, p.quantity) for p in response.positions] == [("AAPL", "5")]
+        return all(p.quantity == "0" for p in response.positions if p.contract.symbol == "AAPL")
 
-    await eventually(holding, within=5, message="the server does not hold the 5 AAPL the UI showed")
+    await eventually(flat, within=5, message="the server still holds the AAPL the UI closed")

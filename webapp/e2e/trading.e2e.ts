@@ -1,8 +1,11 @@
 // End to end in real headless Chromium: the built UI served by Envoy, over gRPC-Web to the real
-// server, in front of the simulated IB Gateway. One trader's session, step by step: enter the
-// API token, see the gateway and the account, watch quotes tick, place a far-away limit order,
-// see it working in the blotter, cancel it, place a market order, see it fill and the position
-// grow. Every step leaves a screenshot in E2E_ARTIFACTS.
+// server, in front of the simulated IB Gateway. One trader's session, step by step: the onboarding
+// screen, paste the API token, find trading halted (pytest halts it through the admin API before
+// the browser starts) and resume it as the admin, see the gateway and the account, watch quotes
+// tick and the candlestick chart follow them, read the ticket's live quote, place a far-away limit
+// order, see it working in the blotter, cancel it, place a market order, see it fill and the
+// position grow, close the position from the positions page, reload and find the activity still
+// there, and look at every page at 420 px. Every step leaves a screenshot in E2E_ARTIFACTS.
 //
 // tests/e2e (pytest) starts the stack and runs this file with `npm run test:e2e`; by hand:
 //   E2E_BASE_URL=http://127.0.0.1:8080 E2E_TOKEN=<jwt> E2E_ARTIFACTS=/tmp/shots \
@@ -19,6 +22,8 @@ const INSTALL_CHROMIUM =
   "command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y --no-install-recommends chromium)";
 const ACCOUNT = process.env["E2E_ACCOUNT"] ?? "DU1234567";
 const SYMBOL = "AAPL";
+// The reason tests/e2e gives HaltTrading before the browser starts.
+const HALT_REASON = process.env["E2E_HALT_REASON"] ?? "e2e: opening checks";
 // Playwright's waits (expect.poll's are in vitest.e2e.config.ts): long enough for a busy CI
 // machine; every wait ends as soon as its condition holds.
 const WAIT_MS = 15_000;
@@ -218,8 +223,30 @@ describe("trading through the UI in Chromium", () => {
       await onboarding.waitFor({ state: "detached" });
       await expect.poll(() => textOf(page.getByTestId("token-toggle"))).toBe("API token: set");
       await expect.poll(() => textOf(page.getByTestId("gateway-state"))).toBe("READY");
+    });
+
+    await step("trading halted: header, banner and ticket say so; the admin resumes", async () => {
+      // Halted through the admin API before the browser started: a READY session, but not green.
+      await expect.poll(() => textOf(page.getByTestId("trading-state"))).toBe("HALTED");
+      expect(await page.getByTestId("gateway-state").getAttribute("class")).not.toContain("pill-ok");
+      const banner = page.getByTestId("halt-banner");
+      await banner.waitFor();
+      expect(await textOf(banner)).toContain("Trading halted for every account");
+      expect(await textOf(banner)).toContain(HALT_REASON);
+      log(`  banner: ${await textOf(banner)}`);
+      await goTo("ticket");
+      expect(await textOf(page.getByTestId("ticket-halted"))).toContain(HALT_REASON);
+      expect(await page.getByTestId("ticket-review").isDisabled()).toBe(true);
+      await screenshot("halted");
+      await banner.getByTestId("resume-trading").click();
+      const dialog = page.getByTestId("resume-dialog");
+      await dialog.getByTestId("resume-reason").fill("e2e: checks done");
+      await dialog.getByTestId("resume-submit").click();
+      await banner.waitFor({ state: "detached" });
       await expect.poll(() => textOf(page.getByTestId("trading-state"))).toBe("Trading open");
-      // The streams restarted with the token: nothing is impaired any more.
+      expect(await page.getByTestId("gateway-state").getAttribute("class")).toContain("pill-ok");
+      expect(await page.getByTestId("ticket-review").isDisabled()).toBe(false);
+      // Nothing is impaired any more.
       await page.getByTestId("status-banner").waitFor({ state: "detached" });
     });
 
@@ -317,6 +344,19 @@ describe("trading through the UI in Chromium", () => {
       await goTo("watchlist");
       await page.getByRole("button", { name: `Buy ${SYMBOL}` }).click();
       await expect.poll(() => page.getByTestId("nav-ticket").getAttribute("aria-current")).toBe("page");
+      // The ticket shows the market it trades into: bid <= ask, the spread between them, live.
+      await expect.poll(async () => textOf(page.getByTestId("ticket-last"))).toMatch(/^\d+(\.\d+)?$/);
+      const figures = ["ticket-bid", "ticket-ask", "ticket-last", "ticket-spread"].map((id) => textOf(page.getByTestId(id)));
+      const [bid, ask, last, spread] = (await Promise.all(figures)).map(numberIn);
+      log(`  ticket quote: bid ${bid} ask ${ask} last ${last} spread ${spread}`);
+      expect(ask).toBeGreaterThanOrEqual(bid ?? Number.NaN);
+      expect(spread).toBeCloseTo((ask ?? Number.NaN) - (bid ?? Number.NaN), 6);
+      const firstLast = await textOf(page.getByTestId("ticket-last"));
+      await expect.poll(async () => textOf(page.getByTestId("ticket-last"))).not.toBe(firstLast);
+      await page.getByTestId("price-chart").waitFor();
+      await page.getByTestId("ticket-quantity").fill("10");
+      await expect.poll(() => textOf(page.getByTestId("ticket-notional"))).toMatch(/^Notional [\d,.]+ USD \(10 × /);
+      await screenshot("ticket-quote");
       limitOrderId = await placeOrder("ticket-confirm-limit", `BUY 10 ${SYMBOL} LIMIT (limit ${limitPrice}) DAY`, async () => {
         await page.getByTestId("ticket-quantity").fill("10");
         await page.getByTestId("ticket-order-type").selectOption({ label: "LIMIT" });
@@ -376,7 +416,8 @@ describe("trading through the UI in Chromium", () => {
       expect(average).toBeGreaterThan(lastPrice * 0.8);
       expect(average).toBeLessThan(lastPrice * 1.2);
       // Its execution is in the fills table, with the commission once IB reports it.
-      const fill = page.locator('[data-testid^="fill-row-"]').filter({ hasText: marketOrderId });
+      // The fills name their order by a short id, the full one in its title.
+      const fill = page.locator('[data-testid^="fill-row-"]').filter({ has: page.locator(`[title="${marketOrderId}"]`) });
       await fill.first().waitFor();
       await expect.poll(() => textOf(fill.first().getByTestId("fill-commission"))).toMatch(/USD$/);
       // The cancelled limit order is still listed, as done.
@@ -409,13 +450,53 @@ describe("trading through the UI in Chromium", () => {
       await screenshot("positions");
     });
 
-    await step("dashboard shows the order activity", async () => {
+    await step("close the position from the positions page", async () => {
+      const quantity = await positionQuantity();
+      await page.getByRole("button", { name: `Close ${SYMBOL} position in ${ACCOUNT}` }).click();
+      const dialog = page.getByTestId("close-position-dialog");
+      await dialog.waitFor();
+      expect(await textOf(dialog.getByTestId("close-position-summary"))).toBe(`SELL ${quantity} ${SYMBOL} MARKET DAY`);
+      await screenshot("positions-close-confirm");
+      await dialog.getByTestId("close-position-confirm").click();
+      await dialog.waitFor({ state: "detached" });
+      const notice = await textOf(page.getByTestId("positions-notice"));
+      log(`  ${notice}`);
+      expect(notice).toMatch(new RegExp(`^Close order \\S+ for ${SYMBOL}: `));
+      await expect.poll(positionQuantity).toBe(0);
+      await screenshot("positions-closed");
+    });
+
+    await step("dashboard shows the order activity, also after a reload", async () => {
       await goTo("dashboard");
       const activity = page.getByTestId("recent-activity");
       await activity.waitFor();
       await expect.poll(() => textOf(activity)).toContain("Filled");
       expect(await textOf(activity)).toContain("Cancelled");
+      await page.getByTestId("price-chart").waitFor();
       await screenshot("dashboard-after-trading");
+      const rows = await activity.getByTestId("activity-row").count();
+      // A reload keeps the token (sessionStorage) and replays the newest events.
+      await page.reload();
+      await page.getByTestId("recent-activity").waitFor();
+      await expect.poll(() => page.getByTestId("activity-row").count()).toBe(rows);
+      expect(await textOf(page.getByTestId("recent-activity"))).toContain("Filled");
+      await screenshot("dashboard-after-reload");
+    });
+
+    await step("every page at 420 px", async () => {
+      await page.setViewportSize({ width: 420, height: 860 });
+      for (const pageId of ["dashboard", "ticket", "orders", "positions", "watchlist"] as const) {
+        await goTo(pageId);
+        if (pageId === "ticket") {
+          await page.getByTestId("ticket-symbol").fill(SYMBOL);
+          await page.getByTestId("price-chart").waitFor();
+        }
+        // Nothing sticks out: wide tables scroll inside their panels.
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        expect(width, `${pageId} is ${width} px wide at 420`).toBeLessThanOrEqual(420);
+        await screenshot(`narrow-${pageId}`);
+      }
+      await page.setViewportSize({ width: 1400, height: 900 });
     });
 
     // Nothing went wrong in the page along the way: no uncaught exception, no console error.

@@ -60,7 +60,15 @@ export function StatusBanner() {
           className={line.level === "halt" ? "status-banner-line status-banner-halt" : "status-banner-line"}
           data-testid={line.level === "halt" ? "halt-banner" : "status-banner-line"}
         >
-          <span>{line.level === "halt" ? <strong>⛔ {line.text}</strong> : line.text}</span>
+          <span>
+            {line.level === "halt" ? (
+              <>
+                <span className="halt-badge">HALTED</span> <strong>{line.text}</strong>
+              </>
+            ) : (
+              line.text
+            )}
+          </span>
           {line.blocker?.kind === "halt" && admin && (
             <button
               type="button"

@@ -167,3 +167,11 @@ export function orderTerms(order: Order): string {
   parts.push(order.timeInForce === TimeInForce.UNSPECIFIED ? "DAY" : enumName(TimeInForceSchema, order.timeInForce));
   return parts.join(" ");
 }
+
+/**
+ * An id short enough to read in a table: its last 6 characters (the part that differs between
+ * ids minted one after another), "…" before them; the full id goes in a title and the detail.
+ */
+export function shortId(id: string): string {
+  return id.length <= 10 ? id : `…${id.slice(-6)}`;
+}

@@ -1,8 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { AccountSummarySchema, OrderEventType, OrderOrigin, OrderStatus, PnLSchema, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
+import {
+  AccountSummarySchema,
+  OrderEventType,
+  OrderOrigin,
+  OrderStatus,
+  PnLSchema,
+  PositionSchema,
+  StreamPortfolioResponseSchema,
+} from "@ibkr-grpc/client";
+import userEvent from "@testing-library/user-event";
 import { screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { FakeBackend, order, orderEvent } from "../test/fakeBackend";
+import { FakeBackend, order, orderEvent, stock } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";
 import { ACTIVITY_REPLAY_EVENTS } from "../state/LiveData";
 
@@ -102,5 +111,46 @@ describe("dashboard", () => {
     expect(notSent?.textContent).toContain("Not sent");
     // No raw enum names or numbers anywhere in the log.
     expect(screen.getByTestId("recent-activity").textContent).not.toMatch(/UNKNOWN|COMMAND_REFUSED|NOT_SENT/);
+  });
+
+  it("shows open positions and working orders beside the accounts, with Close and Cancel", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.portfolioSnapshot = [
+      create(StreamPortfolioResponseSchema, {
+        payload: {
+          case: "position",
+          value: create(PositionSchema, {
+            account: "DU111",
+            contract: stock("AAPL", 265598n),
+            quantity: "5",
+            averageCost: "190",
+            marketPrice: "191",
+            unrealizedPnl: "5",
+            currency: "USD",
+          }),
+        },
+      }),
+    ];
+    renderApp({ backend });
+    const positions = await screen.findByTestId("dashboard-positions");
+    await waitFor(() => {
+      expect(within(positions).getAllByTestId("dashboard-position-row")).toHaveLength(1);
+    });
+    expect(within(positions).getByTestId("dashboard-position-row").textContent).toContain("+0.53 %");
+
+    backend.appendOrderEvent(orderEvent(1n, order("ord_01J9Z8LONGIDENTIFIER", { limitPrice: "150" })));
+    const working = screen.getByTestId("dashboard-working-orders");
+    await waitFor(() => {
+      expect(within(working).getByTestId("dashboard-order-row").textContent).toContain("AAPL …TIFIER");
+    });
+    expect(within(working).getByTestId("dashboard-order-row").textContent).toContain("BUY 100 LIMIT limit 150 DAY");
+    await user.click(within(working).getByRole("button", { name: "Cancel order ord_01J9Z8LONGIDENTIFIER" }));
+    expect(backend.cancelRequests.map((request) => request.orderId)).toEqual(["ord_01J9Z8LONGIDENTIFIER"]);
+
+    await user.click(within(positions).getByRole("button", { name: "Close AAPL position in DU111" }));
+    expect(screen.getByTestId("close-position-summary").textContent).toBe("SELL 5 AAPL MARKET DAY");
+    await user.click(screen.getByTestId("close-position-confirm"));
+    expect((await screen.findByTestId("dashboard-positions-notice")).textContent).toContain("Close order ord_placed for AAPL");
   });
 });

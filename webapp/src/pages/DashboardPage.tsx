@@ -1,5 +1,6 @@
-// Dashboard: the gateway session (live), each account's balances and PnL (live), and the latest
-// order events.
+// Dashboard: the trader's workspace on one screen: a chart, the latest order events, each
+// account's PnL and balances, open positions (with Close), working orders (with Cancel) and the
+// gateway session, all live.
 import type { AccountSummary, OrderEvent, PnL } from "@ibkr-grpc/client";
 import { ConnectionStateSchema, SideSchema, TradingModeSchema } from "@ibkr-grpc/client";
 import { formatMoney, signClass } from "../lib/decimal";
@@ -7,6 +8,7 @@ import { enumName } from "../lib/enums";
 import { eventDetail, eventTypeDisplay, originBadge, statusClass, statusLabel } from "../lib/orderLabels";
 import { formatDateTime, formatTime } from "../lib/time";
 import { contractLabel } from "../state/contracts";
+import { ChartPanel, PositionsPanel, WorkingOrdersPanel } from "../dashboard/WorkspacePanels";
 import { useGatewayStatus, useOrderBook, usePortfolio } from "../state/LiveData";
 
 const RECENT_ACTIVITY_ROWS = 15;
@@ -137,16 +139,17 @@ function RecentActivity() {
   const { events } = useOrderBook();
   const recent = events.slice(-RECENT_ACTIVITY_ROWS).reverse();
   return (
-    <section className="panel panel-wide" aria-label="Recent activity">
+    <section className="panel" aria-label="Recent activity">
       <h2>Recent activity</h2>
       {recent.length === 0 ? (
         <p className="muted">No order events yet.</p>
       ) : (
-        <table className="grid" data-testid="recent-activity">
+        <div className="table-scroll">
+        <table className="grid compact" data-testid="recent-activity">
           <thead>
             <tr>
               <th scope="col">Time</th>
-              <th scope="col" className="num">Seq</th>
+              <th scope="col" className="num col-optional">Seq</th>
               <th scope="col">Event</th>
               <th scope="col">Order</th>
               <th scope="col">Status</th>
@@ -165,7 +168,7 @@ function RecentActivity() {
                   className={warning ? "activity-warning" : undefined}
                 >
                   <td>{formatTime(event.eventTime)}</td>
-                  <td className="num">{event.sequence.toString()}</td>
+                  <td className="num col-optional">{event.sequence.toString()}</td>
                   <td data-testid="activity-type" title={type.hint === "" ? undefined : type.hint}>
                     {warning ? <strong>⚠ {type.label}</strong> : type.label}
                   </td>
@@ -192,6 +195,7 @@ function RecentActivity() {
             })}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
@@ -200,9 +204,16 @@ function RecentActivity() {
 export function DashboardPage() {
   return (
     <div className="dashboard">
-      <GatewayPanel />
-      <AccountsPanels />
-      <RecentActivity />
+      <div className="dashboard-main">
+        <ChartPanel />
+        <RecentActivity />
+      </div>
+      <div className="dashboard-side">
+        <AccountsPanels />
+        <PositionsPanel />
+        <WorkingOrdersPanel />
+        <GatewayPanel />
+      </div>
     </div>
   );
 }

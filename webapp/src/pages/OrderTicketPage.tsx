@@ -21,7 +21,9 @@ import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { formatMoney } from "../lib/decimal";
 import { enumFromText, enumLabel, specifiedValues } from "../lib/enums";
+import { PriceChart } from "../market/PriceChart";
 import { useLiveQuote } from "../market/useLiveQuote";
+import { contractKey } from "../state/contracts";
 import { statusLabel } from "../lib/orderLabels";
 import { ConfirmOrderDialog } from "../orders/ConfirmOrderDialog";
 import { BracketFields, ContractFields, Field, decimalInput } from "../orders/TicketFields";
@@ -169,6 +171,7 @@ export function OrderTicketPage() {
 
   return (
     <div className="ticket-page">
+      <div className="ticket-column">
       <form className="panel ticket" onSubmit={review} aria-label="Order ticket" noValidate>
         <h2>Order ticket</h2>
         {blockers.length > 0 && (
@@ -345,6 +348,15 @@ export function OrderTicketPage() {
           )}
         </div>
       )}
+      </div>
+      <div className="ticket-chart">
+        {/* Charted once the symbol is quoted: a symbol being typed is not charted prefix by prefix. */}
+        {quoteContract !== undefined && live.quote !== undefined ? (
+          <PriceChart key={contractKey(quoteContract)} contract={quoteContract} height={380} />
+        ) : (
+          <section className="panel chart-placeholder muted">The chart of the symbol shows here once it is quoted.</section>
+        )}
+      </div>
       {pending !== undefined && (
         <ConfirmOrderDialog
           request={pending.request}

@@ -20,7 +20,7 @@ import { Dialog } from "../components/Dialog";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { costClass, formatDecimal, formatMoney, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
-import { originBadge, statusClass, statusDisplay } from "../lib/orderLabels";
+import { originBadge, statusClass, statusDisplay, shortId } from "../lib/orderLabels";
 import { formatTime } from "../lib/time";
 import { ModifyOrderDialog, modifyOutcome } from "../orders/ModifyOrderDialog";
 import { OrderDetail } from "../orders/OrderDetail";
@@ -63,8 +63,8 @@ function OrderRow({
       }}
     >
       <td>{formatTime(order.createTime)}</td>
-      <td className="mono" title={order.orderId}>
-        {order.orderId}
+      <td className="mono order-id" title={order.orderId}>
+        {shortId(order.orderId)}
         {role === "" ? "" : <span className="tag">{role.replace("_", " ")}</span>}
         {origin !== undefined && (
           <span className="tag origin" title={origin.description} data-testid="order-origin">
@@ -156,6 +156,7 @@ function FillsTable() {
       {rows.length === 0 ? (
         <p className="muted">No fills.</p>
       ) : (
+        <div className="table-scroll">
         <table className="grid" data-testid="fills-table">
           <thead>
             <tr>
@@ -177,7 +178,7 @@ function FillsTable() {
               <tr key={fill.executionId} data-testid={`fill-row-${fill.executionId}`}>
                 <td>{formatTime(fill.executionTime)}</td>
                 <td className="mono">{fill.executionId}</td>
-                <td className="mono">{fill.orderId}</td>
+                <td className="mono" title={fill.orderId}>{shortId(fill.orderId)}</td>
                 <td>{fill.contract === undefined ? "" : contractLabel(fill.contract)}</td>
                 <td>{enumName(SideSchema, fill.side)}</td>
                 <td className="num">{formatDecimal(fill.quantity, { grouping: true })}</td>
@@ -198,6 +199,7 @@ function FillsTable() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
@@ -326,7 +328,7 @@ export function OrdersPage() {
           >
             Cancel all working
           </button>
-          <span className="muted">↑↓ select · M modify · Del cancel</span>
+          <span className="muted col-optional">↑↓ select · M modify · Del cancel</span>
           <span className="muted" data-testid="orders-last-sequence">
             seq {book.lastSequence.toString()}
             {book.replayComplete ? "" : " (replaying)"}
@@ -348,6 +350,7 @@ export function OrdersPage() {
         {orders.length === 0 ? (
           <p className="muted">No orders.</p>
         ) : (
+          <div className="table-scroll">
           <table className="grid blotter" data-testid="orders-table">
             <thead>
               <tr>
@@ -389,6 +392,7 @@ export function OrdersPage() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </section>
       {selected !== undefined && <OrderDetail order={selected} />}

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { PositionSchema, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { OrderType, PositionSchema, Side, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
 import type { Position } from "@ibkr-grpc/client";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
@@ -79,7 +80,7 @@ describe("positions", () => {
     const totals = () =>
       [...screen.getByTestId("positions-total-USD").children].map((cell) => cell.textContent);
     // No position has a daily PnL yet: the total is unknown, not 0.00.
-    expect(totals()).toEqual(["Total USD", "6,000.00", "+105.45", "+10.20", "", "USD"]);
+    expect(totals()).toEqual(["Total USD", "6,000.00", "+105.45", "+10.20", "", "USD", ""]);
     backend.portfolioQueues[0]?.push(message(position("AAPL", "100", "125.5", "10.1", "3.5")));
     backend.portfolioQueues[0]?.push(message(position("MSFT", "-50", "-20.25", "0", "-1.25")));
     await waitFor(() => {
@@ -103,5 +104,81 @@ describe("positions", () => {
     await waitFor(() => {
       expect(symbols()).toEqual(["AAPL", "NVDA", "SPY"]);
     });
+  });
+});
+
+describe("closing a position", () => {
+  function cell(symbol: string, column: string): string {
+    const row = screen.getAllByTestId("position-row").find((candidate) => candidate.textContent.includes(symbol));
+    return row?.querySelector(`[data-column="${column}"]`)?.textContent ?? "";
+  }
+
+  it("shows PnL and the day's change in percent", async () => {
+    const backend = new FakeBackend();
+    backend.portfolioSnapshot = [message(position("AAPL", "100", "125.5", "0", "-50")), message(position("MSFT", "-50", "-20.25"))];
+    renderApp({ page: "positions", backend });
+    await waitFor(() => {
+      expect(cell("AAPL", "pnlPercent")).toBe("+1.26 %");
+    });
+    // 125.5 / (100 x 100); the day: -50 / (10000 - -50).
+    expect(cell("AAPL", "dayPercent")).toBe("-0.5 %");
+    // A short's basis is |quantity| x average cost.
+    expect(cell("MSFT", "pnlPercent")).toBe("-0.41 %");
+    expect(cell("MSFT", "dayPercent")).toBe("");
+  });
+
+  it("sells a long position's whole quantity at market after a confirmation, with a fresh client order id", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.portfolioSnapshot = [message(position("AAPL", "100", "125.5")), message(position("MSFT", "-50", "-20.25"))];
+    renderApp({ page: "positions", backend });
+    await user.click(await screen.findByRole("button", { name: "Close AAPL position in DU111" }));
+    expect(screen.getByTestId("close-position-summary").textContent).toBe("SELL 100 AAPL MARKET DAY");
+    // Nothing is sent before the confirmation.
+    expect(backend.placedOrders).toHaveLength(0);
+    await user.click(screen.getByTestId("close-position-confirm"));
+    await waitFor(() => {
+      expect(screen.getByTestId("positions-notice").textContent).toBe("Close order ord_placed for AAPL: Submitted");
+    });
+    const [placed] = backend.placedOrders;
+    expect(placed).toMatchObject({ account: "DU111", side: Side.SELL, quantity: "100", orderType: OrderType.MARKET });
+    expect(placed?.contract).toMatchObject({ symbol: "AAPL", exchange: "SMART" });
+    expect(placed?.clientOrderId).toMatch(/^web-/);
+
+    // A short is bought back; each close has its own client order id.
+    await user.click(screen.getByRole("button", { name: "Close MSFT position in DU111" }));
+    expect(screen.getByTestId("close-position-summary").textContent).toBe("BUY 50 MSFT MARKET DAY");
+    await user.click(screen.getByTestId("close-position-confirm"));
+    await waitFor(() => {
+      expect(backend.placedOrders).toHaveLength(2);
+    });
+    expect(backend.placedOrders[1]?.side).toBe(Side.BUY);
+    expect(backend.placedOrders[1]?.clientOrderId).not.toBe(placed?.clientOrderId);
+  });
+
+  it("says why it cannot close while trading is halted, and shows the server's refusal", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.portfolioSnapshot = [message(position("AAPL", "100", "125.5"))];
+    backend.setTradingState("", { halted: true, reason: "risk review" });
+    renderApp({ page: "positions", backend });
+    await user.click(await screen.findByRole("button", { name: "Close AAPL position in DU111" }));
+    await waitFor(() => {
+      expect(screen.getByTestId("close-position-blocked").textContent).toContain("risk review");
+    });
+    expect(screen.getByTestId("close-position-confirm")).toHaveProperty("disabled", true);
+    await user.click(screen.getByTestId("close-position-cancel"));
+
+    backend.setTradingState("", { halted: false });
+    backend.placeOrder = () => {
+      throw new ConnectError("position limit", Code.FailedPrecondition);
+    };
+    await waitFor(() => {
+      expect(screen.queryByTestId("halt-banner")).toBeNull();
+    });
+    await user.click(screen.getByRole("button", { name: "Close AAPL position in DU111" }));
+    await user.click(screen.getByTestId("close-position-confirm"));
+    expect((await screen.findByTestId("close-position-error")).textContent).toContain("position limit");
+    expect(screen.getByTestId("close-position-dialog")).toBeTruthy();
   });
 });

@@ -1,5 +1,6 @@
 // Positions, live from StreamPortfolio: sortable by any column, filterable by symbol or account,
-// with unrealized, realized and daily PnL and exact per-currency totals.
+// with unrealized, realized and daily PnL (and as percentages), exact per-currency totals, prices
+// that flash when they tick, and a Close button that flattens a position after a confirmation.
 import type { Position } from "@ibkr-grpc/client";
 import { SecurityTypeSchema } from "@ibkr-grpc/client";
 import { useState } from "react";
@@ -7,7 +8,12 @@ import type { Decimal } from "../lib/decimal";
 import { add, compareDecimalStrings, formatDecimal, formatMoney, parseDecimal, signClass, toPlainString } from "../lib/decimal";
 import { enumName } from "../lib/enums";
 import { contractLabel } from "../state/contracts";
-import { usePortfolio } from "../state/LiveData";
+import { TickValue } from "../components/TickValue";
+import { PriceChart } from "../market/PriceChart";
+import { ClosePositionDialog } from "../orders/ClosePositionDialog";
+import { dayPercent, pnlPercent } from "../orders/closePosition";
+import { useGatewayStatus, usePortfolio, useTradingBlockers } from "../state/LiveData";
+import { blockersForAccount } from "../trading/availability";
 import { positionKey } from "../state/portfolio";
 
 interface Column {
@@ -17,20 +23,26 @@ interface Column {
   readonly value: (position: Position) => string;
   readonly money?: boolean;
   readonly pnl?: boolean;
+  readonly percent?: boolean;
+  readonly tick?: boolean;
+  /** Hidden on narrow screens. */
+  readonly optional?: boolean;
 }
 
 const COLUMNS: readonly Column[] = [
-  { id: "account", title: "Account", numeric: false, value: (p) => p.account },
+  { id: "account", title: "Account", numeric: false, optional: true, value: (p) => p.account },
   { id: "symbol", title: "Symbol", numeric: false, value: (p) => (p.contract === undefined ? "" : contractLabel(p.contract)) },
-  { id: "type", title: "Type", numeric: false, value: (p) => enumName(SecurityTypeSchema, p.contract?.securityType ?? 0) },
+  { id: "type", title: "Type", numeric: false, optional: true, value: (p) => enumName(SecurityTypeSchema, p.contract?.securityType ?? 0) },
   { id: "quantity", title: "Qty", numeric: true, value: (p) => p.quantity },
   { id: "averageCost", title: "Avg cost", numeric: true, value: (p) => p.averageCost },
-  { id: "marketPrice", title: "Mkt price", numeric: true, value: (p) => p.marketPrice },
+  { id: "marketPrice", title: "Mkt price", numeric: true, tick: true, value: (p) => p.marketPrice },
   { id: "marketValue", title: "Mkt value", numeric: true, money: true, value: (p) => p.marketValue },
   { id: "unrealizedPnl", title: "Unrealized", numeric: true, money: true, pnl: true, value: (p) => p.unrealizedPnl },
   { id: "realizedPnl", title: "Realized", numeric: true, money: true, pnl: true, value: (p) => p.realizedPnl },
   { id: "dailyPnl", title: "Daily", numeric: true, money: true, pnl: true, value: (p) => p.dailyPnl },
-  { id: "currency", title: "Ccy", numeric: false, value: (p) => p.currency },
+  { id: "currency", title: "Ccy", numeric: false, optional: true, value: (p) => p.currency },
+  { id: "pnlPercent", title: "PnL %", numeric: true, pnl: true, percent: true, value: pnlPercent },
+  { id: "dayPercent", title: "Day %", numeric: true, pnl: true, percent: true, value: dayPercent },
 ];
 
 interface SortState {
@@ -91,14 +103,36 @@ function TotalCell({ value, pnl = false }: { readonly value: string; readonly pn
   return <td className={`num ${pnl ? signClass(value) : ""}`}>{value === "" ? "" : formatMoney(value, pnl)}</td>;
 }
 
+function cellText(column: Column, value: string): string {
+  if (value === "") {
+    return "";
+  }
+  if (column.percent === true) {
+    return `${formatDecimal(value, { signed: true })} %`;
+  }
+  if (column.money === true) {
+    return formatMoney(value, column.pnl === true);
+  }
+  return column.numeric ? formatDecimal(value, { grouping: true }) : value;
+}
+
 function Cell({ column, position }: { readonly column: Column; readonly position: Position }) {
   const value = column.value(position);
-  const text = column.money === true ? (value === "" ? "" : formatMoney(value, column.pnl === true)) : column.numeric ? formatDecimal(value, { grouping: true }) : value;
-  return <td className={column.numeric ? `num ${column.pnl === true ? signClass(value) : ""}` : ""}>{text}</td>;
+  const classes = [column.numeric ? "num" : "", column.pnl === true ? signClass(value) : "", column.optional === true ? "col-optional" : ""];
+  return (
+    <td className={classes.join(" ").trim()} data-column={column.id}>
+      {column.tick === true ? <TickValue value={value} format={(text) => cellText(column, text)} /> : cellText(column, value)}
+    </td>
+  );
 }
 
 export function PositionsPage() {
   const portfolio = usePortfolio();
+  const gateway = useGatewayStatus();
+  const blockers = useTradingBlockers();
+  const [closing, setClosing] = useState<Position | undefined>(undefined);
+  const [notice, setNotice] = useState("");
+  const [chartKey, setChartKey] = useState("");
   const [filter, setFilter] = useState("");
   const [sort, setSort] = useState<SortState>({ column: "symbol", descending: false });
   const needle = filter.trim().toUpperCase();
@@ -110,9 +144,12 @@ export function PositionsPage() {
     return label.includes(needle) || position.account.toUpperCase().includes(needle);
   });
   const rows = sortPositions(visible, sort);
+  const open = rows.filter((position) => signClass(position.quantity) !== "zero");
+  const charted = open.find((position) => positionKey(position) === chartKey) ?? open[0];
   const totals = totalsByCurrency(visible);
 
   return (
+    <div className="positions-page">
     <section className="panel panel-wide" aria-label="Positions">
       <div className="panel-head">
         <h2>Positions</h2>
@@ -128,6 +165,12 @@ export function PositionsPage() {
         />
         <span className="muted">{portfolio.snapshotComplete ? `${rows.length} shown` : "loading…"}</span>
       </div>
+      {notice !== "" && (
+        <div className="notice" role="status" data-testid="positions-notice">
+          {notice}
+        </div>
+      )}
+      <div className="table-scroll">
       <table className="grid" data-testid="positions-table">
         <thead>
           <tr>
@@ -135,7 +178,7 @@ export function PositionsPage() {
               <th
                 key={column.id}
                 scope="col"
-                className={column.numeric ? "num" : ""}
+                className={`${column.numeric ? "num" : ""} ${column.optional === true ? "col-optional" : ""}`.trim()}
                 aria-sort={sort.column === column.id ? (sort.descending ? "descending" : "ascending") : "none"}
               >
                 <button
@@ -151,34 +194,88 @@ export function PositionsPage() {
                 </button>
               </th>
             ))}
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
-          {rows.map((position) => (
-            <tr key={positionKey(position)} data-testid="position-row">
-              {COLUMNS.map((column) => (
-                <Cell key={column.id} column={column} position={position} />
-              ))}
-            </tr>
-          ))}
+          {rows.map((position) => {
+            const label = position.contract === undefined ? "" : contractLabel(position.contract);
+            const flat = signClass(position.quantity) === "zero";
+            return (
+              <tr
+                key={positionKey(position)}
+                data-testid="position-row"
+                aria-selected={charted !== undefined && positionKey(charted) === positionKey(position)}
+                onClick={() => {
+                  setChartKey(positionKey(position));
+                }}
+              >
+                {COLUMNS.map((column) => (
+                  <Cell key={column.id} column={column} position={position} />
+                ))}
+                <td className="actions">
+                  {!flat && (
+                    <button
+                      type="button"
+                      className="small danger"
+                      aria-label={`Close ${label} position in ${position.account}`}
+                      data-testid={`close-position-${label}`}
+                      onClick={(event) => {
+                        event.stopPropagation();
+                        setNotice("");
+                        setClosing(position);
+                      }}
+                    >
+                      Close
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
         {totals.length > 0 && (
           <tfoot>
             {totals.map(([currency, sums]) => (
               <tr key={currency} data-testid={`positions-total-${currency}`}>
-                <th scope="row" colSpan={6}>
+                <th scope="row" colSpan={6} className="total-label">
                   Total {currency}
                 </th>
                 <TotalCell value={sums.marketValue} />
                 <TotalCell value={sums.unrealizedPnl} pnl />
                 <TotalCell value={sums.realizedPnl} pnl />
                 <TotalCell value={sums.dailyPnl} pnl />
-                <td>{currency}</td>
+                <td className="col-optional">{currency}</td>
+                <td colSpan={3} />
               </tr>
             ))}
           </tfoot>
         )}
       </table>
+      </div>
+      {closing !== undefined && (
+        <ClosePositionDialog
+          position={closing}
+          blocked={blockersForAccount(blockers, closing.account, gateway?.managedAccounts ?? []).map((blocker) => blocker.text)}
+          onClose={() => {
+            setClosing(undefined);
+          }}
+          onPlaced={(summary) => {
+            setClosing(undefined);
+            setNotice(summary);
+          }}
+        />
+      )}
     </section>
+    {charted?.contract !== undefined && (
+      <PriceChart
+        key={positionKey(charted)}
+        contract={{ ...charted.contract, exchange: charted.contract.exchange === "" ? "SMART" : charted.contract.exchange }}
+        height={340}
+      />
+    )}
+    </div>
   );
 }

@@ -9,7 +9,8 @@ import { describeError } from "../api/apiError";
 import { useClient } from "../api/ApiProvider";
 import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
-import { priceChange } from "../market/change";
+import { TickValue } from "../components/TickValue";
+import { percentChange, priceChange } from "../market/change";
 import { PriceChart } from "../market/PriceChart";
 import { formatDecimal, signClass } from "../lib/decimal";
 import { enumName } from "../lib/enums";
@@ -114,6 +115,7 @@ export function WatchlistPage() {
         {contracts.length === 0 ? (
           <p className="muted">Nothing watched. Search for a symbol to add it.</p>
         ) : (
+          <div className="table-scroll">
           <table className="grid" data-testid="watchlist-table">
             <thead>
               <tr>
@@ -122,8 +124,9 @@ export function WatchlistPage() {
                 <th scope="col" className="num">Ask</th>
                 <th scope="col" className="num">Last</th>
                 <th scope="col" className="num">Change</th>
-                <th scope="col" className="num">Volume</th>
-                <th scope="col">Data</th>
+                <th scope="col" className="num">Chg %</th>
+                <th scope="col" className="num col-optional">Volume</th>
+                <th scope="col" className="col-optional">Data</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -133,6 +136,7 @@ export function WatchlistPage() {
                 const label = contractLabel(contract);
                 const quote = quotes.get(key);
                 const change = quote === undefined ? "" : priceChange(quote.last, quote.close);
+                const changePercent = quote === undefined ? "" : percentChange(quote.last, quote.close);
                 const problem = subscriptionErrors.get(key);
                 return (
                   <tr
@@ -141,12 +145,21 @@ export function WatchlistPage() {
                     aria-selected={selected !== undefined && contractKey(selected) === key}
                   >
                     <th scope="row">{label}</th>
-                    <td className="num" data-testid="quote-bid">{quote?.bid ?? ""}</td>
-                    <td className="num" data-testid="quote-ask">{quote?.ask ?? ""}</td>
-                    <td className="num" data-testid="quote-last">{quote?.last ?? ""}</td>
+                    <td className="num" data-testid="quote-bid">
+                      <TickValue value={quote?.bid ?? ""} />
+                    </td>
+                    <td className="num" data-testid="quote-ask">
+                      <TickValue value={quote?.ask ?? ""} />
+                    </td>
+                    <td className="num" data-testid="quote-last">
+                      <TickValue value={quote?.last ?? ""} />
+                    </td>
                     <td className={`num ${signClass(change)}`}>{change === "" ? "" : formatDecimal(change, { signed: true })}</td>
-                    <td className="num">{quote === undefined ? "" : formatDecimal(quote.volume, { grouping: true })}</td>
-                    <td className={problem === undefined ? "muted" : "field-error"}>
+                    <td className={`num ${signClass(changePercent)}`} data-testid="quote-change-percent">
+                      {changePercent === "" ? "" : `${formatDecimal(changePercent, { signed: true })} %`}
+                    </td>
+                    <td className="num col-optional">{quote === undefined ? "" : formatDecimal(quote.volume, { grouping: true })}</td>
+                    <td className={problem === undefined ? "muted col-optional" : "field-error"}>
                       {problem ??
                         (quote === undefined || quote.marketDataKind === MarketDataKind.LIVE
                           ? ""
@@ -202,6 +215,7 @@ export function WatchlistPage() {
               })}
             </tbody>
           </table>
+          </div>
         )}
       </section>
       <ContractSearch />
