@@ -23,6 +23,7 @@ async def test_faults_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None
     assert result.acknowledged == result.keys > 0, summary
     assert result.fills_at_ib > 0, summary  # the run traded: the ledgers have something to agree on
     assert result.acknowledged_and_lost == 0, summary
+    assert result.refused_but_placed == 0, summary
     assert result.duplicated == 0, summary
     assert result.unknown_to_server == 0, summary
     assert (result.fills_missing, result.fills_duplicated, result.fills_extra) == (0, 0, 0), summary

@@ -124,6 +124,7 @@ class Comparison:
     not_sent_attempts: int = 0
     orders_at_ib: int = 0
     acknowledged_and_lost: int = 0
+    refused_but_placed: int = 0  # the client was told it failed (no retry), yet IB has it
     duplicated: int = 0
     unknown_to_server: int = 0
     fills_at_ib: int = 0
@@ -188,6 +189,9 @@ def _compare_orders(
         if len(live) > 1 or len(perm_ids) > 1:
             result.duplicated += 1
             result.problem(f"{key}: {len(live)} live orders at the server, {len(perm_ids)} at IB")
+        if record.refused and perm_ids:
+            result.refused_but_placed += 1
+            result.problem(f"{key}: answered {record.refused!r}, yet IB has the order")
         if record.acknowledged and not perm_ids:
             result.acknowledged_and_lost += 1
             result.problem(f"{key}: acknowledged as {record.order_id} but IB has no order")

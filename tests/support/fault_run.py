@@ -120,7 +120,7 @@ async def _inject(
         injected,
         cleared,
         until,
-        _codes_between(traders.observations, injected, until),
+        _codes_between(traders.observations, injected, until, begun_before=True),
         _codes_between(consumer.observations, injected, until, begun_before=True),
     )
 
@@ -129,7 +129,7 @@ def _codes_between(
     observations: Observations, start: float, end: float, *, begun_before: bool = False
 ) -> Counter[str]:
     """Failed answers that came between `start` and `end`, of calls begun after `start` (or,
-    with `begun_before`, of any call: a stream open when the fault began ends during it)."""
+    with `begun_before`, of any call: a call in flight when the fault began ends during it)."""
     return Counter(
         f"{answer.code} {answer.reason}".strip()
         for answer in observations.answers
@@ -224,7 +224,8 @@ def format_report(report: RunReport) -> str:
             f"{result.position_ib}"
         ),
         (
-            f"lost {result.acknowledged_and_lost}, duplicated {result.duplicated}, unknown to "
+            f"lost {result.acknowledged_and_lost}, refused yet placed {result.refused_but_placed}, "
+            f"duplicated {result.duplicated}, unknown to "
             f"the server {result.unknown_to_server}, fills missing {result.fills_missing} / "
             f"duplicated {result.fills_duplicated} / extra {result.fills_extra}, position "
             f"mismatch {result.position_mismatch}"
