@@ -263,7 +263,11 @@ async def server_rows(
     )
     if not database_url.startswith("sqlite"):
         upgrade = await asyncio.create_subprocess_exec(
-            str(BIN / "ibkr-grpc"), "db", "upgrade", env=environment
+            str(BIN / "ibkr-grpc"),
+            "db",
+            "upgrade",
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
         )
         await upgrade.wait()
     rows = []
