@@ -206,6 +206,9 @@ export class FakeBackend {
   readonly tradingStateQueues: { account: string; queue: LiveQueue<StreamTradingStateResponse> }[] = [];
   readonly resumeRequests: ResumeTradingRequest[] = [];
   readonly haltRequests: HaltTradingRequest[] = [];
+  /** Streams open now, and the most ever open at once (a browser has six connections). */
+  openStreams = 0;
+  maxOpenStreams = 0;
   /** The replay_last of each StreamOrderEvents call, in order. */
   readonly orderStreamReplayLast: number[] = [];
 
@@ -258,6 +261,16 @@ export class FakeBackend {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the generator handlers need the fake.
     const backend = this;
     const record = (context: HandlerContext) => {
+      backend.openStreams += 1;
+      backend.maxOpenStreams = Math.max(backend.maxOpenStreams, backend.openStreams);
+      // The call's signal aborts when the stream ends, however it ends.
+      context.signal.addEventListener(
+        "abort",
+        () => {
+          backend.openStreams -= 1;
+        },
+        { once: true },
+      );
       const header = context.requestHeader.get("authorization");
       backend.authorizationHeaders.push(header);
       if (backend.requiredToken !== undefined && header !== `Bearer ${backend.requiredToken}`) {
