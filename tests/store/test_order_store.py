@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from ibkr_grpc.domain.enums import BracketRole, OrderEventType, OrderStatus, Side
 from ibkr_grpc.domain.errors import (
@@ -24,11 +24,12 @@ from ibkr_grpc.domain.orders import ArrivalQuote
 from ibkr_grpc.domain.queries import FillFilter, OrderFilter
 from ibkr_grpc.services.ports import EventDraft, IdempotencyRecord
 from ibkr_grpc.store.database import Database
-from ibkr_grpc.store.migrate import current_revision, head_revision
+from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
 from ibkr_grpc.store.order_store import OrderStore
 from ibkr_grpc.store.tables import Base
 from tests.support.builders import EPOCH, make_fill, make_order
 from tests.support.databases import BACKENDS, migrated_database
+from tests.support.private_postgres import private_postgres
 
 
 @pytest.fixture(params=BACKENDS)
@@ -247,3 +248,23 @@ async def test_an_unreachable_database_is_unavailable(tmp_path: Path) -> None:
             await OrderStore(unreachable).get("ord_missing")
     finally:
         await unreachable.dispose()
+
+
+async def test_a_database_shutting_down_is_unavailable() -> None:
+    """PostgreSQL in a smart shutdown (a client still connected) refuses new connections with
+    SQLSTATE 57P03 "the database system is shutting down": retryable, not an internal error."""
+    async with private_postgres() as postgres:
+        database = Database(postgres.url)
+        await upgrade(database)
+        await database.dispose()
+        holder = Database(postgres.url)
+        held = await holder.engine.connect()  # a client still connected: a smart shutdown waits
+        try:
+            await held.execute(text("SELECT 1"))
+            await postgres.stop_smart()
+            with pytest.raises(ServiceUnavailableError):
+                await OrderStore(database).get("ord_missing")
+        finally:
+            await held.close()
+            await holder.dispose()
+            await database.dispose()

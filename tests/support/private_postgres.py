@@ -71,6 +71,13 @@ class PrivatePostgres:
             "-l", str(self.folder / "server.log"), "start",
         )  # fmt: skip
 
+    async def stop_smart(self) -> None:
+        """Begin a smart shutdown without waiting: the server refuses new connections (57P03)
+        while connected clients remain."""
+        await self._run(
+            str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", "smart", "-W", "stop"
+        )
+
     async def stop(self) -> None:
         await self._run(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 

@@ -38,6 +38,7 @@ from ibkr_grpc.domain.errors import (
     GatewayUnavailableError,
     OrderNotModifiableError,
     PermissionDeniedError,
+    ServiceUnavailableError,
 )
 from ibkr_grpc.domain.identity import SYSTEM, Caller, Role
 from ibkr_grpc.domain.orders import (
@@ -298,8 +299,14 @@ class OrderManager:
             sent.append(EventDraft(OrderEventType.SENT, order, self._clock()))
             self._telemetry.order_sent(order.terms.order_type.value, order.terms.side.value)
         if sent:
-            async with self._mutation_lock:
-                await self._repository.record(sent)
+            try:
+                async with self._mutation_lock:
+                    await self._repository.record(sent)
+            except ServiceUnavailableError:
+                # The order is at IB: losing its SENT event must not fail the call (a client
+                # told "failed" would give up on a live order). IB's answer is applied when the
+                # database is back, and a retry with the same key finds the order.
+                _log.warning("the orders were sent but their SENT events were not stored")
         if failure is not None:
             self._commands.forget(parent.order_id)
             raise unavailable(failure)

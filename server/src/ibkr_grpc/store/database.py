@@ -101,8 +101,21 @@ def _unreachable_is_unavailable() -> Iterator[None]:
             "the database is unreachable", retry_after=_RETRY_AFTER
         ) from error
     except DBAPIError as error:
-        if not error.connection_invalidated:
+        if not error.connection_invalidated and not _server_unavailable(error):
             raise
         raise ServiceUnavailableError(
             "the database connection was lost", retry_after=_RETRY_AFTER
         ) from error
+
+
+def _server_unavailable(error: DBAPIError) -> bool:
+    """PostgreSQL refusing work while it shuts down or starts (SQLSTATE class 57P: admin or
+    crash shutdown, "cannot connect now") or a connection exception (class 08): a server that
+    is not there for now, not a bad statement."""
+    cause: BaseException | None = error.orig
+    while cause is not None:
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state.startswith(("57P", "08"))
+        cause = cause.__cause__
+    return False
