@@ -123,7 +123,10 @@ def test_another_bad_setting_shows_no_secret_and_names_its_variable(
     printed = _problems_printed(command, capsys)
     for secret in ("TAILSECRET", "hunter2", "redis-password", "confirmation-secret", "x" * 8):
         assert secret not in printed
-    lines = printed.strip().splitlines()
+    # One line per problem, naming the variable (a command may name itself first).
+    lines = [
+        line.removeprefix(f"ibkr-grpc {command[0]}: ") for line in printed.strip().splitlines()
+    ]
     assert any(line.startswith("IB_PORT: ") for line in lines), printed
     assert any(line.startswith("LOG_LEVEL: ") for line in lines), printed
     assert "input_value" not in printed
