@@ -495,6 +495,7 @@ class Application:
         await self.health.enter_graceful_shutdown()
         self.shutting_down.set()
         self.interceptor.end_streams()
+        await self.interceptor.streams_ended(seconds=min(grace, 1.0))
         await self.server.stop(grace)
         await self.trading.stop()
         await self.order_manager.stop()

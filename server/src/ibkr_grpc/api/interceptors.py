@@ -100,6 +100,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         for task in tuple(self._hooks.open_streams):
             task.cancel()
 
+    async def streams_ended(self, seconds: float) -> None:
+        """Wait, boundedly, until the streams end_streams ended have written their status: the
+        server's stop closes the connections, and a status not yet written would reach the
+        client as a bare UNAVAILABLE without its reason."""
+        streams = tuple(self._hooks.open_streams)
+        if streams:
+            await asyncio.wait(streams, timeout=seconds)
+
     async def flush_audit(self) -> None:
         """At shutdown: write the audit entries still waiting for the database."""
         if self._hooks.audit is not None:
