@@ -107,10 +107,15 @@ export function WatchlistPage() {
   const { openTicket } = useNavigation();
   const [selectedKey, setSelectedKey] = useState("");
   const selected = contracts.find((contract) => contractKey(contract) === selectedKey) ?? contracts[0];
+  // The data column says when quotes are not live or could not be had: shown only then.
+  const showData =
+    subscriptionErrors.size > 0 ||
+    [...quotes.values()].some((quote) => quote.marketDataKind !== MarketDataKind.LIVE);
 
   return (
     <div className="watchlist-page">
-      <section className="panel panel-wide" aria-label="Watchlist">
+      <div className="watchlist-column">
+      <section className="panel" aria-label="Watchlist">
         <h2>Watchlist</h2>
         {contracts.length === 0 ? (
           <p className="muted">Nothing watched. Search for a symbol to add it.</p>
@@ -123,10 +128,10 @@ export function WatchlistPage() {
                 <th scope="col" className="num">Bid</th>
                 <th scope="col" className="num">Ask</th>
                 <th scope="col" className="num">Last</th>
-                <th scope="col" className="num">Change</th>
+                <th scope="col" className="num col-optional">Change</th>
                 <th scope="col" className="num">Chg %</th>
                 <th scope="col" className="num col-optional">Volume</th>
-                <th scope="col" className="col-optional">Data</th>
+                {showData && <th scope="col" className="col-optional">Data</th>}
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -154,17 +159,19 @@ export function WatchlistPage() {
                     <td className="num" data-testid="quote-last">
                       <TickValue value={quote?.last ?? ""} />
                     </td>
-                    <td className={`num ${signClass(change)}`}>{change === "" ? "" : formatDecimal(change, { signed: true })}</td>
+                    <td className={`num col-optional ${signClass(change)}`}>{change === "" ? "" : formatDecimal(change, { signed: true })}</td>
                     <td className={`num ${signClass(changePercent)}`} data-testid="quote-change-percent">
                       {changePercent === "" ? "" : `${formatDecimal(changePercent, { signed: true })} %`}
                     </td>
                     <td className="num col-optional">{quote === undefined ? "" : formatDecimal(quote.volume, { grouping: true })}</td>
+                    {showData && (
                     <td className={problem === undefined ? "muted col-optional" : "field-error"}>
                       {problem ??
                         (quote === undefined || quote.marketDataKind === MarketDataKind.LIVE
                           ? ""
                           : enumName(MarketDataKindSchema, quote.marketDataKind))}
                     </td>
+                    )}
                     <td className="actions">
                       <button
                         type="button"
@@ -207,7 +214,7 @@ export function WatchlistPage() {
                           store.remove(key);
                         }}
                       >
-                        Remove
+                        ×
                       </button>
                     </td>
                   </tr>
@@ -219,7 +226,8 @@ export function WatchlistPage() {
         )}
       </section>
       <ContractSearch />
-      {selected !== undefined && <PriceChart key={contractKey(selected)} contract={selected} />}
+      </div>
+      {selected !== undefined && <PriceChart key={contractKey(selected)} contract={selected} height={420} />}
     </div>
   );
 }
