@@ -23,6 +23,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,18 +117,29 @@ async def floor(port: int, symbols: list[str], seconds: float, offset: float) ->
     return row
 
 
-async def one_stream(client: IbkrClient, symbols: list[str], sample: Sample) -> None:
-    request = pb.StreamQuotesRequest(contracts=[common_pb2.Contract(symbol=s) for s in symbols])
+async def one_stream(
+    client: IbkrClient, symbols: list[str], sample: Sample, quotes_per_message: int
+) -> None:
+    request = pb.StreamQuotesRequest(
+        contracts=[common_pb2.Contract(symbol=s) for s in symbols],
+        max_quotes_per_message=quotes_per_message,
+    )
     call = client.market_data.StreamQuotes(request)
     seen: dict[int, float] = {}
     try:
         async for response in call:
-            if response.WhichOneof("payload") != "quote":
+            payload = response.WhichOneof("payload")
+            if payload == "quote":
+                quotes: Iterable[pb.Quote] = (response.quote,)
+            elif payload == "quotes":
+                quotes = response.quotes.quotes
+            else:
                 continue
-            quote = response.quote
-            stamp = quote.exchange_time
-            trade = stamp.seconds + stamp.nanos / 1e9 if quote.HasField("exchange_time") else None
-            sample.record(seen, quote.contract.con_id, trade)
+            for quote in quotes:  # each quote counts as a message, as the peer's updates do
+                stamp = quote.exchange_time
+                has_trade = quote.HasField("exchange_time")
+                trade = stamp.seconds + stamp.nanos / 1e9 if has_trade else None
+                sample.record(seen, quote.contract.con_id, trade)
     except grpc.aio.AioRpcError as error:
         if error.code() != grpc.StatusCode.CANCELLED:
             sample.errors += 1
@@ -150,7 +162,12 @@ async def stream_quotes(
     sample = Sample(options.clock_offset)
     tasks = [
         asyncio.create_task(
-            one_stream(channels[index % len(channels)], stream_symbols(index, symbols), sample)
+            one_stream(
+                channels[index % len(channels)],
+                stream_symbols(index, symbols),
+                sample,
+                options.quotes_per_message,
+            )
         )
         for index in range(streams)
     ]
@@ -292,6 +309,12 @@ async def main() -> None:
     parser.add_argument("--contracts", type=int, default=50)
     parser.add_argument("--tick-rate", type=float, default=60.0)
     parser.add_argument("--no-peer", action="store_true", help="skip the FastAPI peer")
+    parser.add_argument(
+        "--quotes-per-message",
+        type=int,
+        default=1,
+        help="StreamQuotes max_quotes_per_message (1: one quote per message, the default)",
+    )
     parser.add_argument("--server-log", type=Path, help="write the server's log here")
     parser.add_argument("--peer-log", type=Path, help="write the peer's log here")
     parser.add_argument(
@@ -346,6 +369,7 @@ def print_tables(
     print(
         f"\n{options.contracts} contracts at {options.tick_rate:g} price steps/s, "
         f"{CONTRACTS_PER_STREAM} contracts per client, {options.seconds:g} s per row, "
+        f"up to {options.quotes_per_message} quote(s) per StreamQuotes message, "
         f"{os.cpu_count()} cores, load average {' / '.join(loads)} (start / after server / end)\n"
     )
     print(
