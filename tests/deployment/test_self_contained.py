@@ -1,5 +1,5 @@
 """The repository carries what its tests need: the deployment tests pass in a clone of the
-committed HEAD that has nothing beside it (no ../shared, no sibling checkout), so a test that
+committed HEAD that has nothing beside it (no sibling folder of any kind), so a test that
 reads outside the repository fails here before it fails in someone else's clone."""
 
 from __future__ import annotations
