@@ -12,13 +12,12 @@ import { TickValue } from "../components/TickValue";
 import { formatDecimal, formatMoney, signClass } from "../lib/decimal";
 import { orderTerms, shortId, statusClass, statusLabel } from "../lib/orderLabels";
 import { PriceChart } from "../market/PriceChart";
-import { ClosePositionDialog } from "../orders/ClosePositionDialog";
+import { useClosePosition } from "../orders/useClosePosition";
 import { pnlPercent } from "../orders/closePosition";
 import { contractKey, contractLabel } from "../state/contracts";
-import { useGatewayStatus, useOrderBook, usePortfolio, useTradingBlockers, useWatchlist } from "../state/LiveData";
+import { useOrderBook, usePortfolio, useWatchlist } from "../state/LiveData";
 import { isWorking, sortedOrders } from "../state/orderBook";
 import { positionKey } from "../state/portfolio";
-import { blockersForAccount } from "../trading/availability";
 
 function openPositions(positions: Iterable<Position>): Position[] {
   return [...positions]
@@ -28,17 +27,14 @@ function openPositions(positions: Iterable<Position>): Position[] {
 
 export function PositionsPanel() {
   const portfolio = usePortfolio();
-  const gateway = useGatewayStatus();
-  const blockers = useTradingBlockers();
-  const [closing, setClosing] = useState<Position | undefined>(undefined);
-  const [notice, setNotice] = useState("");
+  const closer = useClosePosition();
   const positions = openPositions(portfolio.current.positions.values());
   return (
     <section className="panel" aria-label="Open positions" data-testid="dashboard-positions">
       <h2>Positions</h2>
-      {notice !== "" && (
+      {closer.notice !== "" && (
         <div className="notice" role="status" data-testid="dashboard-positions-notice">
-          {notice}
+          {closer.notice}
         </div>
       )}
       {positions.length === 0 ? (
@@ -83,8 +79,7 @@ export function PositionsPanel() {
                         className="small danger"
                         aria-label={`Close ${label} position in ${position.account}`}
                         onClick={() => {
-                          setNotice("");
-                          setClosing(position);
+                          closer.start(position);
                         }}
                       >
                         Close
@@ -97,19 +92,7 @@ export function PositionsPanel() {
           </table>
         </div>
       )}
-      {closing !== undefined && (
-        <ClosePositionDialog
-          position={closing}
-          blocked={blockersForAccount(blockers, closing.account, gateway?.managedAccounts ?? []).map((blocker) => blocker.text)}
-          onClose={() => {
-            setClosing(undefined);
-          }}
-          onPlaced={(summary) => {
-            setClosing(undefined);
-            setNotice(summary);
-          }}
-        />
-      )}
+      {closer.dialog}
     </section>
   );
 }

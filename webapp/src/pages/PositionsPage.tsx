@@ -10,10 +10,9 @@ import { enumName } from "../lib/enums";
 import { contractLabel } from "../state/contracts";
 import { TickValue } from "../components/TickValue";
 import { PriceChart } from "../market/PriceChart";
-import { ClosePositionDialog } from "../orders/ClosePositionDialog";
+import { useClosePosition } from "../orders/useClosePosition";
 import { dayPercent, pnlPercent } from "../orders/closePosition";
-import { useGatewayStatus, usePortfolio, useTradingBlockers } from "../state/LiveData";
-import { blockersForAccount } from "../trading/availability";
+import { usePortfolio } from "../state/LiveData";
 import { positionKey } from "../state/portfolio";
 
 interface Column {
@@ -128,10 +127,7 @@ function Cell({ column, position }: { readonly column: Column; readonly position
 
 export function PositionsPage() {
   const portfolio = usePortfolio();
-  const gateway = useGatewayStatus();
-  const blockers = useTradingBlockers();
-  const [closing, setClosing] = useState<Position | undefined>(undefined);
-  const [notice, setNotice] = useState("");
+  const closer = useClosePosition();
   const [chartKey, setChartKey] = useState("");
   const [filter, setFilter] = useState("");
   const [sort, setSort] = useState<SortState>({ column: "symbol", descending: false });
@@ -165,9 +161,9 @@ export function PositionsPage() {
         />
         <span className="muted">{portfolio.snapshotComplete ? `${rows.length} shown` : "loading…"}</span>
       </div>
-      {notice !== "" && (
+      {closer.notice !== "" && (
         <div className="notice" role="status" data-testid="positions-notice">
-          {notice}
+          {closer.notice}
         </div>
       )}
       <div className="table-scroll">
@@ -224,8 +220,7 @@ export function PositionsPage() {
                       data-testid={`close-position-${label}`}
                       onClick={(event) => {
                         event.stopPropagation();
-                        setNotice("");
-                        setClosing(position);
+                        closer.start(position);
                       }}
                     >
                       Close
@@ -255,19 +250,7 @@ export function PositionsPage() {
         )}
       </table>
       </div>
-      {closing !== undefined && (
-        <ClosePositionDialog
-          position={closing}
-          blocked={blockersForAccount(blockers, closing.account, gateway?.managedAccounts ?? []).map((blocker) => blocker.text)}
-          onClose={() => {
-            setClosing(undefined);
-          }}
-          onPlaced={(summary) => {
-            setClosing(undefined);
-            setNotice(summary);
-          }}
-        />
-      )}
+      {closer.dialog}
     </section>
     {charted?.contract !== undefined && (
       <PriceChart
