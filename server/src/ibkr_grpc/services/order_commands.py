@@ -52,9 +52,6 @@ class PendingCommands:
         """The requested terms of every modification awaiting IB's answer, by order id."""
         return {order_id: pending.terms for order_id, pending in self._modifications.items()}
 
-    def cancelling(self, order_id: str) -> bool:
-        return order_id in self._cancels
-
     def forget(self, order_id: str) -> None:
         """Drop whatever is pending for the order (nothing reached IB)."""
         for table in (self._placements, self._modifications, self._cancels):
