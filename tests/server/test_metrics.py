@@ -53,7 +53,7 @@ async def test_metrics_follow_orders_streams_and_the_gateway(server: RunningServ
     placed = value(
         after,
         "grpc_server_handled_total",
-        grpc_type="UNARY",
+        grpc_type="unary",
         grpc_service="ibkr.v1.OrderService",
         grpc_method="PlaceOrder",
         grpc_code="OK",
@@ -67,6 +67,16 @@ async def test_metrics_follow_orders_streams_and_the_gateway(server: RunningServ
         await server.client.orders.PlaceOrder(order_service_pb2.PlaceOrderRequest())
     refused = await scrape(server)
     assert value(refused, "order_rejections_total", reason="VALIDATION_ERROR") == 1
+    # go-grpc-prometheus's spelling of INVALID_ARGUMENT (grpc-go codes.Code.String()).
+    invalid = value(
+        refused,
+        "grpc_server_handled_total",
+        grpc_type="unary",
+        grpc_service="ibkr.v1.OrderService",
+        grpc_method="PlaceOrder",
+        grpc_code="InvalidArgument",
+    )
+    assert invalid == 1
 
 
 async def test_the_connection_status_drops_and_reconnects_count(server: RunningServer) -> None:
@@ -81,3 +91,26 @@ async def test_the_connection_status_drops_and_reconnects_count(server: RunningS
     after = await scrape(server)
     assert value(after, "ib_connection_status") == 1
     assert value(after, "ib_reconciliation_seconds_count") >= 2
+
+
+async def test_connect_attempts_count_handshakes_that_fail_and_succeed(
+    server: RunningServer,
+) -> None:
+    """While the gateway accepts no API connection (restarting here; waiting at its login
+    dialog or a 2FA prompt in production) every attempt fails; the next one connects."""
+    before = await scrape(server)
+    await server.simulator.refuse_connections(2.0)
+
+    def attempts(
+        samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], result: str
+    ) -> float:
+        return value(samples, "ib_connect_attempts_total", result=result) - value(
+            before, "ib_connect_attempts_total", result=result
+        )
+
+    async def failed_then_connected() -> bool:
+        samples = await scrape(server)
+        return attempts(samples, "failed") >= 1 and attempts(samples, "connected") == 1
+
+    await eventually(failed_then_connected, within=20, message="no failed and no new handshake")
+    assert value(await scrape(server), "ib_connection_status") == 1

@@ -27,11 +27,13 @@ class SessionMetrics:
         self._metrics = metrics
         self._syncing_since: datetime | None = None
         self._was_ready = False
+        self._previous = ConnectionState.DISCONNECTED
         for state in ConnectionState:
             metrics.ib_connection_state.labels(state=state.value).set(0)
         metrics.ib_connection_status.set(0)
 
     def state_changed(self, state: GatewayState) -> None:
+        self._count_connect_attempt(state.state)
         for known in ConnectionState:
             self._metrics.ib_connection_state.labels(state=known.value).set(
                 int(known is state.state)
@@ -47,6 +49,15 @@ class SessionMetrics:
             if self._was_ready:
                 self._metrics.ib_reconnects.inc()
             self._was_ready = True
+
+    def _count_connect_attempt(self, state: ConnectionState) -> None:
+        """An attempt ends when CONNECTING gives way: to SYNCING once the API handshake has
+        completed, to DISCONNECTED when it has not (no gateway, or one not logged in)."""
+        previous, self._previous = self._previous, state
+        if previous is not ConnectionState.CONNECTING or state is ConnectionState.CONNECTING:
+            return
+        result = "failed" if state is ConnectionState.DISCONNECTED else "connected"
+        self._metrics.ib_connect_attempts.labels(result=result).inc()
 
     def error_received(self, code: int) -> None:
         self._metrics.ib_errors.labels(group=group_of(code)).inc()

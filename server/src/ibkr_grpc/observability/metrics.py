@@ -1,11 +1,13 @@
 """Every metric the server exports, in one registry owned by the application.
 
 Names are full words with bounded label sets. The grpc_server_* family uses
-py-grpc-prometheus's definitions (so its dashboards work); it also serves the original
-specification's api_requests_total and api_request_duration_seconds, which are not exported
-under those names. The original specification's business metrics keep their names:
-orders_total, order_latency_seconds, active_positions_total, pnl_unrealized_total and
-ib_connection_status.
+py-grpc-prometheus's definitions, which are go-grpc-prometheus's names, help and labels; the
+label values are go-grpc-prometheus's too (call_metrics), so stock gRPC dashboards and alerts
+work. The original specification's api_requests_total and api_request_duration_seconds are
+not exported: Prometheus records them from the grpc_server_* family
+(monitoring/prometheus/recording_rules.yml). The original specification's business metrics
+keep their names: orders_total, order_latency_seconds, active_positions_total,
+pnl_unrealized_total and ib_connection_status.
 """
 
 from __future__ import annotations
@@ -98,6 +100,15 @@ class Metrics:
         self.ib_reconnects = Counter(
             "ib_reconnects", "Connections to IB Gateway opened after a loss.", registry=r
         )
+        # A gateway waiting at its login dialog or a 2FA prompt fails every handshake.
+        self.ib_connect_attempts = Counter(
+            "ib_connect_attempts",
+            "Connection attempts to IB Gateway, by whether the API handshake completed.",
+            ["result"],
+            registry=r,
+        )
+        for result in ("connected", "failed"):
+            self.ib_connect_attempts.labels(result=result)
         self.ib_reconciliation_seconds = Histogram(
             "ib_reconciliation_seconds",
             "Time from connect to READY: reconciliation and resubscription.",
