@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from importlib.metadata import version
 from types import TracebackType
 
@@ -11,6 +12,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2_grpc
 
 from ibkr.v1 import (
+    common_pb2,
     gateway_service_pb2_grpc,
     market_data_service_pb2_grpc,
     order_service_pb2_grpc,
@@ -18,9 +20,13 @@ from ibkr.v1 import (
     risk_service_pb2_grpc,
 )
 from ibkr_client.metadata import metadata_interceptors
+from ibkr_client.order_events import OrderEventFollower
+from ibkr_client.quotes import QuoteFollower
+from ibkr_client.resilient_stream import ReconnectOptions
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_HEARTBEAT_INTERVAL = timedelta(seconds=15)
 
 
 class IbkrClient:
@@ -78,6 +84,75 @@ class IbkrClient:
         else:
             channel = grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
         return cls(channel)
+
+    def follow_order_events(
+        self,
+        after_sequence: int = 0,
+        *,
+        account: str = "",
+        replay_from_start: bool = False,
+        replay_last: int = 0,
+        heartbeat_interval: timedelta = DEFAULT_HEARTBEAT_INTERVAL,
+        reconnect: ReconnectOptions | None = None,
+    ) -> OrderEventFollower:
+        """Follow StreamOrderEvents for as long as you iterate, across dropped streams.
+
+        Yields each OrderEvent exactly once, in sequence order, and the StreamMarkers
+        (REPLAY_COMPLETE once per opened stream, after the events it replayed; the gateway's
+        DISCONNECTED and RECONCILED); heartbeats are not yielded. Start like the RPC does: after
+        `after_sequence` (the last event you processed), from the first stored event
+        (`replay_from_start`), from the newest `replay_last`, or live (none of them).
+
+        On UNAVAILABLE (the server stopping or away), DEADLINE_EXCEEDED, CANCELLED by the
+        server, RESOURCE_EXHAUSTED with a RetryInfo, a stream the server ended, or a stream
+        silent for three heartbeat intervals, it reopens the stream after a backoff (see
+        RetryPolicy; a RetryInfo delay is honoured) with after_sequence set to the last event
+        it yielded. Any other failure raises ApiError. A sequence that does not follow the
+        last one by exactly one raises OrderEventSequenceError (with `account`, whose events
+        skip other accounts' sequences, only a repeat does).
+
+            async with client.follow_order_events(after_sequence=saved) as events:
+                async for item in events:
+                    if isinstance(item, order_service_pb2.OrderEvent):
+                        handle(item)
+                        saved = item.sequence
+        """
+        return OrderEventFollower(
+            self.orders,
+            after_sequence=after_sequence,
+            account=account,
+            replay_from_start=replay_from_start,
+            replay_last=replay_last,
+            heartbeat_interval=heartbeat_interval,
+            options=reconnect or ReconnectOptions(),
+        )
+
+    def follow_quotes(
+        self,
+        contracts: Sequence[common_pb2.Contract],
+        *,
+        max_quotes_per_message: int = 0,
+        heartbeat_interval: timedelta = DEFAULT_HEARTBEAT_INTERVAL,
+        reconnect: ReconnectOptions | None = None,
+    ) -> QuoteFollower:
+        """Follow StreamQuotes for `contracts` for as long as you iterate, across dropped
+        streams.
+
+        Yields Quote messages one at a time (a batch, with `max_quotes_per_message` of 2 to
+        100, is handed out quote by quote), SubscriptionError for a contract the server cannot
+        subscribe, and StreamMarkers; heartbeats are not yielded. A broken stream is reopened
+        as follow_order_events reopens its own. Quotes have no sequence: after a reconnect the
+        stream starts again with the latest quote the server holds for each contract (a
+        contract with none yet sends its next one), and changes during the outage are not
+        replayed. Failures that a retry cannot cure raise ApiError.
+        """
+        return QuoteFollower(
+            self.market_data,
+            contracts,
+            max_quotes_per_message=max_quotes_per_message,
+            heartbeat_interval=heartbeat_interval,
+            options=reconnect or ReconnectOptions(),
+        )
 
     async def close(self) -> None:
         await self.channel.close(grace=None)
