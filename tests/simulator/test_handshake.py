@@ -139,6 +139,7 @@ async def test_an_unsupported_request_gets_error_321_and_the_session_goes_on(
         ib.errorEvent += lambda _request, code, _text, _contract: codes.append(code)
         [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
         assert isinstance(contract, Contract)
-        ib.reqMktDepth(contract, numRows=5)
+        # Fundamental data (reqFundamentalData) is one of the requests the simulator does not serve.
+        ib.client.reqFundamentalData(ib.client.getReqId(), contract, "ReportSnapshot", [])  # type: ignore[no-untyped-call]  # untyped in ib_async
         await eventually(lambda: codes == [321])
         assert await ib.reqCurrentTimeAsync()

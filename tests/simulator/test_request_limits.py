@@ -24,19 +24,22 @@ def _errors(ib: IB) -> list[tuple[int, int, str]]:
 
 
 async def test_tick_by_tick_past_the_cap_is_error_10190(simulator: Simulator) -> None:
-    # "The maximum number of simultaneous tick-by-tick subscriptions allowed for a user is
-    # determined by the same formula used to calculate maximum number of market depth
-    # subscriptions" (https://interactivebrokers.github.io/tws-api/tick_data.html): three at
-    # the default 100 market-data lines. 10190: "Max number of tick-by-tick requests has been
-    # reached." (IB's message-code table).
+    # "The maximum number of simultaneous tick-by-tick subscriptions allowed for a user is 5%
+    # of the user's total market data lines" (IB's TWS API documentation, Tick By Tick Data,
+    # https://www.interactivebrokers.com/campus/ibkr-api-page/twsapi-doc/): five at the default
+    # 100 lines. 10190: "Max number of tick-by-tick requests has been reached." (message codes;
+    # a real gateway's message, with its final period, is logged in nautechsystems/
+    # nautilus_trader, nautilus_trader/adapters/interactive_brokers/client/client.py).
+    assert Limits().tick_by_tick_subscriptions == 5
     async with connected(simulator) as ib:
         errors = _errors(ib)
-        contracts = await _contracts(ib, "AAPL", "MSFT", "KO", "SPY")
+        contracts = await _contracts(ib, "AAPL", "MSFT", "KO", "SPY", "QQQ", "IWM")
         for contract in contracts:
             ib.reqTickByTickData(contract, "BidAsk")
         await eventually(lambda: [code for _, code, _ in errors] == [10190])
+        assert errors[0][2] == "Max number of tick-by-tick requests has been reached."
         ib.cancelTickByTickData(contracts[0], "BidAsk")
-        ib.reqTickByTickData(contracts[3], "MidPoint")
+        ib.reqTickByTickData(contracts[5], "MidPoint")
         await ib.reqCurrentTimeAsync()
         assert [code for _, code, _ in errors] == [10190]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from ib_async import IB, Contract, Future, Option, Stock
+from ib_async import IB, Future, Option
 
 from ibkr_simulator import Simulator
-from tests.simulator.support import connected, eventually
+from tests.simulator.support import connected
 
 
 def _errors(ib: IB) -> list[tuple[int, int]]:
@@ -34,20 +34,6 @@ async def test_option_chain_parameters_end_at_once_with_no_chains(simulator: Sim
         assert time.monotonic() - started < 2.0
         assert chains == []
         assert errors == []
-
-
-async def test_market_depth_is_refused_with_the_ticker_request_id(simulator: Simulator) -> None:
-    async with connected(simulator) as ib:
-        refusals: list[tuple[int, int, object]] = []
-        ib.errorEvent += lambda request, code, _text, about: refusals.append((request, code, about))
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
-        assert isinstance(contract, Contract)
-        ib.reqMktDepth(contract, numRows=5)
-        await eventually(lambda: len(refusals) == 1)
-        [(request_id, code, about)] = refusals
-        # ib_async finds the contract by the request id: the refusal names the depth request.
-        assert (code, about) == (321, contract)
-        assert request_id > 0
 
 
 async def test_futures_and_options_contract_details_end_with_200_for_their_request(

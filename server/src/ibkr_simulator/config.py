@@ -27,10 +27,16 @@ class Limits:
     disconnect_rate_multiple: float = 2.0
     # Concurrent streaming market-data lines across all connections (error 101 past it).
     market_data_lines: int = 100
-    # Concurrent tick-by-tick subscriptions (error 10190 past it). IB uses the market-depth
-    # formula, whose minimum (at the default 100 lines) is three
-    # (https://interactivebrokers.github.io/tws-api/tick_data.html, market_depth.html).
-    tick_by_tick_subscriptions: int = 3
+    # Concurrent tick-by-tick subscriptions (error 10190 past it): "5% of the user's total
+    # market data lines", five at the default 100 (IB's TWS API documentation, Tick By Tick
+    # Data, https://www.interactivebrokers.com/campus/ibkr-api-page/twsapi-doc/); the older
+    # pages gave the market-depth formula (three).
+    tick_by_tick_subscriptions: int = 5
+    # Distinct contracts with market depth at once, across connections (error 309 past it):
+    # "TWS currently limits users to a maximum of 3 distinct market depth requests ... API
+    # clients may make multiple market depth requests for the same security" (message codes,
+    # https://interactivebrokers.github.io/tws-api/message_codes.html).
+    market_depth_subscriptions: int = 3
     # Concurrent reqAccountSummary subscriptions per client (error 322 past it): "only two
     # active summary subscriptions" (https://interactivebrokers.github.io/tws-api/account_summary.html).
     account_summary_subscriptions: int = 2

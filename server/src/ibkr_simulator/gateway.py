@@ -16,6 +16,7 @@ from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.historical_service import HistoricalDataService
 from ibkr_simulator.market_data import MarketDataEngine
+from ibkr_simulator.market_depth import MarketDepthService
 from ibkr_simulator.order_engine import OrderEngine
 from ibkr_simulator.order_events import ExecutionRecord, OrderEvent, OrderFilled
 from ibkr_simulator.order_model import SimulatedOrder
@@ -55,6 +56,15 @@ class Gateway:
         self.orders = OrderEngine(
             universe, self.prices, self.accounts, config.fills, clock, self._route
         )
+        self.market_depth = MarketDepthService(
+            self.prices,
+            universe,
+            lambda: self.orders.fill_policy,
+            seed=config.seed,
+            limit=config.limits.market_depth_subscriptions,
+            subscribed=config.market_data_subscribed,
+            competing_session=lambda: self.market_data.competing_session,
+        )
         self._clients: dict[int, Recipient] = {}
         self.order_router = OrderEventRouter(config.master_client_id, self._clients.get)
         # Market data type chosen with reqMarketDataType, per connection.
@@ -83,6 +93,7 @@ class Gateway:
             del self._clients[recipient.client_id]
         self.market_data_types.pop(recipient.connection_id, None)
         self.market_data.drop_recipient(recipient)
+        self.market_depth.drop_recipient(recipient)
         self.historical.drop_recipient(recipient)
         self.real_time_bars.drop_recipient(recipient)
         self.account_service.drop_recipient(recipient)
@@ -127,12 +138,14 @@ class Gateway:
         if not self.connected_to_ib:
             return  # orders work at IB; nothing reaches the gateway
         self.market_data.on_step(quotes)
+        self.market_depth.on_step(quotes)
         self.historical.on_step(quotes)
         self.real_time_bars.on_step(quotes)
 
     def drop_market_data(self) -> None:
-        """IB's 1101: every market-data and bar subscription is gone."""
+        """IB's 1101: every market-data, depth and bar subscription is gone."""
         self.market_data.drop_all()
+        self.market_depth.drop_all()
         self.historical.drop_all()
         self.real_time_bars.drop_all()
 

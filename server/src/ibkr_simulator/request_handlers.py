@@ -21,6 +21,7 @@ from ibkr_simulator.wire import FieldReader
 Handler = Callable[[Gateway, Recipient, FieldReader], None]
 
 NO_SECURITY_DEFINITION_TEXT = "No security definition has been found for the request"
+DEPTH_VALIDATION = "Error validating request.-'bR' : cause - "
 
 
 def _send_error(recipient: Recipient, request_id: int, code: int, text: str) -> None:
@@ -94,6 +95,42 @@ def request_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldRe
 def cancel_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
     reader.pass_over(1)
     gateway.market_data.cancel_tick_by_tick(recipient, reader.integer())
+
+
+def request_market_depth(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    """reqMktDepth: IB's local refusals first (321 for a combo, no exchange or no rows), then
+    the contract (200), then the depth service's own (322, 354, 10197, 309, 10092)."""
+    reader.pass_over(2)
+    request_id = reader.integer()
+    query = ContractQuery.read(reader)
+    rows = reader.integer()
+    smart = reader.flag()
+    cause = None
+    if query.sec_type == "BAG":
+        cause = "Market depth does not support combos."
+    elif not query.exchange.strip():
+        cause = "Please enter exchange."
+    elif rows <= 0:
+        cause = "Market depth rows requested must be greater than zero."
+    if cause is not None:
+        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, DEPTH_VALIDATION + cause)
+        return
+    contract = _resolve(gateway, recipient, request_id, query)
+    if contract is not None:
+        gateway.market_depth.request(
+            recipient, request_id, contract, exchange=query.exchange, rows=rows, smart=smart
+        )
+
+
+def cancel_market_depth(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
+    reader.pass_over(2)
+    gateway.market_depth.cancel(recipient, reader.integer())
+
+
+def request_market_depth_exchanges(
+    gateway: Gateway, recipient: Recipient, _reader: FieldReader
+) -> None:
+    recipient.send(gateway.market_depth.exchanges())
 
 
 def request_historical_data(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
@@ -422,6 +459,8 @@ HANDLERS: dict[int, Handler] = {
     7: request_executions,
     8: request_ids,
     9: request_contract_details,
+    10: request_market_depth,
+    11: cancel_market_depth,
     14: ignore,
     15: request_auto_open_orders,
     16: request_all_open_orders,
@@ -442,6 +481,7 @@ HANDLERS: dict[int, Handler] = {
     77: cancel_account_updates_multi,
     78: request_option_chain_parameters,
     81: request_matching_symbols,
+    82: request_market_depth_exchanges,
     87: request_head_timestamp,
     92: request_pnl,
     93: cancel_pnl,
@@ -458,7 +498,6 @@ HANDLERS: dict[int, Handler] = {
 # client can tell which one failed; ib_async still counts 321 as a warning and does not end an
 # awaited request on it (its RequestTimeout does).
 UNSUPPORTED_REQUEST_ID_FIELD: dict[int, int] = {
-    10: 2,  # reqMktDepth
     19: 4,  # replaceFA
     21: 2,  # exerciseOptions
     22: 1,  # reqScannerSubscription
