@@ -97,4 +97,5 @@ async def test_a_user_file_extends_the_universe(tmp_path: Path) -> None:
         assert isinstance(acme, Contract)
         assert acme.conId == 99000001
         assert simulator.quote("ACME").last == 42.5
-        assert len(simulator.universe) == len(ContractUniverse.load()) + 1
+        underlyings = [contract for contract in simulator.universe if not contract.last_trade_date]
+        assert len(underlyings) == len(ContractUniverse.load()) + 1

@@ -22,31 +22,34 @@ def _errors(ib: IB) -> list[tuple[int, int]]:
     return seen
 
 
-async def test_option_chain_parameters_end_at_once_with_no_chains(simulator: Simulator) -> None:
-    # The simulated market lists no options: securityDefinitionOptionParameterEnd alone
+async def test_option_chain_parameters_of_an_underlying_without_options_end_at_once(
+    simulator: Simulator,
+) -> None:
+    # EUR.USD lists no options: securityDefinitionOptionParameterEnd alone
     # (https://interactivebrokers.github.io/tws-api/options.html: parameters arrive through
     # securityDefinitionOptionParameter, then the End callback).
     async with connected(simulator) as ib:
         ib.RequestTimeout = 30
         errors = _errors(ib)
         started = time.monotonic()
-        chains = await ib.reqSecDefOptParamsAsync("AAPL", "", "STK", 265598)
+        chains = await ib.reqSecDefOptParamsAsync("EUR", "", "CASH", 12087792)
         assert time.monotonic() - started < 2.0
         assert chains == []
         assert errors == []
 
 
-async def test_futures_and_options_contract_details_end_with_200_for_their_request(
+async def test_unlisted_futures_and_options_contract_details_end_with_200_for_their_request(
     simulator: Simulator,
 ) -> None:
     # IB's 200: "No security definition has been found for the request" (message-code table);
     # a real log of it for an option's contract details, with the request id:
-    # https://github.com/QuantConnect/Lean/issues/3728
+    # https://github.com/QuantConnect/Lean/issues/3728. ES lists no November contract and
+    # AAPL no option that far out.
     async with connected(simulator) as ib:
         ib.RequestTimeout = 30
         errors = _errors(ib)
         started = time.monotonic()
-        future = await ib.reqContractDetailsAsync(Future("ES", "202612", "CME"))
+        future = await ib.reqContractDetailsAsync(Future("ES", "202611", "CME"))
         option = await ib.reqContractDetailsAsync(
             Option("AAPL", "20261218", 200, "C", "SMART", currency="USD")
         )

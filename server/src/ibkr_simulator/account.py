@@ -22,13 +22,22 @@ class MarginRates:
     stock_maintenance: float = 0.25
     forex_initial: float = 0.03
     forex_maintenance: float = 0.03
+    # Futures: a fraction of the contract's notional value (CME's ES margin is about 6%).
+    future_initial: float = 0.06
+    future_maintenance: float = 0.055
+    # A short option: its value plus this fraction of the strike's notional (a simplified
+    # Reg-T rule); a long option cannot be bought on margin, so its whole value.
+    short_option_fraction: float = 0.20
     # Day-trading buying power is four times the available funds.
     buying_power_multiple: float = 4.0
 
 
 @dataclass
 class Position:
-    """A holding in one instrument; average cost is per unit and includes commissions."""
+    """A holding in one instrument; average cost is per contract (per share for stocks, the
+    price times the multiplier for futures and options) and includes commissions, as IB
+    reports it: a GC future filled at 1477.3 shows an averageCost of 147732.37
+    (https://github.com/erdewit/ib_insync/issues/175)."""
 
     contract: ContractSpec
     quantity: float = 0.0
@@ -54,6 +63,7 @@ class AccountTotals:
     cash: float
     gross_position_value: float
     stock_market_value: float
+    option_market_value: float
     unrealized_pnl: float
     realized_pnl: float
     net_liquidation: float
@@ -128,25 +138,30 @@ class AccountBook:
         account = self._accounts[name]
         position = account.positions.setdefault(contract.con_id, Position(contract))
         signed = quantity if buy else -quantity
-        account.cash -= signed * price + commission
+        # Cash moves by the contract value: price times multiplier (a future's notional is
+        # taken out here and given back at the close; `reported_cash` undoes it).
+        unit_value = price * contract.value_multiplier
+        account.cash -= signed * unit_value + commission
         account.commissions += commission
         held = position.quantity
+        # A short position's cost is what its sale brought in, net of commission.
+        signed_commission = commission if buy else -commission
         if held == 0 or (held > 0) == buy:
-            total = abs(held) * position.average_cost + quantity * price + commission
+            total = abs(held) * position.average_cost + quantity * unit_value + signed_commission
             position.quantity = held + signed
             position.average_cost = total / abs(position.quantity)
             return None
         closing = min(abs(held), quantity)
         direction = 1.0 if held > 0 else -1.0
         closing_commission = commission * closing / quantity
-        realized = (price - position.average_cost) * closing * direction - closing_commission
+        realized = (unit_value - position.average_cost) * closing * direction - closing_commission
         position.quantity = held + signed
         if abs(position.quantity) < 1e-9:
             position.quantity = 0.0
         elif (position.quantity > 0) != (held > 0):
             # The fill flipped the position: the rest opens at this price.
-            opening_commission = commission - closing_commission
-            position.average_cost = price + opening_commission / abs(position.quantity)
+            opening_commission = signed_commission * (1 - closing / quantity)
+            position.average_cost = unit_value + opening_commission / abs(position.quantity)
         position.realized_pnl += realized
         account.realized_pnl += realized
         return realized
@@ -158,12 +173,12 @@ class AccountBook:
         before = self.totals(name)
         account = self._accounts[name]
         held = account.positions.get(contract.con_id)
+        quantity = held.quantity if held else 0.0
         mark = self._mark_price(contract)
-        current_value = (held.quantity if held else 0.0) * mark
-        new_value = current_value + signed_quantity * price
-        initial_rate, maintenance_rate = self._rates(contract)
-        initial_change = (abs(new_value) - abs(current_value)) * initial_rate
-        maintenance_change = (abs(new_value) - abs(current_value)) * maintenance_rate
+        initial_now, maintenance_now = self._margins(contract, quantity, mark)
+        initial_then, maintenance_then = self._margins(contract, quantity + signed_quantity, price)
+        initial_change = initial_then - initial_now
+        maintenance_change = maintenance_then - maintenance_now
         return MarginPreview(
             initial_before=before.initial_margin,
             maintenance_before=before.maintenance_margin,
@@ -173,14 +188,28 @@ class AccountBook:
             equity_with_loan_after=before.net_liquidation,
         )
 
-    def _rates(self, contract: ContractSpec) -> tuple[float, float]:
+    def _margins(
+        self, contract: ContractSpec, quantity: float, price: float
+    ) -> tuple[float, float]:
+        """(initial, maintenance) margin of holding `quantity` at `price`."""
+        rates = self._margin
+        value = abs(quantity) * price * contract.value_multiplier
+        if contract.is_option:
+            if quantity >= 0:
+                return value, value
+            cover = abs(quantity) * contract.strike * contract.value_multiplier
+            requirement = value + rates.short_option_fraction * cover
+            return requirement, requirement
+        if contract.is_future:
+            return value * rates.future_initial, value * rates.future_maintenance
         if contract.is_forex:
-            return self._margin.forex_initial, self._margin.forex_maintenance
-        return self._margin.stock_initial, self._margin.stock_maintenance
+            return value * rates.forex_initial, value * rates.forex_maintenance
+        return value * rates.stock_initial, value * rates.stock_maintenance
 
     def portfolio_line(self, position: Position) -> PortfolioLine:
+        """One updatePortfolio row: the price per unit, the value and PnL per position."""
         mark = self._mark_price(position.contract)
-        value = position.quantity * mark
+        value = position.quantity * mark * position.contract.value_multiplier
         return PortfolioLine(
             contract=position.contract,
             quantity=position.quantity,
@@ -193,24 +222,34 @@ class AccountBook:
 
     def totals(self, name: str) -> AccountTotals:
         account = self._accounts[name]
-        gross = stock_value = unrealized = initial = maintenance = 0.0
+        gross = stock_value = option_value = unrealized = initial = maintenance = 0.0
+        # The notional of open futures, which `cash` holds as if it had been paid.
+        futures_cost = 0.0
+        net_liquidation = account.cash
         for position in account.positions.values():
+            contract = position.contract
             line = self.portfolio_line(position)
-            gross += abs(line.market_value)
             unrealized += line.unrealized_pnl
-            initial_rate, maintenance_rate = self._rates(position.contract)
-            initial += abs(line.market_value) * initial_rate
-            maintenance += abs(line.market_value) * maintenance_rate
-            if not position.contract.is_forex:
+            net_liquidation += line.market_value
+            position_initial, position_maintenance = self._margins(
+                contract, position.quantity, line.market_price
+            )
+            initial += position_initial
+            maintenance += position_maintenance
+            if contract.is_future:
+                futures_cost += position.quantity * position.average_cost
+                continue
+            gross += abs(line.market_value)
+            if contract.is_option:
+                option_value += line.market_value
+            elif not contract.is_forex:
                 stock_value += line.market_value
-        net_liquidation = account.cash + sum(
-            self.portfolio_line(position).market_value for position in account.positions.values()
-        )
         available = net_liquidation - initial
         return AccountTotals(
-            cash=account.cash,
+            cash=account.cash + futures_cost,
             gross_position_value=gross,
             stock_market_value=stock_value,
+            option_market_value=option_value,
             unrealized_pnl=unrealized,
             realized_pnl=account.realized_pnl,
             net_liquidation=net_liquidation,
@@ -252,6 +291,7 @@ class AccountBook:
             "RealizedPnL": totals.realized_pnl,
             "UnrealizedPnL": totals.unrealized_pnl,
             "StockMarketValue": totals.stock_market_value,
+            "OptionMarketValue": totals.option_market_value,
         }
         rows = [(key, f"{value:.2f}", base) for key, value in money.items()]
         cushion = totals.excess_liquidity / totals.net_liquidation if totals.net_liquidation else 0

@@ -75,6 +75,11 @@ class FillPolicy:
     # FX commission as a fraction of notional, with its own minimum.
     fx_commission_fraction: float = 0.00002
     fx_minimum_commission: float = 2.0
+    # IB's fixed rates for US options (per contract, with a minimum per order) and US futures
+    # (per contract; exchange and regulatory fees are not modelled).
+    option_commission_per_contract: float = 0.65
+    option_minimum_commission: float = 1.0
+    future_commission_per_contract: float = 0.85
 
 
 @dataclass(frozen=True)

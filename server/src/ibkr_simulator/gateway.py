@@ -14,6 +14,7 @@ from ibkr_simulator.account_service import AccountService
 from ibkr_simulator.clock import Clock
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
+from ibkr_simulator.expiry import ExpiryService
 from ibkr_simulator.historical_service import HistoricalDataService
 from ibkr_simulator.market_data import MarketDataEngine
 from ibkr_simulator.market_depth import MarketDepthService
@@ -35,7 +36,7 @@ class Gateway:
         self.config = config
         self.universe = universe
         self.clock = clock
-        self.prices = PriceBook(universe, config.seed, config.seconds_per_step)
+        self.prices = PriceBook(universe, config.seed, config.seconds_per_step, clock)
         self.accounts = AccountBook(
             config.accounts, config.starting_cash, config.base_currency, self._mark_price
         )
@@ -64,6 +65,9 @@ class Gateway:
             limit=config.limits.market_depth_subscriptions,
             subscribed=config.market_data_subscribed,
             competing_session=lambda: self.market_data.competing_session,
+        )
+        self.expiries = ExpiryService(
+            universe, self.prices, self.accounts, clock, self.account_service.after_fill
         )
         self._clients: dict[int, Recipient] = {}
         self.order_router = OrderEventRouter(config.master_client_id, self._clients.get)
@@ -129,8 +133,10 @@ class Gateway:
         self.publish(self.prices.step_all())
 
     def on_clock(self) -> None:
-        """The simulated time moved: orders expire at their close and held orders open."""
+        """The simulated time moved: orders expire at their close and held orders open;
+        futures and options past their expiry settle."""
         self.orders.on_clock()
+        self.expiries.on_clock()
 
     def publish(self, quotes: dict[int, Quote]) -> None:
         """New books for some instruments: match orders, then stream ticks and bars."""
@@ -209,7 +215,8 @@ class Gateway:
 
     def _mark_price(self, contract: ContractSpec) -> float:
         quote = self.prices.quote(contract.con_id)
-        return quote.midpoint if contract.is_forex else quote.last
+        # Options are marked at the midpoint: their last trade can be far behind the market.
+        return quote.midpoint if contract.is_forex or contract.is_option else quote.last
 
     # Order events ------------------------------------------------------------------------
 

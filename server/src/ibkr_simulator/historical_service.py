@@ -59,6 +59,8 @@ class BarStream:
     bar: LiveBar
     # Simulated time of the next historicalDataUpdate.
     next_update: dt.datetime
+    # The bar took in prices since the client last heard of it.
+    unsent: bool = False
 
 
 class HistoricalDataService:
@@ -69,6 +71,12 @@ class HistoricalDataService:
     real time bars as they are available" (EClient.reqHistoricalData's keepUpToDate,
     https://interactivebrokers.github.io/tws-api/historical_bars.html) arrive: not on every
     trade. IB's pages name no cadence; 4-6 s is what issue #13 reports of live gateways.
+
+    A bar that ends with prices the client has not seen yet gets one last update before the
+    next bar begins, so that every finished bar the client holds is whole: the gateway merges
+    each five-second bar into the keepUpToDate series (userFRM/ibx, a reimplementation written
+    against the real gateway, src/engine/hot_loop/hmds/mod.rs LiveBars), so the five seconds
+    that close a bar reach it before the next bar starts.
     """
 
     def __init__(
@@ -172,14 +180,21 @@ class HistoricalDataService:
             if start is None:
                 continue  # no bars while the market is closed
             trades = stream.what_to_show in {"TRADES", "ADJUSTED_LAST"}
+            if start > stream.bar.start and stream.unsent:
+                self._send_update(stream, trades=trades)
             price = reference_price(quote, stream.what_to_show)
             traded_size = quote.last_size if quote.traded and trades else 0.0
             stream.bar.advance(start, price, traded_size)
+            stream.unsent = True
             if now < stream.next_update:
                 continue
             stream.next_update = self._next_update(now)
-            bar = stream.bar.to_bar(stream.bar_seconds, stream.format_date, trades=trades)
-            stream.recipient.send(market_messages.historical_data_update(stream.request_id, bar))
+            self._send_update(stream, trades=trades)
+
+    def _send_update(self, stream: BarStream, *, trades: bool) -> None:
+        bar = stream.bar.to_bar(stream.bar_seconds, stream.format_date, trades=trades)
+        stream.recipient.send(market_messages.historical_data_update(stream.request_id, bar))
+        stream.unsent = False
 
     def _fail(self, recipient: Recipient, request_id: int, text: str) -> None:
         recipient.send(

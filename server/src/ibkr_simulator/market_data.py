@@ -12,7 +12,9 @@ from ibkr_simulator import codes, market_messages, outgoing
 from ibkr_simulator.clock import Clock
 from ibkr_simulator.config import Limits
 from ibkr_simulator.contracts import ContractSpec
-from ibkr_simulator.market_messages import DELAYED_TICK_TYPES, TickType
+from ibkr_simulator.market_messages import DELAYED_TICK_TYPES, OptionComputation, TickType
+from ibkr_simulator.option_pricing import Greeks
+from ibkr_simulator.option_quotes import computation_at
 from ibkr_simulator.outgoing import Message
 from ibkr_simulator.prices import PriceBook, Quote
 from ibkr_simulator.recipient import Recipient
@@ -51,6 +53,8 @@ class MarketDataLine:
     rt_volume: bool
     delayed: bool
     sent: dict[int, float] = field(default_factory=dict)
+    # Option lines: the computation last sent for each option computation tick type.
+    computations: dict[int, OptionComputation] = field(default_factory=dict)
 
 
 @dataclass
@@ -333,8 +337,49 @@ class MarketDataEngine:
         ):
             if changed(tick_type, value):
                 messages.append(market_messages.tick_price(request_id, tick(tick_type), value, 0))
+        if line.contract.is_option:
+            for tick_type, computation in self._option_computations(line, quote, initial=initial):
+                messages.append(
+                    market_messages.tick_option_computation(
+                        request_id, tick(tick_type), computation
+                    )
+                )
         for message in messages:
             line.recipient.send(message)
+
+    def _option_computations(
+        self, line: MarketDataLine, quote: Quote, *, initial: bool
+    ) -> list[tuple[int, OptionComputation]]:
+        """IB's option computation ticks that changed: the model's (13) and those implied by
+        the bid (10), the ask (11) and a new trade (12)."""
+        analytics = self._prices.option_analytics(line.contract.con_id)
+        terms = analytics.terms
+        underlying = terms.underlying_price
+        model = analytics.model
+        candidates = [
+            (TickType.MODEL_OPTION_COMPUTATION, _computation(model, model.price, underlying)),
+            (
+                TickType.BID_OPTION_COMPUTATION,
+                _computation(computation_at(terms, quote.bid), quote.bid, underlying),
+            ),
+            (
+                TickType.ASK_OPTION_COMPUTATION,
+                _computation(computation_at(terms, quote.ask), quote.ask, underlying),
+            ),
+        ]
+        if initial or quote.traded:
+            candidates.append(
+                (
+                    TickType.LAST_OPTION_COMPUTATION,
+                    _computation(computation_at(terms, quote.last), quote.last, underlying),
+                )
+            )
+        changed: list[tuple[int, OptionComputation]] = []
+        for tick_type, computation in candidates:
+            if line.computations.get(tick_type) != computation:
+                line.computations[tick_type] = computation
+                changed.append((tick_type, computation))
+        return changed
 
     def _send_tick_by_tick(self, line: TickByTickLine, quote: Quote, *, initial: bool) -> None:
         epoch = int(self._clock().timestamp())
@@ -357,6 +402,23 @@ class MarketDataEngine:
                 message = market_messages.tick_by_tick_midpoint(line.request_id, epoch, midpoint)
         if message is not None:
             line.recipient.send(message)
+
+
+def _computation(greeks: Greeks | None, price: float, underlying: float) -> OptionComputation:
+    """One tickOptionComputation's fields, rounded so that an unchanged market sends nothing;
+    without a volatility (a price below the option's intrinsic value) only the prices go."""
+    if greeks is None:
+        return OptionComputation(None, None, price, None, None, None, None, underlying)
+    return OptionComputation(
+        implied_volatility=round(greeks.volatility, 6),
+        delta=round(greeks.delta, 6),
+        option_price=round(price, 6),
+        present_value_dividend=0.0,
+        gamma=round(greeks.gamma, 6),
+        vega=round(greeks.vega, 6),
+        theta=round(greeks.theta, 6),
+        underlying_price=round(underlying, 6),
+    )
 
 
 def _generic_tick_refusal(

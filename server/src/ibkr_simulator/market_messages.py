@@ -22,6 +22,11 @@ class TickType:
     VOLUME = 8
     CLOSE = 9
     OPEN = 14
+    # Option computations: implied volatility and greeks at the bid, ask, last and model price.
+    BID_OPTION_COMPUTATION = 10
+    ASK_OPTION_COMPUTATION = 11
+    LAST_OPTION_COMPUTATION = 12
+    MODEL_OPTION_COMPUTATION = 13
     LAST_TIMESTAMP = 45
     RT_VOLUME = 48
 
@@ -40,7 +45,18 @@ DELAYED_TICK_TYPES = {
     TickType.CLOSE: 75,
     TickType.OPEN: 76,
     TickType.LAST_TIMESTAMP: 88,
+    TickType.BID_OPTION_COMPUTATION: 80,
+    TickType.ASK_OPTION_COMPUTATION: 81,
+    TickType.LAST_OPTION_COMPUTATION: 82,
+    TickType.MODEL_OPTION_COMPUTATION: 83,
 }
+
+# tickOptionComputation's message id, and IB's "not computed" values for its fields.
+OPTION_COMPUTATION = 21
+NOT_COMPUTED_PRICE = -1.0
+NOT_COMPUTED_GREEK = -2.0
+# tickAttrib: 0 return-based, 1 price-based (IB's EWrapper.tickOptionComputation).
+RETURN_BASED = 0
 
 
 def tick_price(request_id: int, tick_type: int, price: float, size: float) -> Message:
@@ -165,8 +181,78 @@ def head_timestamp(request_id: int, timestamp: str) -> Message:
     return [OutgoingId.HEAD_TIMESTAMP, request_id, timestamp]
 
 
-# securityDefinitionOptionParameterEnd (ibapi decoder: message id then request id, no version).
+# securityDefinitionOptionParameter and its End (ibapi decoder: message id then request id, no
+# version).
+OPTION_PARAMETERS = 75
 OPTION_PARAMETERS_END = 76
+
+
+@dataclass(frozen=True)
+class OptionComputation:
+    """tickOptionComputation's fields after the tick type; None is IB's "not computed"."""
+
+    implied_volatility: float | None
+    delta: float | None
+    option_price: float | None
+    present_value_dividend: float | None
+    gamma: float | None
+    vega: float | None
+    theta: float | None
+    underlying_price: float | None
+
+
+def tick_option_computation(
+    request_id: int, tick_type: int, computation: OptionComputation
+) -> Message:
+    """From server version 156 (MIN_SERVER_VER_PRICE_BASED_VOLATILITY) the message has no
+    version field and carries tickAttrib after the tick type; ib_async's decoder reads
+    `_, reqId, tickType, tickAttrib, impliedVol, delta, optPrice, pvDividend, gamma, vega,
+    theta, undPrice` (decoder.py tickOptionComputation)."""
+
+    def price(value: float | None) -> float:
+        return NOT_COMPUTED_PRICE if value is None else round(value, 6)
+
+    def greek(value: float | None) -> float:
+        return NOT_COMPUTED_GREEK if value is None else round(value, 6)
+
+    return [
+        OPTION_COMPUTATION,
+        request_id,
+        tick_type,
+        RETURN_BASED,
+        price(computation.implied_volatility),
+        greek(computation.delta),
+        price(computation.option_price),
+        price(computation.present_value_dividend),
+        greek(computation.gamma),
+        greek(computation.vega),
+        greek(computation.theta),
+        price(computation.underlying_price),
+    ]
+
+
+def option_parameters(
+    request_id: int,
+    exchange: str,
+    underlying_con_id: int,
+    trading_class: str,
+    multiplier: str,
+    expirations: Sequence[str],
+    strikes: Sequence[float],
+) -> Message:
+    """securityDefinitionOptionParameter: one exchange and trading class of a chain."""
+    return [
+        OPTION_PARAMETERS,
+        request_id,
+        exchange,
+        underlying_con_id,
+        trading_class,
+        multiplier,
+        len(expirations),
+        *expirations,
+        len(strikes),
+        *strikes,
+    ]
 
 
 def option_parameters_end(request_id: int) -> Message:

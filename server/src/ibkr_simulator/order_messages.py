@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ibkr_simulator.account import MarginPreview
 from ibkr_simulator.clock import format_ib_datetime
 from ibkr_simulator.order_model import SimulatedOrder
-from ibkr_simulator.outgoing import Message, OutgoingId, whole
+from ibkr_simulator.outgoing import Message, OutgoingId, contract_terms, whole
 
 
 def _contract_fields(order: SimulatedOrder) -> Message:
@@ -22,10 +22,7 @@ def _contract_fields(order: SimulatedOrder) -> Message:
         contract.con_id,
         contract.symbol,
         contract.sec_type,
-        "",
-        0.0,
-        "",
-        "",
+        *contract_terms(contract),
         exchange,
         contract.currency,
         contract.local_symbol,

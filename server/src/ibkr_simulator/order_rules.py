@@ -52,8 +52,14 @@ class OrderRejectionError(Exception):
 def commission_for(
     policy: FillPolicy, contract: ContractSpec, quantity: float, price: float
 ) -> float:
-    """IB-like tiered commission: per share with a minimum and a cap; FX on notional."""
+    """IB-like tiered commission: per share with a minimum and a cap; FX on notional; options
+    and futures per contract."""
     notional = quantity * price
+    if contract.is_option:
+        per_contract = quantity * policy.option_commission_per_contract
+        return round(max(policy.option_minimum_commission, per_contract), 4)
+    if contract.is_future:
+        return round(quantity * policy.future_commission_per_contract, 4)
     if contract.is_forex:
         return round(max(policy.fx_minimum_commission, notional * policy.fx_commission_fraction), 4)
     commission = max(policy.minimum_commission, quantity * policy.commission_per_share)

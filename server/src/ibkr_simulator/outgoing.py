@@ -105,9 +105,9 @@ def contract_data(
         request_id,
         contract.symbol,
         contract.sec_type,
-        "",
-        0.0,
-        "",
+        contract.last_trade_date,
+        contract.strike,
+        contract.right,
         exchange,
         contract.currency,
         contract.local_symbol,
@@ -124,14 +124,14 @@ def contract_data(
         "TRAILLMT,TRAILMIT,WHATIF"
     )
     fields += [
-        "",
+        contract.multiplier,
         order_types,
         ",".join(contract.valid_exchanges),
         1,
-        0,
+        contract.underlying_con_id,
         contract.long_name,
         contract.primary_exchange,
-        "",
+        contract.contract_month,
         contract.industry,
         contract.category,
         contract.subcategory,
@@ -142,10 +142,10 @@ def contract_data(
         "",
         0,
         1 if not contract.is_forex else 4,
-        "",
-        "",
+        contract.underlying_symbol,
+        contract.underlying_sec_type,
         ",".join("26" for _ in contract.valid_exchanges),
-        "",
+        contract.last_trade_date,
         contract.stock_type,
     ]
     if version == 163:
@@ -177,6 +177,11 @@ def symbol_samples(version: int, request_id: int, contracts: Sequence[ContractSp
     return fields
 
 
+def contract_terms(contract: ContractSpec) -> Message:
+    """lastTradeDateOrContractMonth, strike, right and multiplier: empty for stocks and forex."""
+    return [contract.last_trade_date, contract.strike, contract.right, contract.multiplier]
+
+
 def position_exchange(contract: ContractSpec) -> str:
     return contract.primary_exchange if contract.sec_type == "STK" else contract.exchange
 
@@ -189,10 +194,7 @@ def position(account: str, contract: ContractSpec, quantity: float, average_cost
         contract.con_id,
         contract.symbol,
         contract.sec_type,
-        "",
-        0.0,
-        "",
-        "",
+        *contract_terms(contract),
         position_exchange(contract),
         contract.currency,
         contract.local_symbol,
@@ -231,10 +233,7 @@ def portfolio_value(line: PortfolioLine, account: str) -> Message:
         contract.con_id,
         contract.symbol,
         contract.sec_type,
-        "",
-        0.0,
-        "",
-        "",
+        *contract_terms(contract),
         contract.primary_exchange,
         contract.currency,
         contract.local_symbol,
@@ -321,10 +320,7 @@ def execution_details(version: int, request_id: int, report: ExecutionReport) ->
         contract.con_id,
         contract.symbol,
         contract.sec_type,
-        "",
-        0.0,
-        "",
-        "",
+        *contract_terms(contract),
         report.exchange,
         contract.currency,
         contract.local_symbol,

@@ -1,4 +1,12 @@
-"""reqRealTimeBars: five-second bars, each sent once its interval has closed."""
+"""reqRealTimeBars: five-second bars, each sent once its interval has closed.
+
+IB: "reqRealTimeBars will create an active subscription that will return a single bar in real
+time every five seconds that has the OHLC values over that period"; volume, WAP and count
+only for TRADES, the WAP "rounded to minimum increment"; useRTH 1 gives only regular-hours
+data (Real Time Bars, https://www.interactivebrokers.com/campus/ibkr-api-page/twsapi-doc/).
+Quote bars (MIDPOINT, BID, ASK) carry -1 for volume, WAP and count, as historical bars of those
+types do.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,10 @@ from dataclasses import dataclass
 from ibkr_simulator import codes, market_messages, outgoing
 from ibkr_simulator.clock import Clock
 from ibkr_simulator.contracts import ContractSpec
-from ibkr_simulator.historical import LiveBar, bar_start, reference_price
-from ibkr_simulator.prices import Quote
+from ibkr_simulator.historical import LiveBar, bar_start, current_bar_start, reference_price
+from ibkr_simulator.prices import Quote, round_to_tick
 from ibkr_simulator.recipient import Recipient
+from ibkr_simulator.trading_calendar import calendar_for
 
 # IB serves real-time bars of five seconds only.
 REAL_TIME_BAR_SECONDS = 5
@@ -23,7 +32,11 @@ class RealTimeBarStream:
     request_id: int
     contract: ContractSpec
     what_to_show: str
+    # useRTH=1: bars only in regular trading hours.
+    regular_only: bool = False
     bar: LiveBar | None = None
+    # Price times size of the bar's trades, for its volume-weighted average price.
+    traded_value: float = 0.0
 
 
 class RealTimeBarService:
@@ -34,7 +47,13 @@ class RealTimeBarService:
         self._streams: dict[tuple[int, int], RealTimeBarStream] = {}
 
     def request(
-        self, recipient: Recipient, request_id: int, contract: ContractSpec, what_to_show: str
+        self,
+        recipient: Recipient,
+        request_id: int,
+        contract: ContractSpec,
+        what_to_show: str,
+        *,
+        regular_only: bool = False,
     ) -> None:
         source = what_to_show.upper()
         if source not in TRADE_SOURCES | QUOTE_SOURCES or (
@@ -49,7 +68,7 @@ class RealTimeBarService:
                 )
             )
             return
-        stream = RealTimeBarStream(recipient, request_id, contract, source)
+        stream = RealTimeBarStream(recipient, request_id, contract, source, regular_only)
         self._streams[(recipient.connection_id, request_id)] = stream
 
     def cancel(self, recipient: Recipient, request_id: int) -> None:
@@ -72,12 +91,22 @@ class RealTimeBarService:
             if quote is None:
                 continue
             trades = stream.what_to_show in TRADE_SOURCES
-            price = reference_price(quote, stream.what_to_show)
-            size = quote.last_size if quote.traded and trades else 0.0
             bar = stream.bar
             if bar is not None and start > bar.start:
                 self._send(stream, bar, trades=trades)
-                bar = None
+                stream.bar = bar = None
+                stream.traded_value = 0.0
+            calendar = calendar_for(is_forex=stream.contract.is_forex)
+            if (
+                current_bar_start(
+                    calendar, now, REAL_TIME_BAR_SECONDS, regular_only=stream.regular_only
+                )
+                is None
+            ):
+                continue  # no bars while the market (or its regular session) is closed
+            price = reference_price(quote, stream.what_to_show)
+            size = quote.last_size if quote.traded and trades else 0.0
+            stream.traded_value += price * size
             if bar is None:
                 stream.bar = LiveBar(start, price, price, price, price, 0.0, 0)
                 stream.bar.advance(start, price, size)
@@ -85,14 +114,18 @@ class RealTimeBarService:
                 bar.advance(start, price, size)
 
     def _send(self, stream: RealTimeBarStream, bar: LiveBar, *, trades: bool) -> None:
-        average = (bar.open + bar.high + bar.low + bar.close) / 4 if trades else -1.0
+        average = -1.0
+        if trades:
+            # Volume-weighted, on the tick grid; a bar without trades has its close.
+            weighted = stream.traded_value / bar.volume if bar.volume else bar.close
+            average = round_to_tick(weighted, stream.contract.min_tick)
         stream.recipient.send(
             market_messages.real_time_bar(
                 stream.request_id,
                 bar.start,
                 (bar.open, bar.high, bar.low, bar.close),
                 bar.volume if trades else -1.0,
-                round(average, 6),
+                average,
                 bar.count if trades else -1,
             )
         )

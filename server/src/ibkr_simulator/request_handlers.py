@@ -11,6 +11,7 @@ from ibkr_simulator.contracts import ContractQuery, ContractSpec
 from ibkr_simulator.gateway import Gateway
 from ibkr_simulator.historical_service import HistoricalQuery
 from ibkr_simulator.market_data import LIVE
+from ibkr_simulator.option_chains import ChainRequest, option_chains
 from ibkr_simulator.order_events import status_report
 from ibkr_simulator.order_model import read_place_order
 from ibkr_simulator.outgoing import TradingSchedule
@@ -29,9 +30,14 @@ def _send_error(recipient: Recipient, request_id: int, code: int, text: str) -> 
 
 
 def _resolve(
-    gateway: Gateway, recipient: Recipient, request_id: int, query: ContractQuery
+    gateway: Gateway,
+    recipient: Recipient,
+    request_id: int,
+    query: ContractQuery,
+    *,
+    continuous: bool = False,
 ) -> ContractSpec | None:
-    contract = gateway.universe.resolve_one(query)
+    contract = gateway.universe.resolve_one(query, continuous=continuous)
     if contract is None:
         _send_error(
             recipient, request_id, codes.NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT
@@ -148,7 +154,8 @@ def request_historical_data(gateway: Gateway, recipient: Recipient, reader: Fiel
         _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Combos are not supported")
         return
     keep_up_to_date = reader.flag()
-    contract = _resolve(gateway, recipient, request_id, query)
+    # A continuous future (CONTFUT) serves history only, as its front month.
+    contract = _resolve(gateway, recipient, request_id, query, continuous=True)
     if contract is None:
         return
     gateway.historical.request(
@@ -209,7 +216,7 @@ def request_contract_details(gateway: Gateway, recipient: Recipient, reader: Fie
     reader.pass_over(2)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
-    matches = gateway.universe.resolve(query)
+    matches = gateway.universe.resolve(query, include_expired=reader.flag())
     if not matches:
         _send_error(
             recipient, request_id, codes.NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT
@@ -238,15 +245,27 @@ def request_matching_symbols(gateway: Gateway, recipient: Recipient, reader: Fie
 
 
 def request_option_chain_parameters(
-    _gateway: Gateway, recipient: Recipient, reader: FieldReader
+    gateway: Gateway, recipient: Recipient, reader: FieldReader
 ) -> None:
-    """reqSecDefOptParams: the simulated market lists no options, so the end comes alone.
-
-    An error would not do: ib_async counts IB's 321 as a warning and keeps waiting, and an
-    underlying that has no options is not an error.
-    """
+    """reqSecDefOptParams: a row per exchange and trading class, then the end. An underlying
+    without options gets the end alone: an error would not do, as ib_async counts IB's 321 as
+    a warning and keeps waiting, and an underlying that has no options is not an error."""
     reader.pass_over(1)
-    recipient.send(market_messages.option_parameters_end(reader.integer()))
+    request_id = reader.integer()
+    request = ChainRequest(reader.text(), reader.text(), reader.text(), reader.integer())
+    for chain in option_chains(gateway.universe, request):
+        recipient.send(
+            market_messages.option_parameters(
+                request_id,
+                chain.exchange,
+                chain.underlying_con_id,
+                chain.trading_class,
+                chain.multiplier,
+                chain.expirations,
+                chain.strikes,
+            )
+        )
+    recipient.send(market_messages.option_parameters_end(request_id))
 
 
 # Orders --------------------------------------------------------------------------------------

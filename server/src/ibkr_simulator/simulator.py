@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ from ibkr_simulator.clock import Clock, SimulatedClock, format_ib_datetime
 from ibkr_simulator.config import SimulatorConfig
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.gateway import Gateway
-from ibkr_simulator.prices import Quote
+from ibkr_simulator.listings import list_derivatives
+from ibkr_simulator.prices import Quote, QuoteBoard
 from ibkr_simulator.request_handlers import dispatch
 from ibkr_simulator.session import Session
 from ibkr_simulator.tasks import TaskOwner
+from ibkr_simulator.trading_calendar import NEW_YORK
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +52,17 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None, clock: Clock | None = None) -> None:
         """`clock` replaces the wall clock as the source the simulated clock runs on."""
         self.config = config or SimulatorConfig()
-        self.universe = ContractUniverse.load(self.config.contract_files)
         self.clock = (
             SimulatedClock(self.config.start_time, self.config.clock_speed)
             if clock is None
             else SimulatedClock(self.config.start_time, self.config.clock_speed, source=clock)
+        )
+        # Futures and options are listed as of the New York day the clock starts on.
+        listing = functools.partial(
+            list_derivatives, listing=self.clock().astimezone(NEW_YORK).date()
+        )
+        self.universe = ContractUniverse.load(
+            self.config.contract_files, derivatives=listing, clock=self.clock
         )
         self.gateway = Gateway(self.config, self.universe, self.clock)
         self._server: asyncio.Server | None = None
@@ -186,9 +195,9 @@ class Simulator:
     def set_price(self, symbol: str, price: float) -> Quote:
         """Move an instrument's midpoint and last trade to `price`, then match orders against it."""
         contract = self.contract(symbol)
-        quote = self.gateway.prices.process(contract.con_id).set_price(price)
-        self._publish(contract, quote)
-        return quote
+        quotes = self.gateway.prices.set_price(contract.con_id, price)
+        self._publish(quotes)
+        return quotes[contract.con_id]
 
     def jump_price(self, symbol: str, percent: float) -> Quote:
         """Gap the price by `percent` (e.g. -5.0 for a 5% drop)."""
@@ -201,8 +210,8 @@ class Simulator:
     def unfreeze_price(self, symbol: str) -> None:
         self.gateway.prices.process(self.contract(symbol).con_id).frozen = False
 
-    def _publish(self, contract: ContractSpec, quote: Quote) -> None:
-        self.gateway.publish({contract.con_id: quote})
+    def _publish(self, quotes: QuoteBoard) -> None:
+        self.gateway.publish(quotes)
         # Marks changed: portfolio, account values and PnL follow at once, even with the clock stopped.
         self.gateway.push_accounts()
 
