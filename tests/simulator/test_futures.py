@@ -134,7 +134,7 @@ async def test_fills_positions_and_pnl_carry_the_multiplier(simulator: Simulator
         assert fill_price == 5200.25
         await eventually(lambda: bool(trade.fills) and trade.fills[-1].commissionReport.execId)
         commission = sum(fill.commissionReport.commission for fill in trade.fills)
-        assert commission == 1.70  # 0.85 per contract
+        assert abs(commission - 1.70) < 1e-9  # 0.85 per contract
         [position] = [p for p in ib.positions() if p.contract.conId == front.conId]
         assert position.position == 2
         assert abs(position.avgCost - (fill_price * 50 + commission / 2)) < 1e-6
