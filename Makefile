@@ -40,14 +40,18 @@ TS_CLIENT_BUILD := clients/typescript/dist/index.js
 .PHONY: setup
 setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD) system-tools
 
-# Debian packages the tests use: promtool (Prometheus) for the alert rules and Chromium for
-# the browser tests. Installed once; the prometheus package would also start a service where
-# systemd runs, which is stopped.
+# Debian packages the tests use: promtool and prometheus (Prometheus) for the rules and the
+# stock-query test, amtool (Alertmanager) for its configuration, and Chromium for the browser
+# tests. Installed once; the prometheus packages would also start services where systemd
+# runs, which are stopped.
 .PHONY: system-tools
 system-tools:
 	@command -v promtool >/dev/null || (apt-get update -qq && \
 		apt-get install -y --no-install-recommends prometheus >/dev/null && \
 		(systemctl disable --now prometheus 2>/dev/null || true))
+	@command -v amtool >/dev/null || (apt-get update -qq && \
+		apt-get install -y --no-install-recommends prometheus-alertmanager >/dev/null && \
+		(systemctl disable --now prometheus-alertmanager 2>/dev/null || true))
 	@command -v chromium >/dev/null || (apt-get update -qq && \
 		apt-get install -y --no-install-recommends chromium >/dev/null)
 

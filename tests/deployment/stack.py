@@ -21,6 +21,7 @@ DOCKERFILE = ROOT / "server" / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 MONITORING = ROOT / "monitoring"
 PROMETHEUS = MONITORING / "prometheus"
+ALERTMANAGER = MONITORING / "alertmanager"
 GRAFANA = MONITORING / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 
@@ -159,6 +160,16 @@ def env_example() -> dict[str, str]:
 
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = load_yaml(PROMETHEUS / "alerts.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def recording_rules() -> list[dict[str, Any]]:
+    groups = load_yaml(PROMETHEUS / "recording_rules.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"]]
 
 
 def envoy_stats_address() -> tuple[str, int]:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from ibkr_grpc.cli import SUBCOMMANDS
 from ibkr_grpc.settings import Settings
 from tests.deployment.stack import (
+    ALERTMANAGER,
     COMPOSE_SCHEMA,
     ROOT,
     bind_mounts,
@@ -304,3 +305,15 @@ def test_the_build_context_holds_what_the_dockerfile_copies_and_no_secrets() -> 
         assert source.rstrip("/") in let_in, f".dockerignore keeps out {source}"
         assert (ROOT / source).exists()
     assert "**/.env" in patterns
+
+
+def test_alertmanager_reads_the_repository_s_configuration() -> None:
+    alertmanager = services()["alertmanager"]
+    arguments = command_line(alertmanager["command"])
+    option = next(argument for argument in arguments if argument.startswith("--config.file="))
+    config_path = Path(option.partition("=")[2])
+    mounted = {target: source for source, target in bind_mounts(alertmanager)}
+    assert mounted[str(config_path.parent)] == ALERTMANAGER
+    assert (ALERTMANAGER / config_path.name).exists()
+    # Receivers outside the machine (Slack, PagerDuty, mail) need the network with a way out.
+    assert "edge" in alertmanager["networks"]

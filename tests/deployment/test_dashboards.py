@@ -1,6 +1,7 @@
-"""Grafana's dashboards and provisioning, and the PromQL of dashboards and alerts against
-what a real server (and a real Envoy) export: a panel or an alert on a metric nobody exports
-would stay empty, or silent, forever."""
+"""Grafana's dashboards and provisioning, and the PromQL of dashboards, alerts and recording
+rules against what a real server (and a real Envoy) export: a panel or an alert on a metric
+nobody exports would stay empty, or silent, forever. Series the recording rules make count as
+exported once the rules themselves query only exported series."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.deployment.stack import (
     PROMETHEUS,
     bind_mounts,
     load_yaml,
+    recording_rules,
     services,
 )
 
@@ -32,6 +34,8 @@ NODE_EXPORTER = frozenset(
         "node_memory_MemTotal_bytes",
     }
 )
+# What Prometheus records (monitoring/prometheus/recording_rules.yml).
+RECORDED = frozenset(rule["record"] for rule in recording_rules())
 # Envoy's names are allowed only on the Envoy dashboard, and checked against a live Envoy.
 ENVOY_DASHBOARD = "edge.json"
 HOST_DASHBOARD = "system-health.json"
@@ -112,7 +116,7 @@ async def test_server_dashboards_query_only_what_the_server_exports(
     for path in DASHBOARDS:
         if path.name == ENVOY_DASHBOARD:
             continue
-        allowed = server_metric_names | PROMETHEUS_OWN
+        allowed = server_metric_names | PROMETHEUS_OWN | RECORDED
         if path.name == HOST_DASHBOARD:
             allowed |= NODE_EXPORTER
         unknown |= {
@@ -123,8 +127,22 @@ async def test_server_dashboards_query_only_what_the_server_exports(
 
 
 async def test_alerts_query_only_what_is_exported(server_metric_names: set[str]) -> None:
-    allowed = server_metric_names | PROMETHEUS_OWN | NODE_EXPORTER
+    allowed = server_metric_names | PROMETHEUS_OWN | NODE_EXPORTER | RECORDED
     assert unknown_names(alert_expressions(), allowed) == {}
+
+
+async def test_recording_rules_query_only_what_the_server_exports(
+    server_metric_names: set[str],
+) -> None:
+    """Each rule reads the server's series, or what a rule before it recorded."""
+    unknown: dict[str, set[str]] = {}
+    recorded: set[str] = set()
+    for rule in recording_rules():
+        missing = metric_names(rule["expr"]) - server_metric_names - recorded
+        if missing:
+            unknown[rule["record"]] = missing
+        recorded.add(rule["record"])
+    assert unknown == {}
 
 
 async def test_envoy_dashboard_queries_only_what_envoy_exports(
