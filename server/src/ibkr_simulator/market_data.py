@@ -27,6 +27,11 @@ DELAYED_FROZEN = 4
 RT_VOLUME_GENERIC_TICK = "233"
 
 TICK_BY_TICK_KINDS = {"Last": 1, "AllLast": 2, "BidAsk": 3, "MidPoint": 4}
+# "Real time tick-by-tick data is currently not available for options" (Tick By Tick Data,
+# https://www.interactivebrokers.com/campus/ibkr-api-page/twsapi-doc/); the refusal is 10189
+# "Failed to request tick-by-tick data.<type> tick-by-tick requests are not supported for ..."
+# as gateways word it (logged in nautechsystems/nautilus_trader's IB client).
+TICK_BY_TICK_UNSUPPORTED_TYPES = frozenset({"OPT", "FOP"})
 
 # Generic ticks IB accepts in a reqMktData list ("Generic tick required" in
 # https://interactivebrokers.github.io/tws-api/tick_types.html); the simulator serves only 233.
@@ -66,6 +71,8 @@ class TickByTickLine:
     contract: ContractSpec
     kind: int
     last: tuple[float, ...] = ()
+    # BidAsk only: "omit updates that reflect only changes in size, and not price".
+    ignore_size: bool = False
 
 
 LineKey = tuple[int, int]
@@ -216,7 +223,13 @@ class MarketDataEngine:
             )
 
     def request_tick_by_tick(
-        self, recipient: Recipient, request_id: int, contract: ContractSpec, kind_name: str
+        self,
+        recipient: Recipient,
+        request_id: int,
+        contract: ContractSpec,
+        kind_name: str,
+        *,
+        ignore_size: bool = False,
     ) -> None:
         kind = TICK_BY_TICK_KINDS.get(kind_name)
         if kind is None:
@@ -226,6 +239,17 @@ class MarketDataEngine:
                     request_id,
                     codes.NOT_VALID_REQUEST,
                     f"Error validating request: invalid tick-by-tick type {kind_name!r}",
+                )
+            )
+            return
+        if contract.sec_type in TICK_BY_TICK_UNSUPPORTED_TYPES:
+            recipient.send(
+                outgoing.error(
+                    recipient.server_version,
+                    request_id,
+                    codes.TICK_BY_TICK_NOT_SUPPORTED,
+                    f"Failed to request tick-by-tick data.{kind_name} tick-by-tick requests "
+                    f"are not supported for {contract.symbol}.",
                 )
             )
             return
@@ -241,7 +265,7 @@ class MarketDataEngine:
                 )
             )
             return
-        line = TickByTickLine(recipient, request_id, contract, kind)
+        line = TickByTickLine(recipient, request_id, contract, kind, ignore_size=ignore_size)
         self._tick_by_tick[(recipient.connection_id, request_id)] = line
         self._send_tick_by_tick(line, self._prices.quote(contract.con_id), initial=True)
 
@@ -392,8 +416,9 @@ class MarketDataEngine:
                 )
         elif line.kind == 3:
             state = (quote.bid, quote.ask, quote.bid_size, quote.ask_size)
-            if state != line.last:
-                line.last = state
+            compared = state[:2] if line.ignore_size else state
+            if compared != line.last:
+                line.last = compared
                 message = market_messages.tick_by_tick_bid_ask(line.request_id, epoch, *state)
         else:
             midpoint = round(quote.midpoint, 8)

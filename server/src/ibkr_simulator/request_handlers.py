@@ -93,9 +93,13 @@ def request_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldRe
     request_id = reader.integer()
     query = ContractQuery.read(reader)
     kind = reader.text()
+    reader.pass_over(1)  # numberOfTicks: no past ticks are sent first
+    ignore_size = reader.flag()
     contract = _resolve(gateway, recipient, request_id, query)
     if contract is not None:
-        gateway.market_data.request_tick_by_tick(recipient, request_id, contract, kind)
+        gateway.market_data.request_tick_by_tick(
+            recipient, request_id, contract, kind, ignore_size=ignore_size
+        )
 
 
 def cancel_tick_by_tick(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
@@ -185,9 +189,12 @@ def request_real_time_bars(gateway: Gateway, recipient: Recipient, reader: Field
     query = ContractQuery.read(reader)
     reader.pass_over(1)  # bar size: IB only serves five seconds
     what_to_show = reader.text()
+    regular_only = reader.flag()
     contract = _resolve(gateway, recipient, request_id, query)
     if contract is not None:
-        gateway.real_time_bars.request(recipient, request_id, contract, what_to_show)
+        gateway.real_time_bars.request(
+            recipient, request_id, contract, what_to_show, regular_only=regular_only
+        )
 
 
 def cancel_real_time_bars(gateway: Gateway, recipient: Recipient, reader: FieldReader) -> None:
