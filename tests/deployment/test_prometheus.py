@@ -15,6 +15,7 @@ import pytest
 from ibkr.v1 import errors_pb2
 from tests.deployment.stack import (
     PROMETHEUS,
+    ROOT,
     alert_rules,
     environment,
     envoy_stats_address,
@@ -94,6 +95,14 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
     assert names - firing == set(), "alerts never shown firing"
     assert names - quiet == set(), "alerts never shown quiet"
     assert (firing | quiet) - names == set(), "tests of alerts that do not exist"
+
+
+def test_the_readme_lists_every_alert() -> None:
+    """alerts.yml points at the README's Alerts section for what to do: it must be there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Alerts\n", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"^\| `([A-Za-z]+)` \|", section, re.MULTILINE))
+    assert listed == {rule["alert"] for rule in alert_rules()}
 
 
 def test_alert_names_are_unique() -> None:
