@@ -30,6 +30,12 @@ def _database(arguments: Sequence[str]) -> int:
     return run(arguments)
 
 
+def _backup(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.backup import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
 def _demo(arguments: Sequence[str]) -> int:
     from ibkr_grpc.commands.demo import run  # noqa: PLC0415
 
@@ -59,6 +65,7 @@ SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
     "serve": ("serve the ibkr.v1 gRPC API in front of IB Gateway", _serve),
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
     "db": ("manage the database schema (upgrade, current)", _database),
+    "backup": ("back up the PostgreSQL database, prune old backups, restore one", _backup),
     "token": ("mint a bearer token (JWT) for local use", _token),
     "probe-gateway": (
         "health check: exit 0 when IB Gateway answers the API handshake",
