@@ -146,8 +146,9 @@ def _reason_in(body: bytes) -> tuple[int | None, str]:
 def _judge_http(status: int, body: bytes, *, streaming: bool) -> tuple[str, str]:
     code, reason = _reason_in(body)
     if status < 300:
-        if streaming and code is not None and reason:  # an error sent as a stream message
-            return _judge_catalogue(status, code, reason)
+        if streaming and code is not None and reason:
+            # An error after the stream's 200: the client could not tell it from the status line.
+            return "failed", f"HTTP {status} then a stream error {code} {reason}"
         return "answered", str(status)
     if status >= 500:
         return "failed", f"HTTP {status} {reason or body[:120]!r}"

@@ -250,6 +250,7 @@ class Application:
             recorder=PrometheusCallRecorder(self.metrics, self.telemetry),
             gatekeeper=self.access,
             reflection_guard=self._guard_reflection,
+            receive_timeout=settings.grpc_request_receive_timeout_seconds,
         )
         self.server = grpc.aio.server(
             interceptors=[self.interceptor],

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(default=None)
     redis_key_prefix: str = Field(default="ibkr-grpc:", min_length=1, max_length=64)
     grpc_listen: str = Field(default="127.0.0.1:50051")
+    # A unary request's message must arrive whole within this long after the call begins.
+    grpc_request_receive_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     metrics_listen: str = Field(default="127.0.0.1:9464", pattern=r"^.+:[0-9]{1,5}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -1,5 +1,5 @@
 """The server interceptor every call passes through: request id, logging, error mapping, and
-the checks (decoding, authentication) that run before a call sends anything."""
+the checks (receiving, decoding, authentication) that run before a call sends anything."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
 from ibkr_grpc.api.call_recorder import CallRecorder
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
 from ibkr_grpc.domain.errors import (
+    IncompleteRequestError,
     ServiceError,
     ServiceUnavailableError,
     UndecodableRequestError,
@@ -33,6 +34,8 @@ _log = structlog.get_logger("ibkr_grpc.api")
 Context = grpc.aio.ServicerContext[Any, Any]
 UnaryBehaviour = Callable[[Any, Context], Awaitable[Any]]
 StreamBehaviour = Callable[[Any, Context], AsyncIterator[Any]]
+RequestsUnaryBehaviour = Callable[[AsyncIterator[Any], Context], Awaitable[Any]]
+RequestsStreamBehaviour = Callable[[AsyncIterator[Any], Context], AsyncIterator[Any]]
 if TYPE_CHECKING:
     # grpc-stubs makes the handler generic; at run time grpc's class is not subscriptable.
     Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
@@ -46,6 +49,11 @@ Deserializer = Callable[[bytes], Any]
 Gatekeeper = Callable[[str, Any, Context], Awaitable[None]]
 # Authenticates a reflection call from a peer that is not on this machine.
 ReflectionGuard = Callable[[str, Context], object]
+
+# How long a unary request's one message may take to arrive once the call has begun. Requests
+# here are small (kilobytes); the bound is for a frame that announces more bytes than it
+# carries, which grpc-core would otherwise await until the client's deadline, if any.
+REQUEST_RECEIVE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +99,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         recorder: CallRecorder | None = None,
         gatekeeper: Gatekeeper | None = None,
         reflection_guard: ReflectionGuard | None = None,
+        receive_timeout: float = REQUEST_RECEIVE_TIMEOUT_SECONDS,
     ) -> None:
         audit = CallAudit(auditor, audited_methods, clock) if auditor and clock else None
         self._hooks = CallHooks(shutting_down, audit, recorder, gatekeeper, reflection_guard)
+        self._receive_timeout = receive_timeout
 
     def end_streams(self) -> None:
         """At shutdown (after setting `shutting_down`): end every open stream with UNAVAILABLE."""
@@ -122,19 +132,27 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = handler_call_details.method
-        if method.startswith("/grpc.health."):
-            return handler
         if method.startswith("/grpc.reflection."):
             return _guard_reflection(method, handler, self._hooks.reflection_guard)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, cast("UnaryBehaviour", handler.unary_unary), self._hooks),
+        unary = cast("UnaryBehaviour | None", handler.unary_unary)
+        streaming = cast("StreamBehaviour | None", handler.unary_stream)
+        if not method.startswith("/grpc.health."):
+            if unary is not None:
+                unary = _wrap_unary(method, unary, self._hooks)
+            if streaming is not None:
+                streaming = _wrap_stream(method, streaming, self._hooks)
+        # Served as request-streaming methods so that the one request is read here, with a
+        # timeout: for a unary method grpc reads it before any server code runs, and awaits an
+        # incomplete one for as long as the client keeps its connection.
+        if unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _received_unary(method, unary, self._receive_timeout),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, cast("StreamBehaviour", handler.unary_stream), self._hooks),
+        if streaming is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                _received_stream(method, streaming, self._receive_timeout),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -272,6 +290,43 @@ def _wrap_stream(method: str, behaviour: StreamBehaviour, hooks: CallHooks) -> S
         call.finish("OK", messages_sent=sent)
 
     return wrapped
+
+
+async def _one_request(
+    method: str, requests: AsyncIterator[Any], context: Context, seconds: float
+) -> Any:
+    """The call's one request message, or INVALID_ARGUMENT (before anything is sent) when none
+    arrives whole within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await anext(requests)
+    except StopAsyncIteration:
+        error = IncompleteRequestError("is missing: the call ended without one")
+    except TimeoutError:
+        error = IncompleteRequestError(f"did not arrive whole within {seconds:g} s")
+    _log.info("incomplete request", method=method, error=str(error))
+    return await abort_with(context, status_for_exception(error, request_id_from(None)))
+
+
+def _received_unary(
+    method: str, behaviour: UnaryBehaviour, timeout: float
+) -> RequestsUnaryBehaviour:
+    async def received(requests: AsyncIterator[Any], context: Context) -> Any:
+        return await behaviour(await _one_request(method, requests, context, timeout), context)
+
+    return received
+
+
+def _received_stream(
+    method: str, behaviour: StreamBehaviour, timeout: float
+) -> RequestsStreamBehaviour:
+    async def received(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        request = await _one_request(method, requests, context, timeout)
+        async with aclosing(behaviour(request, context)) as responses:  # type: ignore[type-var]
+            async for response in responses:
+                yield response
+
+    return received
 
 
 def _guard_reflection(method: str, handler: Handler, guard: ReflectionGuard | None) -> Handler:

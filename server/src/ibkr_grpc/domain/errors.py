@@ -88,6 +88,21 @@ class ValidationError(ServiceError):
         super().__init__(f"invalid request: {summary}", field_violations=tuple(violations))
 
 
+class IncompleteRequestError(ServiceError):
+    """A unary request's message did not arrive whole: none came before the client ended its
+    side, or it was still incomplete (a frame announcing more bytes than it carried) when the
+    receive timeout ran out."""
+
+    reason = "VALIDATION_ERROR"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+    def __init__(self, description: str) -> None:
+        super().__init__(
+            f"invalid request: the request message {description}",
+            field_violations=(FieldViolation("", description),),
+        )
+
+
 class UndecodableRequestError(ServiceError):
     """The request's bytes are not the protobuf message the method takes."""
 
