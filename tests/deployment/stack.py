@@ -65,7 +65,8 @@ def environment(service: Service) -> dict[str, str]:
 
 
 def uses_server_image(service: Service) -> bool:
-    return str(service.get("image", "")).startswith("ibkr-grpc:")
+    """Runs an image built from server/Dockerfile (the server's, or its backup stage's)."""
+    return str(service.get("image", "")).startswith(("ibkr-grpc:", "ibkr-grpc-backup:"))
 
 
 def command_line(value: str | list[str] | None) -> list[str]:

@@ -191,6 +191,20 @@ def test_server_image_services_run_real_subcommands() -> None:
             assert command[0] in SUBCOMMANDS, f"{name} runs unknown subcommand {command[0]}"
 
 
+def test_builds_name_a_stage_of_the_dockerfile() -> None:
+    stages = {
+        args.split()[-1]
+        for keyword, args in dockerfile_instructions()
+        if keyword == "FROM" and " AS " in args.upper()
+    }
+    last = [args for keyword, args in dockerfile_instructions() if keyword == "FROM"][-1]
+    assert last.split()[-1] == "server", "a build without --target makes the server's image"
+    for name, service in services().items():
+        build = service.get("build")
+        if isinstance(build, dict) and build.get("dockerfile") == "server/Dockerfile":
+            assert build.get("target") in stages, f"{name} builds no stage of server/Dockerfile"
+
+
 def test_dockerfile_healthcheck_probes_the_grpc_port() -> None:
     probe = dockerfile_healthcheck()
     target = probe[probe.index("--target") + 1]
