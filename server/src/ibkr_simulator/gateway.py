@@ -19,7 +19,7 @@ from ibkr_simulator.historical_service import HistoricalDataService
 from ibkr_simulator.market_data import MarketDataEngine
 from ibkr_simulator.market_depth import MarketDepthService
 from ibkr_simulator.order_engine import OrderEngine
-from ibkr_simulator.order_events import ExecutionRecord, OrderEvent, OrderFilled
+from ibkr_simulator.order_events import ComboFilled, ExecutionRecord, OrderEvent, OrderFilled
 from ibkr_simulator.order_model import SimulatedOrder
 from ibkr_simulator.order_routing import OrderEventRouter
 from ibkr_simulator.prices import PriceBook, Quote
@@ -227,3 +227,6 @@ class Gateway:
         self.order_router.route(event)
         if isinstance(event, OrderFilled):
             self.account_service.after_fill(event.order.account, event.order.contract.con_id)
+        elif isinstance(event, ComboFilled):
+            for leg in event.legs:
+                self.account_service.after_fill(event.order.account, leg.report.contract.con_id)

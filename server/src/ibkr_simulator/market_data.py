@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from ibkr_simulator import codes, market_messages, outgoing
 from ibkr_simulator.clock import Clock
+from ibkr_simulator.combo_pricing import combo_quote
+from ibkr_simulator.combos import Combo
 from ibkr_simulator.config import Limits
 from ibkr_simulator.contracts import ContractSpec
 from ibkr_simulator.market_messages import DELAYED_TICK_TYPES, OptionComputation, TickType
@@ -58,6 +60,8 @@ class MarketDataLine:
     rt_volume: bool
     delayed: bool
     sent: dict[int, float] = field(default_factory=dict)
+    # A combination's line: its quote is built from its legs' on every step (combo_pricing).
+    combo: Combo | None = None
     # Option lines: the computation last sent for each option computation tick type.
     computations: dict[int, OptionComputation] = field(default_factory=dict)
 
@@ -135,6 +139,7 @@ class MarketDataEngine:
         generic_ticks: str,
         snapshot: bool,
         data_type: int,
+        combo: Combo | None = None,
     ) -> None:
         key = (recipient.connection_id, request_id)
         version = recipient.server_version
@@ -178,6 +183,7 @@ class MarketDataEngine:
             contract,
             rt_volume=RT_VOLUME_GENERIC_TICK in generic_ticks.split(","),
             delayed=delayed,
+            combo=combo,
         )
         exchange = contract.exchange if contract.is_forex else "9c0001"
         recipient.send(
@@ -186,7 +192,7 @@ class MarketDataEngine:
         if data_type != LIVE or delayed:
             reported = DELAYED if delayed else LIVE
             recipient.send(market_messages.market_data_type(request_id, reported))
-        self._send_changes(line, self._prices.quote(contract.con_id), initial=True)
+        self._send_changes(line, self._line_quote(line, {}), initial=True)
         if snapshot:
             self._end_snapshot_later(recipient, request_id)
             return
@@ -293,6 +299,10 @@ class MarketDataEngine:
         if self.competing_session:
             return  # the other session has the data; held lines resume when it ends
         for line in list(self._lines.values()):
+            if line.combo is not None:
+                if any(quotes.get(leg.contract.con_id) for leg in line.combo.legs):
+                    self._send_changes(line, self._line_quote(line, quotes), initial=False)
+                continue
             quote = quotes.get(line.contract.con_id)
             if quote is not None:
                 self._send_changes(line, quote, initial=False)
@@ -300,6 +310,14 @@ class MarketDataEngine:
             quote = quotes.get(tick_line.contract.con_id)
             if quote is not None:
                 self._send_tick_by_tick(tick_line, quote, initial=False)
+
+    def _line_quote(self, line: MarketDataLine, quotes: dict[int, Quote]) -> Quote:
+        """The line's quote now: its instrument's, or its combination's from the legs'."""
+        if line.combo is None:
+            return quotes.get(line.contract.con_id) or self._prices.quote(line.contract.con_id)
+        return combo_quote(
+            line.combo, lambda con_id: quotes.get(con_id) or self._prices.quote(con_id)
+        )
 
     def _send_changes(self, line: MarketDataLine, quote: Quote, *, initial: bool) -> None:
         messages: list[Message] = []

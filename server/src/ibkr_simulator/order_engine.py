@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from ibkr_simulator import codes, oca
 from ibkr_simulator.account import AccountBook
 from ibkr_simulator.clock import Clock, format_ib_datetime
+from ibkr_simulator.combo_orders import ComboMatcher, validate_combo_terms
+from ibkr_simulator.combos import BAG, Combo, ComboError, resolve_combo
 from ibkr_simulator.config import FillPolicy
 from ibkr_simulator.contracts import ContractSpec, ContractUniverse
 from ibkr_simulator.executions import commission_of_execution, execution_report
@@ -78,6 +80,9 @@ class OrderEngine:
         # Orders placed before the last order-id reset: their ids may be reused for new orders.
         self._previous_session: set[int] = set()
         self._executions: list[ExecutionRecord] = []
+        self._combos = ComboMatcher(
+            prices, accounts, self._liquidity, lambda: self._fills, clock, self._executions
+        )
         self._next_perm_id = FIRST_PERM_ID
         self._highest_order_id: dict[int, int] = {}
         self._rejections: deque[str] = deque()
@@ -225,13 +230,18 @@ class OrderEngine:
                 order.status = status
                 self._sink(OrderStatusChanged(order, status_report(order)))
             if self._is_live(order):
-                self._evaluate(order, self._prices.quote(order.contract.con_id), first=True)
+                self._work(order, first=True)
 
     def on_quotes(self, quotes: dict[int, Quote]) -> None:
         """Match every working order against the new book of its instrument."""
         self._unblocked_executions = []
         try:
             for order in self.orders():
+                if order.combo is not None:
+                    moved = any(quotes.get(leg.contract.con_id) for leg in order.combo.legs)
+                    if moved and self._is_live(order):
+                        self._evaluate_combo(order, quotes, first=False)
+                    continue
                 quote = quotes.get(order.contract.con_id)
                 if quote is not None and self._is_live(order):
                     self._evaluate(order, quote, first=False)
@@ -245,6 +255,10 @@ class OrderEngine:
     def _preview(self, client_id: int, request: OrderRequest) -> None:
         """What-if: validate and estimate like a real order, but keep and execute nothing."""
         order = self._build(client_id, request, perm_id=0)
+        if order.combo is not None:
+            margin, commission = self._combos.estimate(order)
+            self._sink(OrderPreviewed(order, margin, commission))
+            return
         price = self._estimate_price(order)
         signed = order.total_quantity if order.is_buy else -order.total_quantity
         margin = self._accounts.margin_preview(order.account, order.contract, signed, price)
@@ -268,10 +282,13 @@ class OrderEngine:
 
     def _check_margin(self, order: SimulatedOrder) -> None:
         """IB refuses an order whose fill would leave initial margin above equity with loan."""
-        signed = order.total_quantity if order.is_buy else -order.total_quantity
-        margin = self._accounts.margin_preview(
-            order.account, order.contract, signed, self._estimate_price(order)
-        )
+        if order.combo is not None:
+            margin, _ = self._combos.estimate(order)
+        else:
+            signed = order.total_quantity if order.is_buy else -order.total_quantity
+            margin = self._accounts.margin_preview(
+                order.account, order.contract, signed, self._estimate_price(order)
+            )
         if margin.initial_after > margin.equity_with_loan_after:
             # IB received the order (it has a permId) and its risk checks made it Inactive.
             order.perm_id = self._allocate_perm_id()
@@ -284,9 +301,13 @@ class OrderEngine:
             )
 
     def _build(self, client_id: int, request: OrderRequest, perm_id: int) -> SimulatedOrder:
-        contract = self._resolve(request)
+        combo = self._resolve_combo(request)
+        contract = combo.contract if combo else self._resolve(request)
         account = self._account_for(request)
-        validate_terms(request, contract)
+        if combo is not None:
+            validate_combo_terms(request, combo)
+        else:
+            validate_terms(request, contract)
         parent = None
         oca_group, oca_type = request.oca_group, request.oca_type
         if request.parent_id:
@@ -318,10 +339,15 @@ class OrderEngine:
             placed_at=self._clock(),
             parent_perm_id=parent.perm_id if parent else 0,
             oca_basis=request.total_quantity,
+            combo=combo,
+            leg_prices=request.combo_legs.leg_prices if request.combo_legs else (),
         )
 
     def _modify(self, order: SimulatedOrder, request: OrderRequest) -> None:
-        validate_terms(request, order.contract)
+        if order.combo is not None:
+            validate_combo_terms(request, order.combo)
+        else:
+            validate_terms(request, order.contract)
         if request.total_quantity < order.filled:
             raise OrderRejectionError("The new quantity is below the quantity already filled")
         if request.total_quantity != order.total_quantity:
@@ -347,7 +373,7 @@ class OrderEngine:
             self._sink(notice)
         self._sink(OrderOpened(order, status_report(order)))
         if self._is_live(order):
-            self._evaluate(order, self._prices.quote(order.contract.con_id), first=False)
+            self._work(order, first=False)
 
     def _transmit(self, order: SimulatedOrder) -> None:
         """Release an order with its bracket: the parent first, then its held children."""
@@ -367,7 +393,7 @@ class OrderEngine:
             self._sink(OrderOpened(member, status_report(member)))
         for member in released:
             if self._is_live(member):
-                self._evaluate(member, self._prices.quote(member.contract.con_id), first=True)
+                self._work(member, first=True)
 
     def _initial_status(self, order: SimulatedOrder) -> str:
         if not self._schedule.may_work(order):
@@ -390,6 +416,34 @@ class OrderEngine:
     def _parent_filled(self, order: SimulatedOrder) -> bool:
         parent = self._orders.get((order.client_id, order.parent_id))
         return parent is not None and parent.status == OrderStatusName.FILLED
+
+    def _work(self, order: SimulatedOrder, *, first: bool) -> None:
+        """Match an order against the current book of its instrument (or of its legs)."""
+        if order.combo is not None:
+            self._evaluate_combo(order, {}, first=first)
+        else:
+            self._evaluate(order, self._prices.quote(order.contract.con_id), first=first)
+
+    def _evaluate_combo(
+        self, order: SimulatedOrder, quotes: dict[int, Quote], *, first: bool
+    ) -> None:
+        """All legs together, whole combinations only, within the net limit."""
+
+        def quote_of(con_id: int) -> Quote:
+            return quotes.get(con_id) or self._prices.quote(con_id)
+
+        immediate = order.time_in_force in {"IOC", "FOK"}
+        fill = self._combos.plan(order, quote_of)
+        if fill is None:
+            if immediate and first:
+                self._finish_cancel(order, confirm=True, reason="IOC/FOK order not marketable")
+            return
+        if order.time_in_force == "FOK" and fill.units < order.remaining - 1e-9:
+            self._finish_cancel(order, confirm=True, reason="FOK order cannot fill in full")
+            return
+        self._sink(self._combos.execute(order, fill, len(self._executions) + 1))
+        if immediate and not order.is_done:
+            self._finish_cancel(order, confirm=True, reason="IOC remainder")
 
     def _evaluate(self, order: SimulatedOrder, quote: Quote, *, first: bool) -> None:
         update_trail(order, quote)
@@ -529,9 +583,16 @@ class OrderEngine:
             if order.client_id == parent.client_id and order.parent_id == parent.order_id
         ]
 
+    def _resolve_combo(self, request: OrderRequest) -> Combo | None:
+        if request.contract.sec_type != BAG:
+            return None
+        legs = request.combo_legs.legs if request.combo_legs else ()
+        try:
+            return resolve_combo(self._universe, request.contract, legs)
+        except ComboError as error:
+            raise OrderRejectionError(str(error)) from error
+
     def _resolve(self, request: OrderRequest) -> ContractSpec:
-        if request.contract.sec_type == "BAG":
-            raise OrderRejectionError("Combination orders are not supported by the simulator")
         contract = self._universe.resolve_one(request.contract)
         if contract is None:
             raise OrderRejectionError("No security definition has been found for the request")

@@ -85,6 +85,18 @@ class OrderFilled:
 
 
 @dataclass(frozen=True)
+class ComboFilled:
+    """A combination filled some whole units: one execDetails per leg at the leg's price, then
+    the combination's own at the net price, the combo order's orderStatus, and a
+    commissionReport per execution."""
+
+    order: SimulatedOrder
+    status: StatusReport
+    legs: tuple[ExecutionRecord, ...]
+    combo: ExecutionRecord
+
+
+@dataclass(frozen=True)
 class OrderPreviewed:
     """The answer to a what-if order: one openOrder with whatIf set and the estimates."""
 
@@ -94,5 +106,11 @@ class OrderPreviewed:
 
 
 OrderEvent = (
-    OrderPreviewed | OrderOpened | OrderStatusChanged | OrderCancelled | OrderRejected | OrderFilled
+    OrderPreviewed
+    | OrderOpened
+    | OrderStatusChanged
+    | OrderCancelled
+    | OrderRejected
+    | OrderFilled
+    | ComboFilled
 )

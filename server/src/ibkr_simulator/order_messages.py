@@ -1,8 +1,8 @@
 """openOrder and completedOrder: the two long order messages, laid out as ib_async decodes them.
 
 Unused fields go out empty, which ib_async parses back to each field's default. The fields
-that steer the decoder (leg counts, deltaNeutralOrderType, hedgeType, algoStrategy, condition
-count) must stay empty or zero, or the decoder would read past them.
+that steer the decoder (deltaNeutralOrderType, hedgeType, algoStrategy, condition count) must
+stay empty or zero, or the decoder would read past them; leg counts are exact (combos.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ibkr_simulator.account import MarginPreview
 from ibkr_simulator.clock import format_ib_datetime
+from ibkr_simulator.combos import combo_order_fields
 from ibkr_simulator.order_model import SimulatedOrder
 from ibkr_simulator.outgoing import Message, OutgoingId, contract_terms, whole
 
@@ -136,10 +137,8 @@ def open_order(
         order.trailing_percent,
         "",  # basisPoints
         "",  # basisPointsType
-        "",  # comboLegsDescrip
-        0,  # combo legs
-        0,  # order combo legs
-        0,  # smart combo routing params
+        # comboLegsDescrip, the legs, the order's leg prices, smart combo routing params
+        *combo_order_fields(order.combo, order.leg_prices),
         "",  # scaleInitLevelSize
         "",  # scaleSubsLevelSize
         "",  # scalePriceIncrement: empty, so no scale block follows
@@ -221,10 +220,8 @@ def completed_order(version: int, order: SimulatedOrder) -> Message:
         0,  # referencePriceType
         order.trail_stop_price,
         order.trailing_percent,
-        "",  # comboLegsDescrip
-        0,  # combo legs
-        0,  # order combo legs
-        0,  # smart combo routing params
+        # comboLegsDescrip, the legs, the order's leg prices, smart combo routing params
+        *combo_order_fields(order.combo, order.leg_prices),
         "",  # scaleInitLevelSize
         "",  # scaleSubsLevelSize
         "",  # scalePriceIncrement

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ibkr_simulator.combos import BAG, Combo, OrderLegs, read_order_legs
 from ibkr_simulator.contracts import ContractQuery, ContractSpec
 from ibkr_simulator.wire import FieldReader
 
@@ -55,6 +56,8 @@ class OrderRequest:
     trailing_percent: float | None
     # A what-if request: answered with margin and commission estimates, never placed.
     what_if: bool = False
+    # A combination (BAG): its legs, per-leg prices and routing params.
+    combo_legs: OrderLegs | None = None
 
 
 def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
@@ -78,30 +81,25 @@ def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
     reader.pass_over(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_regular_hours = reader.flag()
     reader.pass_over(1)  # hidden
-    oca_type = 0
-    good_till_date = ""
-    trail_stop_price: float | None = None
-    trailing_percent: float | None = None
-    what_if = False
-    if contract.sec_type != "BAG":
-        # sharesAllocation, discretionaryAmt, goodAfterTime
-        reader.pass_over(3)
-        good_till_date = reader.text()
-        reader.pass_over(3)  # faGroup, faMethod, faPercentage
-        if version < 177:
-            reader.pass_over(1)  # faProfile
-        reader.pass_over(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
-        oca_type = reader.integer()
-        # rule80A .. volatilityType: 17 fields
-        reader.pass_over(17)
-        delta_neutral_order_type = reader.text()
-        reader.pass_over(1)  # deltaNeutralAuxPrice
-        if delta_neutral_order_type:
-            reader.pass_over(8)
-        reader.pass_over(2)  # continuousUpdate, referencePriceType
-        trail_stop_price = reader.optional_decimal()
-        trailing_percent = reader.optional_decimal()
-        what_if = _read_what_if(reader)
+    combo_legs = read_order_legs(reader) if contract.sec_type == BAG else None
+    # sharesAllocation, discretionaryAmt, goodAfterTime
+    reader.pass_over(3)
+    good_till_date = reader.text()
+    reader.pass_over(3)  # faGroup, faMethod, faPercentage
+    if version < 177:
+        reader.pass_over(1)  # faProfile
+    reader.pass_over(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
+    oca_type = reader.integer()
+    # rule80A .. volatilityType: 17 fields
+    reader.pass_over(17)
+    delta_neutral_order_type = reader.text()
+    reader.pass_over(1)  # deltaNeutralAuxPrice
+    if delta_neutral_order_type:
+        reader.pass_over(8)
+    reader.pass_over(2)  # continuousUpdate, referencePriceType
+    trail_stop_price = reader.optional_decimal()
+    trailing_percent = reader.optional_decimal()
+    what_if = _read_what_if(reader)
     return OrderRequest(
         order_id=order_id,
         contract=contract,
@@ -122,6 +120,7 @@ def read_place_order(reader: FieldReader, version: int) -> OrderRequest:
         trail_stop_price=trail_stop_price,
         trailing_percent=trailing_percent,
         what_if=what_if,
+        combo_legs=combo_legs,
     )
 
 
@@ -186,6 +185,9 @@ class SimulatedOrder:
     oca_basis: float = 0.0
     # Commission charged over the executions so far: IB's minimum is per order, not per fill.
     commission_charged: float = 0.0
+    # A combination order: its legs (the contract is the BAG) and the per-leg prices it sent.
+    combo: Combo | None = None
+    leg_prices: tuple[float | None, ...] = ()
 
     @property
     def is_buy(self) -> bool:

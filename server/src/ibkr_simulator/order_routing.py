@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ibkr_simulator import codes, order_messages, outgoing
 from ibkr_simulator.order_events import (
+    ComboFilled,
     OrderCancelled,
     OrderEvent,
     OrderFilled,
@@ -29,7 +30,7 @@ from ibkr_simulator.recipient import Recipient
 
 FindClient = Callable[[int], Recipient | None]
 # Events about an order the gateway holds: what a master client hears of other clients' orders.
-HeldOrderEvent = OrderOpened | OrderStatusChanged | OrderCancelled | OrderFilled
+HeldOrderEvent = OrderOpened | OrderStatusChanged | OrderCancelled | OrderFilled | ComboFilled
 
 
 class OrderEventRouter:
@@ -120,4 +121,15 @@ def _event_messages(version: int, event: HeldOrderEvent) -> list[Message]:
                 record.report.execution_id, record.commission, record.currency, record.realized_pnl
             ),
         ]
+    if isinstance(event, ComboFilled):
+        records = (*event.legs, event.combo)
+        messages = [outgoing.execution_details(version, -1, record.report) for record in records]
+        messages.append(outgoing.order_status(event.status))
+        messages += [
+            outgoing.commission_report(
+                record.report.execution_id, record.commission, record.currency, record.realized_pnl
+            )
+            for record in records
+        ]
+        return messages
     return [outgoing.order_status(event.status)]

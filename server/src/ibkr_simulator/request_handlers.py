@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ibkr_simulator import codes, market_messages, order_messages, outgoing
 from ibkr_simulator.clock import format_ib_datetime
+from ibkr_simulator.combos import BAG, ComboError, read_market_data_legs, resolve_combo
 from ibkr_simulator.contracts import ContractQuery, ContractSpec
 from ibkr_simulator.gateway import Gateway
 from ibkr_simulator.historical_service import HistoricalQuery
@@ -57,15 +58,20 @@ def request_market_data(gateway: Gateway, recipient: Recipient, reader: FieldRea
     reader.pass_over(2)
     request_id = reader.integer()
     query = ContractQuery.read(reader)
-    if query.sec_type == "BAG":
-        _send_error(recipient, request_id, codes.NOT_VALID_REQUEST, "Combos are not supported")
-        return
+    legs = read_market_data_legs(reader) if query.sec_type == BAG else ()
     if reader.flag():
         reader.pass_over(3)  # delta-neutral contract
     generic_ticks = reader.text()
     snapshot = reader.flag()
     regulatory_snapshot = reader.flag()
-    contract = _resolve(gateway, recipient, request_id, query)
+    combo = None
+    if query.sec_type == BAG:
+        try:
+            combo = resolve_combo(gateway.universe, query, legs)
+        except ComboError as error:
+            _send_error(recipient, request_id, codes.NO_SECURITY_DEFINITION, str(error))
+            return
+    contract = combo.contract if combo else _resolve(gateway, recipient, request_id, query)
     if contract is None:
         return
     gateway.market_data.request(
@@ -75,6 +81,7 @@ def request_market_data(gateway: Gateway, recipient: Recipient, reader: FieldRea
         generic_ticks=generic_ticks,
         snapshot=snapshot or regulatory_snapshot,
         data_type=gateway.market_data_types.get(recipient.connection_id, LIVE),
+        combo=combo,
     )
 
 
