@@ -1,15 +1,38 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, StatusSchema } from "@ibkr-grpc/client";
 import { describe, expect, it } from "vitest";
 import { describeError, errorTitle } from "./apiError";
-import { BadRequestSchema, ErrorInfoSchema } from "./errorDetails";
 
 // grpc-status-details-bin as the server sends it, serialized in Python by the real googleapis
 // messages (google.rpc.Status with ErrorInfo, BadRequest, RetryInfo, PreconditionFailure and
-// QuotaFailure): proves our schemas match google/rpc/error_details.proto on the wire.
+// QuotaFailure): proves the generated schemas read what the server writes.
 const STATUS_DETAILS =
   "CAMSKWludmFsaWQgcmVxdWVzdDogbGltaXRfcHJpY2U6IGlzIHJlcXVpcmVkGmMKKHR5cGUuZ29vZ2xlYXBpcy5jb20vZ29vZ2xlLnJwYy5FcnJvckluZm8SNwoXT1JERVJfVkFMSURBVElPTl9GQUlMRUQSB2lia3IudjEaEwoKb3JkZXJfdHlwZRIFTElNSVQaSQopdHlwZS5nb29nbGVhcGlzLmNvbS9nb29nbGUucnBjLkJhZFJlcXVlc3QSHAoaCgtsaW1pdF9wcmljZRILaXMgcmVxdWlyZWQaNgoodHlwZS5nb29nbGVhcGlzLmNvbS9nb29nbGUucnBjLlJldHJ5SW5mbxIKCggIAhCAyrXuARpYCjJ0eXBlLmdvb2dsZWFwaXMuY29tL2dvb2dsZS5ycGMuUHJlY29uZGl0aW9uRmFpbHVyZRIiCiAKBFJJU0sSDGJ1eWluZ19wb3dlchoKbm90IGVub3VnaBpUCit0eXBlLmdvb2dsZWFwaXMuY29tL2dvb2dsZS5ycGMuUXVvdGFGYWlsdXJlEiUKIwoLYWNjb3VudDpEVTESFDEwIG9yZGVycyBwZXIgc2Vjb25k";
+
+describe("the generated google.rpc schemas", () => {
+  it("read the server's google.rpc.Status and unpack its details", () => {
+    const status = fromBinary(StatusSchema, base64Decode(STATUS_DETAILS));
+    expect(status.code).toBe(Code.InvalidArgument);
+    expect(status.details.map((detail) => detail.typeUrl.replace("type.googleapis.com/", ""))).toEqual([
+      "google.rpc.ErrorInfo",
+      "google.rpc.BadRequest",
+      "google.rpc.RetryInfo",
+      "google.rpc.PreconditionFailure",
+      "google.rpc.QuotaFailure",
+    ]);
+    const [errorInfo, badRequest, retryInfo] = status.details;
+    expect(errorInfo !== undefined && anyIs(errorInfo, ErrorInfoSchema)).toBe(true);
+    expect(errorInfo === undefined ? undefined : anyUnpack(errorInfo, ErrorInfoSchema)?.domain).toBe("ibkr.v1");
+    expect(badRequest === undefined ? undefined : anyUnpack(badRequest, BadRequestSchema)?.fieldViolations[0]?.field).toBe(
+      "limit_price",
+    );
+    expect(retryInfo === undefined ? undefined : anyUnpack(retryInfo, RetryInfoSchema)?.retryDelay?.nanos).toBe(500_000_000);
+  });
+});
 
 describe("describeError", () => {
   it("decodes the catalogue details of a gRPC trailer", () => {

@@ -1,5 +1,6 @@
 // One place that turns any failure of a call into what the UI shows: the gRPC code, the catalogue
 // reason from ErrorInfo (domain ibkr.v1), field violations from BadRequest and the other details.
+// The detail schemas are generated from google/rpc/error_details.proto into the client package.
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   BadRequestSchema,
@@ -7,7 +8,7 @@ import {
   PreconditionFailureSchema,
   QuotaFailureSchema,
   RetryInfoSchema,
-} from "./errorDetails";
+} from "@ibkr-grpc/client";
 
 export const ERROR_DOMAIN = "ibkr.v1";
 

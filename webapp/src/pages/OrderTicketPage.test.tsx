@@ -1,10 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ConnectionState, OptionRight, OrderStatus, OrderType, SecurityType, OrderTypeSchema, PlaceOrderResponseSchema, Side, TimeInForceSchema } from "@ibkr-grpc/client";
+import { BadRequestSchema, ConnectionState, ErrorInfoSchema, OptionRight, OrderStatus, OrderType, SecurityType, OrderTypeSchema, PlaceOrderResponseSchema, Side, TimeInForceSchema } from "@ibkr-grpc/client";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { BadRequestSchema, ErrorInfoSchema } from "../api/errorDetails";
 import { enumName, specifiedValues } from "../lib/enums";
 import { FakeBackend, order } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";

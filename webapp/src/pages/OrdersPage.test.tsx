@@ -1,11 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { FillSchema, OrderEventType, OrderOrigin, OrderStatus, OrderType, Side } from "@ibkr-grpc/client";
+import { ErrorInfoSchema, FillSchema, OrderEventType, OrderOrigin, OrderStatus, OrderType, Side } from "@ibkr-grpc/client";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../api/errorDetails";
 import { FakeBackend, order, orderEvent, stock } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";
 
