@@ -23,7 +23,7 @@ MAXIMUM_LINE_BYTES = 4096
 
 CONTROL_HELP = """\
 Control commands (one per line; answers start with "ok" or "error"):
-  status                          listening state, client ids, open orders, market-data lines
+  status                          listening state, client ids, open orders, lines, subscriptions
   quote SYMBOL                    current bid, ask and last
   set-price SYMBOL PRICE          move the midpoint and last trade to PRICE (orders match at once)
   jump-price SYMBOL PERCENT       gap the price by PERCENT (e.g. -5)
@@ -82,7 +82,11 @@ async def _status(simulator: Simulator, _: list[str]) -> str:
         f"connected_to_ib={int(status.connected_to_ib)} "
         f"competing_session={int(status.competing_session)} "
         f"held_order_reports={status.held_order_reports} open_orders={status.open_orders} "
-        f"market_data_lines={status.market_data_lines} pnl_subscriptions={status.pnl_subscriptions}"
+        f"market_data_lines={status.market_data_lines} pnl_subscriptions={status.pnl_subscriptions} "
+        f"market_depth={status.market_depth_subscriptions} "
+        f"tick_by_tick={status.tick_by_tick_subscriptions} "
+        f"real_time_bars={status.real_time_bar_subscriptions} "
+        f"live_bars={status.live_bar_subscriptions}"
     )
 
 

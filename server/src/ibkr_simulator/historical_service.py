@@ -155,6 +155,11 @@ class HistoricalDataService:
                 self._next_update(now),
             )
 
+    @property
+    def live_count(self) -> int:
+        """keepUpToDate subscriptions held, across connections."""
+        return len(self._streams)
+
     def cancel(self, recipient: Recipient, request_id: int) -> None:
         self._streams.pop((recipient.connection_id, request_id), None)
 

@@ -111,6 +111,11 @@ class MarketDataEngine:
         self.competing_session = False
 
     @property
+    def tick_by_tick_count(self) -> int:
+        """Tick-by-tick subscriptions held, across connections."""
+        return len(self._tick_by_tick)
+
+    @property
     def line_count(self) -> int:
         return len(self._lines)
 

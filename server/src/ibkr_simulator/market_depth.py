@@ -110,6 +110,11 @@ class MarketDepthService:
         self._subscriptions: dict[SubscriptionKey, DepthSubscription] = {}
 
     @property
+    def subscription_count(self) -> int:
+        """Depth requests held, across connections (several may share a contract)."""
+        return len(self._subscriptions)
+
+    @property
     def contracts(self) -> set[int]:
         """The conIds that hold depth now (IB counts distinct contracts against its limit)."""
         return {subscription.contract.con_id for subscription in self._subscriptions.values()}

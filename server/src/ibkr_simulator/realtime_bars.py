@@ -71,6 +71,10 @@ class RealTimeBarService:
         stream = RealTimeBarStream(recipient, request_id, contract, source, regular_only)
         self._streams[(recipient.connection_id, request_id)] = stream
 
+    @property
+    def subscription_count(self) -> int:
+        return len(self._streams)
+
     def cancel(self, recipient: Recipient, request_id: int) -> None:
         self._streams.pop((recipient.connection_id, request_id), None)
 

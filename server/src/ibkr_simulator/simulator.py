@@ -44,6 +44,10 @@ class SimulatorStatus:
     open_orders: int
     market_data_lines: int
     pnl_subscriptions: int
+    market_depth_subscriptions: int = 0
+    tick_by_tick_subscriptions: int = 0
+    real_time_bar_subscriptions: int = 0
+    live_bar_subscriptions: int = 0
 
 
 class Simulator:
@@ -338,6 +342,10 @@ class Simulator:
             open_orders=len(self.gateway.orders.open_orders(None)),
             market_data_lines=self.gateway.market_data.line_count,
             pnl_subscriptions=self.gateway.account_service.pnl_subscriptions,
+            market_depth_subscriptions=self.gateway.market_depth.subscription_count,
+            tick_by_tick_subscriptions=self.gateway.market_data.tick_by_tick_count,
+            real_time_bar_subscriptions=self.gateway.real_time_bars.subscription_count,
+            live_bar_subscriptions=self.gateway.historical.live_count,
         )
 
     def _response_delay_seconds(self, fields: list[str]) -> float:
