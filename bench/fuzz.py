@@ -1,23 +1,27 @@
 """The long fuzz run (issue #14): every RPC over gRPC and HTTP/JSON through Envoy, in front of
-a real server, the simulated gateway and SQLite, with the server's memory before and after.
+a real server (`ibkr-grpc serve`, its own process), the simulated gateway and SQLite, with the
+server's resident memory before, during and after.
 
-    .venv/bin/python bench/fuzz.py [--cases 7000] [--seed 14] [--trace-memory]
+    .venv/bin/python bench/fuzz.py [--cases 7000] [--seed 14] [--keep-log PATH]
 
-The same cases as tests/fuzz (tests/fuzz/runner.py), many more of them. The server runs in
-this process, so the resident set measured is the server's plus the fuzzing client's; with
---trace-memory the largest Python allocations that grew are listed too. Prints a table and
-exits 1 if any answer was a failure (INTERNAL, UNKNOWN, a 5xx, no catalogue reason, a hang).
+The same cases as tests/fuzz (tests/fuzz/runner.py), many more of them. The server runs as its
+container runs it: its own process with glibc's MALLOC_ARENA_MAX=2 (server/Dockerfile), so the
+resident set measured is the server's alone (/proc/PID/status), not the fuzzing client's. A
+warm-up of 1,000 cases fills what is meant to stay (statement caches, connection pools, the
+gateway's contract cache) before the baseline is read; "settled" is read 5 s after the burst.
+Prints a table and exits 1 if any answer was a failure (INTERNAL, UNKNOWN, a 5xx, no catalogue
+reason, an error after an HTTP 200, a hang).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import os
+import shutil
 import sys
 import tempfile
 import time
-import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,30 +29,40 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.edge.envoy_process import edge_config, running_envoy
-from tests.fuzz.messages import all_methods
+from tests.fuzz.messages import Method, all_methods
 from tests.fuzz.runner import Tally, Target, run_cases
-from tests.server.conftest import mint, running_server, simulator_config
-from tests.support.databases import migrated_database
+from tests.server.conftest import mint, simulator_config
+from tests.support.fault_stack import JWT_SECRET, ServerProcess, free_port, upgrade_database
 
 from ibkr_grpc.domain.identity import Role
 from ibkr_simulator import Simulator
 
-WARM_UP_CASES = 300
+WARM_UP_CASES = 1000
 BATCH = 500
+SETTLE_SECONDS = 5
 
 
-def resident_megabytes() -> float:
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+def resident_megabytes(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-async def settled_megabytes() -> float:
-    gc.collect()
-    await asyncio.sleep(2)  # streams cancelled at the end finish their clean-up
-    gc.collect()
-    return resident_megabytes()
+def server_environment(
+    simulator: Simulator, folder: Path, database_url: str | None
+) -> dict[str, str]:
+    return os.environ | {
+        "MALLOC_ARENA_MAX": "2",
+        "IB_HOST": simulator.host,
+        "IB_PORT": str(simulator.port),
+        "IB_CLIENT_ID": "11",  # the client id the simulator reports every order to
+        "GRPC_LISTEN": f"127.0.0.1:{free_port()}",
+        "METRICS_LISTEN": "127.0.0.1:0",
+        "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{folder / 'fuzz.sqlite3'}",
+        "JWT_SECRET": JWT_SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def report(tally: Tally, elapsed: float, memory: list[tuple[str, float]]) -> None:
@@ -62,69 +76,87 @@ def report(tally: Tally, elapsed: float, memory: list[tuple[str, float]]) -> Non
     out("\nmost frequent answers:\n")
     for detail, count in tally.count("detail").most_common(15):
         out(f"{count:>7}  {detail}\n")
-    out("\nresident memory (MB):\n")
+    out("\nthe server's resident memory (MB):\n")
     for label, megabytes in memory:
         out(f"  {label:<34}{megabytes:>8.1f}\n")
     for outcome in tally.failures[:30]:
         out(f"FAILED case {outcome.case} {outcome.transport} {outcome.method}: {outcome.detail}\n")
 
 
-async def main(cases: int, seed: int, *, trace_memory: bool) -> int:
+async def main(cases: int, seed: int, keep_log: Path | None, database_url: str | None) -> int:
     methods = all_methods()
     with tempfile.TemporaryDirectory(prefix="fuzz-") as folder_name:
         folder = Path(folder_name)
         static_dir = folder / "dist"
         static_dir.mkdir()
         (static_dir / "index.html").write_text("<!doctype html>\n", encoding="utf-8")
-        async with (
-            Simulator(simulator_config()) as simulator,
-            migrated_database("sqlite", folder) as database,
-            running_server(simulator, database) as server,
-            running_envoy(
-                edge_config(
-                    server.application.port, folder, static_dir=static_dir, allowed_origins=()
-                ),
-                folder,
-            ) as envoy,
-        ):
-            admin = mint(Role.ADMIN, "fuzz-admin", lifetime=timedelta(days=1))
-            target = Target(
-                grpc_address=f"127.0.0.1:{server.application.port}",
-                http_base=envoy.base_url,
-                tokens=(admin,) * 6 + (None, admin[:-4] + "AAAA"),
-            )
-            # The warm-up fills what is meant to stay (caches, pools, the simulator's books).
-            await run_cases(methods, target, seed=seed + 1, cases=WARM_UP_CASES)
-            memory = [("after a warm-up", await settled_megabytes())]
-            if trace_memory:
-                tracemalloc.start(25)
-            before = tracemalloc.take_snapshot() if trace_memory else None
-            tally = Tally()
-            started = time.monotonic()
-            for first in range(0, cases, BATCH):
-                batch = await run_cases(
-                    methods, target, seed=seed, cases=min(BATCH, cases - first), first_case=first
-                )
-                tally.outcomes.extend(batch.outcomes)
-                memory.append((f"after {first + len(batch.outcomes)} cases", resident_megabytes()))
-            elapsed = time.monotonic() - started
-            memory.append(("settled (gc, 2 s later)", await settled_megabytes()))
-            if before is not None:
-                growth = tracemalloc.take_snapshot().compare_to(before, "traceback")
-                for stat in growth[:8]:
-                    sys.stdout.write(
-                        f"{stat}\n  " + "\n  ".join(stat.traceback.format()[-6:]) + "\n"
+        log = folder / "server.log"
+        try:
+            async with Simulator(simulator_config()) as simulator:
+                environment = server_environment(simulator, folder, database_url)
+                await upgrade_database(environment, log)
+                server = ServerProcess(environment, log)
+                await server.start()
+                try:
+                    assert server.process is not None
+                    tally, elapsed, memory = await fuzz(
+                        methods, server, folder, static_dir, cases, seed, server.process.pid
                     )
+                finally:
+                    await server.stop()
+        finally:
+            if keep_log is not None and log.exists():
+                shutil.copyfile(log, keep_log)
     report(tally, elapsed, memory)
     return 1 if tally.failures else 0
+
+
+async def fuzz(
+    methods: tuple[Method, ...],
+    server: ServerProcess,
+    folder: Path,
+    static_dir: Path,
+    cases: int,
+    seed: int,
+    pid: int,
+) -> tuple[Tally, float, list[tuple[str, float]]]:
+    config = edge_config(server.port, folder, static_dir=static_dir, allowed_origins=())
+    async with running_envoy(config, folder) as envoy:
+        admin = mint(Role.ADMIN, "fuzz-admin", lifetime=timedelta(days=1), secret=JWT_SECRET)
+        target = Target(
+            grpc_address=f"127.0.0.1:{server.port}",
+            http_base=envoy.base_url,
+            tokens=(admin,) * 6 + (None, admin[:-4] + "AAAA"),
+        )
+        memory = [("at start", resident_megabytes(pid))]
+        await run_cases(methods, target, seed=seed + 1, cases=WARM_UP_CASES)
+        await asyncio.sleep(SETTLE_SECONDS)
+        memory.append((f"after a {WARM_UP_CASES}-case warm-up", resident_megabytes(pid)))
+        tally = Tally()
+        started = time.monotonic()
+        for first in range(0, cases, BATCH):
+            batch = await run_cases(
+                methods, target, seed=seed, cases=min(BATCH, cases - first), first_case=first
+            )
+            tally.outcomes.extend(batch.outcomes)
+            memory.append((f"after {first + len(batch.outcomes)} cases", resident_megabytes(pid)))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(SETTLE_SECONDS)
+        memory.append((f"settled ({SETTLE_SECONDS} s later)", resident_megabytes(pid)))
+    return tally, elapsed, memory
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=7000)
     parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--trace-memory", action="store_true")
+    parser.add_argument("--keep-log", type=Path, default=None, help="copy the server's log here")
+    parser.add_argument(
+        "--database-url", default=None, help="an empty database (default: SQLite in a temp folder)"
+    )
     arguments = parser.parse_args()
     sys.exit(
-        asyncio.run(main(arguments.cases, arguments.seed, trace_memory=arguments.trace_memory))
+        asyncio.run(
+            main(arguments.cases, arguments.seed, arguments.keep_log, arguments.database_url)
+        )
     )
