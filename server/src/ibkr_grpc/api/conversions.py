@@ -130,6 +130,12 @@ def order_message(order: Order) -> order_service_pb2.Order:
         update_time=timestamp(order.update_time),
         origin=ORDER_ORIGINS[order.origin],
         broker_client_id=order.broker_client_id,
+        legs=[
+            order_service_pb2.OrderLeg(
+                contract=contract_message(leg.contract), side=SIDES[leg.side], ratio=leg.ratio
+            )
+            for leg in order.combo_legs
+        ],
     )
     quote = order.arrival_quote
     if quote is not None:

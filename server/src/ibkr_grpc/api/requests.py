@@ -19,6 +19,7 @@ from ibkr_grpc.api.conversions import (
     TIMES_IN_FORCE,
     reverse,
 )
+from ibkr_grpc.domain.combinations import MAXIMUM_LEGS, MINIMUM_LEGS, combination_contract
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.decimals import read_decimal
 from ibkr_grpc.domain.enums import (
@@ -30,7 +31,7 @@ from ibkr_grpc.domain.enums import (
     TimeInForce,
 )
 from ibkr_grpc.domain.errors import OrderValidationError, ViolationCollector
-from ibkr_grpc.domain.orders import BracketLegs, OrderIntent, OrderTerms
+from ibkr_grpc.domain.orders import BracketLegs, ComboLeg, OrderIntent, OrderTerms
 from ibkr_grpc.domain.queries import DEFAULT_PAGE_SIZE, MAXIMUM_PAGE_SIZE, FillFilter, OrderFilter
 from ibkr_grpc.services.order_changes import OrderChanges
 
@@ -171,8 +172,14 @@ def _check_presence(
 
 
 def read_terms(
-    violations: ViolationCollector, request: order_service_pb2.PlaceOrderRequest
+    violations: ViolationCollector,
+    request: order_service_pb2.PlaceOrderRequest,
+    *,
+    net_price: bool = False,
 ) -> OrderTerms | None:
+    """The order's terms; with `net_price` (a combination) the limit price may be zero or
+    negative (a credit)."""
+
     side_value = request.side
     quantity_text = request.quantity
     order_type_value = request.order_type
@@ -185,7 +192,7 @@ def read_terms(
     side = _enum(violations, "side", side_value, _SIDES)
     quantity = read_decimal(violations, "quantity", quantity_text, required=True, positive=True)
     order_type = _enum(violations, "order_type", order_type_value, _ORDER_TYPES)
-    limit_price = read_decimal(violations, "limit_price", limit_text, positive=True)
+    limit_price = read_decimal(violations, "limit_price", limit_text, positive=not net_price)
     stop_price = read_decimal(violations, "stop_price", stop_text, positive=True)
     trailing_amount = read_decimal(
         violations, "trailing_amount", trailing_amount_text, positive=True
@@ -289,6 +296,43 @@ def _check_bracket(violations: ViolationCollector, terms: OrderTerms, legs: Brac
         violations.add("stop_loss.limit_price", f"must be {side} the stop-loss stop price")
 
 
+def _read_combo_legs(
+    violations: ViolationCollector, request: order_service_pb2.PlaceOrderRequest
+) -> tuple[ComboLeg, ...]:
+    legs: list[ComboLeg] = []
+    if not MINIMUM_LEGS <= len(request.legs) <= MAXIMUM_LEGS:
+        violations.add("legs", f"a multi-leg order has {MINIMUM_LEGS} to {MAXIMUM_LEGS} legs")
+    for index, leg in enumerate(request.legs):
+        path = f"legs[{index}]"
+        contract = read_contract(
+            violations, f"{path}.contract", leg.contract, present=leg.HasField("contract")
+        )
+        if contract is not None and contract.con_id == 0:
+            violations.add(
+                f"{path}.contract.con_id", "is required for a leg (IB's legs are by conId)"
+            )
+        side = _enum(violations, f"{path}.side", leg.side, _SIDES)
+        if not 1 <= leg.ratio <= 1000:
+            violations.add(f"{path}.ratio", "must be 1 to 1000")
+        if contract is not None and side is not None:
+            legs.append(ComboLeg(contract, side, leg.ratio))
+    con_ids = [leg.contract.con_id for leg in legs]
+    if len(set(con_ids)) != len(con_ids):
+        violations.add("legs", "each leg must be a different contract")
+    return tuple(legs)
+
+
+def _check_combination(
+    violations: ViolationCollector, request: order_service_pb2.PlaceOrderRequest, terms: OrderTerms
+) -> None:
+    if terms.order_type not in {OrderType.MARKET, OrderType.LIMIT}:
+        violations.add("order_type", "a multi-leg order is a MARKET or LIMIT order")
+    if request.HasField("take_profit") or request.HasField("stop_loss"):
+        violations.add("legs", "a multi-leg order cannot have bracket legs")
+    if terms.quantity != terms.quantity.to_integral_value():
+        violations.add("quantity", "a multi-leg order trades whole combinations")
+
+
 def read_place_order(request: order_service_pb2.PlaceOrderRequest) -> OrderIntent:
     """A validated order intent; raises ValidationError (bad fields) or OrderValidationError
     (fields fine each, the combination not)."""
@@ -297,17 +341,26 @@ def read_place_order(request: order_service_pb2.PlaceOrderRequest) -> OrderInten
         violations.add("account", "must be an IB account id like DU1234567")
     if request.client_order_id and not _CLIENT_ORDER_ID.fullmatch(request.client_order_id):
         violations.add("client_order_id", "must be 1 to 64 of A-Z a-z 0-9 . _ : -")
-    contract = read_contract(
-        violations, "contract", request.contract, present=request.HasField("contract")
-    )
-    terms = read_terms(violations, request)
+    combo_legs: tuple[ComboLeg, ...] = ()
+    if request.legs:
+        if request.HasField("contract"):
+            violations.add("contract", "leave unset for a multi-leg order: its legs name it")
+        combo_legs = _read_combo_legs(violations, request)
+        contract = combination_contract(combo_legs) if combo_legs else None
+    else:
+        contract = read_contract(
+            violations, "contract", request.contract, present=request.HasField("contract")
+        )
+    terms = read_terms(violations, request, net_price=bool(request.legs))
     legs = _read_legs(violations, request)
     violations.raise_if_any()
     if contract is None or terms is None:  # unreachable: their absence is a violation
         raise OrderValidationError([])
     combination = ViolationCollector()
-    if legs.any:
+    if legs.any and not combo_legs:
         _check_bracket(combination, terms, legs)
+    if combo_legs:
+        _check_combination(combination, request, terms)
     combination.raise_if_any(OrderValidationError)
     return OrderIntent(
         account=request.account,
@@ -316,6 +369,7 @@ def read_place_order(request: order_service_pb2.PlaceOrderRequest) -> OrderInten
         legs=legs,
         client_order_id=request.client_order_id,
         validate_only=request.validate_only,
+        combo_legs=combo_legs,
     )
 
 

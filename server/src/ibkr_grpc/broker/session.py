@@ -251,6 +251,7 @@ class GatewaySession:
         executions = [
             translation.execution_report(by_order_id.get(fill.execution.orderId), fill)
             for fill in self._ib.fills()
+            if not translation.is_combination(fill.contract)
         ]
         return BrokerSnapshot(
             orders=statuses,
@@ -304,11 +305,13 @@ class GatewaySession:
             self._listener.open_order(report)
 
     def _on_execution(self, trade: Trade, fill: Fill) -> None:
-        if self._listener is not None:
+        # A combination's own execution (the BAG at the net price) repeats what its legs'
+        # executions and the order's status already say: the legs are the fills.
+        if self._listener is not None and not translation.is_combination(fill.contract):
             self._listener.execution(translation.execution_report(trade, fill))
 
-    def _on_commission(self, _trade: Trade, _fill: Fill, report: CommissionReport) -> None:
-        if self._listener is not None:
+    def _on_commission(self, _trade: Trade, fill: Fill, report: CommissionReport) -> None:
+        if self._listener is not None and not translation.is_combination(fill.contract):
             self._listener.commission(translation.commission_report(report))
 
     def _on_error(
@@ -405,7 +408,7 @@ class GatewaySession:
         )
         self._changing_locally = True
         try:
-            self._ib.placeOrder(translation.ib_contract(order.contract), ib_order)
+            self._ib.placeOrder(translation.order_contract(order), ib_order)
         finally:
             self._changing_locally = False
 
@@ -491,9 +494,7 @@ class GatewaySession:
         await self.limiter.acquire("what_if")
         try:
             async with asyncio.timeout(self._settings.request_timeout):
-                state = await self._ib.whatIfOrderAsync(
-                    translation.ib_contract(order.contract), ib_order
-                )
+                state = await self._ib.whatIfOrderAsync(translation.order_contract(order), ib_order)
         except (TimeoutError, RequestError) as error:
             return OrderPreview(
                 notional, order.contract.currency, warnings=(f"no what-if from IB: {error}",)

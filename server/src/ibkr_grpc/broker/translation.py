@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ib_async import Contract, Execution, Order, OrderStatus, Trade
+from ib_async import Bag, ComboLeg, Contract, Execution, Order, OrderStatus, Trade
 from ib_async.objects import CommissionReport, Fill
 from ib_async.util import UNSET_DOUBLE
 
@@ -85,6 +85,36 @@ def ib_contract(contract: ContractSpec) -> Contract:
         localSymbol=contract.local_symbol,
         tradingClass=contract.trading_class,
     )
+
+
+# IB's secType of a combination contract (https://interactivebrokers.github.io/tws-api/spread_contracts.html).
+COMBINATION_SECURITY_TYPE = "BAG"
+
+
+def order_contract(order: DomainOrder) -> Contract:
+    """The contract an order is placed on: its instrument, or for a combination a BAG whose
+    legs name each instrument by conId with its ratio and side (ib_async writes them into
+    placeOrder: client.py)."""
+    if not order.combo_legs:
+        return ib_contract(order.contract)
+    return Bag(  # type: ignore[no-untyped-call]  # ib_async's Contract subclasses are untyped
+        symbol=order.contract.symbol,
+        exchange=order.contract.exchange or "SMART",
+        currency=order.contract.currency,
+        comboLegs=[
+            ComboLeg(
+                conId=leg.contract.con_id,
+                ratio=leg.ratio,
+                action=ACTIONS[leg.side],
+                exchange=leg.contract.exchange or "SMART",
+            )
+            for leg in order.combo_legs
+        ],
+    )
+
+
+def is_combination(contract: Contract) -> bool:
+    return contract.secType == COMBINATION_SECURITY_TYPE
 
 
 def contract_spec(contract: Contract) -> ContractSpec:

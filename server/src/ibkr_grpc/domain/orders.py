@@ -64,6 +64,16 @@ class BracketLegs:
 
 
 @dataclass(frozen=True, slots=True)
+class ComboLeg:
+    """One leg of a combination order: its instrument, its side when the combination is
+    bought (a sold combination does every leg the other way), and how many per combination."""
+
+    contract: ContractSpec
+    side: Side
+    ratio: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class OrderIntent:
     """A validated PlaceOrder request, before it becomes one or more orders."""
 
@@ -73,6 +83,9 @@ class OrderIntent:
     legs: BracketLegs
     client_order_id: str
     validate_only: bool = False
+    # A combination (multi-leg) order: its legs; `contract` is then unused until the server
+    # names the combination after them.
+    combo_legs: tuple[ComboLeg, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,12 @@ class Order:
     origin: OrderOrigin = OrderOrigin.THIS_SERVER
     # The API client id that placed the order at IB (0 for manual orders).
     broker_client_id: int = 0
+    # A combination order's legs; `contract` names the combination (combinations.py).
+    combo_legs: tuple[ComboLeg, ...] = ()
+
+    @property
+    def is_combination(self) -> bool:
+        return bool(self.combo_legs)
 
     @property
     def remaining_quantity(self) -> Decimal:

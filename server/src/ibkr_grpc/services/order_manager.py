@@ -30,13 +30,16 @@ from ibkr_grpc.domain.broker_reports import (
     BrokerOrderStatus,
     BrokerSnapshot,
 )
+from ibkr_grpc.domain.combinations import combination_contract
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import BracketRole, OrderEventType, OrderStatus
 from ibkr_grpc.domain.errors import (
     BrokerRejectedError,
     DuplicateClientOrderIdError,
+    FieldViolation,
     GatewayUnavailableError,
     OrderNotModifiableError,
+    OrderValidationError,
     PermissionDeniedError,
     ServiceUnavailableError,
 )
@@ -194,8 +197,13 @@ class OrderManager:
                 metadata={"account": account},
             )
         self._ensure_trading_allowed(account)
-        contract = await self._qualify(intent.contract)
-        quote = await self._arrival_quote(contract)
+        if intent.combo_legs:
+            intent, contract = await self._qualify_legs(intent)
+            # IB quotes a combination only on a line of its own: no arrival quote is taken.
+            quote = None
+        else:
+            contract = await self._qualify(intent.contract)
+            quote = await self._arrival_quote(contract)
         now = self._clock()
         orders = transitions.build_orders(
             intent,
@@ -477,6 +485,17 @@ class OrderManager:
         return await self._repository.get(order_id)
 
     # ---- the market ---------------------------------------------------------------------
+
+    async def _qualify_legs(self, intent: OrderIntent) -> tuple[OrderIntent, ContractSpec]:
+        """Each leg's contract as IB describes it (by its conId), and the combination named
+        after them."""
+        legs = tuple(
+            [replace(leg, contract=await self._qualify(leg.contract)) for leg in intent.combo_legs]
+        )
+        currencies = {leg.contract.currency for leg in legs}
+        if len(currencies) != 1:
+            raise OrderValidationError([FieldViolation("legs", "the legs trade in one currency")])
+        return replace(intent, combo_legs=legs), combination_contract(legs)
 
     async def _qualify(self, contract: ContractSpec) -> ContractSpec:
         if self._market is not None:

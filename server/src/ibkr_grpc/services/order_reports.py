@@ -131,7 +131,16 @@ class OrderReports:
                 fill = transitions.apply_commission(fill, pending)
             await self._repository.save_fill(fill)
             return
-        updated, fill = transitions.apply_execution(order, report, self._clock())
+        if order.is_combination:
+            # A leg's execution: its quantity and price are the leg's, not the combination's,
+            # whose filled quantity and net average price come with IB's orderStatus (and no
+            # arrival price of the leg was kept to measure it against).
+            fill = transitions.fill_of(report, order_id=order.order_id, reference=None)
+            updated = replace(
+                order, perm_id=report.perm_id or order.perm_id, update_time=self._clock()
+            )
+        else:
+            updated, fill = transitions.apply_execution(order, report, self._clock())
         pending = self._pending_commissions.pop(fill.execution_id, None)
         if pending is not None:
             fill = transitions.apply_commission(fill, pending)

@@ -49,6 +49,7 @@ def build_orders(
         bracket_role=BracketRole.PARENT if legs.any else BracketRole.NONE,
         arrival_quote=arrival_quote,
         placed_by=placed_by,
+        combo_legs=intent.combo_legs,
     )
     if not legs.any:
         return [parent]

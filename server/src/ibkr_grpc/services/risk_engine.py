@@ -18,6 +18,7 @@ from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError, Risk
 from ibkr_grpc.domain.orders import Order, OrderTerms
 from ibkr_grpc.domain.portfolio import Position, ProfitAndLoss
 from ibkr_grpc.domain.risk import RiskLimits
+from ibkr_grpc.services.combination_risk import check_combination
 from ibkr_grpc.services.exposure import (
     Pending,
     contract_key,
@@ -110,6 +111,10 @@ class RiskEngine:
         account = orders[0].account
         for order in orders:
             self._check_instrument(limits, order)
+            if order.is_combination:
+                positions = self._exposure.positions(account)
+                check_combination(limits, order, positions, _refuse)
+                continue
             self._check_size(limits, order, _own_price(order, reference_price))
             self._check_collar(limits, order, reference_price)
         working: list[Order] = []
@@ -225,6 +230,12 @@ class RiskEngine:
         and after the command. A rule refuses only a command that makes its side worse and
         leaves it past the limit, so orders that reduce a position are never blocked."""
         if limits.max_position_quantity is None and limits.max_gross_exposure is None:
+            return
+        # A combination's exposure is its legs', which these rules do not value yet; its loss
+        # and legs pass combination_risk instead.
+        orders = [order for order in orders if not order.is_combination]
+        working = [order for order in working if not order.is_combination]
+        if not orders:
             return
         positions = self._exposure.positions(orders[0].account)
         before = pending(working)

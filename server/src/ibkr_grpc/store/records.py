@@ -18,7 +18,7 @@ from ibkr_grpc.domain.enums import (
     Side,
     TimeInForce,
 )
-from ibkr_grpc.domain.orders import ArrivalQuote, Fill, Order, OrderTerms
+from ibkr_grpc.domain.orders import ArrivalQuote, ComboLeg, Fill, Order, OrderTerms
 from ibkr_grpc.store.tables import ContractColumns, FillRow, OrderRow
 
 
@@ -93,7 +93,31 @@ def order_columns(order: Order) -> dict[str, Any]:
         "placed_by": order.placed_by,
         "origin": order.origin.value,
         "broker_client_id": order.broker_client_id,
+        "combo_legs": combo_legs_text(order.combo_legs),
     }
+
+
+def combo_legs_text(legs: tuple[ComboLeg, ...]) -> str:
+    """A combination's legs as stored: each leg's contract columns, side and ratio."""
+    if not legs:
+        return ""
+    rows = [
+        contract_columns(leg.contract) | {"side": leg.side.value, "ratio": leg.ratio}
+        for leg in legs
+    ]
+    return json.dumps(rows, default=_json_default, sort_keys=True)
+
+
+def combo_legs_of(text: str | None) -> tuple[ComboLeg, ...]:
+    if not text:
+        return ()
+    legs: list[ComboLeg] = []
+    for columns in json.loads(text):
+        side = Side(columns.pop("side"))
+        ratio = int(columns.pop("ratio"))
+        contract = contract_of(FillRow(**_revive(columns)))
+        legs.append(ComboLeg(contract, side, ratio))
+    return tuple(legs)
 
 
 def order_of(row: OrderRow, child_order_ids: tuple[str, ...] = ()) -> Order:
@@ -135,6 +159,7 @@ def order_of(row: OrderRow, child_order_ids: tuple[str, ...] = ()) -> Order:
         # Snapshots written before origins existed are of this server's orders.
         origin=OrderOrigin(row.origin or OrderOrigin.THIS_SERVER.value),
         broker_client_id=row.broker_client_id or 0,
+        combo_legs=combo_legs_of(row.combo_legs),
     )
 
 

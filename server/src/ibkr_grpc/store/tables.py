@@ -81,6 +81,9 @@ class OrderRow(ContractColumns, Base):
         String(20), default="THIS_SERVER", server_default="THIS_SERVER"
     )
     broker_client_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A combination order's legs as JSON (records.py); "" for any other order. Legs never change
+    # after placement, and the event log's order snapshots carry them the same way.
+    combo_legs: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (
         Index(None, "create_time", "order_id"),

@@ -348,6 +348,47 @@ class StopLossLeg(_message.Message):
 Global___StopLossLeg: _TypeAlias = StopLossLeg  # noqa: Y015
 
 @_typing.final
+class OrderLeg(_message.Message):
+    """One leg of a multi-leg (combination) order: which instrument, which way, and how many of it
+    per combination. IB trades a combination as one order (a BAG contract whose legs name each
+    instrument by its conId, a ratio and a side) and fills its legs together.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRACT_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    RATIO_FIELD_NUMBER: _builtins.int
+    side: _common_pb2.Side.ValueType
+    """The leg's side when the combination is bought (the order's side BUY). Selling the
+    combination (side SELL) does every leg the other way.
+    """
+    ratio: _builtins.int
+    """How many of this instrument per combination, 1 or more: 1 and 2 make a 1x2 ratio spread.
+    The leg trades the order's quantity times its ratio.
+    """
+    @_builtins.property
+    def contract(self) -> _common_pb2.Contract:
+        """The leg's instrument. con_id alone is enough (IB's combination legs are by conId); the
+        server reads the rest from IB. In an Order, the contract as IB described it.
+        """
+
+    def __init__(
+        self,
+        *,
+        contract: _common_pb2.Contract | None = ...,
+        side: _common_pb2.Side.ValueType = ...,
+        ratio: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "ratio", b"ratio", "side", b"side"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderLeg: _TypeAlias = OrderLeg  # noqa: Y015
+
+@_typing.final
 class PlaceOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -366,6 +407,7 @@ class PlaceOrderRequest(_message.Message):
     STOP_LOSS_FIELD_NUMBER: _builtins.int
     VALIDATE_ONLY_FIELD_NUMBER: _builtins.int
     CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    LEGS_FIELD_NUMBER: _builtins.int
     account: _builtins.str
     """The IB account to trade in ("DU1234567"); required when the gateway manages more than one."""
     side: _common_pb2.Side.ValueType
@@ -375,7 +417,12 @@ class PlaceOrderRequest(_message.Message):
     order_type: Global___OrderType.ValueType
     """Required."""
     limit_price: _builtins.str
-    """Decimal string; required for LIMIT and STOP_LIMIT, forbidden otherwise."""
+    """Decimal string; required for LIMIT and STOP_LIMIT, forbidden otherwise. For a multi-leg
+    order, the net price of one combination: the legs' prices times their ratios, added for a
+    leg bought and subtracted for a leg sold, per unit (before the multiplier). Positive is a
+    debit (the combination costs money), negative a credit (it brings money in): an iron condor
+    bought for a credit of 1.20 has limit_price "-1.20" and fills at -1.20 or lower.
+    """
     stop_price: _builtins.str
     """Decimal string; required for STOP and STOP_LIMIT, optional initial stop for TRAILING_STOP,
     forbidden otherwise.
@@ -400,7 +447,9 @@ class PlaceOrderRequest(_message.Message):
     """
     @_builtins.property
     def contract(self) -> _common_pb2.Contract:
-        """The instrument, required."""
+        """The instrument, required for a single-instrument order. For a multi-leg order (legs set)
+        leave it unset: the server names the combination after its legs.
+        """
 
     @_builtins.property
     def take_profit(self) -> Global___TakeProfitLeg:
@@ -409,6 +458,17 @@ class PlaceOrderRequest(_message.Message):
     @_builtins.property
     def stop_loss(self) -> Global___StopLossLeg:
         """Optional stop-loss leg."""
+
+    @_builtins.property
+    def legs(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLeg]:
+        """A multi-leg (combination) order: 2 to 8 legs, each a different instrument in one currency.
+        order_type MARKET or LIMIT, no bracket legs; quantity counts combinations. IB fills the
+        legs together; each leg's execution is a Fill of this order with the leg's contract, and
+        each leg becomes its own position. Risk checks see the whole combination: its largest loss
+        at expiry (for options of one underlying and expiry) and each leg's quantity and notional
+        against the per-order limits, and refuse a short option leg that neither another leg nor a
+        held position covers.
+        """
 
     def __init__(
         self,
@@ -428,10 +488,11 @@ class PlaceOrderRequest(_message.Message):
         stop_loss: Global___StopLossLeg | None = ...,
         validate_only: _builtins.bool = ...,
         client_order_id: _builtins.str = ...,
+        legs: _abc.Iterable[Global___OrderLeg] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "stop_loss", b"stop_loss", "take_profit", b"take_profit"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "client_order_id", b"client_order_id", "contract", b"contract", "limit_price", b"limit_price", "order_type", b"order_type", "outside_regular_hours", b"outside_regular_hours", "quantity", b"quantity", "side", b"side", "stop_loss", b"stop_loss", "stop_price", b"stop_price", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "validate_only", b"validate_only"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "client_order_id", b"client_order_id", "contract", b"contract", "legs", b"legs", "limit_price", b"limit_price", "order_type", b"order_type", "outside_regular_hours", b"outside_regular_hours", "quantity", b"quantity", "side", b"side", "stop_loss", b"stop_loss", "stop_price", b"stop_price", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "validate_only", b"validate_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -588,6 +649,7 @@ class Order(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ORIGIN_FIELD_NUMBER: _builtins.int
     BROKER_CLIENT_ID_FIELD_NUMBER: _builtins.int
+    LEGS_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """The server's id for the order, stable for its whole life (also sent to IB as orderRef)."""
     client_order_id: _builtins.str
@@ -645,6 +707,14 @@ class Order(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def legs(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLeg]:
+        """For a multi-leg order: its legs, with each leg's contract as IB described it. contract then
+        names the combination as IB does (con_id 28812380, IB's id of a combination contract, with
+        the symbol of the legs' underlying); quantities, prices and fills of the order itself are
+        per combination, at the net price.
+        """
+
     def __init__(
         self,
         *,
@@ -679,10 +749,11 @@ class Order(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         origin: Global___OrderOrigin.ValueType = ...,
         broker_client_id: _builtins.int = ...,
+        legs: _abc.Iterable[Global___OrderLeg] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["arrival_quote", b"arrival_quote", "contract", b"contract", "create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "arrival_quote", b"arrival_quote", "average_fill_price", b"average_fill_price", "bracket_role", b"bracket_role", "broker_client_id", b"broker_client_id", "broker_order_id", b"broker_order_id", "child_order_ids", b"child_order_ids", "client_order_id", b"client_order_id", "commission", b"commission", "commission_currency", b"commission_currency", "contract", b"contract", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "limit_price", b"limit_price", "oca_group", b"oca_group", "order_id", b"order_id", "order_type", b"order_type", "origin", b"origin", "outside_regular_hours", b"outside_regular_hours", "parent_order_id", b"parent_order_id", "perm_id", b"perm_id", "quantity", b"quantity", "remaining_quantity", b"remaining_quantity", "side", b"side", "status", b"status", "status_reason", b"status_reason", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "arrival_quote", b"arrival_quote", "average_fill_price", b"average_fill_price", "bracket_role", b"bracket_role", "broker_client_id", b"broker_client_id", "broker_order_id", b"broker_order_id", "child_order_ids", b"child_order_ids", "client_order_id", b"client_order_id", "commission", b"commission", "commission_currency", b"commission_currency", "contract", b"contract", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "legs", b"legs", "limit_price", b"limit_price", "oca_group", b"oca_group", "order_id", b"order_id", "order_type", b"order_type", "origin", b"origin", "outside_regular_hours", b"outside_regular_hours", "parent_order_id", b"parent_order_id", "perm_id", b"perm_id", "quantity", b"quantity", "remaining_quantity", b"remaining_quantity", "side", b"side", "status", b"status", "status_reason", b"status_reason", "stop_price", b"stop_price", "time_in_force", b"time_in_force", "trailing_amount", b"trailing_amount", "trailing_percent", b"trailing_percent", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

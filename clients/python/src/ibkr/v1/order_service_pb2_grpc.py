@@ -88,7 +88,8 @@ class OrderServiceServicer:
     """
 
     def PlaceOrder(self, request, context):
-        """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
+        """Places an order, a bracket (entry plus take-profit and/or stop-loss legs), or a multi-leg
+        (combination) order such as a vertical spread or an iron condor, in one call.
         Idempotent on client_order_id: a retry with the same key and the same request returns the
         original order; the same key with a different request fails with ALREADY_EXISTS. When the
         original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying

@@ -38,7 +38,8 @@ class OrderServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> OrderServiceAsyncStub: ...
     PlaceOrder: _grpc.UnaryUnaryMultiCallable[_order_service_pb2.PlaceOrderRequest, _order_service_pb2.PlaceOrderResponse]
-    """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
+    """Places an order, a bracket (entry plus take-profit and/or stop-loss legs), or a multi-leg
+    (combination) order such as a vertical spread or an iron condor, in one call.
     Idempotent on client_order_id: a retry with the same key and the same request returns the
     original order; the same key with a different request fails with ALREADY_EXISTS. When the
     original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
@@ -85,7 +86,8 @@ class OrderServiceAsyncStub(OrderServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     PlaceOrder: _aio.UnaryUnaryMultiCallable[_order_service_pb2.PlaceOrderRequest, _order_service_pb2.PlaceOrderResponse]  # type: ignore[assignment]
-    """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
+    """Places an order, a bracket (entry plus take-profit and/or stop-loss legs), or a multi-leg
+    (combination) order such as a vertical spread or an iron condor, in one call.
     Idempotent on client_order_id: a retry with the same key and the same request returns the
     original order; the same key with a different request fails with ALREADY_EXISTS. When the
     original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
@@ -135,7 +137,8 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_service_pb2.PlaceOrderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_service_pb2.PlaceOrderResponse, _abc.Awaitable[_order_service_pb2.PlaceOrderResponse]]:
-        """Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
+        """Places an order, a bracket (entry plus take-profit and/or stop-loss legs), or a multi-leg
+        (combination) order such as a vertical spread or an iron condor, in one call.
         Idempotent on client_order_id: a retry with the same key and the same request returns the
         original order; the same key with a different request fails with ALREADY_EXISTS. When the
         original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ibkr/v1/order_service.proto.
  */
 export const file_ibkr_v1_order_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtpYmtyL3YxL29yZGVyX3NlcnZpY2UucHJvdG8SB2lia3IudjEiJAoNVGFrZVByb2ZpdExlZxITCgtsaW1pdF9wcmljZRgBIAEoCSI2CgtTdG9wTG9zc0xlZxISCgpzdG9wX3ByaWNlGAEgASgJEhMKC2xpbWl0X3ByaWNlGAIgASgJIs4DChFQbGFjZU9yZGVyUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEiMKCGNvbnRyYWN0GAIgASgLMhEuaWJrci52MS5Db250cmFjdBIbCgRzaWRlGAMgASgOMg0uaWJrci52MS5TaWRlEhAKCHF1YW50aXR5GAQgASgJEiYKCm9yZGVyX3R5cGUYBSABKA4yEi5pYmtyLnYxLk9yZGVyVHlwZRITCgtsaW1pdF9wcmljZRgGIAEoCRISCgpzdG9wX3ByaWNlGAcgASgJEhcKD3RyYWlsaW5nX2Ftb3VudBgIIAEoCRIYChB0cmFpbGluZ19wZXJjZW50GAkgASgJEisKDXRpbWVfaW5fZm9yY2UYCiABKA4yFC5pYmtyLnYxLlRpbWVJbkZvcmNlEh0KFW91dHNpZGVfcmVndWxhcl9ob3VycxgLIAEoCBIrCgt0YWtlX3Byb2ZpdBgMIAEoCzIWLmlia3IudjEuVGFrZVByb2ZpdExlZxInCglzdG9wX2xvc3MYDSABKAsyFC5pYmtyLnYxLlN0b3BMb3NzTGVnEhUKDXZhbGlkYXRlX29ubHkYDiABKAgSFwoPY2xpZW50X29yZGVyX2lkGA8gASgJIoMBChJQbGFjZU9yZGVyUmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5pYmtyLnYxLk9yZGVyEiYKDmJyYWNrZXRfb3JkZXJzGAIgAygLMg4uaWJrci52MS5PcmRlchImCgdwcmV2aWV3GAMgASgLMhUuaWJrci52MS5PcmRlclByZXZpZXci3gEKDE9yZGVyUHJldmlldxIQCghub3Rpb25hbBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIdChVpbml0aWFsX21hcmdpbl9jaGFuZ2UYAyABKAkSIQoZbWFpbnRlbmFuY2VfbWFyZ2luX2NoYW5nZRgEIAEoCRIeChZlcXVpdHlfd2l0aF9sb2FuX2FmdGVyGAUgASgJEhoKEmNvbW1pc3Npb25fbWluaW11bRgGIAEoCRIaChJjb21taXNzaW9uX21heGltdW0YByABKAkSEAoId2FybmluZ3MYCCADKAkiYAoMQXJyaXZhbFF1b3RlEgsKA2JpZBgBIAEoCRILCgNhc2sYAiABKAkSDAoEbGFzdBgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRBwoFT3JkZXISEAoIb3JkZXJfaWQYASABKAkSFwoPY2xpZW50X29yZGVyX2lkGAIgASgJEhcKD2Jyb2tlcl9vcmRlcl9pZBgDIAEoAxIPCgdwZXJtX2lkGAQgASgDEg8KB2FjY291bnQYBSABKAkSIwoIY29udHJhY3QYBiABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhsKBHNpZGUYByABKA4yDS5pYmtyLnYxLlNpZGUSJgoKb3JkZXJfdHlwZRgIIAEoDjISLmlia3IudjEuT3JkZXJUeXBlEhAKCHF1YW50aXR5GAkgASgJEhMKC2xpbWl0X3ByaWNlGAogASgJEhIKCnN0b3BfcHJpY2UYCyABKAkSFwoPdHJhaWxpbmdfYW1vdW50GAwgASgJEhgKEHRyYWlsaW5nX3BlcmNlbnQYDSABKAkSKwoNdGltZV9pbl9mb3JjZRgOIAEoDjIULmlia3IudjEuVGltZUluRm9yY2USHQoVb3V0c2lkZV9yZWd1bGFyX2hvdXJzGA8gASgIEiQKBnN0YXR1cxgQIAEoDjIULmlia3IudjEuT3JkZXJTdGF0dXMSFQoNc3RhdHVzX3JlYXNvbhgRIAEoCRIXCg9maWxsZWRfcXVhbnRpdHkYEiABKAkSGgoScmVtYWluaW5nX3F1YW50aXR5GBMgASgJEhoKEmF2ZXJhZ2VfZmlsbF9wcmljZRgUIAEoCRIXCg9wYXJlbnRfb3JkZXJfaWQYFSABKAkSFwoPY2hpbGRfb3JkZXJfaWRzGBYgAygJEioKDGJyYWNrZXRfcm9sZRgXIAEoDjIULmlia3IudjEuQnJhY2tldFJvbGUSEQoJb2NhX2dyb3VwGBggASgJEiwKDWFycml2YWxfcXVvdGUYGSABKAsyFS5pYmtyLnYxLkFycml2YWxRdW90ZRISCgpjb21taXNzaW9uGBogASgJEhsKE2NvbW1pc3Npb25fY3VycmVuY3kYGyABKAkSLwoLY3JlYXRlX3RpbWUYHCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGB0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgZvcmlnaW4YHiABKA4yFC5pYmtyLnYxLk9yZGVyT3JpZ2luEhgKEGJyb2tlcl9jbGllbnRfaWQYHyABKAUiuAMKBEZpbGwSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhcKD2Jyb2tlcl9vcmRlcl9pZBgDIAEoAxIPCgdwZXJtX2lkGAQgASgDEg8KB2FjY291bnQYBSABKAkSIwoIY29udHJhY3QYBiABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhsKBHNpZGUYByABKA4yDS5pYmtyLnYxLlNpZGUSEAoIcXVhbnRpdHkYCCABKAkSDQoFcHJpY2UYCSABKAkSGwoTY3VtdWxhdGl2ZV9xdWFudGl0eRgKIAEoCRIVCg1hdmVyYWdlX3ByaWNlGAsgASgJEhIKCmNvbW1pc3Npb24YDCABKAkSGwoTY29tbWlzc2lvbl9jdXJyZW5jeRgNIAEoCRIUCgxyZWFsaXplZF9wbmwYDiABKAkSEAoIZXhjaGFuZ2UYDyABKAkSMgoOZXhlY3V0aW9uX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JlZmVyZW5jZV9wcmljZRgRIAEoCRIQCghzbGlwcGFnZRgSIAEoCSIjCg9HZXRPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkiMQoQR2V0T3JkZXJSZXNwb25zZRIdCgVvcmRlchgBIAEoCzIOLmlia3IudjEuT3JkZXIi4QEKEUxpc3RPcmRlcnNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSJgoIc3RhdHVzZXMYAiADKA4yFC5pYmtyLnYxLk9yZGVyU3RhdHVzEg4KBnN5bWJvbBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiTQoSTGlzdE9yZGVyc1Jlc3BvbnNlEh4KBm9yZGVycxgBIAMoCzIOLmlia3IudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIq8CChJNb2RpZnlPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkSFQoIcXVhbnRpdHkYAiABKAlIAIgBARIYCgtsaW1pdF9wcmljZRgDIAEoCUgBiAEBEhcKCnN0b3BfcHJpY2UYBCABKAlIAogBARIcCg90cmFpbGluZ19hbW91bnQYBSABKAlIA4gBARIdChB0cmFpbGluZ19wZXJjZW50GAYgASgJSASIAQESKwoNdGltZV9pbl9mb3JjZRgHIAEoDjIULmlia3IudjEuVGltZUluRm9yY2VCCwoJX3F1YW50aXR5Qg4KDF9saW1pdF9wcmljZUINCgtfc3RvcF9wcmljZUISChBfdHJhaWxpbmdfYW1vdW50QhMKEV90cmFpbGluZ19wZXJjZW50IjQKE01vZGlmeU9yZGVyUmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5pYmtyLnYxLk9yZGVyIiYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSI0ChNDYW5jZWxPcmRlclJlc3BvbnNlEh0KBW9yZGVyGAEgASgLMg4uaWJrci52MS5PcmRlciIpChZDYW5jZWxBbGxPcmRlcnNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkiOQoXQ2FuY2VsQWxsT3JkZXJzUmVzcG9uc2USHgoGb3JkZXJzGAEgAygLMg4uaWJrci52MS5PcmRlciLKAQoQTGlzdEZpbGxzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg4KBnN5bWJvbBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiSgoRTGlzdEZpbGxzUmVzcG9uc2USHAoFZmlsbHMYASADKAsyDS5pYmtyLnYxLkZpbGwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqoBChhTdHJlYW1PcmRlckV2ZW50c1JlcXVlc3QSFgoOYWZ0ZXJfc2VxdWVuY2UYASABKAMSDwoHYWNjb3VudBgCIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRcmVwbGF5X2Zyb21fc3RhcnQYBCABKAgSEwoLcmVwbGF5X2xhc3QYBSABKAUipAEKGVN0cmVhbU9yZGVyRXZlbnRzUmVzcG9uc2USKgoLb3JkZXJfZXZlbnQYASABKAsyEy5pYmtyLnYxLk9yZGVyRXZlbnRIABInCgloZWFydGJlYXQYAiABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgDIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySABCCQoHcGF5bG9hZCLBAQoKT3JkZXJFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIlCgR0eXBlGAIgASgOMhcuaWJrci52MS5PcmRlckV2ZW50VHlwZRIuCgpldmVudF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdCgVvcmRlchgEIAEoCzIOLmlia3IudjEuT3JkZXISGwoEZmlsbBgFIAEoCzINLmlia3IudjEuRmlsbBIOCgZkZXRhaWwYBiABKAkqogEKCU9yZGVyVHlwZRIaChZPUkRFUl9UWVBFX1VOU1BFQ0lGSUVEEAASFQoRT1JERVJfVFlQRV9NQVJLRVQQARIUChBPUkRFUl9UWVBFX0xJTUlUEAISEwoPT1JERVJfVFlQRV9TVE9QEAMSGQoVT1JERVJfVFlQRV9TVE9QX0xJTUlUEAQSHAoYT1JERVJfVFlQRV9UUkFJTElOR19TVE9QEAUqiAEKC1RpbWVJbkZvcmNlEh0KGVRJTUVfSU5fRk9SQ0VfVU5TUEVDSUZJRUQQABIVChFUSU1FX0lOX0ZPUkNFX0RBWRABEhUKEVRJTUVfSU5fRk9SQ0VfR1RDEAISFQoRVElNRV9JTl9GT1JDRV9JT0MQAxIVChFUSU1FX0lOX0ZPUkNFX0ZPSxAEKswCCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtPUkRFUl9TVEFUVVNfUEVORElOR19TVUJNSVQQARIaChZPUkRFUl9TVEFUVVNfU1VCTUlUVEVEEAISIQodT1JERVJfU1RBVFVTX1BBUlRJQUxMWV9GSUxMRUQQAxIXChNPUkRFUl9TVEFUVVNfRklMTEVEEAQSHwobT1JERVJfU1RBVFVTX1BFTkRJTkdfQ0FOQ0VMEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEhkKFU9SREVSX1NUQVRVU19SRUpFQ1RFRBAHEhkKFU9SREVSX1NUQVRVU19JTkFDVElWRRAIEhgKFE9SREVSX1NUQVRVU19FWFBJUkVEEAkSGQoVT1JERVJfU1RBVFVTX05PVF9TRU5UEAoqhQEKC09yZGVyT3JpZ2luEhwKGE9SREVSX09SSUdJTl9VTlNQRUNJRklFRBAAEhwKGE9SREVSX09SSUdJTl9USElTX1NFUlZFUhABEiEKHU9SREVSX09SSUdJTl9PVEhFUl9BUElfQ0xJRU5UEAISFwoTT1JERVJfT1JJR0lOX01BTlVBTBADKn4KC0JyYWNrZXRSb2xlEhwKGEJSQUNLRVRfUk9MRV9VTlNQRUNJRklFRBAAEhcKE0JSQUNLRVRfUk9MRV9QQVJFTlQQARIcChhCUkFDS0VUX1JPTEVfVEFLRV9QUk9GSVQQAhIaChZCUkFDS0VUX1JPTEVfU1RPUF9MT1NTEAMqzwMKDk9yZGVyRXZlbnRUeXBlEiAKHE9SREVSX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIcChhPUkRFUl9FVkVOVF9UWVBFX0NSRUFURUQQARIZChVPUkRFUl9FVkVOVF9UWVBFX1NFTlQQAhIjCh9PUkRFUl9FVkVOVF9UWVBFX1NUQVRVU19DSEFOR0VEEAMSGQoVT1JERVJfRVZFTlRfVFlQRV9GSUxMEAQSKAokT1JERVJfRVZFTlRfVFlQRV9DT01NSVNTSU9OX1JFUE9SVEVEEAUSJQohT1JERVJfRVZFTlRfVFlQRV9NT0RJRllfUkVRVUVTVEVEEAYSJQohT1JERVJfRVZFTlRfVFlQRV9DQU5DRUxfUkVRVUVTVEVEEAcSHwobT1JERVJfRVZFTlRfVFlQRV9SRUNPTkNJTEVEEAgSIwofT1JERVJfRVZFTlRfVFlQRV9CUk9LRVJfTUVTU0FHRRAJEh0KGU9SREVSX0VWRU5UX1RZUEVfTU9ESUZJRUQQChIkCiBPUkRFUl9FVkVOVF9UWVBFX0NPTU1BTkRfUkVGVVNFRBALEh8KG09SREVSX0VWRU5UX1RZUEVfRElTQ09WRVJFRBAMMtMGCgxPcmRlclNlcnZpY2USXAoKUGxhY2VPcmRlchIaLmlia3IudjEuUGxhY2VPcmRlclJlcXVlc3QaGy5pYmtyLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIVgtPkkwIPOgEqIgovdjEvb3JkZXJzEl4KCEdldE9yZGVyEhguaWJrci52MS5HZXRPcmRlclJlcXVlc3QaGS5pYmtyLnYxLkdldE9yZGVyUmVzcG9uc2UiHYLT5JMCFxIVL3YxL29yZGVycy97b3JkZXJfaWR9ElkKCkxpc3RPcmRlcnMSGi5pYmtyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GhsuaWJrci52MS5MaXN0T3JkZXJzUmVzcG9uc2UiEoLT5JMCDBIKL3YxL29yZGVycxJqCgtNb2RpZnlPcmRlchIbLmlia3IudjEuTW9kaWZ5T3JkZXJSZXF1ZXN0GhwuaWJrci52MS5Nb2RpZnlPcmRlclJlc3BvbnNlIiCC0+STAho6ASoyFS92MS9vcmRlcnMve29yZGVyX2lkfRJxCgtDYW5jZWxPcmRlchIbLmlia3IudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GhwuaWJrci52MS5DYW5jZWxPcmRlclJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9vcmRlcnMve29yZGVyX2lkfTpjYW5jZWwSdQoPQ2FuY2VsQWxsT3JkZXJzEh8uaWJrci52MS5DYW5jZWxBbGxPcmRlcnNSZXF1ZXN0GiAuaWJrci52MS5DYW5jZWxBbGxPcmRlcnNSZXNwb25zZSIfgtPkkwIZOgEqIhQvdjEvb3JkZXJzOmNhbmNlbEFsbBJVCglMaXN0RmlsbHMSGS5pYmtyLnYxLkxpc3RGaWxsc1JlcXVlc3QaGi5pYmtyLnYxLkxpc3RGaWxsc1Jlc3BvbnNlIhGC0+STAgsSCS92MS9maWxscxJ9ChFTdHJlYW1PcmRlckV2ZW50cxIhLmlia3IudjEuU3RyZWFtT3JkZXJFdmVudHNSZXF1ZXN0GiIuaWJrci52MS5TdHJlYW1PcmRlckV2ZW50c1Jlc3BvbnNlIh+C0+STAhkSFy92MS9vcmRlcnM6c3RyZWFtRXZlbnRzMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_ibkr_v1_common]);
+  fileDesc("ChtpYmtyL3YxL29yZGVyX3NlcnZpY2UucHJvdG8SB2lia3IudjEiJAoNVGFrZVByb2ZpdExlZxITCgtsaW1pdF9wcmljZRgBIAEoCSI2CgtTdG9wTG9zc0xlZxISCgpzdG9wX3ByaWNlGAEgASgJEhMKC2xpbWl0X3ByaWNlGAIgASgJIlsKCE9yZGVyTGVnEiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIbCgRzaWRlGAIgASgOMg0uaWJrci52MS5TaWRlEg0KBXJhdGlvGAMgASgFIu8DChFQbGFjZU9yZGVyUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEiMKCGNvbnRyYWN0GAIgASgLMhEuaWJrci52MS5Db250cmFjdBIbCgRzaWRlGAMgASgOMg0uaWJrci52MS5TaWRlEhAKCHF1YW50aXR5GAQgASgJEiYKCm9yZGVyX3R5cGUYBSABKA4yEi5pYmtyLnYxLk9yZGVyVHlwZRITCgtsaW1pdF9wcmljZRgGIAEoCRISCgpzdG9wX3ByaWNlGAcgASgJEhcKD3RyYWlsaW5nX2Ftb3VudBgIIAEoCRIYChB0cmFpbGluZ19wZXJjZW50GAkgASgJEisKDXRpbWVfaW5fZm9yY2UYCiABKA4yFC5pYmtyLnYxLlRpbWVJbkZvcmNlEh0KFW91dHNpZGVfcmVndWxhcl9ob3VycxgLIAEoCBIrCgt0YWtlX3Byb2ZpdBgMIAEoCzIWLmlia3IudjEuVGFrZVByb2ZpdExlZxInCglzdG9wX2xvc3MYDSABKAsyFC5pYmtyLnYxLlN0b3BMb3NzTGVnEhUKDXZhbGlkYXRlX29ubHkYDiABKAgSFwoPY2xpZW50X29yZGVyX2lkGA8gASgJEh8KBGxlZ3MYECADKAsyES5pYmtyLnYxLk9yZGVyTGVnIoMBChJQbGFjZU9yZGVyUmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5pYmtyLnYxLk9yZGVyEiYKDmJyYWNrZXRfb3JkZXJzGAIgAygLMg4uaWJrci52MS5PcmRlchImCgdwcmV2aWV3GAMgASgLMhUuaWJrci52MS5PcmRlclByZXZpZXci3gEKDE9yZGVyUHJldmlldxIQCghub3Rpb25hbBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIdChVpbml0aWFsX21hcmdpbl9jaGFuZ2UYAyABKAkSIQoZbWFpbnRlbmFuY2VfbWFyZ2luX2NoYW5nZRgEIAEoCRIeChZlcXVpdHlfd2l0aF9sb2FuX2FmdGVyGAUgASgJEhoKEmNvbW1pc3Npb25fbWluaW11bRgGIAEoCRIaChJjb21taXNzaW9uX21heGltdW0YByABKAkSEAoId2FybmluZ3MYCCADKAkiYAoMQXJyaXZhbFF1b3RlEgsKA2JpZBgBIAEoCRILCgNhc2sYAiABKAkSDAoEbGFzdBgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKyBwoFT3JkZXISEAoIb3JkZXJfaWQYASABKAkSFwoPY2xpZW50X29yZGVyX2lkGAIgASgJEhcKD2Jyb2tlcl9vcmRlcl9pZBgDIAEoAxIPCgdwZXJtX2lkGAQgASgDEg8KB2FjY291bnQYBSABKAkSIwoIY29udHJhY3QYBiABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhsKBHNpZGUYByABKA4yDS5pYmtyLnYxLlNpZGUSJgoKb3JkZXJfdHlwZRgIIAEoDjISLmlia3IudjEuT3JkZXJUeXBlEhAKCHF1YW50aXR5GAkgASgJEhMKC2xpbWl0X3ByaWNlGAogASgJEhIKCnN0b3BfcHJpY2UYCyABKAkSFwoPdHJhaWxpbmdfYW1vdW50GAwgASgJEhgKEHRyYWlsaW5nX3BlcmNlbnQYDSABKAkSKwoNdGltZV9pbl9mb3JjZRgOIAEoDjIULmlia3IudjEuVGltZUluRm9yY2USHQoVb3V0c2lkZV9yZWd1bGFyX2hvdXJzGA8gASgIEiQKBnN0YXR1cxgQIAEoDjIULmlia3IudjEuT3JkZXJTdGF0dXMSFQoNc3RhdHVzX3JlYXNvbhgRIAEoCRIXCg9maWxsZWRfcXVhbnRpdHkYEiABKAkSGgoScmVtYWluaW5nX3F1YW50aXR5GBMgASgJEhoKEmF2ZXJhZ2VfZmlsbF9wcmljZRgUIAEoCRIXCg9wYXJlbnRfb3JkZXJfaWQYFSABKAkSFwoPY2hpbGRfb3JkZXJfaWRzGBYgAygJEioKDGJyYWNrZXRfcm9sZRgXIAEoDjIULmlia3IudjEuQnJhY2tldFJvbGUSEQoJb2NhX2dyb3VwGBggASgJEiwKDWFycml2YWxfcXVvdGUYGSABKAsyFS5pYmtyLnYxLkFycml2YWxRdW90ZRISCgpjb21taXNzaW9uGBogASgJEhsKE2NvbW1pc3Npb25fY3VycmVuY3kYGyABKAkSLwoLY3JlYXRlX3RpbWUYHCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGB0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIkCgZvcmlnaW4YHiABKA4yFC5pYmtyLnYxLk9yZGVyT3JpZ2luEhgKEGJyb2tlcl9jbGllbnRfaWQYHyABKAUSHwoEbGVncxggIAMoCzIRLmlia3IudjEuT3JkZXJMZWciuAMKBEZpbGwSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhcKD2Jyb2tlcl9vcmRlcl9pZBgDIAEoAxIPCgdwZXJtX2lkGAQgASgDEg8KB2FjY291bnQYBSABKAkSIwoIY29udHJhY3QYBiABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhsKBHNpZGUYByABKA4yDS5pYmtyLnYxLlNpZGUSEAoIcXVhbnRpdHkYCCABKAkSDQoFcHJpY2UYCSABKAkSGwoTY3VtdWxhdGl2ZV9xdWFudGl0eRgKIAEoCRIVCg1hdmVyYWdlX3ByaWNlGAsgASgJEhIKCmNvbW1pc3Npb24YDCABKAkSGwoTY29tbWlzc2lvbl9jdXJyZW5jeRgNIAEoCRIUCgxyZWFsaXplZF9wbmwYDiABKAkSEAoIZXhjaGFuZ2UYDyABKAkSMgoOZXhlY3V0aW9uX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JlZmVyZW5jZV9wcmljZRgRIAEoCRIQCghzbGlwcGFnZRgSIAEoCSIjCg9HZXRPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkiMQoQR2V0T3JkZXJSZXNwb25zZRIdCgVvcmRlchgBIAEoCzIOLmlia3IudjEuT3JkZXIi4QEKEUxpc3RPcmRlcnNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkSJgoIc3RhdHVzZXMYAiADKA4yFC5pYmtyLnYxLk9yZGVyU3RhdHVzEg4KBnN5bWJvbBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiTQoSTGlzdE9yZGVyc1Jlc3BvbnNlEh4KBm9yZGVycxgBIAMoCzIOLmlia3IudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIq8CChJNb2RpZnlPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkSFQoIcXVhbnRpdHkYAiABKAlIAIgBARIYCgtsaW1pdF9wcmljZRgDIAEoCUgBiAEBEhcKCnN0b3BfcHJpY2UYBCABKAlIAogBARIcCg90cmFpbGluZ19hbW91bnQYBSABKAlIA4gBARIdChB0cmFpbGluZ19wZXJjZW50GAYgASgJSASIAQESKwoNdGltZV9pbl9mb3JjZRgHIAEoDjIULmlia3IudjEuVGltZUluRm9yY2VCCwoJX3F1YW50aXR5Qg4KDF9saW1pdF9wcmljZUINCgtfc3RvcF9wcmljZUISChBfdHJhaWxpbmdfYW1vdW50QhMKEV90cmFpbGluZ19wZXJjZW50IjQKE01vZGlmeU9yZGVyUmVzcG9uc2USHQoFb3JkZXIYASABKAsyDi5pYmtyLnYxLk9yZGVyIiYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSI0ChNDYW5jZWxPcmRlclJlc3BvbnNlEh0KBW9yZGVyGAEgASgLMg4uaWJrci52MS5PcmRlciIpChZDYW5jZWxBbGxPcmRlcnNSZXF1ZXN0Eg8KB2FjY291bnQYASABKAkiOQoXQ2FuY2VsQWxsT3JkZXJzUmVzcG9uc2USHgoGb3JkZXJzGAEgAygLMg4uaWJrci52MS5PcmRlciLKAQoQTGlzdEZpbGxzUmVxdWVzdBIPCgdhY2NvdW50GAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg4KBnN5bWJvbBgDIAEoCRIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiSgoRTGlzdEZpbGxzUmVzcG9uc2USHAoFZmlsbHMYASADKAsyDS5pYmtyLnYxLkZpbGwSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqoBChhTdHJlYW1PcmRlckV2ZW50c1JlcXVlc3QSFgoOYWZ0ZXJfc2VxdWVuY2UYASABKAMSDwoHYWNjb3VudBgCIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRcmVwbGF5X2Zyb21fc3RhcnQYBCABKAgSEwoLcmVwbGF5X2xhc3QYBSABKAUipAEKGVN0cmVhbU9yZGVyRXZlbnRzUmVzcG9uc2USKgoLb3JkZXJfZXZlbnQYASABKAsyEy5pYmtyLnYxLk9yZGVyRXZlbnRIABInCgloZWFydGJlYXQYAiABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgDIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySABCCQoHcGF5bG9hZCLBAQoKT3JkZXJFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIlCgR0eXBlGAIgASgOMhcuaWJrci52MS5PcmRlckV2ZW50VHlwZRIuCgpldmVudF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdCgVvcmRlchgEIAEoCzIOLmlia3IudjEuT3JkZXISGwoEZmlsbBgFIAEoCzINLmlia3IudjEuRmlsbBIOCgZkZXRhaWwYBiABKAkqogEKCU9yZGVyVHlwZRIaChZPUkRFUl9UWVBFX1VOU1BFQ0lGSUVEEAASFQoRT1JERVJfVFlQRV9NQVJLRVQQARIUChBPUkRFUl9UWVBFX0xJTUlUEAISEwoPT1JERVJfVFlQRV9TVE9QEAMSGQoVT1JERVJfVFlQRV9TVE9QX0xJTUlUEAQSHAoYT1JERVJfVFlQRV9UUkFJTElOR19TVE9QEAUqiAEKC1RpbWVJbkZvcmNlEh0KGVRJTUVfSU5fRk9SQ0VfVU5TUEVDSUZJRUQQABIVChFUSU1FX0lOX0ZPUkNFX0RBWRABEhUKEVRJTUVfSU5fRk9SQ0VfR1RDEAISFQoRVElNRV9JTl9GT1JDRV9JT0MQAxIVChFUSU1FX0lOX0ZPUkNFX0ZPSxAEKswCCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtPUkRFUl9TVEFUVVNfUEVORElOR19TVUJNSVQQARIaChZPUkRFUl9TVEFUVVNfU1VCTUlUVEVEEAISIQodT1JERVJfU1RBVFVTX1BBUlRJQUxMWV9GSUxMRUQQAxIXChNPUkRFUl9TVEFUVVNfRklMTEVEEAQSHwobT1JERVJfU1RBVFVTX1BFTkRJTkdfQ0FOQ0VMEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEhkKFU9SREVSX1NUQVRVU19SRUpFQ1RFRBAHEhkKFU9SREVSX1NUQVRVU19JTkFDVElWRRAIEhgKFE9SREVSX1NUQVRVU19FWFBJUkVEEAkSGQoVT1JERVJfU1RBVFVTX05PVF9TRU5UEAoqhQEKC09yZGVyT3JpZ2luEhwKGE9SREVSX09SSUdJTl9VTlNQRUNJRklFRBAAEhwKGE9SREVSX09SSUdJTl9USElTX1NFUlZFUhABEiEKHU9SREVSX09SSUdJTl9PVEhFUl9BUElfQ0xJRU5UEAISFwoTT1JERVJfT1JJR0lOX01BTlVBTBADKn4KC0JyYWNrZXRSb2xlEhwKGEJSQUNLRVRfUk9MRV9VTlNQRUNJRklFRBAAEhcKE0JSQUNLRVRfUk9MRV9QQVJFTlQQARIcChhCUkFDS0VUX1JPTEVfVEFLRV9QUk9GSVQQAhIaChZCUkFDS0VUX1JPTEVfU1RPUF9MT1NTEAMqzwMKDk9yZGVyRXZlbnRUeXBlEiAKHE9SREVSX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIcChhPUkRFUl9FVkVOVF9UWVBFX0NSRUFURUQQARIZChVPUkRFUl9FVkVOVF9UWVBFX1NFTlQQAhIjCh9PUkRFUl9FVkVOVF9UWVBFX1NUQVRVU19DSEFOR0VEEAMSGQoVT1JERVJfRVZFTlRfVFlQRV9GSUxMEAQSKAokT1JERVJfRVZFTlRfVFlQRV9DT01NSVNTSU9OX1JFUE9SVEVEEAUSJQohT1JERVJfRVZFTlRfVFlQRV9NT0RJRllfUkVRVUVTVEVEEAYSJQohT1JERVJfRVZFTlRfVFlQRV9DQU5DRUxfUkVRVUVTVEVEEAcSHwobT1JERVJfRVZFTlRfVFlQRV9SRUNPTkNJTEVEEAgSIwofT1JERVJfRVZFTlRfVFlQRV9CUk9LRVJfTUVTU0FHRRAJEh0KGU9SREVSX0VWRU5UX1RZUEVfTU9ESUZJRUQQChIkCiBPUkRFUl9FVkVOVF9UWVBFX0NPTU1BTkRfUkVGVVNFRBALEh8KG09SREVSX0VWRU5UX1RZUEVfRElTQ09WRVJFRBAMMtMGCgxPcmRlclNlcnZpY2USXAoKUGxhY2VPcmRlchIaLmlia3IudjEuUGxhY2VPcmRlclJlcXVlc3QaGy5pYmtyLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIVgtPkkwIPOgEqIgovdjEvb3JkZXJzEl4KCEdldE9yZGVyEhguaWJrci52MS5HZXRPcmRlclJlcXVlc3QaGS5pYmtyLnYxLkdldE9yZGVyUmVzcG9uc2UiHYLT5JMCFxIVL3YxL29yZGVycy97b3JkZXJfaWR9ElkKCkxpc3RPcmRlcnMSGi5pYmtyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GhsuaWJrci52MS5MaXN0T3JkZXJzUmVzcG9uc2UiEoLT5JMCDBIKL3YxL29yZGVycxJqCgtNb2RpZnlPcmRlchIbLmlia3IudjEuTW9kaWZ5T3JkZXJSZXF1ZXN0GhwuaWJrci52MS5Nb2RpZnlPcmRlclJlc3BvbnNlIiCC0+STAho6ASoyFS92MS9vcmRlcnMve29yZGVyX2lkfRJxCgtDYW5jZWxPcmRlchIbLmlia3IudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GhwuaWJrci52MS5DYW5jZWxPcmRlclJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9vcmRlcnMve29yZGVyX2lkfTpjYW5jZWwSdQoPQ2FuY2VsQWxsT3JkZXJzEh8uaWJrci52MS5DYW5jZWxBbGxPcmRlcnNSZXF1ZXN0GiAuaWJrci52MS5DYW5jZWxBbGxPcmRlcnNSZXNwb25zZSIfgtPkkwIZOgEqIhQvdjEvb3JkZXJzOmNhbmNlbEFsbBJVCglMaXN0RmlsbHMSGS5pYmtyLnYxLkxpc3RGaWxsc1JlcXVlc3QaGi5pYmtyLnYxLkxpc3RGaWxsc1Jlc3BvbnNlIhGC0+STAgsSCS92MS9maWxscxJ9ChFTdHJlYW1PcmRlckV2ZW50cxIhLmlia3IudjEuU3RyZWFtT3JkZXJFdmVudHNSZXF1ZXN0GiIuaWJrci52MS5TdHJlYW1PcmRlckV2ZW50c1Jlc3BvbnNlIh+C0+STAhkSFy92MS9vcmRlcnM6c3RyZWFtRXZlbnRzMAFCkAEKGmlvLmdpdGh1Yi5pYmtyZ3JwYy5pYmtyLnYxQhFPcmRlclNlcnZpY2VQcm90b1ABWjhnaXRodWIuY29tL2lia3ItZ3JwYy9pYmtyLWdycGMvY2xpZW50cy9nby9pYmtyL3YxO2lia3J2MaICA0lCS6oCB0lia3IuVjHKAgdJYmtyXFYx6gIISWJrcjo6VjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_ibkr_v1_common]);
 
 /**
  * The take-profit leg of a bracket: a limit order on the opposite side, for the parent's
@@ -71,6 +71,46 @@ export const StopLossLegSchema: GenMessage<StopLossLeg> = /*@__PURE__*/
   messageDesc(file_ibkr_v1_order_service, 1);
 
 /**
+ * One leg of a multi-leg (combination) order: which instrument, which way, and how many of it
+ * per combination. IB trades a combination as one order (a BAG contract whose legs name each
+ * instrument by its conId, a ratio and a side) and fills its legs together.
+ *
+ * @generated from message ibkr.v1.OrderLeg
+ */
+export type OrderLeg = Message<"ibkr.v1.OrderLeg"> & {
+  /**
+   * The leg's instrument. con_id alone is enough (IB's combination legs are by conId); the
+   * server reads the rest from IB. In an Order, the contract as IB described it.
+   *
+   * @generated from field: ibkr.v1.Contract contract = 1;
+   */
+  contract?: Contract | undefined;
+
+  /**
+   * The leg's side when the combination is bought (the order's side BUY). Selling the
+   * combination (side SELL) does every leg the other way.
+   *
+   * @generated from field: ibkr.v1.Side side = 2;
+   */
+  side: Side;
+
+  /**
+   * How many of this instrument per combination, 1 or more: 1 and 2 make a 1x2 ratio spread.
+   * The leg trades the order's quantity times its ratio.
+   *
+   * @generated from field: int32 ratio = 3;
+   */
+  ratio: number;
+};
+
+/**
+ * Describes the message ibkr.v1.OrderLeg.
+ * Use `create(OrderLegSchema)` to create a new message.
+ */
+export const OrderLegSchema: GenMessage<OrderLeg> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_order_service, 2);
+
+/**
  * @generated from message ibkr.v1.PlaceOrderRequest
  */
 export type PlaceOrderRequest = Message<"ibkr.v1.PlaceOrderRequest"> & {
@@ -82,7 +122,8 @@ export type PlaceOrderRequest = Message<"ibkr.v1.PlaceOrderRequest"> & {
   account: string;
 
   /**
-   * The instrument, required.
+   * The instrument, required for a single-instrument order. For a multi-leg order (legs set)
+   * leave it unset: the server names the combination after its legs.
    *
    * @generated from field: ibkr.v1.Contract contract = 2;
    */
@@ -110,7 +151,11 @@ export type PlaceOrderRequest = Message<"ibkr.v1.PlaceOrderRequest"> & {
   orderType: OrderType;
 
   /**
-   * Decimal string; required for LIMIT and STOP_LIMIT, forbidden otherwise.
+   * Decimal string; required for LIMIT and STOP_LIMIT, forbidden otherwise. For a multi-leg
+   * order, the net price of one combination: the legs' prices times their ratios, added for a
+   * leg bought and subtracted for a leg sold, per unit (before the multiplier). Positive is a
+   * debit (the combination costs money), negative a credit (it brings money in): an iron condor
+   * bought for a credit of 1.20 has limit_price "-1.20" and fills at -1.20 or lower.
    *
    * @generated from field: string limit_price = 6;
    */
@@ -183,6 +228,19 @@ export type PlaceOrderRequest = Message<"ibkr.v1.PlaceOrderRequest"> & {
    * @generated from field: string client_order_id = 15;
    */
   clientOrderId: string;
+
+  /**
+   * A multi-leg (combination) order: 2 to 8 legs, each a different instrument in one currency.
+   * order_type MARKET or LIMIT, no bracket legs; quantity counts combinations. IB fills the
+   * legs together; each leg's execution is a Fill of this order with the leg's contract, and
+   * each leg becomes its own position. Risk checks see the whole combination: its largest loss
+   * at expiry (for options of one underlying and expiry) and each leg's quantity and notional
+   * against the per-order limits, and refuse a short option leg that neither another leg nor a
+   * held position covers.
+   *
+   * @generated from field: repeated ibkr.v1.OrderLeg legs = 16;
+   */
+  legs: OrderLeg[];
 };
 
 /**
@@ -190,7 +248,7 @@ export type PlaceOrderRequest = Message<"ibkr.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 2);
+  messageDesc(file_ibkr_v1_order_service, 3);
 
 /**
  * @generated from message ibkr.v1.PlaceOrderResponse
@@ -223,7 +281,7 @@ export type PlaceOrderResponse = Message<"ibkr.v1.PlaceOrderResponse"> & {
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 3);
+  messageDesc(file_ibkr_v1_order_service, 4);
 
 /**
  * The result of a validate_only dry run.
@@ -288,7 +346,7 @@ export type OrderPreview = Message<"ibkr.v1.OrderPreview"> & {
  * Use `create(OrderPreviewSchema)` to create a new message.
  */
 export const OrderPreviewSchema: GenMessage<OrderPreview> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 4);
+  messageDesc(file_ibkr_v1_order_service, 5);
 
 /**
  * The market when an order was placed, kept to measure execution quality.
@@ -322,7 +380,7 @@ export type ArrivalQuote = Message<"ibkr.v1.ArrivalQuote"> & {
  * Use `create(ArrivalQuoteSchema)` to create a new message.
  */
 export const ArrivalQuoteSchema: GenMessage<ArrivalQuote> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 5);
+  messageDesc(file_ibkr_v1_order_service, 6);
 
 /**
  * @generated from message ibkr.v1.Order
@@ -514,6 +572,16 @@ export type Order = Message<"ibkr.v1.Order"> & {
    * @generated from field: int32 broker_client_id = 31;
    */
   brokerClientId: number;
+
+  /**
+   * For a multi-leg order: its legs, with each leg's contract as IB described it. contract then
+   * names the combination as IB does (con_id 28812380, IB's id of a combination contract, with
+   * the symbol of the legs' underlying); quantities, prices and fills of the order itself are
+   * per combination, at the net price.
+   *
+   * @generated from field: repeated ibkr.v1.OrderLeg legs = 32;
+   */
+  legs: OrderLeg[];
 };
 
 /**
@@ -521,7 +589,7 @@ export type Order = Message<"ibkr.v1.Order"> & {
  * Use `create(OrderSchema)` to create a new message.
  */
 export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 6);
+  messageDesc(file_ibkr_v1_order_service, 7);
 
 /**
  * One execution at IB.
@@ -646,7 +714,7 @@ export type Fill = Message<"ibkr.v1.Fill"> & {
  * Use `create(FillSchema)` to create a new message.
  */
 export const FillSchema: GenMessage<Fill> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 7);
+  messageDesc(file_ibkr_v1_order_service, 8);
 
 /**
  * @generated from message ibkr.v1.GetOrderRequest
@@ -665,7 +733,7 @@ export type GetOrderRequest = Message<"ibkr.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 8);
+  messageDesc(file_ibkr_v1_order_service, 9);
 
 /**
  * @generated from message ibkr.v1.GetOrderResponse
@@ -682,7 +750,7 @@ export type GetOrderResponse = Message<"ibkr.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 9);
+  messageDesc(file_ibkr_v1_order_service, 10);
 
 /**
  * @generated from message ibkr.v1.ListOrdersRequest
@@ -741,7 +809,7 @@ export type ListOrdersRequest = Message<"ibkr.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 10);
+  messageDesc(file_ibkr_v1_order_service, 11);
 
 /**
  * @generated from message ibkr.v1.ListOrdersResponse
@@ -765,7 +833,7 @@ export type ListOrdersResponse = Message<"ibkr.v1.ListOrdersResponse"> & {
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 11);
+  messageDesc(file_ibkr_v1_order_service, 12);
 
 /**
  * @generated from message ibkr.v1.ModifyOrderRequest
@@ -818,7 +886,7 @@ export type ModifyOrderRequest = Message<"ibkr.v1.ModifyOrderRequest"> & {
  * Use `create(ModifyOrderRequestSchema)` to create a new message.
  */
 export const ModifyOrderRequestSchema: GenMessage<ModifyOrderRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 12);
+  messageDesc(file_ibkr_v1_order_service, 13);
 
 /**
  * @generated from message ibkr.v1.ModifyOrderResponse
@@ -835,7 +903,7 @@ export type ModifyOrderResponse = Message<"ibkr.v1.ModifyOrderResponse"> & {
  * Use `create(ModifyOrderResponseSchema)` to create a new message.
  */
 export const ModifyOrderResponseSchema: GenMessage<ModifyOrderResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 13);
+  messageDesc(file_ibkr_v1_order_service, 14);
 
 /**
  * @generated from message ibkr.v1.CancelOrderRequest
@@ -854,7 +922,7 @@ export type CancelOrderRequest = Message<"ibkr.v1.CancelOrderRequest"> & {
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 14);
+  messageDesc(file_ibkr_v1_order_service, 15);
 
 /**
  * @generated from message ibkr.v1.CancelOrderResponse
@@ -871,7 +939,7 @@ export type CancelOrderResponse = Message<"ibkr.v1.CancelOrderResponse"> & {
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 15);
+  messageDesc(file_ibkr_v1_order_service, 16);
 
 /**
  * @generated from message ibkr.v1.CancelAllOrdersRequest
@@ -890,7 +958,7 @@ export type CancelAllOrdersRequest = Message<"ibkr.v1.CancelAllOrdersRequest"> &
  * Use `create(CancelAllOrdersRequestSchema)` to create a new message.
  */
 export const CancelAllOrdersRequestSchema: GenMessage<CancelAllOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 16);
+  messageDesc(file_ibkr_v1_order_service, 17);
 
 /**
  * @generated from message ibkr.v1.CancelAllOrdersResponse
@@ -909,7 +977,7 @@ export type CancelAllOrdersResponse = Message<"ibkr.v1.CancelAllOrdersResponse">
  * Use `create(CancelAllOrdersResponseSchema)` to create a new message.
  */
 export const CancelAllOrdersResponseSchema: GenMessage<CancelAllOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 17);
+  messageDesc(file_ibkr_v1_order_service, 18);
 
 /**
  * @generated from message ibkr.v1.ListFillsRequest
@@ -960,7 +1028,7 @@ export type ListFillsRequest = Message<"ibkr.v1.ListFillsRequest"> & {
  * Use `create(ListFillsRequestSchema)` to create a new message.
  */
 export const ListFillsRequestSchema: GenMessage<ListFillsRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 18);
+  messageDesc(file_ibkr_v1_order_service, 19);
 
 /**
  * @generated from message ibkr.v1.ListFillsResponse
@@ -982,7 +1050,7 @@ export type ListFillsResponse = Message<"ibkr.v1.ListFillsResponse"> & {
  * Use `create(ListFillsResponseSchema)` to create a new message.
  */
 export const ListFillsResponseSchema: GenMessage<ListFillsResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 19);
+  messageDesc(file_ibkr_v1_order_service, 20);
 
 /**
  * @generated from message ibkr.v1.StreamOrderEventsRequest
@@ -1033,7 +1101,7 @@ export type StreamOrderEventsRequest = Message<"ibkr.v1.StreamOrderEventsRequest
  * Use `create(StreamOrderEventsRequestSchema)` to create a new message.
  */
 export const StreamOrderEventsRequestSchema: GenMessage<StreamOrderEventsRequest> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 20);
+  messageDesc(file_ibkr_v1_order_service, 21);
 
 /**
  * @generated from message ibkr.v1.StreamOrderEventsResponse
@@ -1068,7 +1136,7 @@ export type StreamOrderEventsResponse = Message<"ibkr.v1.StreamOrderEventsRespon
  * Use `create(StreamOrderEventsResponseSchema)` to create a new message.
  */
 export const StreamOrderEventsResponseSchema: GenMessage<StreamOrderEventsResponse> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 21);
+  messageDesc(file_ibkr_v1_order_service, 22);
 
 /**
  * One entry of the order-event log.
@@ -1120,7 +1188,7 @@ export type OrderEvent = Message<"ibkr.v1.OrderEvent"> & {
  * Use `create(OrderEventSchema)` to create a new message.
  */
 export const OrderEventSchema: GenMessage<OrderEvent> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_order_service, 22);
+  messageDesc(file_ibkr_v1_order_service, 23);
 
 /**
  * The kind of order.
@@ -1507,7 +1575,8 @@ export const OrderEventTypeSchema: GenEnum<OrderEventType> = /*@__PURE__*/
  */
 export const OrderService: GenService<{
   /**
-   * Places an order, or a bracket (entry plus take-profit and/or stop-loss legs) in one call.
+   * Places an order, a bracket (entry plus take-profit and/or stop-loss legs), or a multi-leg
+   * (combination) order such as a vertical spread or an iron condor, in one call.
    * Idempotent on client_order_id: a retry with the same key and the same request returns the
    * original order; the same key with a different request fails with ALREADY_EXISTS. When the
    * original never reached IB (NOT_SENT), the retry sends it, once, as a new order: retrying
