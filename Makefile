@@ -1,7 +1,7 @@
 # One command per task, the same locally and in CI. `make help` lists them.
 #
 #   make setup      create .venv/ and node_modules/ (idempotent), build the TypeScript client
-#   make generate   regenerate Python, TypeScript and the Envoy descriptor set from proto/
+#   make generate   regenerate Python, TypeScript, Go, the Envoy descriptor set and OpenAPI from proto/
 #   make lint       ruff, buf lint/format, import contracts, tsc
 #   make typecheck  mypy (strict) and tsc
 #   make test       everything: lint, typecheck, generation drift, the web and Python tests
@@ -20,12 +20,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
-GOOGLEAPIS := build/googleapis
+# googleapis' google/api and google/rpc files, vendored (third_party/googleapis/README.md).
+GOOGLEAPIS := third_party/googleapis
 PY_GENERATED := clients/python/src/ibkr/v1
 TS_GENERATED := clients/typescript/src/gen
+GO_GENERATED := clients/go/ibkr
 DESCRIPTOR_SET := envoy/ibkr_v1_descriptor.binpb
+OPENAPI := envoy/openapi.json
 PROTO_FILES := $(sort $(wildcard proto/ibkr/v1/*.proto))
-GENERATED_PATHS := clients/python/src/ibkr $(TS_GENERATED) $(DESCRIPTOR_SET)
+GENERATED_PATHS := clients/python/src/ibkr $(TS_GENERATED) $(GO_GENERATED) $(DESCRIPTOR_SET) $(OPENAPI)
 
 .PHONY: help
 help:
@@ -45,7 +48,7 @@ setup: $(PY_STAMP) $(NODE_STAMP) $(TS_CLIENT_BUILD) system-tools
 # tests. Installed once; the prometheus packages would also start services where systemd
 # runs, which are stopped.
 .PHONY: system-tools
-system-tools:
+system-tools: go-tools
 	@command -v promtool >/dev/null || (apt-get update -qq && \
 		apt-get install -y --no-install-recommends prometheus >/dev/null && \
 		(systemctl disable --now prometheus 2>/dev/null || true))
@@ -54,6 +57,18 @@ system-tools:
 		(systemctl disable --now prometheus-alertmanager 2>/dev/null || true))
 	@command -v chromium >/dev/null || (apt-get update -qq && \
 		apt-get install -y --no-install-recommends chromium >/dev/null)
+
+# Go, the protoc-gen-go and protoc-gen-go-grpc plugins (make generate) and the sources of
+# grpc-go, protobuf-go and genproto that the Go client builds against offline, in GOPATH mode
+# (tests/clients/test_go_client.py). golang-github-golang-protobuf-1-5-dev by name: apt would
+# otherwise pick the 1.3 series, which cannot decode protoc-gen-go 1.28's messages.
+GO_PACKAGES := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
+	golang-google-protobuf-dev golang-google-genproto-dev golang-github-golang-protobuf-1-5-dev
+
+.PHONY: go-tools
+go-tools:
+	@dpkg -s $(GO_PACKAGES) >/dev/null 2>&1 || (apt-get update -qq && \
+		apt-get install -y --no-install-recommends $(GO_PACKAGES) >/dev/null)
 
 $(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,22 +100,9 @@ lock:
 
 # ---- code generation -----------------------------------------------------------------------
 
-# google/api/{annotations,http}.proto and google/rpc/{status,error_details}.proto ship inside
-# googleapis-common-protos; copy them where
-# protoc and buf can import them, rather than committing copies.
-$(GOOGLEAPIS)/google/rpc/status.proto: $(PY_STAMP)
-	mkdir -p $(GOOGLEAPIS)/google/api
-	mkdir -p $(GOOGLEAPIS)/google/rpc
-	site=$$($(BIN)/python -c 'import google.api.annotations_pb2 as m, pathlib; print(pathlib.Path(m.__file__).parent.parent)'); \
-	cp "$$site/api/annotations.proto" "$$site/api/http.proto" $(GOOGLEAPIS)/google/api/ && \
-	cp "$$site/rpc/status.proto" "$$site/rpc/error_details.proto" $(GOOGLEAPIS)/google/rpc/
-
-.PHONY: googleapis
-googleapis: $(GOOGLEAPIS)/google/rpc/status.proto
-
 .PHONY: generate
-generate: $(PY_STAMP) $(NODE_STAMP) googleapis
-	rm -rf $(PY_GENERATED) $(TS_GENERATED) $(DESCRIPTOR_SET)
+generate: $(PY_STAMP) $(NODE_STAMP) go-tools
+	rm -rf $(PY_GENERATED) $(TS_GENERATED) $(GO_GENERATED) $(DESCRIPTOR_SET) $(OPENAPI)
 	mkdir -p $(PY_GENERATED) $(TS_GENERATED)
 	$(BIN)/python -m grpc_tools.protoc -I proto -I $(GOOGLEAPIS) \
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
@@ -112,10 +114,17 @@ generate: $(PY_STAMP) $(NODE_STAMP) googleapis
 		> $(PY_GENERATED)/__init__.py
 	touch clients/python/src/ibkr/py.typed
 	$(BUF) generate
+	$(BUF) generate --template buf.gen.go.yaml
 	# Envoy's transcoder also needs google.rpc.Status and its details to write error bodies.
 	$(BUF) build --path proto/ibkr --path $(GOOGLEAPIS)/google/rpc/status.proto \
 		--path $(GOOGLEAPIS)/google/rpc/error_details.proto \
 		--exclude-source-info --as-file-descriptor-set -o $(DESCRIPTOR_SET)
+	# The OpenAPI document of the HTTP/JSON routes, from the same files with their comments.
+	mkdir -p build
+	$(BUF) build --path proto/ibkr --path $(GOOGLEAPIS)/google/rpc/status.proto \
+		--path $(GOOGLEAPIS)/google/rpc/error_details.proto \
+		--as-file-descriptor-set -o build/ibkr_v1_with_comments.binpb
+	$(BIN)/python -m ibkr_grpc.edge.openapi build/ibkr_v1_with_comments.binpb -o $(OPENAPI)
 
 # Regenerates and fails if anything differs from what is committed (CI runs this).
 .PHONY: check-generated
@@ -129,7 +138,7 @@ check-generated: generate
 # ---- lint and types ------------------------------------------------------------------------
 
 .PHONY: lint
-lint: setup googleapis
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BUF) lint
