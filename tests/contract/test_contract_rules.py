@@ -14,6 +14,7 @@ from ibkr.v1 import (
     errors_pb2,
     gateway_service_pb2,
     market_data_service_pb2,
+    option_service_pb2,
     order_service_pb2,
     portfolio_service_pb2,
     risk_service_pb2,
@@ -27,6 +28,7 @@ FILES: list[FileDescriptor] = [
         errors_pb2,
         gateway_service_pb2,
         market_data_service_pb2,
+        option_service_pb2,
         order_service_pb2,
         portfolio_service_pb2,
         risk_service_pb2,
@@ -53,6 +55,10 @@ REQUIRED_RPCS: dict[str, dict[str, tuple[str, str] | None]] = {
         ["SearchContracts", "GetContractDetails", "GetQuote", "StreamQuotes", "GetHistoricalBars"]
     ),
     "GatewayService": dict.fromkeys(["GetGatewayStatus", "StreamGatewayStatus"]),
+    "OptionService": {
+        "GetOptionChain": ("get", "/v1/option-chains"),
+        "StreamOptionChain": ("post", "/v1/option-chains:stream"),
+    },
     "RiskService": dict.fromkeys(
         [
             "GetRiskLimits",
@@ -224,6 +230,7 @@ def test_streams_use_one_envelope_with_heartbeat_and_marker() -> None:
         "StreamQuotes",
         "StreamGatewayStatus",
         "StreamTradingState",
+        "StreamOptionChain",
     }
     for method in streams:
         response = method.output_type

@@ -15,6 +15,8 @@ from ibkr.v1 import (
     common_pb2,
     gateway_service_pb2,
     market_data_service_pb2,
+    option_service_pb2,
+    option_service_pb2_grpc,
     order_service_pb2,
     portfolio_service_pb2,
     risk_service_pb2,
@@ -54,6 +56,10 @@ REQUESTS: dict[str, Any] = {
         contract=AAPL, bar_size=market_data_service_pb2.BAR_SIZE_1_HOUR,
         span=market_data_service_pb2.HistorySpan(count=1, unit=market_data_service_pb2.SPAN_UNIT_DAYS),
     ),
+    "OptionService/GetOptionChain": option_service_pb2.GetOptionChainRequest(underlying=AAPL),
+    "OptionService/StreamOptionChain": option_service_pb2.StreamOptionChainRequest(
+        underlying=AAPL, expiration="20260320", strikes_per_side=1,
+    ),
     "GatewayService/GetGatewayStatus": gateway_service_pb2.GetGatewayStatusRequest(),
     "GatewayService/StreamGatewayStatus": gateway_service_pb2.StreamGatewayStatusRequest(),
     "RiskService/GetRiskLimits": risk_service_pb2.GetRiskLimitsRequest(),
@@ -71,6 +77,7 @@ def stub_call(client: IbkrClient, method: str) -> Callable[..., Any]:
         "OrderService": client.orders,
         "PortfolioService": client.portfolio,
         "MarketDataService": client.market_data,
+        "OptionService": option_service_pb2_grpc.OptionServiceStub(client.channel),
         "GatewayService": client.gateway,
         "RiskService": client.risk,
     }

@@ -22,6 +22,8 @@ from ibkr.v1 import (
     gateway_service_pb2_grpc,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
+    option_service_pb2,
+    option_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
     portfolio_service_pb2,
@@ -33,10 +35,12 @@ from ibkr_grpc.api.access import AccessControl, is_loopback
 from ibkr_grpc.api.gateway_servicer import GatewayServicer
 from ibkr_grpc.api.interceptors import CallInterceptor
 from ibkr_grpc.api.market_data_servicer import MarketDataServicer
+from ibkr_grpc.api.option_servicer import OptionServicer
 from ibkr_grpc.api.order_servicer import OrderServicer
 from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
 from ibkr_grpc.api.risk_servicer import RiskServicer
 from ibkr_grpc.api.tokens import TokenVerifier
+from ibkr_grpc.broker.contract_lookup import ContractLookup
 from ibkr_grpc.broker.market_data import MarketDataReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.request_limiter import RequestLimiter
@@ -57,6 +61,7 @@ from ibkr_grpc.observability.metrics import Metrics
 from ibkr_grpc.observability.telemetry import PrometheusTelemetry
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
 from ibkr_grpc.services.market_data import MarketDataService
+from ibkr_grpc.services.option_chains import OptionChainService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
 from ibkr_grpc.services.order_manager import OrderManager, PreTradeChecks
 from ibkr_grpc.services.portfolio import PortfolioService
@@ -84,6 +89,7 @@ TRADING_SERVICES = (
     risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
     portfolio_service_pb2.DESCRIPTOR.services_by_name["PortfolioService"].full_name,
     market_data_service_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
+    option_service_pb2.DESCRIPTOR.services_by_name["OptionService"].full_name,
 )
 # Every mutating call leaves an audit entry.
 AUDITED_METHODS = frozenset(
@@ -211,7 +217,9 @@ class Application:
         self.session.after_ready(self.quote_hub.reopen)
         self.market_data = MarketDataService(
             self.market_data_reader,
-            self.session,
+            # Qualifies every contract the API names (options and futures too), for market
+            # data and orders alike (orders are qualified through the market-data service).
+            self._contract_lookup(),
             self.quote_hub,
             self.monitor,
             clock=clock,
@@ -324,6 +332,12 @@ class Application:
         market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
             MarketDataServicer(self.market_data), self.server
         )
+        option_chains = OptionChainService(
+            self._contract_lookup(), self.market_data, clock=self._clock
+        )
+        option_service_pb2_grpc.add_OptionServiceServicer_to_server(
+            OptionServicer(option_chains), self.server
+        )
         risk_service_pb2_grpc.add_RiskServiceServicer_to_server(
             RiskServicer(self.risk, self.trading), self.server
         )
@@ -370,6 +384,13 @@ class Application:
         if bus is not None:
             await bus.close()
         await self.database.dispose()
+
+    def _contract_lookup(self) -> ContractLookup:
+        return ContractLookup(
+            self.session.ib,
+            self.session.limiter,
+            request_timeout=self.settings.ib_request_timeout_seconds,
+        )
 
     @property
     def is_follower(self) -> bool:

@@ -41,6 +41,8 @@ REQUIRED_ROLES: dict[str, Role] = {
     f"{_V}MarketDataService/GetQuote": Role.VIEWER,
     f"{_V}MarketDataService/StreamQuotes": Role.VIEWER,
     f"{_V}MarketDataService/GetHistoricalBars": Role.VIEWER,
+    f"{_V}OptionService/GetOptionChain": Role.VIEWER,
+    f"{_V}OptionService/StreamOptionChain": Role.VIEWER,
     f"{_V}GatewayService/GetGatewayStatus": Role.VIEWER,
     f"{_V}GatewayService/StreamGatewayStatus": Role.VIEWER,
     f"{_V}RiskService/GetRiskLimits": Role.VIEWER,

@@ -23,6 +23,7 @@ from ibkr_grpc.domain.enums import (
     Side,
     TimeInForce,
 )
+from ibkr_grpc.domain.options import OptionGreeks
 from ibkr_grpc.domain.orders import Fill, Order, OrderEvent
 
 K = TypeVar("K")
@@ -94,6 +95,22 @@ def contract_message(contract: ContractSpec) -> common_pb2.Contract:
         strike=write_decimal(contract.strike),
         right=OPTION_RIGHTS[contract.right],
         multiplier=contract.multiplier,
+    )
+
+
+def greeks_message(greeks: OptionGreeks | None) -> common_pb2.OptionGreeks | None:
+    if greeks is None:
+        return None
+    return common_pb2.OptionGreeks(
+        implied_volatility=write_decimal(greeks.implied_volatility),
+        delta=write_decimal(greeks.delta),
+        gamma=write_decimal(greeks.gamma),
+        vega=write_decimal(greeks.vega),
+        theta=write_decimal(greeks.theta),
+        underlying_price=write_decimal(greeks.underlying_price),
+        option_price=write_decimal(greeks.option_price),
+        bid_implied_volatility=write_decimal(greeks.bid_implied_volatility),
+        ask_implied_volatility=write_decimal(greeks.ask_implied_volatility),
     )
 
 

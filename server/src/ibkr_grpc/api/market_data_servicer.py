@@ -12,7 +12,7 @@ import grpc.aio
 
 from ibkr.v1 import common_pb2, errors_pb2, market_data_service_pb2, market_data_service_pb2_grpc
 from ibkr_grpc.api import requests
-from ibkr_grpc.api.conversions import contract_message, timestamp
+from ibkr_grpc.api.conversions import contract_message, greeks_message, timestamp
 from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.decimals import write_decimal
@@ -83,6 +83,7 @@ def quote_message(quote: Quote) -> pb.Quote:
         market_data_kind=KINDS[quote.kind],
         exchange_time=timestamp(quote.exchange_time),
         receive_time=timestamp(quote.receive_time),
+        greeks=greeks_message(quote.greeks),
     )
 
 
@@ -134,7 +135,11 @@ def failure_message(failure: SubscriptionFailure) -> pb.SubscriptionError:
 def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
     violations = ViolationCollector()
     contract = requests.read_contract(
-        violations, "contract", request.contract, present=request.HasField("contract")
+        violations,
+        "contract",
+        request.contract,
+        present=request.HasField("contract"),
+        use=requests.ContractUse.HISTORY,
     )
     bar_size = BAR_SIZES.get(request.bar_size)
     if bar_size is None:
@@ -237,7 +242,11 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     ) -> pb.GetContractDetailsResponse:
         violations = ViolationCollector()
         contract = requests.read_contract(
-            violations, "contract", request.contract, present=request.HasField("contract")
+            violations,
+            "contract",
+            request.contract,
+            present=request.HasField("contract"),
+            use=requests.ContractUse.LOOKUP,
         )
         violations.raise_if_any()
         assert contract is not None  # noqa: S101
@@ -313,6 +322,7 @@ _IB_SECURITY_TYPES = {
     "STK": "STOCK",
     "OPT": "OPTION",
     "FUT": "FUTURE",
+    "FOP": "FUTURE_OPTION",
     "CFD": "CFD",
     "CASH": "FOREX",
     "IND": "INDEX",

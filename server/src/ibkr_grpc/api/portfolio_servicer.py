@@ -54,6 +54,10 @@ def summary_message(summary: AccountSummary) -> portfolio_service_pb2.AccountSum
 
 
 def position_message(position: Position) -> portfolio_service_pb2.Position:
+    # IB's averageCost of an option or a future is per contract (the multiplier included);
+    # average_price puts it per unit, beside market_price.
+    multiplier = position.contract.value_multiplier
+    cost = position.average_cost
     return portfolio_service_pb2.Position(
         account=position.account,
         contract=contract_message(position.contract),
@@ -66,6 +70,8 @@ def position_message(position: Position) -> portfolio_service_pb2.Position:
         daily_pnl=write_decimal(position.daily_pnl),
         currency=position.currency,
         update_time=timestamp(position.update_time),
+        multiplier=write_decimal(multiplier),
+        average_price=write_decimal(cost / multiplier if cost is not None else None),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TypeVar
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -30,7 +31,7 @@ from ibkr_grpc.domain.enums import (
     Side,
     TimeInForce,
 )
-from ibkr_grpc.domain.errors import OrderValidationError, ViolationCollector
+from ibkr_grpc.domain.errors import OrderValidationError, ViolationCollector, shown
 from ibkr_grpc.domain.orders import BracketLegs, ComboLeg, OrderIntent, OrderTerms
 from ibkr_grpc.domain.queries import DEFAULT_PAGE_SIZE, MAXIMUM_PAGE_SIZE, FillFilter, OrderFilter
 from ibkr_grpc.services.order_changes import OrderChanges
@@ -54,7 +55,15 @@ DEFAULT_HEARTBEAT = timedelta(seconds=15)
 MINIMUM_HEARTBEAT = timedelta(seconds=1)
 MAXIMUM_HEARTBEAT = timedelta(seconds=300)
 
-_DEFAULT_EXCHANGES = {SecurityType.FOREX: "IDEALPRO", SecurityType.CRYPTO: "PAXOS"}
+# A future's exchange is its listing exchange ("CME"): left empty, IB finds it.
+_DEFAULT_EXCHANGES = {
+    SecurityType.FOREX: "IDEALPRO",
+    SecurityType.CRYPTO: "PAXOS",
+    SecurityType.FUTURE: "",
+    SecurityType.FUTURE_OPTION: "",
+    SecurityType.CONTINUOUS_FUTURE: "",
+}
+_EXPIRY = re.compile(r"[0-9]{6}([0-9]{2})?")
 
 # The ranges google.protobuf's well-known types define (0001-01-01 to 9999-12-31, and +-10,000
 # years); outside them the conversions raise, and a caller's typo would become INTERNAL.
@@ -94,11 +103,30 @@ def read_duration(
     return message.ToTimedelta()
 
 
+class ContractUse(StrEnum):
+    """What a request does with its contract, for the checks that depend on it."""
+
+    # Contract details: a partial option or future description lists every match.
+    LOOKUP = "LOOKUP"
+    # Historical bars: one contract, or a continuous future's series.
+    HISTORY = "HISTORY"
+    # Quotes, streams and orders: one contract; IB takes no market data or order for a
+    # continuous future ("Continuous futures cannot be used with real time data or to place
+    # orders", quoted in github.com/erdewit/ib_insync/issues/263).
+    MARKET = "MARKET"
+
+
 def read_contract(
-    violations: ViolationCollector, path: str, message: common_pb2.Contract, *, present: bool
+    violations: ViolationCollector,
+    path: str,
+    message: common_pb2.Contract,
+    *,
+    present: bool,
+    use: ContractUse = ContractUse.MARKET,
 ) -> ContractSpec | None:
     """A contract from the request; unspecified security type means a stock, empty exchange
-    and currency mean SMART (IDEALPRO for forex) and USD."""
+    and currency mean SMART (IDEALPRO for forex; the listing exchange IB reports for futures)
+    and USD."""
     if not present:
         violations.add(path, "is required")
         return None
@@ -122,7 +150,10 @@ def read_contract(
         if not _CONTRACT_TEXT.fullmatch(getattr(message, name)):
             violations.add(f"{path}.{name}", "must be at most 64 characters, none of them control")
     right = _OPTION_RIGHTS.get(message.right, OptionRight.NONE)
+    if message.right not in _OPTION_RIGHTS:
+        violations.add(f"{path}.right", f"unknown value {message.right}")
     strike = read_decimal(violations, f"{path}.strike", message.strike, positive=True)
+    _check_derivative_terms(violations, path, message, security_type, use)
     return ContractSpec(
         symbol=message.symbol.upper(),
         security_type=security_type,
@@ -137,6 +168,92 @@ def read_contract(
         right=right,
         multiplier=message.multiplier,
     )
+
+
+_DERIVATIVE_TYPES = frozenset(
+    {SecurityType.OPTION, SecurityType.FUTURE_OPTION, SecurityType.FUTURE}
+)
+_NO_MARKET_DATA = (
+    "a continuous future serves history and contract details only (IB takes no market data "
+    "or orders for one): use its front month, which GetContractDetails of the continuous "
+    "future answers with"
+)
+
+
+def _check_derivative_terms(
+    violations: ViolationCollector,
+    path: str,
+    message: common_pb2.Contract,
+    security_type: SecurityType,
+    use: ContractUse,
+) -> None:
+    """Expiry, strike, right and multiplier: well formed, only on the types that have them,
+    and, where one contract is meant, enough of them to name it."""
+    if security_type is SecurityType.CONTINUOUS_FUTURE:
+        if use is ContractUse.MARKET:
+            violations.add(f"{path}.security_type", _NO_MARKET_DATA)
+        if not message.symbol:
+            violations.add(f"{path}.symbol", "is required for a continuous future")
+    expiry = message.last_trade_date_or_contract_month
+    if expiry and _CONTRACT_TEXT.fullmatch(expiry):
+        if security_type not in _DERIVATIVE_TYPES:
+            violations.add(
+                f"{path}.last_trade_date_or_contract_month",
+                "must be empty: only options and (dated) futures expire",
+            )
+        elif not _is_expiry(expiry):
+            violations.add(
+                f"{path}.last_trade_date_or_contract_month",
+                f"must be a last trading day YYYYMMDD or a contract month YYYYMM, "
+                f"got {shown(expiry)}",
+            )
+    if not security_type.is_option:
+        if message.strike:
+            violations.add(f"{path}.strike", "must be empty: only options have a strike")
+        if message.right != common_pb2.OPTION_RIGHT_UNSPECIFIED:
+            violations.add(f"{path}.right", "must be unspecified: only options have a right")
+    if message.multiplier and _CONTRACT_TEXT.fullmatch(message.multiplier):
+        read_decimal(violations, f"{path}.multiplier", message.multiplier, positive=True)
+    named = message.con_id != 0 or bool(message.local_symbol)
+    if use is not ContractUse.LOOKUP and not named and security_type in _DERIVATIVE_TYPES:
+        _check_one_contract(violations, path, message, security_type)
+
+
+def _check_one_contract(
+    violations: ViolationCollector,
+    path: str,
+    message: common_pb2.Contract,
+    security_type: SecurityType,
+) -> None:
+    """One contract from its terms: an option needs its day, strike and right, a future its
+    month or day (IB answers a partial description with every match)."""
+    expiry = message.last_trade_date_or_contract_month
+    if not expiry:
+        violations.add(
+            f"{path}.last_trade_date_or_contract_month",
+            "is required for one option or future (or give con_id or local_symbol)",
+        )
+    if not security_type.is_option:
+        return
+    if expiry and len(expiry) != 8:
+        violations.add(
+            f"{path}.last_trade_date_or_contract_month",
+            "must be the expiration day YYYYMMDD for one option",
+        )
+    if not message.strike:
+        violations.add(f"{path}.strike", "is required for one option")
+    if message.right == common_pb2.OPTION_RIGHT_UNSPECIFIED:
+        violations.add(f"{path}.right", "is required for one option")
+
+
+def _is_expiry(text: str) -> bool:
+    if not _EXPIRY.fullmatch(text):
+        return False
+    try:
+        datetime.strptime(text if len(text) == 8 else f"{text}01", "%Y%m%d")  # noqa: DTZ007  a date
+    except ValueError:
+        return False
+    return True
 
 
 def _enum(violations: ViolationCollector, path: str, value: int, known: dict[int, T]) -> T | None:

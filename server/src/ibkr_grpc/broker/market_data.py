@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from ib_async import IB, BarData, Contract, Ticker
+from ib_async import IB, BarData, Contract, OptionComputation, Ticker
 from ib_async import ContractDetails as IbContractDetails
 from ib_async.wrapper import RequestError
 
@@ -17,6 +18,7 @@ from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.snapshots import snapshot_ticker
 from ibkr_grpc.broker.translation import contract_spec, decimal_of, ib_contract
 from ibkr_grpc.domain.contracts import ContractSpec
+from ibkr_grpc.domain.enums import SecurityType
 from ibkr_grpc.domain.errors import (
     BrokerTimeoutError,
     GatewayUnavailableError,
@@ -35,6 +37,7 @@ from ibkr_grpc.domain.market_data import (
     Quote,
     SubscriptionFailure,
 )
+from ibkr_grpc.domain.options import OptionGreeks
 
 QuoteListener = Callable[[Quote], None]
 # A one-off quote is taken once bid and ask arrived and IB then sent nothing more for this long
@@ -69,6 +72,44 @@ def broker_error(error: RequestError, contract: ContractSpec) -> ServiceError:
 
 def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else value
+
+
+# IB's "not computed" in tickOptionComputation: -1 for the volatility and prices, -2 for the
+# greeks (https://interactivebrokers.github.io/tws-api/option_computations.html). ib_async
+# turns most into None, but passes vega and theta of -2 through unchanged (its wrapper.py
+# tickOptionComputation writes `vega if vega != -2 else vega`), so every field is checked here.
+_NOT_COMPUTED = {"volatility": -1.0, "price": -1.0, "greek": -2.0}
+
+
+def _computed(value: float | None, kind: str) -> Decimal | None:
+    if value is None or value == _NOT_COMPUTED[kind]:
+        return None
+    return decimal_of(value)
+
+
+def option_greeks(ticker: Ticker) -> OptionGreeks | None:
+    """The model's greeks (IB's tick 13, or 83 delayed) and the volatilities implied by the
+    bid and the ask (ticks 10 and 11); None for a ticker with none of them (not an option)."""
+    model: OptionComputation | None = ticker.modelGreeks
+    bid: OptionComputation | None = ticker.bidGreeks
+    ask: OptionComputation | None = ticker.askGreeks
+    if model is None and bid is None and ask is None:
+        return None
+
+    def of_model(name: str, kind: str) -> Decimal | None:
+        return _computed(getattr(model, name), kind) if model is not None else None
+
+    return OptionGreeks(
+        implied_volatility=of_model("impliedVol", "volatility"),
+        delta=of_model("delta", "greek"),
+        gamma=of_model("gamma", "greek"),
+        vega=of_model("vega", "greek"),
+        theta=of_model("theta", "greek"),
+        underlying_price=of_model("undPrice", "price"),
+        option_price=of_model("optPrice", "price"),
+        bid_implied_volatility=_computed(bid.impliedVol, "volatility") if bid else None,
+        ask_implied_volatility=_computed(ask.impliedVol, "volatility") if ask else None,
+    )
 
 
 class MarketDataReader:
@@ -129,7 +170,16 @@ class MarketDataReader:
         except TimeoutError as error:
             message = "IB did not answer the contract lookup in time"
             raise BrokerTimeoutError(message) from error
-        return [self._details(item) for item in found if item.contract is not None]
+        details = [self._details(item) for item in found if item.contract is not None]
+        if contract.security_type is SecurityType.CONTINUOUS_FUTURE:
+            # IB answers a CONTFUT with the front month's conId and terms under secType
+            # CONTFUT (github.com/erdewit/ib_insync/issues/263); it is returned as the future
+            # it stands for, which can be quoted and traded as it is.
+            return [
+                replace(item, contract=replace(item.contract, security_type=SecurityType.FUTURE))
+                for item in details
+            ]
+        return details
 
     def _details(self, item: IbContractDetails) -> ContractDetails:
         assert item.contract is not None  # noqa: S101  filtered by the caller
@@ -236,6 +286,7 @@ class MarketDataReader:
             close=decimal_of(_number(ticker.close)),
             kind=_KINDS.get(ticker.marketDataType, MarketDataKind.LIVE),
             exchange_time=exchange_time.astimezone(UTC) if exchange_time else None,
+            greeks=option_greeks(ticker),
         )
 
     # ---- history -------------------------------------------------------------------------

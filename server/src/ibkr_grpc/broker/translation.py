@@ -29,6 +29,8 @@ SECURITY_TYPES = {
     enums.SecurityType.INDEX: "IND",
     enums.SecurityType.CFD: "CFD",
     enums.SecurityType.CRYPTO: "CRYPTO",
+    enums.SecurityType.FUTURE_OPTION: "FOP",
+    enums.SecurityType.CONTINUOUS_FUTURE: "CONTFUT",
 }
 _SECURITY_TYPES_BACK = {code: kind for kind, code in SECURITY_TYPES.items()} | {
     "ETF": enums.SecurityType.STOCK

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from ibkr_grpc.domain.enums import OptionRight, SecurityType
 
@@ -28,3 +28,13 @@ class ContractSpec:
     @property
     def display_name(self) -> str:
         return self.local_symbol or self.symbol
+
+    @property
+    def value_multiplier(self) -> Decimal:
+        """What one point of the price is worth per contract: the multiplier ("100" for a US
+        stock option, "50" for ES), 1 for contracts without one (stocks, forex)."""
+        try:
+            value = Decimal(self.multiplier) if self.multiplier else Decimal(1)
+        except InvalidOperation:
+            return Decimal(1)
+        return value if value.is_finite() and value > 0 else Decimal(1)

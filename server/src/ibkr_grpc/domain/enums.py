@@ -86,6 +86,18 @@ class SecurityType(StrEnum):
     INDEX = "INDEX"
     CFD = "CFD"
     CRYPTO = "CRYPTO"
+    FUTURE_OPTION = "FUTURE_OPTION"
+    # History and contract details only (IB takes no market data or order for one). Its name
+    # is longer than the order tables' 16-character column: orders refuse it before storing.
+    CONTINUOUS_FUTURE = "CONTINUOUS_FUTURE"
+
+    @property
+    def is_option(self) -> bool:
+        return self in {SecurityType.OPTION, SecurityType.FUTURE_OPTION}
+
+    @property
+    def is_future(self) -> bool:
+        return self in {SecurityType.FUTURE, SecurityType.CONTINUOUS_FUTURE}
 
 
 class OptionRight(StrEnum):

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from ibkr_grpc.domain.contracts import ContractSpec
+from ibkr_grpc.domain.options import OptionGreeks
 
 
 class BarSize(StrEnum):
@@ -81,6 +82,8 @@ class Quote:
     close: Decimal | None = None
     kind: MarketDataKind = MarketDataKind.LIVE
     exchange_time: datetime | None = None
+    # Options only, once IB computed them.
+    greeks: OptionGreeks | None = None
 
 
 @dataclass(frozen=True, slots=True)

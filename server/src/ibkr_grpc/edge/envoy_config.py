@@ -22,6 +22,7 @@ TRANSCODED_SERVICES = (
     "ibkr.v1.OrderService",
     "ibkr.v1.PortfolioService",
     "ibkr.v1.MarketDataService",
+    "ibkr.v1.OptionService",
     "ibkr.v1.GatewayService",
     "ibkr.v1.RiskService",
 )

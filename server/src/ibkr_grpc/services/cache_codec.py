@@ -12,6 +12,7 @@ from typing import Any
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OptionRight, SecurityType
 from ibkr_grpc.domain.market_data import ContractDetails, MarketDataKind, Quote
+from ibkr_grpc.domain.options import OptionGreeks
 
 _QUOTE_DECIMALS = (
     "bid",
@@ -26,6 +27,7 @@ _QUOTE_DECIMALS = (
     "open",
     "close",
 )
+_GREEKS = tuple(OptionGreeks.__dataclass_fields__)
 _DETAIL_DECIMALS = ("minimum_tick", "minimum_size", "size_increment")
 _DETAIL_TEXTS = (
     "long_name",
@@ -95,17 +97,23 @@ def encode_quote(quote: Quote) -> bytes:
         "exchange_time": quote.exchange_time.isoformat() if quote.exchange_time else None,
         "kind": quote.kind.value,
     }
+    if quote.greeks is not None:
+        document["greeks"] = {name: _decimal(getattr(quote.greeks, name)) for name in _GREEKS}
     return json.dumps(document).encode()
 
 
 def decode_quote(payload: bytes) -> Quote:
     document = json.loads(payload)
     exchange_time = document["exchange_time"]
+    greeks = document.get("greeks")
     return Quote(
         contract=contract_of(document["contract"]),
         receive_time=datetime.fromisoformat(document["receive_time"]),
         exchange_time=datetime.fromisoformat(exchange_time) if exchange_time else None,
         kind=MarketDataKind(document["kind"]),
+        greeks=OptionGreeks(**{name: _read_decimal(greeks[name]) for name in _GREEKS})
+        if greeks is not None
+        else None,
         **{name: _read_decimal(document[name]) for name in _QUOTE_DECIMALS},
     )
 

@@ -11,6 +11,7 @@ from typing import Protocol
 import structlog
 
 from ibkr_grpc.domain.contracts import ContractSpec
+from ibkr_grpc.domain.enums import SecurityType
 from ibkr_grpc.domain.errors import GatewayUnavailableError, InvalidContractError, ServiceError
 from ibkr_grpc.domain.market_data import (
     Bar,
@@ -155,7 +156,17 @@ class MarketDataService:
                 if self._bus is not None:
                     await self._bus.publish(f"quotes.{con_id}", payload)
 
+    def remember_qualified(self, contracts: list[ContractSpec]) -> None:
+        """Contracts IB has just described in full (an option chain's, say): they qualify to
+        themselves, with no lookup of their own."""
+        for contract in contracts:
+            if contract.con_id:
+                self._qualified.setdefault(contract, contract)
+
     async def qualify(self, contract: ContractSpec) -> ContractSpec:
+        if contract.security_type is SecurityType.CONTINUOUS_FUTURE:
+            # Its front month rolls at every expiry: asked anew each time, never kept.
+            return await self._qualifier.qualify(contract)
         cached = self._qualified.get(contract)
         if cached is not None:
             return cached
@@ -195,6 +206,8 @@ class MarketDataService:
         return await self._looking_up.run(contract, lambda: self._details(contract))
 
     async def _details(self, contract: ContractSpec) -> list[ContractDetails]:
+        if contract.security_type is SecurityType.CONTINUOUS_FUTURE:
+            return await self._source.details(contract)  # the front month rolls: never kept
         key = f"details:{contract_key(contract)}"
         stored = await self._cache.get(key) if self._cache else None
         if stored is not None:

@@ -25,27 +25,30 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ibkr/v1/common.proto\x12\x07ibkr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x08\x43ontract\x12\x0e\n\x06\x63on_id\x18\x01 \x01(\x03\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12,\n\rsecurity_type\x18\x03 \x01(\x0e\x32\x15.ibkr.v1.SecurityType\x12\x10\n\x08\x65xchange\x18\x04 \x01(\t\x12\x18\n\x10primary_exchange\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x14\n\x0clocal_symbol\x18\x07 \x01(\t\x12\x15\n\rtrading_class\x18\x08 \x01(\t\x12)\n!last_trade_date_or_contract_month\x18\t \x01(\t\x12\x0e\n\x06strike\x18\n \x01(\t\x12#\n\x05right\x18\x0b \x01(\x0e\x32\x14.ibkr.v1.OptionRight\x12\x12\n\nmultiplier\x18\x0c \x01(\t\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0cStreamMarker\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.ibkr.v1.StreamMarkerType\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xdd\x01\n\x0cSecurityType\x12\x1d\n\x19SECURITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13SECURITY_TYPE_STOCK\x10\x01\x12\x17\n\x13SECURITY_TYPE_FOREX\x10\x02\x12\x18\n\x14SECURITY_TYPE_FUTURE\x10\x03\x12\x18\n\x14SECURITY_TYPE_OPTION\x10\x04\x12\x17\n\x13SECURITY_TYPE_INDEX\x10\x05\x12\x15\n\x11SECURITY_TYPE_CFD\x10\x06\x12\x18\n\x14SECURITY_TYPE_CRYPTO\x10\x07*X\n\x0bOptionRight\x12\x1c\n\x18OPTION_RIGHT_UNSPECIFIED\x10\x00\x12\x15\n\x11OPTION_RIGHT_CALL\x10\x01\x12\x14\n\x10OPTION_RIGHT_PUT\x10\x02*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*Z\n\x0bTradingMode\x12\x1c\n\x18TRADING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRADING_MODE_PAPER\x10\x01\x12\x15\n\x11TRADING_MODE_LIVE\x10\x02*\xe0\x01\n\x10StreamMarkerType\x12\"\n\x1eSTREAM_MARKER_TYPE_UNSPECIFIED\x10\x00\x12(\n$STREAM_MARKER_TYPE_SNAPSHOT_COMPLETE\x10\x01\x12&\n\"STREAM_MARKER_TYPE_REPLAY_COMPLETE\x10\x02\x12+\n\'STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED\x10\x03\x12)\n%STREAM_MARKER_TYPE_GATEWAY_RECONCILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ibkr/v1/common.proto\x12\x07ibkr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x08\x43ontract\x12\x0e\n\x06\x63on_id\x18\x01 \x01(\x03\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12,\n\rsecurity_type\x18\x03 \x01(\x0e\x32\x15.ibkr.v1.SecurityType\x12\x10\n\x08\x65xchange\x18\x04 \x01(\t\x12\x18\n\x10primary_exchange\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x14\n\x0clocal_symbol\x18\x07 \x01(\t\x12\x15\n\rtrading_class\x18\x08 \x01(\t\x12)\n!last_trade_date_or_contract_month\x18\t \x01(\t\x12\x0e\n\x06strike\x18\n \x01(\t\x12#\n\x05right\x18\x0b \x01(\x0e\x32\x14.ibkr.v1.OptionRight\x12\x12\n\nmultiplier\x18\x0c \x01(\t\"\xd5\x01\n\x0cOptionGreeks\x12\x1a\n\x12implied_volatility\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\x12\r\n\x05gamma\x18\x03 \x01(\t\x12\x0c\n\x04vega\x18\x04 \x01(\t\x12\r\n\x05theta\x18\x05 \x01(\t\x12\x18\n\x10underlying_price\x18\x06 \x01(\t\x12\x14\n\x0coption_price\x18\x07 \x01(\t\x12\x1e\n\x16\x62id_implied_volatility\x18\x08 \x01(\t\x12\x1e\n\x16\x61sk_implied_volatility\x18\t \x01(\t\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0cStreamMarker\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.ibkr.v1.StreamMarkerType\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xa3\x02\n\x0cSecurityType\x12\x1d\n\x19SECURITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13SECURITY_TYPE_STOCK\x10\x01\x12\x17\n\x13SECURITY_TYPE_FOREX\x10\x02\x12\x18\n\x14SECURITY_TYPE_FUTURE\x10\x03\x12\x18\n\x14SECURITY_TYPE_OPTION\x10\x04\x12\x17\n\x13SECURITY_TYPE_INDEX\x10\x05\x12\x15\n\x11SECURITY_TYPE_CFD\x10\x06\x12\x18\n\x14SECURITY_TYPE_CRYPTO\x10\x07\x12\x1f\n\x1bSECURITY_TYPE_FUTURE_OPTION\x10\x08\x12#\n\x1fSECURITY_TYPE_CONTINUOUS_FUTURE\x10\t*X\n\x0bOptionRight\x12\x1c\n\x18OPTION_RIGHT_UNSPECIFIED\x10\x00\x12\x15\n\x11OPTION_RIGHT_CALL\x10\x01\x12\x14\n\x10OPTION_RIGHT_PUT\x10\x02*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*Z\n\x0bTradingMode\x12\x1c\n\x18TRADING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRADING_MODE_PAPER\x10\x01\x12\x15\n\x11TRADING_MODE_LIVE\x10\x02*\xe0\x01\n\x10StreamMarkerType\x12\"\n\x1eSTREAM_MARKER_TYPE_UNSPECIFIED\x10\x00\x12(\n$STREAM_MARKER_TYPE_SNAPSHOT_COMPLETE\x10\x01\x12&\n\"STREAM_MARKER_TYPE_REPLAY_COMPLETE\x10\x02\x12+\n\'STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED\x10\x03\x12)\n%STREAM_MARKER_TYPE_GATEWAY_RECONCILED\x10\x04\x42\x8a\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x0b\x43ommonProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_SECURITYTYPE']._serialized_start=558
-  _globals['_SECURITYTYPE']._serialized_end=779
-  _globals['_OPTIONRIGHT']._serialized_start=781
-  _globals['_OPTIONRIGHT']._serialized_end=869
-  _globals['_SIDE']._serialized_start=871
-  _globals['_SIDE']._serialized_end=928
-  _globals['_TRADINGMODE']._serialized_start=930
-  _globals['_TRADINGMODE']._serialized_end=1020
-  _globals['_STREAMMARKERTYPE']._serialized_start=1023
-  _globals['_STREAMMARKERTYPE']._serialized_end=1247
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\013CommonProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_SECURITYTYPE']._serialized_start=774
+  _globals['_SECURITYTYPE']._serialized_end=1065
+  _globals['_OPTIONRIGHT']._serialized_start=1067
+  _globals['_OPTIONRIGHT']._serialized_end=1155
+  _globals['_SIDE']._serialized_start=1157
+  _globals['_SIDE']._serialized_end=1214
+  _globals['_TRADINGMODE']._serialized_start=1216
+  _globals['_TRADINGMODE']._serialized_end=1306
+  _globals['_STREAMMARKERTYPE']._serialized_start=1309
+  _globals['_STREAMMARKERTYPE']._serialized_end=1533
   _globals['_CONTRACT']._serialized_start=67
   _globals['_CONTRACT']._serialized_end=378
-  _globals['_HEARTBEAT']._serialized_start=380
-  _globals['_HEARTBEAT']._serialized_end=440
-  _globals['_STREAMMARKER']._serialized_start=442
-  _globals['_STREAMMARKER']._serialized_end=555
+  _globals['_OPTIONGREEKS']._serialized_start=381
+  _globals['_OPTIONGREEKS']._serialized_end=594
+  _globals['_HEARTBEAT']._serialized_start=596
+  _globals['_HEARTBEAT']._serialized_end=656
+  _globals['_STREAMMARKER']._serialized_start=658
+  _globals['_STREAMMARKER']._serialized_end=771
 # @@protoc_insertion_point(module_scope)

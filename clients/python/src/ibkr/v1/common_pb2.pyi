@@ -50,6 +50,14 @@ class _SecurityTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Security
     """Contracts for difference (IB "CFD")."""
     SECURITY_TYPE_CRYPTO: _SecurityType.ValueType  # 7
     """Crypto currencies (IB "CRYPTO")."""
+    SECURITY_TYPE_FUTURE_OPTION: _SecurityType.ValueType  # 8
+    """Options on futures (IB "FOP"), e.g. symbol ES, exchange "CME", with the future's multiplier."""
+    SECURITY_TYPE_CONTINUOUS_FUTURE: _SecurityType.ValueType  # 9
+    """A future's continuous series (IB "CONTFUT"): symbol and exchange name it, and it stands for
+    the front month (the unexpired contract that expires first). History and contract details
+    only: IB takes no market-data line and no order for it, so quotes, streams and orders refuse
+    it. GetContractDetails answers with the front month as a FUTURE, ready to quote or trade.
+    """
 
 class SecurityType(_SecurityType, metaclass=_SecurityTypeEnumTypeWrapper):
     """The kind of instrument, as IB's secType."""
@@ -69,6 +77,14 @@ SECURITY_TYPE_CFD: SecurityType.ValueType  # 6
 """Contracts for difference (IB "CFD")."""
 SECURITY_TYPE_CRYPTO: SecurityType.ValueType  # 7
 """Crypto currencies (IB "CRYPTO")."""
+SECURITY_TYPE_FUTURE_OPTION: SecurityType.ValueType  # 8
+"""Options on futures (IB "FOP"), e.g. symbol ES, exchange "CME", with the future's multiplier."""
+SECURITY_TYPE_CONTINUOUS_FUTURE: SecurityType.ValueType  # 9
+"""A future's continuous series (IB "CONTFUT"): symbol and exchange name it, and it stands for
+the front month (the unexpired contract that expires first). History and contract details
+only: IB takes no market-data line and no order for it, so quotes, streams and orders refuse
+it. GetContractDetails answers with the front month as a FUTURE, ready to quote or trade.
+"""
 Global___SecurityType: _TypeAlias = SecurityType  # noqa: Y015
 
 class _OptionRight:
@@ -165,9 +181,15 @@ Global___StreamMarkerType: _TypeAlias = StreamMarkerType  # noqa: Y015
 
 @_typing.final
 class Contract(_message.Message):
-    """An instrument. Give either con_id (IB's contract id, unambiguous) or enough of the rest to
-    identify one contract: for a US stock, symbol with security_type STOCK, exchange "SMART" and
-    currency "USD" (the server fills exchange and currency with those defaults when empty).
+    """An instrument. Give either con_id (IB's contract id, unambiguous; with the security_type of
+    the contract when it is not a stock) or enough of the rest to identify one contract: for a US
+    stock, symbol with security_type STOCK, exchange "SMART" and currency "USD" (the server fills
+    exchange and currency with those defaults when empty). An option: symbol, security_type
+    OPTION, last_trade_date_or_contract_month (YYYYMMDD), strike and right (exchange "SMART" when
+    empty), or its local_symbol (the OCC symbol). A future: symbol, security_type FUTURE, exchange
+    (the listing exchange, "CME"; IB's when empty) and the contract month (YYYYMM) or last trading
+    day (YYYYMMDD), or its local_symbol ("ESH6"). A futures option: as an option, with the
+    future's exchange and, where the future lists several, trading_class.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -229,6 +251,62 @@ class Contract(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Contract: _TypeAlias = Contract  # noqa: Y015
+
+@_typing.final
+class OptionGreeks(_message.Message):
+    """What IB's option model says about an option (its option computation ticks); decimal strings,
+    empty when IB has not computed a value (it reports none when the price is below every
+    volatility's value, for instance).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPLIED_VOLATILITY_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    GAMMA_FIELD_NUMBER: _builtins.int
+    VEGA_FIELD_NUMBER: _builtins.int
+    THETA_FIELD_NUMBER: _builtins.int
+    UNDERLYING_PRICE_FIELD_NUMBER: _builtins.int
+    OPTION_PRICE_FIELD_NUMBER: _builtins.int
+    BID_IMPLIED_VOLATILITY_FIELD_NUMBER: _builtins.int
+    ASK_IMPLIED_VOLATILITY_FIELD_NUMBER: _builtins.int
+    implied_volatility: _builtins.str
+    """Annualised volatility as a fraction ("0.2534" is 25.34%), of IB's model."""
+    delta: _builtins.str
+    """Change of the option's price per unit of the underlying's price."""
+    gamma: _builtins.str
+    """Change of delta per unit of the underlying's price."""
+    vega: _builtins.str
+    """Change of the option's price per volatility point (0.01)."""
+    theta: _builtins.str
+    """Change of the option's price per calendar day."""
+    underlying_price: _builtins.str
+    """The underlying's price the model used."""
+    option_price: _builtins.str
+    """The option's value under the model, per unit (multiply by the multiplier for a contract)."""
+    bid_implied_volatility: _builtins.str
+    """The volatility implied by the bid and by the ask."""
+    ask_implied_volatility: _builtins.str
+    def __init__(
+        self,
+        *,
+        implied_volatility: _builtins.str = ...,
+        delta: _builtins.str = ...,
+        gamma: _builtins.str = ...,
+        vega: _builtins.str = ...,
+        theta: _builtins.str = ...,
+        underlying_price: _builtins.str = ...,
+        option_price: _builtins.str = ...,
+        bid_implied_volatility: _builtins.str = ...,
+        ask_implied_volatility: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ask_implied_volatility", b"ask_implied_volatility", "bid_implied_volatility", b"bid_implied_volatility", "delta", b"delta", "gamma", b"gamma", "implied_volatility", b"implied_volatility", "option_price", b"option_price", "theta", b"theta", "underlying_price", b"underlying_price", "vega", b"vega"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OptionGreeks: _TypeAlias = OptionGreeks  # noqa: Y015
 
 @_typing.final
 class Heartbeat(_message.Message):

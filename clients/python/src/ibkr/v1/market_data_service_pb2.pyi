@@ -369,6 +369,7 @@ class Quote(_message.Message):
     MARKET_DATA_KIND_FIELD_NUMBER: _builtins.int
     EXCHANGE_TIME_FIELD_NUMBER: _builtins.int
     RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    GREEKS_FIELD_NUMBER: _builtins.int
     bid: _builtins.str
     bid_size: _builtins.str
     ask: _builtins.str
@@ -392,6 +393,12 @@ class Quote(_message.Message):
     def receive_time(self) -> _timestamp_pb2.Timestamp:
         """When the server received the update this quote reflects."""
 
+    @_builtins.property
+    def greeks(self) -> _common_pb2.OptionGreeks:
+        """Options only (OPTION, FUTURE_OPTION): implied volatility and greeks from IB's option
+        model; unset for other contracts and until IB computed them.
+        """
+
     def __init__(
         self,
         *,
@@ -410,10 +417,11 @@ class Quote(_message.Message):
         market_data_kind: Global___MarketDataKind.ValueType = ...,
         exchange_time: _timestamp_pb2.Timestamp | None = ...,
         receive_time: _timestamp_pb2.Timestamp | None = ...,
+        greeks: _common_pb2.OptionGreeks | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "exchange_time", b"exchange_time", "receive_time", b"receive_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "exchange_time", b"exchange_time", "greeks", b"greeks", "receive_time", b"receive_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ask", b"ask", "ask_size", b"ask_size", "bid", b"bid", "bid_size", b"bid_size", "close", b"close", "contract", b"contract", "exchange_time", b"exchange_time", "high", b"high", "last", b"last", "last_size", b"last_size", "low", b"low", "market_data_kind", b"market_data_kind", "open", b"open", "receive_time", b"receive_time", "volume", b"volume"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ask", b"ask", "ask_size", b"ask_size", "bid", b"bid", "bid_size", b"bid_size", "close", b"close", "contract", b"contract", "exchange_time", b"exchange_time", "greeks", b"greeks", "high", b"high", "last", b"last", "last_size", b"last_size", "low", b"low", "market_data_kind", b"market_data_kind", "open", b"open", "receive_time", b"receive_time", "volume", b"volume"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -226,7 +226,11 @@ Global___GetAccountSummaryResponse: _TypeAlias = GetAccountSummaryResponse  # no
 
 @_typing.final
 class Position(_message.Message):
-    """A holding in one contract; decimal strings."""
+    """A holding in one contract; decimal strings. For options and futures, quantity counts contracts
+    and IB applies the multiplier: average_cost is per contract (price x multiplier, commissions
+    included), market_price per unit, market_value and the PnL fields are whole amounts
+    (quantity x market_price x multiplier).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -241,20 +245,33 @@ class Position(_message.Message):
     DAILY_PNL_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    MULTIPLIER_FIELD_NUMBER: _builtins.int
+    AVERAGE_PRICE_FIELD_NUMBER: _builtins.int
     account: _builtins.str
     quantity: _builtins.str
     """Signed: negative is short."""
     average_cost: _builtins.str
-    """Average cost per unit, including commissions, as IB computes it."""
+    """Average cost per unit (per contract for options and futures: the multiplier included),
+    including commissions, as IB computes it.
+    """
     market_price: _builtins.str
+    """Per unit (per share, or per unit of an option's or future's price)."""
     market_value: _builtins.str
     unrealized_pnl: _builtins.str
     realized_pnl: _builtins.str
     daily_pnl: _builtins.str
     """Today's PnL of the position; empty until IB reported it."""
     currency: _builtins.str
+    multiplier: _builtins.str
+    """The contract's multiplier: "100" for US stock options, "50" for ES; "1" for contracts
+    without one (stocks, forex).
+    """
+    average_price: _builtins.str
+    """average_cost per unit (average_cost / multiplier), comparable with market_price."""
     @_builtins.property
-    def contract(self) -> _common_pb2.Contract: ...
+    def contract(self) -> _common_pb2.Contract:
+        """With its derivative fields (expiry, strike, right, multiplier) as IB reports them."""
+
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -271,10 +288,12 @@ class Position(_message.Message):
         daily_pnl: _builtins.str = ...,
         currency: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        multiplier: _builtins.str = ...,
+        average_price: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "average_cost", b"average_cost", "contract", b"contract", "currency", b"currency", "daily_pnl", b"daily_pnl", "market_price", b"market_price", "market_value", b"market_value", "quantity", b"quantity", "realized_pnl", b"realized_pnl", "unrealized_pnl", b"unrealized_pnl", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "average_cost", b"average_cost", "average_price", b"average_price", "contract", b"contract", "currency", b"currency", "daily_pnl", b"daily_pnl", "market_price", b"market_price", "market_value", b"market_value", "multiplier", b"multiplier", "quantity", b"quantity", "realized_pnl", b"realized_pnl", "unrealized_pnl", b"unrealized_pnl", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,12 +24,18 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ibkr/v1/common.proto.
  */
 export const file_ibkr_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChRpYmtyL3YxL2NvbW1vbi5wcm90bxIHaWJrci52MSK3AgoIQ29udHJhY3QSDgoGY29uX2lkGAEgASgDEg4KBnN5bWJvbBgCIAEoCRIsCg1zZWN1cml0eV90eXBlGAMgASgOMhUuaWJrci52MS5TZWN1cml0eVR5cGUSEAoIZXhjaGFuZ2UYBCABKAkSGAoQcHJpbWFyeV9leGNoYW5nZRgFIAEoCRIQCghjdXJyZW5jeRgGIAEoCRIUCgxsb2NhbF9zeW1ib2wYByABKAkSFQoNdHJhZGluZ19jbGFzcxgIIAEoCRIpCiFsYXN0X3RyYWRlX2RhdGVfb3JfY29udHJhY3RfbW9udGgYCSABKAkSDgoGc3RyaWtlGAogASgJEiMKBXJpZ2h0GAsgASgOMhQuaWJrci52MS5PcHRpb25SaWdodBISCgptdWx0aXBsaWVyGAwgASgJIjwKCUhlYXJ0YmVhdBIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoMU3RyZWFtTWFya2VyEicKBHR5cGUYASABKA4yGS5pYmtyLnYxLlN0cmVhbU1hcmtlclR5cGUSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZGV0YWlsGAMgASgJKt0BCgxTZWN1cml0eVR5cGUSHQoZU0VDVVJJVFlfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NFQ1VSSVRZX1RZUEVfU1RPQ0sQARIXChNTRUNVUklUWV9UWVBFX0ZPUkVYEAISGAoUU0VDVVJJVFlfVFlQRV9GVVRVUkUQAxIYChRTRUNVUklUWV9UWVBFX09QVElPThAEEhcKE1NFQ1VSSVRZX1RZUEVfSU5ERVgQBRIVChFTRUNVUklUWV9UWVBFX0NGRBAGEhgKFFNFQ1VSSVRZX1RZUEVfQ1JZUFRPEAcqWAoLT3B0aW9uUmlnaHQSHAoYT1BUSU9OX1JJR0hUX1VOU1BFQ0lGSUVEEAASFQoRT1BUSU9OX1JJR0hUX0NBTEwQARIUChBPUFRJT05fUklHSFRfUFVUEAIqOQoEU2lkZRIUChBTSURFX1VOU1BFQ0lGSUVEEAASDAoIU0lERV9CVVkQARINCglTSURFX1NFTEwQAipaCgtUcmFkaW5nTW9kZRIcChhUUkFESU5HX01PREVfVU5TUEVDSUZJRUQQABIWChJUUkFESU5HX01PREVfUEFQRVIQARIVChFUUkFESU5HX01PREVfTElWRRACKuABChBTdHJlYW1NYXJrZXJUeXBlEiIKHlNUUkVBTV9NQVJLRVJfVFlQRV9VTlNQRUNJRklFRBAAEigKJFNUUkVBTV9NQVJLRVJfVFlQRV9TTkFQU0hPVF9DT01QTEVURRABEiYKIlNUUkVBTV9NQVJLRVJfVFlQRV9SRVBMQVlfQ09NUExFVEUQAhIrCidTVFJFQU1fTUFSS0VSX1RZUEVfR0FURVdBWV9ESVNDT05ORUNURUQQAxIpCiVTVFJFQU1fTUFSS0VSX1RZUEVfR0FURVdBWV9SRUNPTkNJTEVEEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChRpYmtyL3YxL2NvbW1vbi5wcm90bxIHaWJrci52MSK3AgoIQ29udHJhY3QSDgoGY29uX2lkGAEgASgDEg4KBnN5bWJvbBgCIAEoCRIsCg1zZWN1cml0eV90eXBlGAMgASgOMhUuaWJrci52MS5TZWN1cml0eVR5cGUSEAoIZXhjaGFuZ2UYBCABKAkSGAoQcHJpbWFyeV9leGNoYW5nZRgFIAEoCRIQCghjdXJyZW5jeRgGIAEoCRIUCgxsb2NhbF9zeW1ib2wYByABKAkSFQoNdHJhZGluZ19jbGFzcxgIIAEoCRIpCiFsYXN0X3RyYWRlX2RhdGVfb3JfY29udHJhY3RfbW9udGgYCSABKAkSDgoGc3RyaWtlGAogASgJEiMKBXJpZ2h0GAsgASgOMhQuaWJrci52MS5PcHRpb25SaWdodBISCgptdWx0aXBsaWVyGAwgASgJItUBCgxPcHRpb25HcmVla3MSGgoSaW1wbGllZF92b2xhdGlsaXR5GAEgASgJEg0KBWRlbHRhGAIgASgJEg0KBWdhbW1hGAMgASgJEgwKBHZlZ2EYBCABKAkSDQoFdGhldGEYBSABKAkSGAoQdW5kZXJseWluZ19wcmljZRgGIAEoCRIUCgxvcHRpb25fcHJpY2UYByABKAkSHgoWYmlkX2ltcGxpZWRfdm9sYXRpbGl0eRgIIAEoCRIeChZhc2tfaW1wbGllZF92b2xhdGlsaXR5GAkgASgJIjwKCUhlYXJ0YmVhdBIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoMU3RyZWFtTWFya2VyEicKBHR5cGUYASABKA4yGS5pYmtyLnYxLlN0cmVhbU1hcmtlclR5cGUSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZGV0YWlsGAMgASgJKqMCCgxTZWN1cml0eVR5cGUSHQoZU0VDVVJJVFlfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NFQ1VSSVRZX1RZUEVfU1RPQ0sQARIXChNTRUNVUklUWV9UWVBFX0ZPUkVYEAISGAoUU0VDVVJJVFlfVFlQRV9GVVRVUkUQAxIYChRTRUNVUklUWV9UWVBFX09QVElPThAEEhcKE1NFQ1VSSVRZX1RZUEVfSU5ERVgQBRIVChFTRUNVUklUWV9UWVBFX0NGRBAGEhgKFFNFQ1VSSVRZX1RZUEVfQ1JZUFRPEAcSHwobU0VDVVJJVFlfVFlQRV9GVVRVUkVfT1BUSU9OEAgSIwofU0VDVVJJVFlfVFlQRV9DT05USU5VT1VTX0ZVVFVSRRAJKlgKC09wdGlvblJpZ2h0EhwKGE9QVElPTl9SSUdIVF9VTlNQRUNJRklFRBAAEhUKEU9QVElPTl9SSUdIVF9DQUxMEAESFAoQT1BUSU9OX1JJR0hUX1BVVBACKjkKBFNpZGUSFAoQU0lERV9VTlNQRUNJRklFRBAAEgwKCFNJREVfQlVZEAESDQoJU0lERV9TRUxMEAIqWgoLVHJhZGluZ01vZGUSHAoYVFJBRElOR19NT0RFX1VOU1BFQ0lGSUVEEAASFgoSVFJBRElOR19NT0RFX1BBUEVSEAESFQoRVFJBRElOR19NT0RFX0xJVkUQAirgAQoQU3RyZWFtTWFya2VyVHlwZRIiCh5TVFJFQU1fTUFSS0VSX1RZUEVfVU5TUEVDSUZJRUQQABIoCiRTVFJFQU1fTUFSS0VSX1RZUEVfU05BUFNIT1RfQ09NUExFVEUQARImCiJTVFJFQU1fTUFSS0VSX1RZUEVfUkVQTEFZX0NPTVBMRVRFEAISKwonU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfRElTQ09OTkVDVEVEEAMSKQolU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfUkVDT05DSUxFRBAEQooBChppby5naXRodWIuaWJrcmdycGMuaWJrci52MUILQ29tbW9uUHJvdG9QAVo4Z2l0aHViLmNvbS9pYmtyLWdycGMvaWJrci1ncnBjL2NsaWVudHMvZ28vaWJrci92MTtpYmtydjGiAgNJQkuqAgdJYmtyLlYxygIHSWJrclxWMeoCCElia3I6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
- * An instrument. Give either con_id (IB's contract id, unambiguous) or enough of the rest to
- * identify one contract: for a US stock, symbol with security_type STOCK, exchange "SMART" and
- * currency "USD" (the server fills exchange and currency with those defaults when empty).
+ * An instrument. Give either con_id (IB's contract id, unambiguous; with the security_type of
+ * the contract when it is not a stock) or enough of the rest to identify one contract: for a US
+ * stock, symbol with security_type STOCK, exchange "SMART" and currency "USD" (the server fills
+ * exchange and currency with those defaults when empty). An option: symbol, security_type
+ * OPTION, last_trade_date_or_contract_month (YYYYMMDD), strike and right (exchange "SMART" when
+ * empty), or its local_symbol (the OCC symbol). A future: symbol, security_type FUTURE, exchange
+ * (the listing exchange, "CME"; IB's when empty) and the contract month (YYYYMM) or last trading
+ * day (YYYYMMDD), or its local_symbol ("ESH6"). A futures option: as an option, with the
+ * future's exchange and, where the future lists several, trading_class.
  *
  * @generated from message ibkr.v1.Contract
  */
@@ -123,6 +129,83 @@ export const ContractSchema: GenMessage<Contract> = /*@__PURE__*/
   messageDesc(file_ibkr_v1_common, 0);
 
 /**
+ * What IB's option model says about an option (its option computation ticks); decimal strings,
+ * empty when IB has not computed a value (it reports none when the price is below every
+ * volatility's value, for instance).
+ *
+ * @generated from message ibkr.v1.OptionGreeks
+ */
+export type OptionGreeks = Message<"ibkr.v1.OptionGreeks"> & {
+  /**
+   * Annualised volatility as a fraction ("0.2534" is 25.34%), of IB's model.
+   *
+   * @generated from field: string implied_volatility = 1;
+   */
+  impliedVolatility: string;
+
+  /**
+   * Change of the option's price per unit of the underlying's price.
+   *
+   * @generated from field: string delta = 2;
+   */
+  delta: string;
+
+  /**
+   * Change of delta per unit of the underlying's price.
+   *
+   * @generated from field: string gamma = 3;
+   */
+  gamma: string;
+
+  /**
+   * Change of the option's price per volatility point (0.01).
+   *
+   * @generated from field: string vega = 4;
+   */
+  vega: string;
+
+  /**
+   * Change of the option's price per calendar day.
+   *
+   * @generated from field: string theta = 5;
+   */
+  theta: string;
+
+  /**
+   * The underlying's price the model used.
+   *
+   * @generated from field: string underlying_price = 6;
+   */
+  underlyingPrice: string;
+
+  /**
+   * The option's value under the model, per unit (multiply by the multiplier for a contract).
+   *
+   * @generated from field: string option_price = 7;
+   */
+  optionPrice: string;
+
+  /**
+   * The volatility implied by the bid and by the ask.
+   *
+   * @generated from field: string bid_implied_volatility = 8;
+   */
+  bidImpliedVolatility: string;
+
+  /**
+   * @generated from field: string ask_implied_volatility = 9;
+   */
+  askImpliedVolatility: string;
+};
+
+/**
+ * Describes the message ibkr.v1.OptionGreeks.
+ * Use `create(OptionGreeksSchema)` to create a new message.
+ */
+export const OptionGreeksSchema: GenMessage<OptionGreeks> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_common, 1);
+
+/**
  * Sent on every server stream at the interval the client asked for (heartbeat_interval on the
  * request), so that proxies and browsers keep an idle stream open and clients can detect a dead
  * one: a client that misses several heartbeats in a row should reconnect.
@@ -141,7 +224,7 @@ export type Heartbeat = Message<"ibkr.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_common, 1);
+  messageDesc(file_ibkr_v1_common, 2);
 
 /**
  * A status marker inside a stream: not data, but news about the stream itself.
@@ -172,7 +255,7 @@ export type StreamMarker = Message<"ibkr.v1.StreamMarker"> & {
  * Use `create(StreamMarkerSchema)` to create a new message.
  */
 export const StreamMarkerSchema: GenMessage<StreamMarker> = /*@__PURE__*/
-  messageDesc(file_ibkr_v1_common, 2);
+  messageDesc(file_ibkr_v1_common, 3);
 
 /**
  * The kind of instrument, as IB's secType.
@@ -233,6 +316,23 @@ export enum SecurityType {
    * @generated from enum value: SECURITY_TYPE_CRYPTO = 7;
    */
   CRYPTO = 7,
+
+  /**
+   * Options on futures (IB "FOP"), e.g. symbol ES, exchange "CME", with the future's multiplier.
+   *
+   * @generated from enum value: SECURITY_TYPE_FUTURE_OPTION = 8;
+   */
+  FUTURE_OPTION = 8,
+
+  /**
+   * A future's continuous series (IB "CONTFUT"): symbol and exchange name it, and it stands for
+   * the front month (the unexpired contract that expires first). History and contract details
+   * only: IB takes no market-data line and no order for it, so quotes, streams and orders refuse
+   * it. GetContractDetails answers with the front month as a FUTURE, ready to quote or trade.
+   *
+   * @generated from enum value: SECURITY_TYPE_CONTINUOUS_FUTURE = 9;
+   */
+  CONTINUOUS_FUTURE = 9,
 }
 
 /**
