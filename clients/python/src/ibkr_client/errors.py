@@ -10,11 +10,11 @@ import google.rpc.error_details_pb2 as rpc_error_details
 import google.rpc.status_pb2 as rpc_status
 import grpc
 import grpc.aio
+from grpc_status import rpc_status as grpc_rpc_status
 
 from ibkr.v1 import errors_pb2
 
 ERROR_DOMAIN = "ibkr.v1"
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _REQUEST_ID_KEY = "x-request-id"
 
 
@@ -67,15 +67,18 @@ class ApiError(Exception):
 
     @classmethod
     def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> ApiError:
-        trailing = error.trailing_metadata() or ()
-        initial = error.initial_metadata() or ()
         request_id = ""
-        status = rpc_status.Status()
-        for key, value in (*initial, *trailing):
-            if key == _STATUS_DETAILS_KEY and isinstance(value, bytes):
-                status.ParseFromString(value)
-            elif key == _REQUEST_ID_KEY and isinstance(value, str):
+        for key, value in (*(error.initial_metadata() or ()), *(error.trailing_metadata() or ())):
+            if key == _REQUEST_ID_KEY and isinstance(value, str):
                 request_id = value
+        # grpcio-status decodes grpc-status-details-bin and checks it agrees with the call's
+        # code and message; a status it refuses (or none: grpc-core's own errors) has no details.
+        try:
+            status = grpc_rpc_status.from_call(error)  # type: ignore[arg-type]
+        except ValueError:
+            status = None
+        if status is None:
+            status = rpc_status.Status(code=error.code().value[0], message=error.details() or "")
         return _from_status(error.code(), error.details() or "", status, request_id)
 
 

@@ -13,11 +13,11 @@ import grpc
 import grpc.aio
 import structlog
 from google.protobuf import duration_pb2
+from grpc_status import rpc_status as grpc_rpc_status
 
 from ibkr_grpc.domain.errors import ErrorKind, GatewayUnavailableError, ServiceError
 
 ERROR_DOMAIN = "ibkr.v1"
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _log = structlog.get_logger("ibkr_grpc.api.errors")
 
 _CODES: dict[ErrorKind, grpc.StatusCode] = {
@@ -137,12 +137,13 @@ async def abort_with(
     status: rpc_status.Status,
     metadata: tuple[tuple[str, str], ...] = (),
 ) -> NoReturn:
-    """End the call with `status`; `metadata` goes with it in the trailers."""
-    code = next(code for code in grpc.StatusCode if code.value[0] == status.code)
+    """End the call with `status` (its details in grpc-status-details-bin, by grpcio-status);
+    `metadata` goes with it in the trailers."""
+    standard = grpc_rpc_status.to_status(status)
     await context.abort(
-        code,
-        status.message,
-        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), *metadata),
+        standard.code,
+        standard.details,
+        trailing_metadata=(*standard.trailing_metadata, *metadata),
     )
     raise AssertionError  # abort raises; this satisfies NoReturn for the type checker
 
