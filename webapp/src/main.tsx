@@ -1,7 +1,9 @@
-// Start-up: read the configuration once, build the one transport, and render the app.
+// Start-up: read the configuration once, build the one transport and query client, and render
+// the app.
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { ApiProvider } from "./api/ApiProvider";
+import { createQueryClient } from "./api/queryClient";
 import { createTokenStore } from "./api/tokenStore";
 import { createApiTransport } from "./api/transport";
 import { App } from "./app/App";
@@ -12,6 +14,7 @@ import "./styles.css";
 const config = readConfig(import.meta.env, window.location.origin);
 const tokens = createTokenStore(window.sessionStorage);
 const transport = createApiTransport(config.apiBaseUrl, tokens);
+const queryClient = createQueryClient(config.backoff);
 
 const root = document.getElementById("root");
 if (root === null) {
@@ -19,7 +22,7 @@ if (root === null) {
 }
 createRoot(root).render(
   <StrictMode>
-    <ApiProvider transport={transport} tokens={tokens} config={config}>
+    <ApiProvider transport={transport} tokens={tokens} queryClient={queryClient} config={config}>
       <LiveDataProvider storage={window.localStorage}>
         <App />
       </LiveDataProvider>

@@ -1,10 +1,14 @@
-// Injects the one transport (and the token store its interceptor reads) into the tree. Hooks build
-// typed clients from it; components never create transports or clients themselves.
+// Injects the one transport (and the token store its interceptor reads) and the one query client
+// into the tree. connect-query's hooks read both for the unary reads; useClient builds typed
+// clients for streams and commands. Components never create transports or clients themselves.
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client, Transport } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
+import { TransportProvider } from "@connectrpc/connect-query";
+import type { QueryClient } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import type { ReactNode } from "react";
-import { createContext, useContext, useMemo, useSyncExternalStore } from "react";
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore } from "react";
 import type { AppConfig } from "../app/config";
 import { AppConfigContext } from "../app/config";
 import type { TokenStore } from "./tokenStore";
@@ -19,15 +23,29 @@ const ApiContext = createContext<ApiContextValue | undefined>(undefined);
 export interface ApiProviderProps {
   readonly transport: Transport;
   readonly tokens: TokenStore;
+  readonly queryClient: QueryClient;
   readonly config: AppConfig;
   readonly children: ReactNode;
 }
 
-export function ApiProvider({ transport, tokens, config, children }: ApiProviderProps) {
+export function ApiProvider({ transport, tokens, queryClient, config, children }: ApiProviderProps) {
   const value = useMemo(() => ({ transport, tokens }), [transport, tokens]);
+  // The token is not part of the reads' keys (the interceptor adds it): a new token drops what was
+  // read with the old one and reads again, as the streams restart.
+  useEffect(
+    () =>
+      tokens.subscribe(() => {
+        void queryClient.resetQueries();
+      }),
+    [tokens, queryClient],
+  );
   return (
     <AppConfigContext.Provider value={config}>
-      <ApiContext.Provider value={value}>{children}</ApiContext.Provider>
+      <QueryClientProvider client={queryClient}>
+        <TransportProvider transport={transport}>
+          <ApiContext.Provider value={value}>{children}</ApiContext.Provider>
+        </TransportProvider>
+      </QueryClientProvider>
     </AppConfigContext.Provider>
   );
 }

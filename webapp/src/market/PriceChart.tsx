@@ -1,13 +1,12 @@
 // A trader's price chart of one contract: candlesticks with volume, axes and crosshair, bar size
 // and span pickers, the newest candle following the live last price, and the position's average
-// price and the working orders drawn as price lines. Bars come from GetHistoricalBars, live
-// prices from the app's quote stream.
-import type { Bar, Contract } from "@ibkr-grpc/client";
+// price and the working orders drawn as price lines. Bars come from GetHistoricalBars (read and
+// cached by connect-query), live prices from the app's quote stream.
+import { skipToken, useQuery } from "@connectrpc/connect-query";
+import type { Bar, Contract, GetHistoricalBarsResponse } from "@ibkr-grpc/client";
 import { BarSource, MarketDataService, SecurityType } from "@ibkr-grpc/client";
 import { useEffect, useRef, useState } from "react";
-import type { ApiError } from "../api/apiError";
 import { describeError } from "../api/apiError";
-import { useClient } from "../api/ApiProvider";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { TickValue } from "../components/TickValue";
 import { formatDecimal, signClass } from "../lib/decimal";
@@ -28,8 +27,12 @@ export interface PriceChartProps {
   readonly height?: number;
 }
 
+/** How long loaded bars are used before they are read again (on a new chart or focus). */
+const BARS_STALE_MS = 60_000;
+
 interface Loaded {
   readonly requestKey: string;
+  readonly response: GetHistoricalBarsResponse;
   readonly bars: readonly Bar[];
   readonly series: LiveSeries;
   /** The quote last folded in, so each quote is applied once. */
@@ -79,7 +82,6 @@ function Legend({ candle, hovered }: { readonly candle: Candle | undefined; read
 }
 
 export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceChartProps) {
-  const client = useClient(MarketDataService);
   const [barId, setBarId] = useState(initialBar);
   const spans = SPANS_FOR_BAR[barId] ?? ["1d"];
   const [spanId, setSpanId] = useState(spans[0] ?? "1d");
@@ -88,8 +90,20 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
   const spanChoice = SPAN_CHOICES.find((choice) => choice.id === span) ?? SPAN_CHOICES[0];
   const requestKey = `${contractKey(contract)}|${barId}|${span}`;
 
+  const bars = useQuery(
+    MarketDataService.method.getHistoricalBars,
+    bar === undefined || spanChoice === undefined
+      ? skipToken
+      : {
+          contract,
+          barSize: bar.barSize,
+          span: { count: spanChoice.count, unit: spanChoice.unit },
+          source: contract.securityType === SecurityType.FOREX ? BarSource.MIDPOINT : BarSource.TRADES,
+        },
+    // History changes only at the right edge, which the live quotes move meanwhile.
+    { staleTime: BARS_STALE_MS },
+  );
   const [loaded, setLoaded] = useState<Loaded | undefined>(undefined);
-  const [error, setError] = useState<{ key: string; error: ApiError } | undefined>(undefined);
   const [hoverTime, setHoverTime] = useState<number | undefined>(undefined);
   const container = useRef<HTMLDivElement>(null);
   const surface = useSurface(container);
@@ -97,46 +111,19 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
   const portfolio = usePortfolio();
   const { orders } = useOrderBook();
 
-  useEffect(() => {
-    if (bar === undefined || spanChoice === undefined) {
-      return undefined;
-    }
-    const controller = new AbortController();
-    client
-      .getHistoricalBars(
-        {
-          contract,
-          barSize: bar.barSize,
-          span: { count: spanChoice.count, unit: spanChoice.unit },
-          source: contract.securityType === SecurityType.FOREX ? BarSource.MIDPOINT : BarSource.TRADES,
-        },
-        { signal: controller.signal },
-      )
-      .then(
-        (response) => {
-          setLoaded({
-            requestKey,
-            bars: response.bars,
-            series: { candles: toCandles(response.bars), dayVolume: undefined },
-            appliedQuote: undefined,
-          });
-          setError(undefined);
-        },
-        (caught: unknown) => {
-          if (!controller.signal.aborted) {
-            setError({ key: requestKey, error: describeError(caught) });
-          }
-        },
-      );
-    return () => {
-      controller.abort();
-    };
-    // requestKey names the contract, bar size and span: a new object with the same key is the
-    // same request.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [client, requestKey]);
+  // New bars (another contract, bar size or span, or a refetch) start the live series again.
+  const response = bars.data;
+  if (response !== undefined && loaded?.response !== response) {
+    setLoaded({
+      requestKey,
+      response,
+      bars: response.bars,
+      series: { candles: toCandles(response.bars), dayVolume: undefined },
+      appliedQuote: undefined,
+    });
+  }
 
-  const current = loaded?.requestKey === requestKey ? loaded : undefined;
+  const current = loaded?.requestKey === requestKey && loaded.response === response ? loaded : undefined;
   // Each new quote moves the newest candle once (derived while rendering, from the last quote
   // applied).
   if (current !== undefined && bar !== undefined && quote !== current.appliedQuote) {
@@ -148,7 +135,9 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
   const candles = current?.series.candles ?? [];
 
   // Draw: the whole series when it is new, else only the newest candle.
-  const drawn = useRef<{ surface: ChartSurface; requestKey: string; count: number } | undefined>(undefined);
+  const drawn = useRef<{ surface: ChartSurface; response: GetHistoricalBarsResponse; count: number } | undefined>(
+    undefined,
+  );
   useEffect(() => {
     if (surface === undefined || current === undefined) {
       return;
@@ -159,7 +148,7 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
     if (
       previous !== undefined &&
       previous.surface === surface &&
-      previous.requestKey === current.requestKey &&
+      previous.response === current.response &&
       last !== undefined &&
       (candles.length === previous.count || candles.length === previous.count + 1)
     ) {
@@ -167,7 +156,7 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
     } else {
       surface.setCandles(candles, pricePrecision(current.bars));
     }
-    drawn.current = { surface, requestKey: current.requestKey, count: candles.length };
+    drawn.current = { surface, response: current.response, count: candles.length };
   }, [surface, current]);
 
   useEffect(() => {
@@ -190,7 +179,7 @@ export function PriceChart({ contract, initialBar = "5m", height = 320 }: PriceC
   const hovered = hoverTime === undefined ? undefined : candles.find((candle) => candle.time === hoverTime);
   const lastCandle = candles[candles.length - 1];
   const change = quote === undefined ? "" : percentChange(quote.last, quote.close);
-  const failure = error?.key === requestKey ? error.error : undefined;
+  const failure = bars.error === null ? undefined : describeError(bars.error);
 
   return (
     <section className="panel chart-panel" aria-label={`Chart ${label}`} data-testid="price-chart">

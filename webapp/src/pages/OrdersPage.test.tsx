@@ -105,6 +105,25 @@ describe("orders blotter", () => {
     expect(within(screen.getByTestId("fill-row-exec-2")).getByTestId("fill-slippage").className).toContain("positive");
   });
 
+  it("says when the orders cannot be listed, and lists them when the event stream starts again", async () => {
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W")];
+    backend.listOrdersFailure = new ConnectError("database unreachable", Code.Internal);
+    renderApp({ page: "orders", backend });
+    expect((await screen.findByText(/Could not load orders/)).textContent).toBe(
+      "Could not load orders: internal: database unreachable",
+    );
+    expect(backend.listOrdersCalls).toBe(1);
+
+    // The stream drops before any event: it starts again with nothing to resume from, so the
+    // lists are read again.
+    backend.listOrdersFailure = undefined;
+    backend.failOrderStreams();
+    expect(await screen.findByRole("button", { name: "Cancel order ord_W" })).toBeTruthy();
+    expect(screen.queryByText(/Could not load orders/)).toBeNull();
+    expect(backend.listOrdersCalls).toBe(2);
+  });
+
   it("cancels a working order", async () => {
     const user = userEvent.setup();
     const backend = new FakeBackend();

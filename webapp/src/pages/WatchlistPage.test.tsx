@@ -69,6 +69,43 @@ describe("watchlist", () => {
     expect(window.localStorage.getItem("ibkr-grpc.watchlist")).toContain("NVDA");
   });
 
+  it("gives up a search that newer words replace, and lists only the newest answer", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    let firstSearch: AbortSignal | undefined;
+    backend.answerSearch = (query, signal) => {
+      if (query !== "nvid") {
+        return [create(ContractDescriptionSchema, { contract: stock("AMD", 4391n), description: "ADVANCED MICRO DEVICES" })];
+      }
+      // Never answered: the search for "nvid" runs until the client gives it up.
+      firstSearch = signal;
+      return new Promise(() => undefined);
+    };
+    renderApp({ page: "watchlist", backend });
+
+    await user.type(screen.getByTestId("watchlist-search"), "nvid");
+    await user.click(screen.getByTestId("watchlist-search-submit"));
+    await waitFor(() => {
+      expect(firstSearch).toBeDefined();
+    });
+    // The same words cannot be sent twice while they are searched; other words can.
+    expect(screen.getByTestId("watchlist-search-submit")).toHaveProperty("disabled", true);
+    await user.clear(screen.getByTestId("watchlist-search"));
+    await user.type(screen.getByTestId("watchlist-search"), "amd");
+    await user.click(screen.getByTestId("watchlist-search-submit"));
+    await screen.findByRole("button", { name: "Add AMD" });
+    await waitFor(() => {
+      expect(firstSearch?.aborted).toBe(true);
+    });
+    expect(screen.queryByRole("button", { name: "Add NVDA" })).toBeNull();
+
+    // The same words again search again.
+    await user.click(screen.getByTestId("watchlist-search-submit"));
+    await waitFor(() => {
+      expect(backend.searchQueries).toEqual(["nvid", "amd", "amd"]);
+    });
+  });
+
   it("closes the stream when nothing is watched", async () => {
     const user = userEvent.setup();
     const backend = new FakeBackend();

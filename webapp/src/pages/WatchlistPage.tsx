@@ -1,12 +1,12 @@
 // Watchlist: live quotes for the watched contracts (one StreamQuotes for the whole set, reopened
-// when it changes), contract search to add symbols, and a candlestick chart of the selected one.
-import type { ContractDescription } from "@ibkr-grpc/client";
+// when it changes), contract search to add symbols (SearchContracts through connect-query), and a
+// candlestick chart of the selected one.
+import { skipToken, useQuery } from "@connectrpc/connect-query";
 import { MarketDataKind, MarketDataKindSchema, MarketDataService, SecurityTypeSchema, Side } from "@ibkr-grpc/client";
 import type { SyntheticEvent } from "react";
 import { useState } from "react";
-import type { ApiError } from "../api/apiError";
+import { keepPreviousData } from "@tanstack/react-query";
 import { describeError } from "../api/apiError";
-import { useClient } from "../api/ApiProvider";
 import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { TickValue } from "../components/TickValue";
@@ -17,29 +17,34 @@ import { enumName } from "../lib/enums";
 import { contractKey, contractLabel } from "../state/contracts";
 import { useQuotes, useWatchlist } from "../state/LiveData";
 
+/** How many contracts a search lists. */
+const SEARCH_PAGE_SIZE = 20;
+
 function ContractSearch() {
-  const client = useClient(MarketDataService);
   const { store } = useWatchlist();
   const [query, setQuery] = useState("");
-  const [results, setResults] = useState<readonly ContractDescription[]>([]);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  const [searching, setSearching] = useState(false);
+  // The search asked for; the list shows its answer only, however late an earlier one arrives.
+  const [submitted, setSubmitted] = useState("");
+  const search = useQuery(
+    MarketDataService.method.searchContracts,
+    submitted === "" ? skipToken : { query: submitted, pageSize: SEARCH_PAGE_SIZE },
+    // The previous results stay on screen until the new ones arrive.
+    { placeholderData: keepPreviousData },
+  );
+  const results = search.data?.contracts ?? [];
+  const error = search.error === null ? undefined : describeError(search.error);
 
-  async function search(event: SyntheticEvent) {
+  function submit(event: SyntheticEvent) {
     event.preventDefault();
-    if (query.trim() === "") {
+    const wanted = query.trim();
+    if (wanted === "") {
       return;
     }
-    setSearching(true);
-    try {
-      const response = await client.searchContracts({ query: query.trim(), pageSize: 20 });
-      setResults(response.contracts);
-      setError(undefined);
-    } catch (caught) {
-      setError(describeError(caught));
-      setResults([]);
-    } finally {
-      setSearching(false);
+    if (wanted === submitted) {
+      // The same words again: search again (a listing may have changed).
+      void search.refetch();
+    } else {
+      setSubmitted(wanted);
     }
   }
 
@@ -48,9 +53,7 @@ function ContractSearch() {
       <form
         className="search"
         role="search"
-        onSubmit={(event) => {
-          void search(event);
-        }}
+        onSubmit={submit}
       >
         <input
           type="search"
@@ -62,7 +65,12 @@ function ContractSearch() {
             setQuery(event.target.value);
           }}
         />
-        <button type="submit" disabled={searching} data-testid="watchlist-search-submit">
+        <button
+          type="submit"
+          // Other words may be searched while a search runs: only their answer is listed.
+          disabled={search.isFetching && query.trim() === submitted}
+          data-testid="watchlist-search-submit"
+        >
           Search
         </button>
       </form>

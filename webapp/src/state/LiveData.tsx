@@ -1,8 +1,10 @@
 // The live state of the app, shared by every page: gateway status, portfolio, order book and
 // watchlist quotes and the trading state (halts), each fed by one resilient stream for as long as
 // the app is open (switching pages never reopens a stream). The streams restart when the API
-// token changes.
-import { create } from "@bufbuild/protobuf";
+// token changes. The unary reads that complete the streams (the order book's first lists, the
+// polled trading states) go through connect-query.
+import { createConnectQueryKey, createQueryOptions, useQuery, useTransport } from "@connectrpc/connect-query";
+import { useQueries, useQueryClient } from "@tanstack/react-query";
 import type {
   Contract,
   GatewayStatus,
@@ -16,8 +18,6 @@ import type {
 } from "@ibkr-grpc/client";
 import {
   GatewayService,
-  ListFillsRequestSchema,
-  ListOrdersRequestSchema,
   MarketDataService,
   OrderService,
   PortfolioService,
@@ -114,6 +114,7 @@ export function LiveDataProvider({ storage, children }: LiveDataProviderProps) {
       <GatewayStream stores={stores} />
       <PortfolioStream stores={stores} />
       <OrderEventStream stores={stores} />
+      <OrderBookSnapshot stores={stores} />
       <QuoteStream stores={stores} />
       <TradingStateStreams stores={stores} />
       {children}
@@ -168,31 +169,54 @@ function PortfolioStream({ stores }: StreamProps) {
   return null;
 }
 
+// The lists are read when the order stream starts with nothing to resume from (the first start,
+// a reload), never on their own: the stream's open asks for them (invalidateOrderSnapshot).
+const SNAPSHOT_QUERY_OPTIONS = { staleTime: Infinity } as const;
+const SNAPSHOT_REQUEST = { pageSize: SNAPSHOT_PAGE_SIZE } as const;
+
+/** Reads ListOrders and ListFills again; a read already running is the one awaited. */
+function useInvalidateOrderSnapshot(): () => void {
+  const queryClient = useQueryClient();
+  return () => {
+    const keys = [
+      createConnectQueryKey({ schema: OrderService.method.listOrders, cardinality: "finite" }),
+      createConnectQueryKey({ schema: OrderService.method.listFills, cardinality: "finite" }),
+    ];
+    for (const queryKey of keys) {
+      void queryClient.invalidateQueries({ queryKey }, { cancelRefetch: false });
+    }
+  };
+}
+
+/** The current orders and fills, merged into the book under the events the stream applies. */
+function OrderBookSnapshot({ stores }: StreamProps) {
+  const orders = useQuery(OrderService.method.listOrders, SNAPSHOT_REQUEST, SNAPSHOT_QUERY_OPTIONS);
+  const fills = useQuery(OrderService.method.listFills, SNAPSHOT_REQUEST, SNAPSHOT_QUERY_OPTIONS);
+  useEffect(() => {
+    if (orders.data !== undefined) {
+      const listed = orders.data.orders;
+      stores.orderBook.update((state) => mergeListedOrders(state, listed));
+    }
+  }, [stores, orders.data]);
+  useEffect(() => {
+    if (fills.data !== undefined) {
+      const listed = fills.data.fills;
+      stores.orderBook.update((state) => mergeListedFills(state, listed));
+    }
+  }, [stores, fills.data]);
+  const failure = orders.error ?? fills.error;
+  const snapshotError = failure === null ? "" : `${errorTitle(describeError(failure))}: ${failure.rawMessage}`;
+  useEffect(() => {
+    stores.orderBook.update((state) => (state.snapshotError === snapshotError ? state : { ...state, snapshotError }));
+  }, [stores, snapshotError]);
+  return null;
+}
+
 function OrderEventStream({ stores }: StreamProps) {
   const client = useClient(OrderService);
   const config = useAppConfig();
   const token = useToken();
-
-  async function loadSnapshot(signal: AbortSignal) {
-    try {
-      const [orders, fills] = await Promise.all([
-        client.listOrders(create(ListOrdersRequestSchema, { pageSize: SNAPSHOT_PAGE_SIZE }), { signal }),
-        client.listFills(create(ListFillsRequestSchema, { pageSize: SNAPSHOT_PAGE_SIZE }), { signal }),
-      ]);
-      stores.orderBook.update((state) => ({
-        ...mergeListedFills(mergeListedOrders(state, orders.orders), fills.fills),
-        snapshotError: "",
-      }));
-    } catch (error) {
-      if (!signal.aborted) {
-        const described = describeError(error);
-        stores.orderBook.update((state) => ({
-          ...state,
-          snapshotError: `${errorTitle(described)}: ${described.message}`,
-        }));
-      }
-    }
-  }
+  const invalidateOrderSnapshot = useInvalidateOrderSnapshot();
 
   useResilientStream<StreamOrderEventsResponse>({
     name: STREAM_NAMES.orders,
@@ -212,7 +236,7 @@ function OrderEventStream({ stores }: StreamProps) {
         { signal },
       );
       if (afterSequence === 0n) {
-        void loadSnapshot(signal);
+        invalidateOrderSnapshot();
       }
       return stream;
     },
@@ -390,34 +414,38 @@ function TradingStateStream({ stores, account }: StreamProps & { readonly accoun
 export const TRADING_STATE_POLL_MS = 5000;
 
 function TradingStatePoller({ stores, accounts }: StreamProps & { readonly accounts: readonly string[] }) {
-  const client = useClient(RiskService);
-  const token = useToken();
-  const key = accounts.join(",");
+  const transport = useTransport();
+  // A failed read keeps the last state seen until the next one; the streams' health tells the
+  // banner when the server is unreachable.
+  const results = useQueries({
+    queries: accounts.map((account) => ({
+      ...createQueryOptions(RiskService.method.getTradingState, { account }, { transport }),
+      refetchInterval: TRADING_STATE_POLL_MS,
+    })),
+  });
+  const polled = results.map((result, index) => ({ account: accounts[index] ?? "", state: result.data?.state }));
   useEffect(() => {
-    const controller = new AbortController();
-    const wanted = key.split(",");
-    async function poll() {
-      for (const account of wanted) {
-        try {
-          const response = await client.getTradingState({ account }, { signal: controller.signal });
-          const state = response.state;
-          if (state !== undefined) {
-            stores.tradingStates.update((states) => new Map(states).set(account, state));
-          }
-        } catch {
-          // The stream's health tells the banner when the server is unreachable; a failed read
-          // keeps the last state seen until the next one.
+    stores.tradingStates.update((states) => {
+      const changed = polled.filter(({ account, state }) => state !== undefined && states.get(account) !== state);
+      if (changed.length === 0) {
+        return states;
+      }
+      const next = new Map(states);
+      for (const { account, state } of changed) {
+        if (state !== undefined) {
+          next.set(account, state);
         }
       }
-    }
-    void poll();
-    const timer = setInterval(() => void poll(), TRADING_STATE_POLL_MS);
-    return () => {
-      clearInterval(timer);
-      controller.abort();
-      forgetTradingState(stores, wanted);
-    };
-  }, [client, stores, key, token]);
+      return next;
+    });
+  });
+  const key = accounts.join(",");
+  useEffect(
+    () => () => {
+      forgetTradingState(stores, key.split(","));
+    },
+    [stores, key],
+  );
   return null;
 }
 

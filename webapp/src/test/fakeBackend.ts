@@ -161,6 +161,17 @@ export class FakeBackend {
   /** The stored order-event log; streams replay from it. */
   readonly eventLog: OrderEvent[] = [];
   searchResults: ContractDescription[] = [];
+  /** Answers SearchContracts (the signal aborts when the client gives up); by default with searchResults, at once. */
+  answerSearch: (query: string, signal: AbortSignal) => Promise<ContractDescription[]> | ContractDescription[] = () =>
+    this.searchResults;
+  /** The query of each SearchContracts call, in order. */
+  readonly searchQueries: string[] = [];
+  /** While set, ListOrders fails with it. */
+  listOrdersFailure: ConnectError | undefined;
+  /** How many times ListOrders was called. */
+  listOrdersCalls = 0;
+  /** The account of each GetTradingState call, in order. */
+  readonly tradingStateReads: string[] = [];
   /** Four 5-minute bars from BAR_START_MS. */
   bars: Bar[] = ["187", "188.5", "188", "189.25"].map((close, index) =>
     create(BarSchema, {
@@ -322,7 +333,13 @@ export class FakeBackend {
         backend.cancelAllCalls += 1;
         return { orders: backend.orders.map((existing) => ({ ...existing, status: OrderStatus.PENDING_CANCEL })) };
       },
-      listOrders: () => ({ orders: backend.orders }),
+      listOrders: () => {
+        backend.listOrdersCalls += 1;
+        if (backend.listOrdersFailure !== undefined) {
+          throw backend.listOrdersFailure;
+        }
+        return { orders: backend.orders };
+      },
       listFills: () => ({ fills: backend.fills }),
       streamOrderEvents: async function* (request, context) {
         record(context);
@@ -349,6 +366,7 @@ export class FakeBackend {
     });
     router.service(RiskService, {
       getTradingState: (request) => {
+        backend.tradingStateReads.push(request.account);
         const global = backend.tradingState("");
         return { state: request.account === "" || global.halted ? global : backend.tradingState(request.account) };
       },
@@ -379,7 +397,10 @@ export class FakeBackend {
       },
     });
     router.service(MarketDataService, {
-      searchContracts: () => ({ contracts: backend.searchResults }),
+      searchContracts: async (request, context) => {
+        backend.searchQueries.push(request.query);
+        return { contracts: await backend.answerSearch(request.query, context.signal) };
+      },
       getHistoricalBars: (request) => {
         backend.barRequests.push(request);
         return { contract: request.contract, bars: backend.bars };

@@ -4,6 +4,7 @@
 import { createRouterTransport } from "@connectrpc/connect";
 import { render } from "@testing-library/react";
 import { ApiProvider } from "../api/ApiProvider";
+import { createQueryClient } from "../api/queryClient";
 import { createTokenStore } from "../api/tokenStore";
 import { bearerTokenInterceptor } from "../api/transport";
 import { App } from "../app/App";
@@ -40,9 +41,12 @@ export function renderApp(options: RenderAppOptions = {}) {
     },
     { transport: { interceptors: [bearerTokenInterceptor(tokens)] } },
   );
+  const config = options.config ?? TEST_CONFIG;
+  // A query client of the test's own, so that no read is cached from one test to the next.
+  const queryClient = createQueryClient(config.backoff);
   const charts = fakeChartSurfaces();
   const result = render(
-    <ApiProvider transport={transport} tokens={tokens} config={options.config ?? TEST_CONFIG}>
+    <ApiProvider transport={transport} tokens={tokens} queryClient={queryClient} config={config}>
       <ChartSurfaceContext.Provider value={charts.loader}>
         <LiveDataProvider storage={window.localStorage}>
           <App initialPage={options.page ?? "dashboard"} />
@@ -50,5 +54,5 @@ export function renderApp(options: RenderAppOptions = {}) {
       </ChartSurfaceContext.Provider>
     </ApiProvider>,
   );
-  return { ...result, backend, tokens, chartSurfaces: charts.surfaces };
+  return { ...result, backend, tokens, queryClient, chartSurfaces: charts.surfaces };
 }

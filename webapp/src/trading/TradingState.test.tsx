@@ -2,6 +2,7 @@ import { ConnectionState, HaltCause } from "@ibkr-grpc/client";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
+import { TRADING_STATE_POLL_MS } from "../state/LiveData";
 import { FakeBackend } from "../test/fakeBackend";
 import { renderApp } from "../test/renderApp";
 import { ADMIN_TOKEN, TRADER_TOKEN } from "../test/tokens";
@@ -77,6 +78,31 @@ describe("trading halt", () => {
     expect(screen.getByTestId("ticket-review")).toHaveProperty("disabled", true);
     await user.selectOptions(screen.getByTestId("ticket-account"), "DU111");
     expect(screen.getByTestId("ticket-review")).toHaveProperty("disabled", false);
+  });
+
+  it("reads an account's own state again at once when an admin resumes it (several accounts)", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.setGatewayStatus({ managedAccounts: ["DU111", "DU222"] });
+    backend.setTradingState("DU222", { halted: true, cause: HaltCause.MANUAL, haltedBy: "carol", reason: "review" });
+    renderApp({ page: "dashboard", backend, token: ADMIN_TOKEN });
+
+    const banner = await screen.findByTestId("halt-banner");
+    expect(banner.textContent).toContain("Trading halted for account DU222");
+    const readsBefore = backend.tradingStateReads.length;
+    await user.click(within(banner).getByTestId("resume-trading"));
+    await user.type(screen.getByTestId("resume-reason"), "reviewed");
+    await user.click(screen.getByTestId("resume-submit"));
+
+    // Each account's state is polled every 5 s; the resume reads it again without waiting.
+    await waitFor(
+      () => {
+        expect(screen.queryByTestId("halt-banner")).toBeNull();
+      },
+      { timeout: TRADING_STATE_POLL_MS / 2 },
+    );
+    expect(backend.resumeRequests.map((request) => request.account)).toEqual(["DU222"]);
+    expect(backend.tradingStateReads.slice(readsBefore)).toEqual(["DU111", "DU222"]);
   });
 
   it("disables the ticket while the gateway reconciles, and while TRADING_MODE blocks orders", async () => {

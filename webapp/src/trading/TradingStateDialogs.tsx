@@ -1,11 +1,12 @@
 // The admin's kill switch and its undo: HaltTrading and ResumeTrading, each with the reason the
 // audit log needs, for every account or one. The server checks the role; the UI only offers.
+import { createConnectQueryKey, useMutation } from "@connectrpc/connect-query";
 import { RiskService } from "@ibkr-grpc/client";
+import { useQueryClient } from "@tanstack/react-query";
 import type { SyntheticEvent } from "react";
 import { useRef, useState } from "react";
-import type { ApiError } from "../api/apiError";
 import { describeError } from "../api/apiError";
-import { useClient, useToken } from "../api/ApiProvider";
+import { useToken } from "../api/ApiProvider";
 import { readTokenClaims } from "../api/tokenClaims";
 import { Dialog } from "../components/Dialog";
 import { ErrorPanel } from "../components/ErrorPanel";
@@ -28,33 +29,38 @@ export interface TradingStateDialogProps {
 }
 
 export function TradingStateDialog({ action, account, onClose }: TradingStateDialogProps) {
-  const client = useClient(RiskService);
+  const queryClient = useQueryClient();
+  // The trading states polled per account (with several accounts) are read again at once; the
+  // streamed one follows by itself.
+  const mutationOptions = {
+    onSuccess: async () => {
+      onClose();
+      await queryClient.invalidateQueries({
+        queryKey: createConnectQueryKey({ schema: RiskService.method.getTradingState, cardinality: "finite" }),
+      });
+    },
+  };
+  const halt = useMutation(RiskService.method.haltTrading, mutationOptions);
+  const resume = useMutation(RiskService.method.resumeTrading, mutationOptions);
+  const mutation = action === "halt" ? halt : resume;
   const [reason, setReason] = useState("");
   const [cancelWorking, setCancelWorking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
+  const error = mutation.error === null ? undefined : describeError(mutation.error);
   const reasonInput = useRef<HTMLInputElement>(null);
   const scope = account === EVERY_ACCOUNT ? "every account" : `account ${account}`;
   const title = action === "halt" ? `Halt trading for ${scope}` : `Resume trading for ${scope}`;
 
-  async function submit(event: SyntheticEvent) {
+  function submit(event: SyntheticEvent) {
     event.preventDefault();
     if (reason.trim() === "") {
-      setError(undefined);
+      mutation.reset();
       reasonInput.current?.focus();
       return;
     }
-    setBusy(true);
-    try {
-      if (action === "halt") {
-        await client.haltTrading({ reason: reason.trim(), account, cancelWorkingOrders: cancelWorking });
-      } else {
-        await client.resumeTrading({ reason: reason.trim(), account });
-      }
-      onClose();
-    } catch (caught) {
-      setError(describeError(caught));
-      setBusy(false);
+    if (action === "halt") {
+      halt.mutate({ reason: reason.trim(), account, cancelWorkingOrders: cancelWorking });
+    } else {
+      resume.mutate({ reason: reason.trim(), account });
     }
   }
 
@@ -62,9 +68,7 @@ export function TradingStateDialog({ action, account, onClose }: TradingStateDia
     <Dialog title={title} onClose={onClose} initialFocus={reasonInput} testId={`${action}-dialog`}>
       <form
         className="stack"
-        onSubmit={(event) => {
-          void submit(event);
-        }}
+        onSubmit={submit}
       >
         <p className="muted">
           {action === "halt"
@@ -101,7 +105,7 @@ export function TradingStateDialog({ action, account, onClose }: TradingStateDia
           <button
             type="submit"
             className={action === "halt" ? "primary sell" : "primary"}
-            disabled={busy || reason.trim() === ""}
+            disabled={mutation.isPending || mutation.isSuccess || reason.trim() === ""}
             data-testid={`${action}-submit`}
           >
             {action === "halt" ? "Halt trading" : "Resume trading"}
