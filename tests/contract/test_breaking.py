@@ -85,9 +85,11 @@ def checkout(ref: str, destination: Path) -> Path:
 
 
 def has_language_options(descriptor_set: Path) -> bool:
+    """Whether every file of the baseline has them: 310159d added them to some files only (the
+    others followed in later commits), and adding them to a file is not a break."""
     files = descriptor_pb2.FileDescriptorSet()
     files.ParseFromString(descriptor_set.read_bytes())
-    return any(
+    return all(
         file.options.HasField("go_package") for file in files.file if file.package == "ibkr.v1"
     )
 
