@@ -52,7 +52,16 @@ REQUIRED_RPCS: dict[str, dict[str, tuple[str, str] | None]] = {
         ["ListAccounts", "GetAccountSummary", "ListPositions", "GetPnL", "StreamPortfolio"]
     ),
     "MarketDataService": dict.fromkeys(
-        ["SearchContracts", "GetContractDetails", "GetQuote", "StreamQuotes", "GetHistoricalBars"]
+        [
+            "SearchContracts",
+            "GetContractDetails",
+            "GetQuote",
+            "StreamQuotes",
+            "GetHistoricalBars",
+            "StreamMarketDepth",
+            "StreamTicks",
+            "StreamBars",
+        ]
     ),
     "GatewayService": dict.fromkeys(["GetGatewayStatus", "StreamGatewayStatus"]),
     "OptionService": {
@@ -231,6 +240,9 @@ def test_streams_use_one_envelope_with_heartbeat_and_marker() -> None:
         "StreamGatewayStatus",
         "StreamTradingState",
         "StreamOptionChain",
+        "StreamMarketDepth",
+        "StreamTicks",
+        "StreamBars",
     }
     for method in streams:
         response = method.output_type

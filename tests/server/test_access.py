@@ -56,6 +56,14 @@ REQUESTS: dict[str, Any] = {
         contract=AAPL, bar_size=market_data_service_pb2.BAR_SIZE_1_HOUR,
         span=market_data_service_pb2.HistorySpan(count=1, unit=market_data_service_pb2.SPAN_UNIT_DAYS),
     ),
+    "MarketDataService/StreamMarketDepth": market_data_service_pb2.StreamMarketDepthRequest(contract=AAPL),
+    "MarketDataService/StreamTicks": market_data_service_pb2.StreamTicksRequest(
+        contract=AAPL, tick_type=market_data_service_pb2.TICK_TYPE_BID_ASK,
+    ),
+    "MarketDataService/StreamBars": market_data_service_pb2.StreamBarsRequest(
+        contract=AAPL, bar_size=market_data_service_pb2.BAR_SIZE_1_MINUTE,
+        span=market_data_service_pb2.HistorySpan(count=600, unit=market_data_service_pb2.SPAN_UNIT_SECONDS),
+    ),
     "OptionService/GetOptionChain": option_service_pb2.GetOptionChainRequest(underlying=AAPL),
     "OptionService/StreamOptionChain": option_service_pb2.StreamOptionChainRequest(
         underlying=AAPL, expiration="20260320", strikes_per_side=1,

@@ -15,6 +15,7 @@ import structlog
 from grpc_health.v1 import _async as health_aio  # the asyncio HealthServicer (health.aio)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 
 from ibkr.v1 import (
@@ -34,17 +35,21 @@ from ibkr.v1 import (
 from ibkr_grpc.api.access import AccessControl, is_loopback
 from ibkr_grpc.api.gateway_servicer import GatewayServicer
 from ibkr_grpc.api.interceptors import CallInterceptor
-from ibkr_grpc.api.market_data_servicer import MarketDataServicer
+from ibkr_grpc.api.market_data_servicer import LiveStreams, MarketDataServicer
 from ibkr_grpc.api.option_servicer import OptionServicer
 from ibkr_grpc.api.order_servicer import OrderServicer
 from ibkr_grpc.api.portfolio_servicer import PortfolioServicer
 from ibkr_grpc.api.risk_servicer import RiskServicer
 from ibkr_grpc.api.tokens import TokenVerifier
 from ibkr_grpc.broker.contract_lookup import ContractLookup
+from ibkr_grpc.broker.live_bars import LiveBarsReader
 from ibkr_grpc.broker.market_data import MarketDataReader
+from ibkr_grpc.broker.market_depth import MarketDepthReader
 from ibkr_grpc.broker.portfolio import PortfolioReader
 from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.session import GatewaySession, SessionSettings
+from ibkr_grpc.broker.subscription_answers import GatewayClock
+from ibkr_grpc.broker.tick_by_tick import TickByTickReader
 from ibkr_grpc.bus.in_process import InProcessBus, InProcessCache
 from ibkr_grpc.bus.redis_bus import RedisBus, RedisCache, connect_redis, redis_reachable
 from ibkr_grpc.domain.broker_reports import GatewayState
@@ -60,7 +65,10 @@ from ibkr_grpc.observability.followers import (
 from ibkr_grpc.observability.metrics import Metrics
 from ibkr_grpc.observability.telemetry import PrometheusTelemetry
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
+from ibkr_grpc.services.historical_pacing import HistoricalPacer
+from ibkr_grpc.services.live_bars import LiveBarsService
 from ibkr_grpc.services.market_data import MarketDataService
+from ibkr_grpc.services.market_depth import MarketDepthService
 from ibkr_grpc.services.option_chains import OptionChainService
 from ibkr_grpc.services.order_event_feed import OrderEventFeed
 from ibkr_grpc.services.order_manager import OrderManager, PreTradeChecks
@@ -69,6 +77,7 @@ from ibkr_grpc.services.ports import Cache, MessageBus
 from ibkr_grpc.services.quote_hub import QuoteHub
 from ibkr_grpc.services.quote_leases import FollowerQuoteHub, LeaseServer
 from ibkr_grpc.services.risk_engine import RiskEngine
+from ibkr_grpc.services.tick_streams import TickStreamService
 from ibkr_grpc.services.trading_control import TradingControl
 from ibkr_grpc.services.trading_mode_guard import TradingModeGuard
 from ibkr_grpc.settings import Settings
@@ -143,7 +152,7 @@ class HealthInputs:
 
 
 class Application:
-    def __init__(
+    def __init__(  # noqa: PLR0915  the wiring reads best as one sequence, in start-up order
         self,
         settings: Settings,
         *,
@@ -215,6 +224,8 @@ class Application:
         self.market_data_reader.add_quote_listener(self.quote_hub.publish)
         self.market_data_reader.add_failure_listener(self.quote_hub.fail)
         self.session.after_ready(self.quote_hub.reopen)
+        # IB's historical pacing is kept by one pacer for one-off bars and live bars alike.
+        self.historical_pacer = HistoricalPacer()
         self.market_data = MarketDataService(
             self.market_data_reader,
             # Qualifies every contract the API names (options and futures too), for market
@@ -223,9 +234,11 @@ class Application:
             self.quote_hub,
             self.monitor,
             clock=clock,
+            pacer=self.historical_pacer,
             telemetry=self.telemetry,
         )
         self.market_data_reader.add_quote_listener(self.market_data.quote_received)
+        self.live_streams = self._live_streams(settings, clock)
         self.order_manager = OrderManager(
             self.orders,
             self.session,
@@ -330,7 +343,7 @@ class Application:
             PortfolioServicer(self.portfolio), self.server
         )
         market_data_service_pb2_grpc.add_MarketDataServiceServicer_to_server(
-            MarketDataServicer(self.market_data), self.server
+            MarketDataServicer(self.market_data, self.live_streams), self.server
         )
         option_chains = OptionChainService(
             self._contract_lookup(), self.market_data, clock=self._clock
@@ -391,6 +404,56 @@ class Application:
             self.session.limiter,
             request_timeout=self.settings.ib_request_timeout_seconds,
         )
+
+    def _live_streams(self, settings: Settings, clock: Callable[[], datetime]) -> LiveStreams:
+        """Order books, tick-by-tick data and live bars: a reader of each on the session's IB
+        client, a service sharing its subscriptions, reopened after every reconnect."""
+        ib, limiter = self.session.ib, self.session.limiter
+        timeout = settings.ib_request_timeout_seconds
+        linger = settings.quote_linger_seconds
+        gateway_clock = GatewayClock(ib, timeout=timeout)
+        depth_reader = MarketDepthReader(
+            ib, limiter, clock=clock, gateway_clock=gateway_clock, request_timeout=timeout
+        )
+        tick_reader = TickByTickReader(
+            ib, limiter, clock=clock, gateway_clock=gateway_clock, request_timeout=timeout
+        )
+        bars_reader = LiveBarsReader(
+            ib, limiter, gateway_clock=gateway_clock, request_timeout=timeout
+        )
+        qualify = self.market_data.qualify
+        depth = MarketDepthService(
+            depth_reader, qualify, self.monitor, clock=clock, linger_seconds=linger
+        )
+        ticks = TickStreamService(
+            tick_reader, qualify, self.monitor, clock=clock, linger_seconds=linger
+        )
+        bars = LiveBarsService(
+            bars_reader,
+            qualify,
+            self.monitor,
+            clock=clock,
+            linger_seconds=linger,
+            pacer=self.historical_pacer,
+        )
+        depth_reader.add_book_listener(depth.book_received)
+        depth_reader.add_failure_listener(depth.subscription_failed)
+        tick_reader.add_tick_listener(ticks.tick_received)
+        tick_reader.add_failure_listener(ticks.subscription_failed)
+        bars_reader.add_bar_listener(bars.bar_received)
+        bars_reader.add_failure_listener(bars.subscription_failed)
+        for reopen in (depth.reopen, ticks.reopen, bars.reopen):
+            self.session.after_ready(reopen)
+        held = Gauge(
+            "ib_subscriptions",
+            "IB streaming subscriptions held, shared by every stream that reads them.",
+            ["kind"],
+            registry=self.metrics.registry,
+        )
+        held.labels(kind="market_depth").set_function(lambda: depth.subscriptions)
+        held.labels(kind="tick_by_tick").set_function(lambda: ticks.subscriptions)
+        held.labels(kind="live_bars").set_function(lambda: bars.subscriptions)
+        return LiveStreams(depth, ticks, bars)
 
     @property
     def is_follower(self) -> bool:
@@ -530,6 +593,9 @@ class Application:
         await self.portfolio_reader.stop()
         await self.session.stop()
         await self.quote_hub.close()
+        await self.live_streams.depth.close()
+        await self.live_streams.ticks.close()
+        await self.live_streams.bars.close()
         await asyncio.gather(*self._health_updates, return_exceptions=True)
         await self.dependency_health.stop()
         self.metrics_endpoint.stop()

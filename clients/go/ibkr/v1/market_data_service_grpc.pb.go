@@ -31,6 +31,24 @@ type MarketDataServiceClient interface {
 	StreamQuotes(ctx context.Context, in *StreamQuotesRequest, opts ...grpc.CallOption) (MarketDataService_StreamQuotesClient, error)
 	// Reads historical bars.
 	GetHistoricalBars(ctx context.Context, in *GetHistoricalBarsRequest, opts ...grpc.CallOption) (*GetHistoricalBarsResponse, error)
+	// Streams one contract's order book (IB's market depth): the book first, then the levels
+	// that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+	// on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+	// (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+	// changed (conflated per price level), never a growing backlog.
+	StreamMarketDepth(ctx context.Context, in *StreamMarketDepthRequest, opts ...grpc.CallOption) (MarketDataService_StreamMarketDepthClient, error)
+	// Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+	// the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+	// tick type shares one IB subscription; past IB's limit a stream is refused with
+	// RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+	StreamTicks(ctx context.Context, in *StreamTicksRequest, opts ...grpc.CallOption) (MarketDataService_StreamTicksClient, error)
+	// Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+	// marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+	// Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+	// keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+	// again, fetches the history since the last bar it sent, and sends the bars that changed
+	// meanwhile, so no bar is missed or repeated out of order.
+	StreamBars(ctx context.Context, in *StreamBarsRequest, opts ...grpc.CallOption) (MarketDataService_StreamBarsClient, error)
 }
 
 type marketDataServiceClient struct {
@@ -109,6 +127,102 @@ func (c *marketDataServiceClient) GetHistoricalBars(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *marketDataServiceClient) StreamMarketDepth(ctx context.Context, in *StreamMarketDepthRequest, opts ...grpc.CallOption) (MarketDataService_StreamMarketDepthClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_MarketDataService_serviceDesc.Streams[1], "/ibkr.v1.MarketDataService/StreamMarketDepth", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &marketDataServiceStreamMarketDepthClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type MarketDataService_StreamMarketDepthClient interface {
+	Recv() (*StreamMarketDepthResponse, error)
+	grpc.ClientStream
+}
+
+type marketDataServiceStreamMarketDepthClient struct {
+	grpc.ClientStream
+}
+
+func (x *marketDataServiceStreamMarketDepthClient) Recv() (*StreamMarketDepthResponse, error) {
+	m := new(StreamMarketDepthResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *marketDataServiceClient) StreamTicks(ctx context.Context, in *StreamTicksRequest, opts ...grpc.CallOption) (MarketDataService_StreamTicksClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_MarketDataService_serviceDesc.Streams[2], "/ibkr.v1.MarketDataService/StreamTicks", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &marketDataServiceStreamTicksClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type MarketDataService_StreamTicksClient interface {
+	Recv() (*StreamTicksResponse, error)
+	grpc.ClientStream
+}
+
+type marketDataServiceStreamTicksClient struct {
+	grpc.ClientStream
+}
+
+func (x *marketDataServiceStreamTicksClient) Recv() (*StreamTicksResponse, error) {
+	m := new(StreamTicksResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *marketDataServiceClient) StreamBars(ctx context.Context, in *StreamBarsRequest, opts ...grpc.CallOption) (MarketDataService_StreamBarsClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_MarketDataService_serviceDesc.Streams[3], "/ibkr.v1.MarketDataService/StreamBars", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &marketDataServiceStreamBarsClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type MarketDataService_StreamBarsClient interface {
+	Recv() (*StreamBarsResponse, error)
+	grpc.ClientStream
+}
+
+type marketDataServiceStreamBarsClient struct {
+	grpc.ClientStream
+}
+
+func (x *marketDataServiceStreamBarsClient) Recv() (*StreamBarsResponse, error) {
+	m := new(StreamBarsResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // MarketDataServiceServer is the server API for MarketDataService service.
 // All implementations must embed UnimplementedMarketDataServiceServer
 // for forward compatibility
@@ -127,6 +241,24 @@ type MarketDataServiceServer interface {
 	StreamQuotes(*StreamQuotesRequest, MarketDataService_StreamQuotesServer) error
 	// Reads historical bars.
 	GetHistoricalBars(context.Context, *GetHistoricalBarsRequest) (*GetHistoricalBarsResponse, error)
+	// Streams one contract's order book (IB's market depth): the book first, then the levels
+	// that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+	// on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+	// (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+	// changed (conflated per price level), never a growing backlog.
+	StreamMarketDepth(*StreamMarketDepthRequest, MarketDataService_StreamMarketDepthServer) error
+	// Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+	// the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+	// tick type shares one IB subscription; past IB's limit a stream is refused with
+	// RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+	StreamTicks(*StreamTicksRequest, MarketDataService_StreamTicksServer) error
+	// Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+	// marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+	// Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+	// keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+	// again, fetches the history since the last bar it sent, and sends the bars that changed
+	// meanwhile, so no bar is missed or repeated out of order.
+	StreamBars(*StreamBarsRequest, MarketDataService_StreamBarsServer) error
 	mustEmbedUnimplementedMarketDataServiceServer()
 }
 
@@ -148,6 +280,15 @@ func (UnimplementedMarketDataServiceServer) StreamQuotes(*StreamQuotesRequest, M
 }
 func (UnimplementedMarketDataServiceServer) GetHistoricalBars(context.Context, *GetHistoricalBarsRequest) (*GetHistoricalBarsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetHistoricalBars not implemented")
+}
+func (UnimplementedMarketDataServiceServer) StreamMarketDepth(*StreamMarketDepthRequest, MarketDataService_StreamMarketDepthServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamMarketDepth not implemented")
+}
+func (UnimplementedMarketDataServiceServer) StreamTicks(*StreamTicksRequest, MarketDataService_StreamTicksServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamTicks not implemented")
+}
+func (UnimplementedMarketDataServiceServer) StreamBars(*StreamBarsRequest, MarketDataService_StreamBarsServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamBars not implemented")
 }
 func (UnimplementedMarketDataServiceServer) mustEmbedUnimplementedMarketDataServiceServer() {}
 
@@ -255,6 +396,69 @@ func _MarketDataService_GetHistoricalBars_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MarketDataService_StreamMarketDepth_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamMarketDepthRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MarketDataServiceServer).StreamMarketDepth(m, &marketDataServiceStreamMarketDepthServer{stream})
+}
+
+type MarketDataService_StreamMarketDepthServer interface {
+	Send(*StreamMarketDepthResponse) error
+	grpc.ServerStream
+}
+
+type marketDataServiceStreamMarketDepthServer struct {
+	grpc.ServerStream
+}
+
+func (x *marketDataServiceStreamMarketDepthServer) Send(m *StreamMarketDepthResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _MarketDataService_StreamTicks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamTicksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MarketDataServiceServer).StreamTicks(m, &marketDataServiceStreamTicksServer{stream})
+}
+
+type MarketDataService_StreamTicksServer interface {
+	Send(*StreamTicksResponse) error
+	grpc.ServerStream
+}
+
+type marketDataServiceStreamTicksServer struct {
+	grpc.ServerStream
+}
+
+func (x *marketDataServiceStreamTicksServer) Send(m *StreamTicksResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _MarketDataService_StreamBars_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamBarsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MarketDataServiceServer).StreamBars(m, &marketDataServiceStreamBarsServer{stream})
+}
+
+type MarketDataService_StreamBarsServer interface {
+	Send(*StreamBarsResponse) error
+	grpc.ServerStream
+}
+
+type marketDataServiceStreamBarsServer struct {
+	grpc.ServerStream
+}
+
+func (x *marketDataServiceStreamBarsServer) Send(m *StreamBarsResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 var _MarketDataService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "ibkr.v1.MarketDataService",
 	HandlerType: (*MarketDataServiceServer)(nil),
@@ -280,6 +484,21 @@ var _MarketDataService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamQuotes",
 			Handler:       _MarketDataService_StreamQuotes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamMarketDepth",
+			Handler:       _MarketDataService_StreamMarketDepth_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamTicks",
+			Handler:       _MarketDataService_StreamTicks_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamBars",
+			Handler:       _MarketDataService_StreamBars_Handler,
 			ServerStreams: true,
 		},
 	},

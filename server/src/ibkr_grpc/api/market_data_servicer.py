@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc.aio
 
 from ibkr.v1 import common_pb2, errors_pb2, market_data_service_pb2, market_data_service_pb2_grpc
-from ibkr_grpc.api import requests
+from ibkr_grpc.api import live_data_messages, requests
+from ibkr_grpc.api.bar_messages import BAR_SIZES, BAR_SOURCES, SPAN_UNITS, bar_message
 from ibkr_grpc.api.conversions import contract_message, greeks_message, timestamp
 from ibkr_grpc.api.stream_messages import heartbeat_message, marker_message
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.decimals import write_decimal
 from ibkr_grpc.domain.errors import ViolationCollector
 from ibkr_grpc.domain.market_data import (
-    Bar,
-    BarSize,
     BarSource,
     ContractDetails,
     HistoryRequest,
@@ -30,36 +30,16 @@ from ibkr_grpc.domain.market_data import (
     SubscriptionFailure,
 )
 from ibkr_grpc.domain.streams import Heartbeat
+from ibkr_grpc.services.live_bars import LiveBarsService
 from ibkr_grpc.services.market_data import MarketDataService
+from ibkr_grpc.services.market_depth import MarketDepthService
+from ibkr_grpc.services.tick_streams import TickStreamService
 
 Context = grpc.aio.ServicerContext[Any, Any]
+Item = TypeVar("Item")
+Response = TypeVar("Response")
 pb = market_data_service_pb2
 
-BAR_SIZES = {
-    pb.BAR_SIZE_1_SECOND: BarSize.SECONDS_1,
-    pb.BAR_SIZE_5_SECONDS: BarSize.SECONDS_5,
-    pb.BAR_SIZE_10_SECONDS: BarSize.SECONDS_10,
-    pb.BAR_SIZE_15_SECONDS: BarSize.SECONDS_15,
-    pb.BAR_SIZE_30_SECONDS: BarSize.SECONDS_30,
-    pb.BAR_SIZE_1_MINUTE: BarSize.MINUTES_1,
-    pb.BAR_SIZE_2_MINUTES: BarSize.MINUTES_2,
-    pb.BAR_SIZE_3_MINUTES: BarSize.MINUTES_3,
-    pb.BAR_SIZE_5_MINUTES: BarSize.MINUTES_5,
-    pb.BAR_SIZE_10_MINUTES: BarSize.MINUTES_10,
-    pb.BAR_SIZE_15_MINUTES: BarSize.MINUTES_15,
-    pb.BAR_SIZE_20_MINUTES: BarSize.MINUTES_20,
-    pb.BAR_SIZE_30_MINUTES: BarSize.MINUTES_30,
-    pb.BAR_SIZE_1_HOUR: BarSize.HOURS_1,
-    pb.BAR_SIZE_2_HOURS: BarSize.HOURS_2,
-    pb.BAR_SIZE_3_HOURS: BarSize.HOURS_3,
-    pb.BAR_SIZE_4_HOURS: BarSize.HOURS_4,
-    pb.BAR_SIZE_8_HOURS: BarSize.HOURS_8,
-    pb.BAR_SIZE_1_DAY: BarSize.DAYS_1,
-    pb.BAR_SIZE_1_WEEK: BarSize.WEEKS_1,
-    pb.BAR_SIZE_1_MONTH: BarSize.MONTHS_1,
-}
-BAR_SOURCES = {pb.BarSource.Value(f"BAR_SOURCE_{source.name}"): source for source in BarSource}
-SPAN_UNITS = {pb.SpanUnit.Value(f"SPAN_UNIT_{unit.name}"): unit for unit in SpanUnit}
 KINDS = {kind: pb.MarketDataKind.Value(f"MARKET_DATA_KIND_{kind.value}") for kind in MarketDataKind}
 MAXIMUM_STREAM_CONTRACTS = 100
 MAXIMUM_SEARCH_RESULTS = 50
@@ -104,19 +84,6 @@ def details_message(details: ContractDetails) -> pb.ContractDetails:
         subcategory=details.subcategory,
         stock_type=details.stock_type,
         market_name=details.market_name,
-    )
-
-
-def bar_message(bar: Bar) -> pb.Bar:
-    return pb.Bar(
-        start_time=timestamp(bar.start_time),
-        open=write_decimal(bar.open),
-        high=write_decimal(bar.high),
-        low=write_decimal(bar.low),
-        close=write_decimal(bar.close),
-        volume=write_decimal(bar.volume),
-        average_price=write_decimal(bar.average_price),
-        trade_count=bar.trade_count,
     )
 
 
@@ -193,9 +160,19 @@ def _span_since(
 MAXIMUM_QUOTES_PER_MESSAGE = 100
 
 
+@dataclass(frozen=True, slots=True)
+class LiveStreams:
+    """The services behind the order-book, tick-by-tick and live-bar streams."""
+
+    depth: MarketDepthService
+    ticks: TickStreamService
+    bars: LiveBarsService
+
+
 class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer):
-    def __init__(self, market_data: MarketDataService) -> None:
+    def __init__(self, market_data: MarketDataService, live: LiveStreams) -> None:
         self._market_data = market_data
+        self._live = live
         # One quote goes to every stream that watches its contract: encode it once. Keyed by
         # identity, holding the quote so its id cannot be reused while cached; bounded.
         self._encoded: dict[int, tuple[Quote, pb.StreamQuotesResponse]] = {}
@@ -316,6 +293,42 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
                     yield pb.StreamQuotesResponse(heartbeat=heartbeat_message(item))
                 else:
                     yield pb.StreamQuotesResponse(marker=marker_message(item))
+
+    # Each stream validates its request now and returns its stream: a bad request fails before
+    # anything is sent (a trailers-only INVALID_ARGUMENT; over HTTP a 400, not a 200).
+
+    def StreamMarketDepth(
+        self, request: pb.StreamMarketDepthRequest, context: Context
+    ) -> AsyncIterator[pb.StreamMarketDepthResponse]:
+        contract, rows, heartbeat = live_data_messages.read_depth_request(request)
+        return self._converted(
+            self._live.depth.stream(contract, rows, heartbeat), live_data_messages.depth_response
+        )
+
+    def StreamTicks(
+        self, request: pb.StreamTicksRequest, context: Context
+    ) -> AsyncIterator[pb.StreamTicksResponse]:
+        contract, tick_type, heartbeat = live_data_messages.read_ticks_request(request)
+        return self._converted(
+            self._live.ticks.stream(contract, tick_type, heartbeat),
+            live_data_messages.tick_response,
+        )
+
+    def StreamBars(
+        self, request: pb.StreamBarsRequest, context: Context
+    ) -> AsyncIterator[pb.StreamBarsResponse]:
+        bars, heartbeat = live_data_messages.read_bars_request(request)
+        return self._converted(
+            self._live.bars.stream(bars, heartbeat), live_data_messages.bars_response
+        )
+
+    @staticmethod
+    async def _converted(
+        stream: AsyncGenerator[Item], convert: Callable[[Item], Response]
+    ) -> AsyncIterator[Response]:
+        async with aclosing(stream) as items:
+            async for item in items:
+                yield convert(item)
 
 
 _IB_SECURITY_TYPES = {

@@ -248,6 +248,8 @@ class MarketDataReader:
         for ticker in tickers:
             if ticker.contract is None or ticker.contract.conId not in self._tickers:
                 continue
+            if ticker.domTicks and not ticker.ticks and not ticker.tickByTicks:
+                continue  # only the contract's depth changed (ib_async's one Ticker holds both)
             quote = self._quote(ticker)
             for listener in tuple(self._quote_listeners):
                 listener(quote)
@@ -307,24 +309,26 @@ class MarketDataReader:
             )
         except RequestError as error:
             raise broker_error(error, request.contract) from error
-        return [self._bar(bar) for bar in found]
+        return [bar_of(bar) for bar in found]
 
-    def _bar(self, bar: BarData) -> Bar:
-        start = bar.date
-        if isinstance(start, datetime):
-            moment = start if start.tzinfo else start.replace(tzinfo=UTC)
-        else:
-            moment = datetime.combine(start, time(), tzinfo=UTC)
-        return Bar(
-            start_time=moment.astimezone(UTC),
-            open=_exact(bar.open),
-            high=_exact(bar.high),
-            low=_exact(bar.low),
-            close=_exact(bar.close),
-            volume=decimal_of(bar.volume) if bar.volume >= 0 else None,
-            average_price=decimal_of(bar.average) if bar.average > 0 else None,
-            trade_count=max(bar.barCount, 0),
-        )
+
+def bar_of(bar: BarData) -> Bar:
+    """An IB bar (formatDate 2: start times in UTC; daily bars as dates) in the domain's terms."""
+    start = bar.date
+    if isinstance(start, datetime):
+        moment = start if start.tzinfo else start.replace(tzinfo=UTC)
+    else:
+        moment = datetime.combine(start, time(), tzinfo=UTC)
+    return Bar(
+        start_time=moment.astimezone(UTC),
+        open=_exact(bar.open),
+        high=_exact(bar.high),
+        low=_exact(bar.low),
+        close=_exact(bar.close),
+        volume=decimal_of(bar.volume) if bar.volume >= 0 else None,
+        average_price=decimal_of(bar.average) if bar.average > 0 else None,
+        trade_count=max(bar.barCount, 0),
+    )
 
 
 def _exact(value: float) -> Decimal:

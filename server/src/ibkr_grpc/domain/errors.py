@@ -215,6 +215,23 @@ class MarketDataLineLimitError(ServiceError):
     kind = ErrorKind.RESOURCE_EXHAUSTED
 
 
+class SubscriptionLimitError(ServiceError):
+    """IB's limit on a kind of subscription (market depth, tick-by-tick) is reached; `limit`
+    names it in the QuotaFailure ("market_depth", "tick_by_tick", "market_depth_book")."""
+
+    reason = "SUBSCRIPTION_LIMIT_EXCEEDED"
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+
+    def __init__(
+        self, message: str, *, limit: str, description: str, metadata: dict[str, str]
+    ) -> None:
+        super().__init__(
+            message,
+            metadata=metadata,
+            quota_violations=(QuotaViolation(limit, description),),
+        )
+
+
 class ServiceUnavailableError(ServiceError):
     reason = "SERVICE_UNAVAILABLE"
     kind = ErrorKind.UNAVAILABLE

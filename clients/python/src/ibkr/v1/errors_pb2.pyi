@@ -153,6 +153,12 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     orders and modifications are refused until the configuration is fixed (cancels still
     work); GetGatewayStatus says why.
     """
+    ERROR_REASON_SUBSCRIPTION_LIMIT_EXCEEDED: _ErrorReason.ValueType  # 31
+    """RESOURCE_EXHAUSTED, with QuotaFailure: IB's limit on a kind of subscription is reached:
+    market depth on 3 contracts (IB error 309), tick-by-tick (IB error 10190), or one depth
+    book per contract. The QuotaFailure's subject names the limit ("market_depth",
+    "tick_by_tick", "market_depth_book"); ErrorInfo metadata carries limit or ib_error_code.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The documented values of google.rpc.ErrorInfo.reason for domain "ibkr.v1". The comment on
@@ -269,5 +275,11 @@ ERROR_REASON_TRADING_MODE_MISMATCH: ErrorReason.ValueType  # 30
 server's TRADING_MODE (a paper server connected to a live gateway, or the reverse). New
 orders and modifications are refused until the configuration is fixed (cancels still
 work); GetGatewayStatus says why.
+"""
+ERROR_REASON_SUBSCRIPTION_LIMIT_EXCEEDED: ErrorReason.ValueType  # 31
+"""RESOURCE_EXHAUSTED, with QuotaFailure: IB's limit on a kind of subscription is reached:
+market depth on 3 contracts (IB error 309), tick-by-tick (IB error 10190), or one depth
+book per contract. The QuotaFailure's subject names the limit ("market_depth",
+"tick_by_tick", "market_depth_book"); ErrorInfo metadata carries limit or ib_error_code.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

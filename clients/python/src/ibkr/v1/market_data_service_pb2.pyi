@@ -159,6 +159,36 @@ SPAN_UNIT_MONTHS: SpanUnit.ValueType  # 4
 SPAN_UNIT_YEARS: SpanUnit.ValueType  # 5
 Global___SpanUnit: _TypeAlias = SpanUnit  # noqa: Y015
 
+class _TickType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TickTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TickType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TICK_TYPE_UNSPECIFIED: _TickType.ValueType  # 0
+    TICK_TYPE_LAST: _TickType.ValueType  # 1
+    """Trades as shown on IB's time and sales (IB "Last": no odd lots or combos)."""
+    TICK_TYPE_ALL_LAST: _TickType.ValueType  # 2
+    """Every trade, those Last leaves out included (IB "AllLast")."""
+    TICK_TYPE_BID_ASK: _TickType.ValueType  # 3
+    """Every change of the best bid or ask, or of their sizes (IB "BidAsk")."""
+    TICK_TYPE_MIDPOINT: _TickType.ValueType  # 4
+    """Every change of the midpoint (IB "MidPoint")."""
+
+class TickType(_TickType, metaclass=_TickTypeEnumTypeWrapper):
+    """IB's tick-by-tick data types."""
+
+TICK_TYPE_UNSPECIFIED: TickType.ValueType  # 0
+TICK_TYPE_LAST: TickType.ValueType  # 1
+"""Trades as shown on IB's time and sales (IB "Last": no odd lots or combos)."""
+TICK_TYPE_ALL_LAST: TickType.ValueType  # 2
+"""Every trade, those Last leaves out included (IB "AllLast")."""
+TICK_TYPE_BID_ASK: TickType.ValueType  # 3
+"""Every change of the best bid or ask, or of their sizes (IB "BidAsk")."""
+TICK_TYPE_MIDPOINT: TickType.ValueType  # 4
+"""Every change of the midpoint (IB "MidPoint")."""
+Global___TickType: _TypeAlias = TickType  # noqa: Y015
+
 @_typing.final
 class ContractDescription(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -748,3 +778,519 @@ class GetHistoricalBarsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHistoricalBarsResponse: _TypeAlias = GetHistoricalBarsResponse  # noqa: Y015
+
+@_typing.final
+class StreamMarketDepthRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRACT_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    rows: _builtins.int
+    """Price levels per side: 1 to 20, 5 when 0. The aggregated book has one IB row per exchange
+    and price, so it may show fewer price levels than asked.
+    """
+    @_builtins.property
+    def contract(self) -> _common_pb2.Contract:
+        """Required. Its exchange picks the book: "SMART" (or empty) for IB's aggregated book across
+        exchanges (IB's smart depth), an exchange ("ARCA", "NASDAQ") for that exchange's book.
+        One book per contract at a time: while a contract's book is streamed from one exchange, a
+        stream asking for another is refused.
+        """
+
+    @_builtins.property
+    def heartbeat_interval(self) -> _duration_pb2.Duration:
+        """How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset."""
+
+    def __init__(
+        self,
+        *,
+        contract: _common_pb2.Contract | None = ...,
+        rows: _builtins.int = ...,
+        heartbeat_interval: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "heartbeat_interval", b"heartbeat_interval", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamMarketDepthRequest: _TypeAlias = StreamMarketDepthRequest  # noqa: Y015
+
+@_typing.final
+class MarketDepthVenue(_message.Message):
+    """An exchange's share of a price level of the aggregated book."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VENUE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    venue: _builtins.str
+    """IB's market maker: the exchange holding the orders ("ARCA", "NYSE")."""
+    size: _builtins.str
+    def __init__(
+        self,
+        *,
+        venue: _builtins.str = ...,
+        size: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["size", b"size", "venue", b"venue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketDepthVenue: _TypeAlias = MarketDepthVenue  # noqa: Y015
+
+@_typing.final
+class MarketDepthLevel(_message.Message):
+    """One price on one side of the book."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    VENUES_FIELD_NUMBER: _builtins.int
+    price: _builtins.str
+    size: _builtins.str
+    """The size at the price (the sum of its venues'); "0" in an update means the level is gone."""
+    @_builtins.property
+    def venues(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketDepthVenue]:
+        """The aggregated book only: the exchanges showing size at this price, largest first."""
+
+    def __init__(
+        self,
+        *,
+        price: _builtins.str = ...,
+        size: _builtins.str = ...,
+        venues: _abc.Iterable[Global___MarketDepthVenue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "size", b"size", "venues", b"venues"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketDepthLevel: _TypeAlias = MarketDepthLevel  # noqa: Y015
+
+@_typing.final
+class MarketDepthBook(_message.Message):
+    """The whole book: the first message of every stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRACT_FIELD_NUMBER: _builtins.int
+    BIDS_FIELD_NUMBER: _builtins.int
+    ASKS_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def contract(self) -> _common_pb2.Contract: ...
+    @_builtins.property
+    def bids(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketDepthLevel]:
+        """Best first: highest bid, lowest ask; at most the rows asked for."""
+
+    @_builtins.property
+    def asks(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketDepthLevel]: ...
+    @_builtins.property
+    def receive_time(self) -> _timestamp_pb2.Timestamp:
+        """When the server received the IB update this book reflects."""
+
+    def __init__(
+        self,
+        *,
+        contract: _common_pb2.Contract | None = ...,
+        bids: _abc.Iterable[Global___MarketDepthLevel] | None = ...,
+        asks: _abc.Iterable[Global___MarketDepthLevel] | None = ...,
+        receive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "receive_time", b"receive_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "contract", b"contract", "receive_time", b"receive_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketDepthBook: _TypeAlias = MarketDepthBook  # noqa: Y015
+
+@_typing.final
+class MarketDepthUpdate(_message.Message):
+    """The levels that changed since the last message, each with its newest state: set each one
+    by price in your copy of the book (remove it when its size is "0"). Applied in order, the
+    updates keep your copy equal to the server's book, best `rows` levels a side.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BIDS_FIELD_NUMBER: _builtins.int
+    ASKS_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bids(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketDepthLevel]: ...
+    @_builtins.property
+    def asks(self) -> _containers.RepeatedCompositeFieldContainer[Global___MarketDepthLevel]: ...
+    @_builtins.property
+    def receive_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        bids: _abc.Iterable[Global___MarketDepthLevel] | None = ...,
+        asks: _abc.Iterable[Global___MarketDepthLevel] | None = ...,
+        receive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_time", b"receive_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks", b"asks", "bids", b"bids", "receive_time", b"receive_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketDepthUpdate: _TypeAlias = MarketDepthUpdate  # noqa: Y015
+
+@_typing.final
+class StreamMarketDepthResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOK_FIELD_NUMBER: _builtins.int
+    UPDATE_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
+    MARKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def book(self) -> Global___MarketDepthBook: ...
+    @_builtins.property
+    def update(self) -> Global___MarketDepthUpdate: ...
+    @_builtins.property
+    def heartbeat(self) -> _common_pb2.Heartbeat: ...
+    @_builtins.property
+    def marker(self) -> _common_pb2.StreamMarker:
+        """GATEWAY_DISCONNECTED: the book is stale until GATEWAY_RECONCILED; updates then bring it
+        up to date.
+        """
+
+    def __init__(
+        self,
+        *,
+        book: Global___MarketDepthBook | None = ...,
+        update: Global___MarketDepthUpdate | None = ...,
+        heartbeat: _common_pb2.Heartbeat | None = ...,
+        marker: _common_pb2.StreamMarker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["book", b"book", "heartbeat", b"heartbeat", "marker", b"marker", "payload", b"payload", "update", b"update"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["book", b"book", "heartbeat", b"heartbeat", "marker", b"marker", "payload", b"payload", "update", b"update"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["book", "update", "heartbeat", "marker"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___StreamMarketDepthResponse: _TypeAlias = StreamMarketDepthResponse  # noqa: Y015
+
+@_typing.final
+class StreamTicksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRACT_FIELD_NUMBER: _builtins.int
+    TICK_TYPE_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    tick_type: Global___TickType.ValueType
+    """Required."""
+    @_builtins.property
+    def contract(self) -> _common_pb2.Contract:
+        """Required."""
+
+    @_builtins.property
+    def heartbeat_interval(self) -> _duration_pb2.Duration:
+        """How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset."""
+
+    def __init__(
+        self,
+        *,
+        contract: _common_pb2.Contract | None = ...,
+        tick_type: Global___TickType.ValueType = ...,
+        heartbeat_interval: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "heartbeat_interval", b"heartbeat_interval"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "heartbeat_interval", b"heartbeat_interval", "tick_type", b"tick_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamTicksRequest: _TypeAlias = StreamTicksRequest  # noqa: Y015
+
+@_typing.final
+class TradeTick(_message.Message):
+    """A trade (LAST and ALL_LAST streams)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    EXCHANGE_FIELD_NUMBER: _builtins.int
+    SPECIAL_CONDITIONS_FIELD_NUMBER: _builtins.int
+    PAST_LIMIT_FIELD_NUMBER: _builtins.int
+    UNREPORTED_FIELD_NUMBER: _builtins.int
+    price: _builtins.str
+    size: _builtins.str
+    exchange: _builtins.str
+    """The exchange that printed it."""
+    special_conditions: _builtins.str
+    """IB's special conditions codes, as IB sends them."""
+    past_limit: _builtins.bool
+    """IB's attributes: the trade printed past a limit price; the trade was not reported."""
+    unreported: _builtins.bool
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the server received it."""
+
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        price: _builtins.str = ...,
+        size: _builtins.str = ...,
+        exchange: _builtins.str = ...,
+        special_conditions: _builtins.str = ...,
+        past_limit: _builtins.bool = ...,
+        unreported: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exchange", b"exchange", "past_limit", b"past_limit", "price", b"price", "size", b"size", "special_conditions", b"special_conditions", "time", b"time", "unreported", b"unreported"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TradeTick: _TypeAlias = TradeTick  # noqa: Y015
+
+@_typing.final
+class BidAskTick(_message.Message):
+    """The best bid and ask (BID_ASK streams); decimal strings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    BID_PRICE_FIELD_NUMBER: _builtins.int
+    BID_SIZE_FIELD_NUMBER: _builtins.int
+    ASK_PRICE_FIELD_NUMBER: _builtins.int
+    ASK_SIZE_FIELD_NUMBER: _builtins.int
+    bid_price: _builtins.str
+    bid_size: _builtins.str
+    ask_price: _builtins.str
+    ask_size: _builtins.str
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        bid_price: _builtins.str = ...,
+        bid_size: _builtins.str = ...,
+        ask_price: _builtins.str = ...,
+        ask_size: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ask_price", b"ask_price", "ask_size", b"ask_size", "bid_price", b"bid_price", "bid_size", b"bid_size", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BidAskTick: _TypeAlias = BidAskTick  # noqa: Y015
+
+@_typing.final
+class MidpointTick(_message.Message):
+    """The midpoint of the best bid and ask (MIDPOINT streams)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    MIDPOINT_FIELD_NUMBER: _builtins.int
+    midpoint: _builtins.str
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        midpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["midpoint", b"midpoint", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MidpointTick: _TypeAlias = MidpointTick  # noqa: Y015
+
+@_typing.final
+class TicksDropped(_message.Message):
+    """Trades a slow reader missed: its buffer holds at most 10,000 trades, and the oldest made
+    way for newer ones. Bid/ask and midpoint streams never drop: a slow reader gets the newest.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicksDropped: _TypeAlias = TicksDropped  # noqa: Y015
+
+@_typing.final
+class StreamTicksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRADE_FIELD_NUMBER: _builtins.int
+    BID_ASK_FIELD_NUMBER: _builtins.int
+    MIDPOINT_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
+    MARKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def trade(self) -> Global___TradeTick: ...
+    @_builtins.property
+    def bid_ask(self) -> Global___BidAskTick: ...
+    @_builtins.property
+    def midpoint(self) -> Global___MidpointTick: ...
+    @_builtins.property
+    def dropped(self) -> Global___TicksDropped: ...
+    @_builtins.property
+    def heartbeat(self) -> _common_pb2.Heartbeat: ...
+    @_builtins.property
+    def marker(self) -> _common_pb2.StreamMarker: ...
+    def __init__(
+        self,
+        *,
+        trade: Global___TradeTick | None = ...,
+        bid_ask: Global___BidAskTick | None = ...,
+        midpoint: Global___MidpointTick | None = ...,
+        dropped: Global___TicksDropped | None = ...,
+        heartbeat: _common_pb2.Heartbeat | None = ...,
+        marker: _common_pb2.StreamMarker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bid_ask", b"bid_ask", "dropped", b"dropped", "heartbeat", b"heartbeat", "marker", b"marker", "midpoint", b"midpoint", "payload", b"payload", "trade", b"trade"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bid_ask", b"bid_ask", "dropped", b"dropped", "heartbeat", b"heartbeat", "marker", b"marker", "midpoint", b"midpoint", "payload", b"payload", "trade", b"trade"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["trade", "bid_ask", "midpoint", "dropped", "heartbeat", "marker"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___StreamTicksResponse: _TypeAlias = StreamTicksResponse  # noqa: Y015
+
+@_typing.final
+class StreamBarsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRACT_FIELD_NUMBER: _builtins.int
+    BAR_SIZE_FIELD_NUMBER: _builtins.int
+    SPAN_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    REGULAR_TRADING_HOURS_ONLY_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+    bar_size: Global___BarSize.ValueType
+    """Required: 5 seconds or more (IB keeps bars up to date from 5 seconds up)."""
+    source: Global___BarSource.ValueType
+    """TRADES when unspecified."""
+    regular_trading_hours_only: _builtins.bool
+    """Only bars inside regular trading hours."""
+    @_builtins.property
+    def contract(self) -> _common_pb2.Contract:
+        """Required."""
+
+    @_builtins.property
+    def span(self) -> Global___HistorySpan:
+        """Required: how much history comes first, back from now; at most 10,000 bars of bar_size
+        (days counted as 24 hours).
+        """
+
+    @_builtins.property
+    def heartbeat_interval(self) -> _duration_pb2.Duration:
+        """How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset."""
+
+    def __init__(
+        self,
+        *,
+        contract: _common_pb2.Contract | None = ...,
+        bar_size: Global___BarSize.ValueType = ...,
+        span: Global___HistorySpan | None = ...,
+        source: Global___BarSource.ValueType = ...,
+        regular_trading_hours_only: _builtins.bool = ...,
+        heartbeat_interval: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contract", b"contract", "heartbeat_interval", b"heartbeat_interval", "span", b"span"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar_size", b"bar_size", "contract", b"contract", "heartbeat_interval", b"heartbeat_interval", "regular_trading_hours_only", b"regular_trading_hours_only", "source", b"source", "span", b"span"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamBarsRequest: _TypeAlias = StreamBarsRequest  # noqa: Y015
+
+@_typing.final
+class BarHistory(_message.Message):
+    """Bars of the history, oldest first (a long history comes in several messages)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BARS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bars(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bar]: ...
+    def __init__(
+        self,
+        *,
+        bars: _abc.Iterable[Global___Bar] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bars", b"bars"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BarHistory: _TypeAlias = BarHistory  # noqa: Y015
+
+@_typing.final
+class StreamBarsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HISTORY_FIELD_NUMBER: _builtins.int
+    BAR_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
+    MARKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def history(self) -> Global___BarHistory: ...
+    @_builtins.property
+    def bar(self) -> Global___Bar:
+        """A bar that changed: it replaces the bar you hold with the same start_time, or begins a
+        new one (the bar before it is then complete).
+        """
+
+    @_builtins.property
+    def heartbeat(self) -> _common_pb2.Heartbeat: ...
+    @_builtins.property
+    def marker(self) -> _common_pb2.StreamMarker:
+        """SNAPSHOT_COMPLETE after the history; GATEWAY_DISCONNECTED and GATEWAY_RECONCILED around
+        a reconnect (the bars that changed meanwhile follow GATEWAY_RECONCILED).
+        """
+
+    def __init__(
+        self,
+        *,
+        history: Global___BarHistory | None = ...,
+        bar: Global___Bar | None = ...,
+        heartbeat: _common_pb2.Heartbeat | None = ...,
+        marker: _common_pb2.StreamMarker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar", "heartbeat", b"heartbeat", "history", b"history", "marker", b"marker", "payload", b"payload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bar", b"bar", "heartbeat", b"heartbeat", "history", b"history", "marker", b"marker", "payload", b"payload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["history", "bar", "heartbeat", "marker"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___StreamBarsResponse: _TypeAlias = StreamBarsResponse  # noqa: Y015

@@ -61,6 +61,21 @@ class MarketDataServiceStub:
                 request_serializer=ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsRequest.SerializeToString,
                 response_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsResponse.FromString,
                 _registered_method=True)
+        self.StreamMarketDepth = channel.unary_stream(
+                '/ibkr.v1.MarketDataService/StreamMarketDepth',
+                request_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthRequest.SerializeToString,
+                response_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthResponse.FromString,
+                _registered_method=True)
+        self.StreamTicks = channel.unary_stream(
+                '/ibkr.v1.MarketDataService/StreamTicks',
+                request_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksRequest.SerializeToString,
+                response_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksResponse.FromString,
+                _registered_method=True)
+        self.StreamBars = channel.unary_stream(
+                '/ibkr.v1.MarketDataService/StreamBars',
+                request_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.SerializeToString,
+                response_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -107,6 +122,39 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamMarketDepth(self, request, context):
+        """Streams one contract's order book (IB's market depth): the book first, then the levels
+        that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+        on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+        (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+        changed (conflated per price level), never a growing backlog.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamTicks(self, request, context):
+        """Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+        the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+        tick type shares one IB subscription; past IB's limit a stream is refused with
+        RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamBars(self, request, context):
+        """Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+        marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+        Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+        keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+        again, fetches the history since the last bar it sent, and sends the bars that changed
+        meanwhile, so no bar is missed or repeated out of order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +182,21 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.GetHistoricalBars,
                     request_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsRequest.FromString,
                     response_serializer=ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsResponse.SerializeToString,
+            ),
+            'StreamMarketDepth': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMarketDepth,
+                    request_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthRequest.FromString,
+                    response_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthResponse.SerializeToString,
+            ),
+            'StreamTicks': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTicks,
+                    request_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksRequest.FromString,
+                    response_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksResponse.SerializeToString,
+            ),
+            'StreamBars': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamBars,
+                    request_deserializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.FromString,
+                    response_serializer=ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +336,87 @@ class MarketDataService:
             '/ibkr.v1.MarketDataService/GetHistoricalBars',
             ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsRequest.SerializeToString,
             ibkr_dot_v1_dot_market__data__service__pb2.GetHistoricalBarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMarketDepth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ibkr.v1.MarketDataService/StreamMarketDepth',
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthRequest.SerializeToString,
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamMarketDepthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ibkr.v1.MarketDataService/StreamTicks',
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksRequest.SerializeToString,
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamBars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ibkr.v1.MarketDataService/StreamBars',
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsRequest.SerializeToString,
+            ibkr_dot_v1_dot_market__data__service__pb2.StreamBarsResponse.FromString,
             options,
             channel_credentials,
             insecure,

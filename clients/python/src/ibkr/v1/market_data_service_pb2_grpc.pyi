@@ -51,6 +51,27 @@ class MarketDataServiceStub:
     """
     GetHistoricalBars: _grpc.UnaryUnaryMultiCallable[_market_data_service_pb2.GetHistoricalBarsRequest, _market_data_service_pb2.GetHistoricalBarsResponse]
     """Reads historical bars."""
+    StreamMarketDepth: _grpc.UnaryStreamMultiCallable[_market_data_service_pb2.StreamMarketDepthRequest, _market_data_service_pb2.StreamMarketDepthResponse]
+    """Streams one contract's order book (IB's market depth): the book first, then the levels
+    that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+    on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+    (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+    changed (conflated per price level), never a growing backlog.
+    """
+    StreamTicks: _grpc.UnaryStreamMultiCallable[_market_data_service_pb2.StreamTicksRequest, _market_data_service_pb2.StreamTicksResponse]
+    """Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+    the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+    tick type shares one IB subscription; past IB's limit a stream is refused with
+    RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+    """
+    StreamBars: _grpc.UnaryStreamMultiCallable[_market_data_service_pb2.StreamBarsRequest, _market_data_service_pb2.StreamBarsResponse]
+    """Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+    marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+    Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+    keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+    again, fetches the history since the last bar it sent, and sends the bars that changed
+    meanwhile, so no bar is missed or repeated out of order.
+    """
 
 @_typing.type_check_only
 class MarketDataServiceAsyncStub(MarketDataServiceStub):
@@ -75,6 +96,27 @@ class MarketDataServiceAsyncStub(MarketDataServiceStub):
     """
     GetHistoricalBars: _aio.UnaryUnaryMultiCallable[_market_data_service_pb2.GetHistoricalBarsRequest, _market_data_service_pb2.GetHistoricalBarsResponse]  # type: ignore[assignment]
     """Reads historical bars."""
+    StreamMarketDepth: _aio.UnaryStreamMultiCallable[_market_data_service_pb2.StreamMarketDepthRequest, _market_data_service_pb2.StreamMarketDepthResponse]  # type: ignore[assignment]
+    """Streams one contract's order book (IB's market depth): the book first, then the levels
+    that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+    on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+    (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+    changed (conflated per price level), never a growing backlog.
+    """
+    StreamTicks: _aio.UnaryStreamMultiCallable[_market_data_service_pb2.StreamTicksRequest, _market_data_service_pb2.StreamTicksResponse]  # type: ignore[assignment]
+    """Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+    the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+    tick type shares one IB subscription; past IB's limit a stream is refused with
+    RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+    """
+    StreamBars: _aio.UnaryStreamMultiCallable[_market_data_service_pb2.StreamBarsRequest, _market_data_service_pb2.StreamBarsResponse]  # type: ignore[assignment]
+    """Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+    marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+    Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+    keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+    again, fetches the history since the last bar it sent, and sends the bars that changed
+    meanwhile, so no bar is missed or repeated out of order.
+    """
 
 class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
     """Market data from IB, shared: the server holds one IB market-data line per contract however
@@ -126,5 +168,44 @@ class MarketDataServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_market_data_service_pb2.GetHistoricalBarsResponse, _abc.Awaitable[_market_data_service_pb2.GetHistoricalBarsResponse]]:
         """Reads historical bars."""
+
+    @_abc_1.abstractmethod
+    def StreamMarketDepth(
+        self,
+        request: _market_data_service_pb2.StreamMarketDepthRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_market_data_service_pb2.StreamMarketDepthResponse], _abc.AsyncIterator[_market_data_service_pb2.StreamMarketDepthResponse]]:
+        """Streams one contract's order book (IB's market depth): the book first, then the levels
+        that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+        on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+        (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+        changed (conflated per price level), never a growing backlog.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamTicks(
+        self,
+        request: _market_data_service_pb2.StreamTicksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_market_data_service_pb2.StreamTicksResponse], _abc.AsyncIterator[_market_data_service_pb2.StreamTicksResponse]]:
+        """Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+        the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+        tick type shares one IB subscription; past IB's limit a stream is refused with
+        RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+        """
+
+    @_abc_1.abstractmethod
+    def StreamBars(
+        self,
+        request: _market_data_service_pb2.StreamBarsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_market_data_service_pb2.StreamBarsResponse], _abc.AsyncIterator[_market_data_service_pb2.StreamBarsResponse]]:
+        """Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+        marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+        Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+        keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+        again, fetches the history since the last bar it sent, and sends the bars that changed
+        meanwhile, so no bar is missed or repeated out of order.
+        """
 
 def add_MarketDataServiceServicer_to_server(servicer: MarketDataServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ibkr/v1/market_data_service.proto.
  */
 export const file_ibkr_v1_market_data_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFpYmtyL3YxL21hcmtldF9kYXRhX3NlcnZpY2UucHJvdG8SB2lia3IudjEiiQEKE0NvbnRyYWN0RGVzY3JpcHRpb24SIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhMKC2Rlc2NyaXB0aW9uGAIgASgJEjgKGWRlcml2YXRpdmVfc2VjdXJpdHlfdHlwZXMYAyADKA4yFS5pYmtyLnYxLlNlY3VyaXR5VHlwZSI6ChZTZWFyY2hDb250cmFjdHNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBSJKChdTZWFyY2hDb250cmFjdHNSZXNwb25zZRIvCgljb250cmFjdHMYASADKAsyHC5pYmtyLnYxLkNvbnRyYWN0RGVzY3JpcHRpb24i3QIKD0NvbnRyYWN0RGV0YWlscxIjCghjb250cmFjdBgBIAEoCzIRLmlia3IudjEuQ29udHJhY3QSEQoJbG9uZ19uYW1lGAIgASgJEhQKDG1pbmltdW1fdGljaxgDIAEoCRIUCgxtaW5pbXVtX3NpemUYBCABKAkSFgoOc2l6ZV9pbmNyZW1lbnQYBSABKAkSEwoLb3JkZXJfdHlwZXMYBiADKAkSFwoPdmFsaWRfZXhjaGFuZ2VzGAcgAygJEhEKCXRpbWVfem9uZRgIIAEoCRIVCg10cmFkaW5nX2hvdXJzGAkgASgJEhQKDGxpcXVpZF9ob3VycxgKIAEoCRIQCghpbmR1c3RyeRgLIAEoCRIQCghjYXRlZ29yeRgMIAEoCRITCgtzdWJjYXRlZ29yeRgNIAEoCRISCgpzdG9ja190eXBlGA4gASgJEhMKC21hcmtldF9uYW1lGA8gASgJIkAKGUdldENvbnRyYWN0RGV0YWlsc1JlcXVlc3QSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0IkcKGkdldENvbnRyYWN0RGV0YWlsc1Jlc3BvbnNlEikKB2RldGFpbHMYASADKAsyGC5pYmtyLnYxLkNvbnRyYWN0RGV0YWlscyKSAwoFUXVvdGUSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0EgsKA2JpZBgCIAEoCRIQCghiaWRfc2l6ZRgDIAEoCRILCgNhc2sYBCABKAkSEAoIYXNrX3NpemUYBSABKAkSDAoEbGFzdBgGIAEoCRIRCglsYXN0X3NpemUYByABKAkSDgoGdm9sdW1lGAggASgJEgwKBGhpZ2gYCSABKAkSCwoDbG93GAogASgJEgwKBG9wZW4YCyABKAkSDQoFY2xvc2UYDCABKAkSMQoQbWFya2V0X2RhdGFfa2luZBgNIAEoDjIXLmlia3IudjEuTWFya2V0RGF0YUtpbmQSMQoNZXhjaGFuZ2VfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVjZWl2ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgZncmVla3MYECABKAsyFS5pYmtyLnYxLk9wdGlvbkdyZWVrcyI2Cg9HZXRRdW90ZVJlcXVlc3QSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0IjEKEEdldFF1b3RlUmVzcG9uc2USHQoFcXVvdGUYASABKAsyDi5pYmtyLnYxLlF1b3RlIpIBChNTdHJlYW1RdW90ZXNSZXF1ZXN0EiQKCWNvbnRyYWN0cxgBIAMoCzIRLmlia3IudjEuQ29udHJhY3QSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh4KFm1heF9xdW90ZXNfcGVyX21lc3NhZ2UYAyABKAUiLAoKUXVvdGVCYXRjaBIeCgZxdW90ZXMYASADKAsyDi5pYmtyLnYxLlF1b3RlIm8KEVN1YnNjcmlwdGlvbkVycm9yEiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIkCgZyZWFzb24YAiABKA4yFC5pYmtyLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAki9QEKFFN0cmVhbVF1b3Rlc1Jlc3BvbnNlEh8KBXF1b3RlGAEgASgLMg4uaWJrci52MS5RdW90ZUgAEjgKEnN1YnNjcmlwdGlvbl9lcnJvchgCIAEoCzIaLmlia3IudjEuU3Vic2NyaXB0aW9uRXJyb3JIABInCgloZWFydGJlYXQYAyABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgEIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySAASJQoGcXVvdGVzGAUgASgLMhMuaWJrci52MS5RdW90ZUJhdGNoSABCCQoHcGF5bG9hZCI9CgtIaXN0b3J5U3BhbhINCgVjb3VudBgBIAEoBRIfCgR1bml0GAIgASgOMhEuaWJrci52MS5TcGFuVW5pdCKtAgoYR2V0SGlzdG9yaWNhbEJhcnNSZXF1ZXN0EiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIiCghiYXJfc2l6ZRgCIAEoDjIQLmlia3IudjEuQmFyU2l6ZRIiCgRzcGFuGAMgASgLMhQuaWJrci52MS5IaXN0b3J5U3BhbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoGc291cmNlGAYgASgOMhIuaWJrci52MS5CYXJTb3VyY2USIgoacmVndWxhcl90cmFkaW5nX2hvdXJzX29ubHkYByABKAgiqQEKA0JhchIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRvcGVuGAIgASgJEgwKBGhpZ2gYAyABKAkSCwoDbG93GAQgASgJEg0KBWNsb3NlGAUgASgJEg4KBnZvbHVtZRgGIAEoCRIVCg1hdmVyYWdlX3ByaWNlGAcgASgJEhMKC3RyYWRlX2NvdW50GAggASgDIoABChlHZXRIaXN0b3JpY2FsQmFyc1Jlc3BvbnNlEiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIiCghiYXJfc2l6ZRgCIAEoDjIQLmlia3IudjEuQmFyU2l6ZRIaCgRiYXJzGAMgAygLMgwuaWJrci52MS5CYXIqrQEKDk1hcmtldERhdGFLaW5kEiAKHE1BUktFVF9EQVRBX0tJTkRfVU5TUEVDSUZJRUQQABIZChVNQVJLRVRfREFUQV9LSU5EX0xJVkUQARIbChdNQVJLRVRfREFUQV9LSU5EX0ZST1pFThACEhwKGE1BUktFVF9EQVRBX0tJTkRfREVMQVlFRBADEiMKH01BUktFVF9EQVRBX0tJTkRfREVMQVlFRF9GUk9aRU4QBCqMBAoHQmFyU2l6ZRIYChRCQVJfU0laRV9VTlNQRUNJRklFRBAAEhUKEUJBUl9TSVpFXzFfU0VDT05EEAESFgoSQkFSX1NJWkVfNV9TRUNPTkRTEAISFwoTQkFSX1NJWkVfMTBfU0VDT05EUxADEhcKE0JBUl9TSVpFXzE1X1NFQ09ORFMQBBIXChNCQVJfU0laRV8zMF9TRUNPTkRTEAUSFQoRQkFSX1NJWkVfMV9NSU5VVEUQBhIWChJCQVJfU0laRV8yX01JTlVURVMQBxIWChJCQVJfU0laRV8zX01JTlVURVMQCBIWChJCQVJfU0laRV81X01JTlVURVMQCRIXChNCQVJfU0laRV8xMF9NSU5VVEVTEAoSFwoTQkFSX1NJWkVfMTVfTUlOVVRFUxALEhcKE0JBUl9TSVpFXzIwX01JTlVURVMQDBIXChNCQVJfU0laRV8zMF9NSU5VVEVTEA0SEwoPQkFSX1NJWkVfMV9IT1VSEA4SFAoQQkFSX1NJWkVfMl9IT1VSUxAPEhQKEEJBUl9TSVpFXzNfSE9VUlMQEBIUChBCQVJfU0laRV80X0hPVVJTEBESFAoQQkFSX1NJWkVfOF9IT1VSUxASEhIKDkJBUl9TSVpFXzFfREFZEBMSEwoPQkFSX1NJWkVfMV9XRUVLEBQSFAoQQkFSX1NJWkVfMV9NT05USBAVKrUBCglCYXJTb3VyY2USGgoWQkFSX1NPVVJDRV9VTlNQRUNJRklFRBAAEhUKEUJBUl9TT1VSQ0VfVFJBREVTEAESFwoTQkFSX1NPVVJDRV9NSURQT0lOVBACEhIKDkJBUl9TT1VSQ0VfQklEEAMSEgoOQkFSX1NPVVJDRV9BU0sQBBIWChJCQVJfU09VUkNFX0JJRF9BU0sQBRIcChhCQVJfU09VUkNFX0FESlVTVEVEX0xBU1QQBiqQAQoIU3BhblVuaXQSGQoVU1BBTl9VTklUX1VOU1BFQ0lGSUVEEAASFQoRU1BBTl9VTklUX1NFQ09ORFMQARISCg5TUEFOX1VOSVRfREFZUxACEhMKD1NQQU5fVU5JVF9XRUVLUxADEhQKEFNQQU5fVU5JVF9NT05USFMQBBITCg9TUEFOX1VOSVRfWUVBUlMQBTKABQoRTWFya2V0RGF0YVNlcnZpY2UScgoPU2VhcmNoQ29udHJhY3RzEh8uaWJrci52MS5TZWFyY2hDb250cmFjdHNSZXF1ZXN0GiAuaWJrci52MS5TZWFyY2hDb250cmFjdHNSZXNwb25zZSIcgtPkkwIWEhQvdjEvY29udHJhY3RzOnNlYXJjaBKOAQoSR2V0Q29udHJhY3REZXRhaWxzEiIuaWJrci52MS5HZXRDb250cmFjdERldGFpbHNSZXF1ZXN0GiMuaWJrci52MS5HZXRDb250cmFjdERldGFpbHNSZXNwb25zZSIvgtPkkwIpEicvdjEvY29udHJhY3RzL3tjb250cmFjdC5zeW1ib2x9L2RldGFpbHMSbgoIR2V0UXVvdGUSGC5pYmtyLnYxLkdldFF1b3RlUmVxdWVzdBoZLmlia3IudjEuR2V0UXVvdGVSZXNwb25zZSItgtPkkwInEiUvdjEvY29udHJhY3RzL3tjb250cmFjdC5zeW1ib2x9L3F1b3RlEmsKDFN0cmVhbVF1b3RlcxIcLmlia3IudjEuU3RyZWFtUXVvdGVzUmVxdWVzdBodLmlia3IudjEuU3RyZWFtUXVvdGVzUmVzcG9uc2UiHILT5JMCFjoBKiIRL3YxL3F1b3RlczpzdHJlYW0wARKIAQoRR2V0SGlzdG9yaWNhbEJhcnMSIS5pYmtyLnYxLkdldEhpc3RvcmljYWxCYXJzUmVxdWVzdBoiLmlia3IudjEuR2V0SGlzdG9yaWNhbEJhcnNSZXNwb25zZSIsgtPkkwImEiQvdjEvY29udHJhY3RzL3tjb250cmFjdC5zeW1ib2x9L2JhcnNClQEKGmlvLmdpdGh1Yi5pYmtyZ3JwYy5pYmtyLnYxQhZNYXJrZXREYXRhU2VydmljZVByb3RvUAFaOGdpdGh1Yi5jb20vaWJrci1ncnBjL2lia3ItZ3JwYy9jbGllbnRzL2dvL2lia3IvdjE7aWJrcnYxogIDSUJLqgIHSWJrci5WMcoCB0lia3JcVjHqAghJYmtyOjpWMWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_ibkr_v1_common, file_ibkr_v1_errors]);
+  fileDesc("CiFpYmtyL3YxL21hcmtldF9kYXRhX3NlcnZpY2UucHJvdG8SB2lia3IudjEiiQEKE0NvbnRyYWN0RGVzY3JpcHRpb24SIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0EhMKC2Rlc2NyaXB0aW9uGAIgASgJEjgKGWRlcml2YXRpdmVfc2VjdXJpdHlfdHlwZXMYAyADKA4yFS5pYmtyLnYxLlNlY3VyaXR5VHlwZSI6ChZTZWFyY2hDb250cmFjdHNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBSJKChdTZWFyY2hDb250cmFjdHNSZXNwb25zZRIvCgljb250cmFjdHMYASADKAsyHC5pYmtyLnYxLkNvbnRyYWN0RGVzY3JpcHRpb24i3QIKD0NvbnRyYWN0RGV0YWlscxIjCghjb250cmFjdBgBIAEoCzIRLmlia3IudjEuQ29udHJhY3QSEQoJbG9uZ19uYW1lGAIgASgJEhQKDG1pbmltdW1fdGljaxgDIAEoCRIUCgxtaW5pbXVtX3NpemUYBCABKAkSFgoOc2l6ZV9pbmNyZW1lbnQYBSABKAkSEwoLb3JkZXJfdHlwZXMYBiADKAkSFwoPdmFsaWRfZXhjaGFuZ2VzGAcgAygJEhEKCXRpbWVfem9uZRgIIAEoCRIVCg10cmFkaW5nX2hvdXJzGAkgASgJEhQKDGxpcXVpZF9ob3VycxgKIAEoCRIQCghpbmR1c3RyeRgLIAEoCRIQCghjYXRlZ29yeRgMIAEoCRITCgtzdWJjYXRlZ29yeRgNIAEoCRISCgpzdG9ja190eXBlGA4gASgJEhMKC21hcmtldF9uYW1lGA8gASgJIkAKGUdldENvbnRyYWN0RGV0YWlsc1JlcXVlc3QSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0IkcKGkdldENvbnRyYWN0RGV0YWlsc1Jlc3BvbnNlEikKB2RldGFpbHMYASADKAsyGC5pYmtyLnYxLkNvbnRyYWN0RGV0YWlscyKSAwoFUXVvdGUSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0EgsKA2JpZBgCIAEoCRIQCghiaWRfc2l6ZRgDIAEoCRILCgNhc2sYBCABKAkSEAoIYXNrX3NpemUYBSABKAkSDAoEbGFzdBgGIAEoCRIRCglsYXN0X3NpemUYByABKAkSDgoGdm9sdW1lGAggASgJEgwKBGhpZ2gYCSABKAkSCwoDbG93GAogASgJEgwKBG9wZW4YCyABKAkSDQoFY2xvc2UYDCABKAkSMQoQbWFya2V0X2RhdGFfa2luZBgNIAEoDjIXLmlia3IudjEuTWFya2V0RGF0YUtpbmQSMQoNZXhjaGFuZ2VfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVjZWl2ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgZncmVla3MYECABKAsyFS5pYmtyLnYxLk9wdGlvbkdyZWVrcyI2Cg9HZXRRdW90ZVJlcXVlc3QSIwoIY29udHJhY3QYASABKAsyES5pYmtyLnYxLkNvbnRyYWN0IjEKEEdldFF1b3RlUmVzcG9uc2USHQoFcXVvdGUYASABKAsyDi5pYmtyLnYxLlF1b3RlIpIBChNTdHJlYW1RdW90ZXNSZXF1ZXN0EiQKCWNvbnRyYWN0cxgBIAMoCzIRLmlia3IudjEuQ29udHJhY3QSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh4KFm1heF9xdW90ZXNfcGVyX21lc3NhZ2UYAyABKAUiLAoKUXVvdGVCYXRjaBIeCgZxdW90ZXMYASADKAsyDi5pYmtyLnYxLlF1b3RlIm8KEVN1YnNjcmlwdGlvbkVycm9yEiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIkCgZyZWFzb24YAiABKA4yFC5pYmtyLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAki9QEKFFN0cmVhbVF1b3Rlc1Jlc3BvbnNlEh8KBXF1b3RlGAEgASgLMg4uaWJrci52MS5RdW90ZUgAEjgKEnN1YnNjcmlwdGlvbl9lcnJvchgCIAEoCzIaLmlia3IudjEuU3Vic2NyaXB0aW9uRXJyb3JIABInCgloZWFydGJlYXQYAyABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgEIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySAASJQoGcXVvdGVzGAUgASgLMhMuaWJrci52MS5RdW90ZUJhdGNoSABCCQoHcGF5bG9hZCI9CgtIaXN0b3J5U3BhbhINCgVjb3VudBgBIAEoBRIfCgR1bml0GAIgASgOMhEuaWJrci52MS5TcGFuVW5pdCKtAgoYR2V0SGlzdG9yaWNhbEJhcnNSZXF1ZXN0EiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIiCghiYXJfc2l6ZRgCIAEoDjIQLmlia3IudjEuQmFyU2l6ZRIiCgRzcGFuGAMgASgLMhQuaWJrci52MS5IaXN0b3J5U3BhbhIuCgpzdGFydF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoGc291cmNlGAYgASgOMhIuaWJrci52MS5CYXJTb3VyY2USIgoacmVndWxhcl90cmFkaW5nX2hvdXJzX29ubHkYByABKAgiqQEKA0JhchIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRvcGVuGAIgASgJEgwKBGhpZ2gYAyABKAkSCwoDbG93GAQgASgJEg0KBWNsb3NlGAUgASgJEg4KBnZvbHVtZRgGIAEoCRIVCg1hdmVyYWdlX3ByaWNlGAcgASgJEhMKC3RyYWRlX2NvdW50GAggASgDIoABChlHZXRIaXN0b3JpY2FsQmFyc1Jlc3BvbnNlEiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIiCghiYXJfc2l6ZRgCIAEoDjIQLmlia3IudjEuQmFyU2l6ZRIaCgRiYXJzGAMgAygLMgwuaWJrci52MS5CYXIihAEKGFN0cmVhbU1hcmtldERlcHRoUmVxdWVzdBIjCghjb250cmFjdBgBIAEoCzIRLmlia3IudjEuQ29udHJhY3QSDAoEcm93cxgCIAEoBRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iLwoQTWFya2V0RGVwdGhWZW51ZRINCgV2ZW51ZRgBIAEoCRIMCgRzaXplGAIgASgJIloKEE1hcmtldERlcHRoTGV2ZWwSDQoFcHJpY2UYASABKAkSDAoEc2l6ZRgCIAEoCRIpCgZ2ZW51ZXMYAyADKAsyGS5pYmtyLnYxLk1hcmtldERlcHRoVmVudWUiugEKD01hcmtldERlcHRoQm9vaxIjCghjb250cmFjdBgBIAEoCzIRLmlia3IudjEuQ29udHJhY3QSJwoEYmlkcxgCIAMoCzIZLmlia3IudjEuTWFya2V0RGVwdGhMZXZlbBInCgRhc2tzGAMgAygLMhkuaWJrci52MS5NYXJrZXREZXB0aExldmVsEjAKDHJlY2VpdmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKEU1hcmtldERlcHRoVXBkYXRlEicKBGJpZHMYASADKAsyGS5pYmtyLnYxLk1hcmtldERlcHRoTGV2ZWwSJwoEYXNrcxgCIAMoCzIZLmlia3IudjEuTWFya2V0RGVwdGhMZXZlbBIwCgxyZWNlaXZlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItABChlTdHJlYW1NYXJrZXREZXB0aFJlc3BvbnNlEigKBGJvb2sYASABKAsyGC5pYmtyLnYxLk1hcmtldERlcHRoQm9va0gAEiwKBnVwZGF0ZRgCIAEoCzIaLmlia3IudjEuTWFya2V0RGVwdGhVcGRhdGVIABInCgloZWFydGJlYXQYAyABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgEIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySABCCQoHcGF5bG9hZCKWAQoSU3RyZWFtVGlja3NSZXF1ZXN0EiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIkCgl0aWNrX3R5cGUYAiABKA4yES5pYmtyLnYxLlRpY2tUeXBlEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKoAQoJVHJhZGVUaWNrEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXByaWNlGAIgASgJEgwKBHNpemUYAyABKAkSEAoIZXhjaGFuZ2UYBCABKAkSGgoSc3BlY2lhbF9jb25kaXRpb25zGAUgASgJEhIKCnBhc3RfbGltaXQYBiABKAgSEgoKdW5yZXBvcnRlZBgHIAEoCCKAAQoKQmlkQXNrVGljaxIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgliaWRfcHJpY2UYAiABKAkSEAoIYmlkX3NpemUYAyABKAkSEQoJYXNrX3ByaWNlGAQgASgJEhAKCGFza19zaXplGAUgASgJIkoKDE1pZHBvaW50VGljaxIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghtaWRwb2ludBgCIAEoCSIdCgxUaWNrc0Ryb3BwZWQSDQoFY291bnQYASABKAMilAIKE1N0cmVhbVRpY2tzUmVzcG9uc2USIwoFdHJhZGUYASABKAsyEi5pYmtyLnYxLlRyYWRlVGlja0gAEiYKB2JpZF9hc2sYAiABKAsyEy5pYmtyLnYxLkJpZEFza1RpY2tIABIpCghtaWRwb2ludBgDIAEoCzIVLmlia3IudjEuTWlkcG9pbnRUaWNrSAASKAoHZHJvcHBlZBgEIAEoCzIVLmlia3IudjEuVGlja3NEcm9wcGVkSAASJwoJaGVhcnRiZWF0GAUgASgLMhIuaWJrci52MS5IZWFydGJlYXRIABInCgZtYXJrZXIYBiABKAsyFS5pYmtyLnYxLlN0cmVhbU1hcmtlckgAQgkKB3BheWxvYWQi/wEKEVN0cmVhbUJhcnNSZXF1ZXN0EiMKCGNvbnRyYWN0GAEgASgLMhEuaWJrci52MS5Db250cmFjdBIiCghiYXJfc2l6ZRgCIAEoDjIQLmlia3IudjEuQmFyU2l6ZRIiCgRzcGFuGAMgASgLMhQuaWJrci52MS5IaXN0b3J5U3BhbhIiCgZzb3VyY2UYBCABKA4yEi5pYmtyLnYxLkJhclNvdXJjZRIiChpyZWd1bGFyX3RyYWRpbmdfaG91cnNfb25seRgFIAEoCBI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iKAoKQmFySGlzdG9yeRIaCgRiYXJzGAEgAygLMgwuaWJrci52MS5CYXIitgEKElN0cmVhbUJhcnNSZXNwb25zZRImCgdoaXN0b3J5GAEgASgLMhMuaWJrci52MS5CYXJIaXN0b3J5SAASGwoDYmFyGAIgASgLMgwuaWJrci52MS5CYXJIABInCgloZWFydGJlYXQYAyABKAsyEi5pYmtyLnYxLkhlYXJ0YmVhdEgAEicKBm1hcmtlchgEIAEoCzIVLmlia3IudjEuU3RyZWFtTWFya2VySABCCQoHcGF5bG9hZCqtAQoOTWFya2V0RGF0YUtpbmQSIAocTUFSS0VUX0RBVEFfS0lORF9VTlNQRUNJRklFRBAAEhkKFU1BUktFVF9EQVRBX0tJTkRfTElWRRABEhsKF01BUktFVF9EQVRBX0tJTkRfRlJPWkVOEAISHAoYTUFSS0VUX0RBVEFfS0lORF9ERUxBWUVEEAMSIwofTUFSS0VUX0RBVEFfS0lORF9ERUxBWUVEX0ZST1pFThAEKowECgdCYXJTaXplEhgKFEJBUl9TSVpFX1VOU1BFQ0lGSUVEEAASFQoRQkFSX1NJWkVfMV9TRUNPTkQQARIWChJCQVJfU0laRV81X1NFQ09ORFMQAhIXChNCQVJfU0laRV8xMF9TRUNPTkRTEAMSFwoTQkFSX1NJWkVfMTVfU0VDT05EUxAEEhcKE0JBUl9TSVpFXzMwX1NFQ09ORFMQBRIVChFCQVJfU0laRV8xX01JTlVURRAGEhYKEkJBUl9TSVpFXzJfTUlOVVRFUxAHEhYKEkJBUl9TSVpFXzNfTUlOVVRFUxAIEhYKEkJBUl9TSVpFXzVfTUlOVVRFUxAJEhcKE0JBUl9TSVpFXzEwX01JTlVURVMQChIXChNCQVJfU0laRV8xNV9NSU5VVEVTEAsSFwoTQkFSX1NJWkVfMjBfTUlOVVRFUxAMEhcKE0JBUl9TSVpFXzMwX01JTlVURVMQDRITCg9CQVJfU0laRV8xX0hPVVIQDhIUChBCQVJfU0laRV8yX0hPVVJTEA8SFAoQQkFSX1NJWkVfM19IT1VSUxAQEhQKEEJBUl9TSVpFXzRfSE9VUlMQERIUChBCQVJfU0laRV84X0hPVVJTEBISEgoOQkFSX1NJWkVfMV9EQVkQExITCg9CQVJfU0laRV8xX1dFRUsQFBIUChBCQVJfU0laRV8xX01PTlRIEBUqtQEKCUJhclNvdXJjZRIaChZCQVJfU09VUkNFX1VOU1BFQ0lGSUVEEAASFQoRQkFSX1NPVVJDRV9UUkFERVMQARIXChNCQVJfU09VUkNFX01JRFBPSU5UEAISEgoOQkFSX1NPVVJDRV9CSUQQAxISCg5CQVJfU09VUkNFX0FTSxAEEhYKEkJBUl9TT1VSQ0VfQklEX0FTSxAFEhwKGEJBUl9TT1VSQ0VfQURKVVNURURfTEFTVBAGKpABCghTcGFuVW5pdBIZChVTUEFOX1VOSVRfVU5TUEVDSUZJRUQQABIVChFTUEFOX1VOSVRfU0VDT05EUxABEhIKDlNQQU5fVU5JVF9EQVlTEAISEwoPU1BBTl9VTklUX1dFRUtTEAMSFAoQU1BBTl9VTklUX01PTlRIUxAEEhMKD1NQQU5fVU5JVF9ZRUFSUxAFKoABCghUaWNrVHlwZRIZChVUSUNLX1RZUEVfVU5TUEVDSUZJRUQQABISCg5USUNLX1RZUEVfTEFTVBABEhYKElRJQ0tfVFlQRV9BTExfTEFTVBACEhUKEVRJQ0tfVFlQRV9CSURfQVNLEAMSFgoSVElDS19UWVBFX01JRFBPSU5UEAQy0ggKEU1hcmtldERhdGFTZXJ2aWNlEnIKD1NlYXJjaENvbnRyYWN0cxIfLmlia3IudjEuU2VhcmNoQ29udHJhY3RzUmVxdWVzdBogLmlia3IudjEuU2VhcmNoQ29udHJhY3RzUmVzcG9uc2UiHILT5JMCFhIUL3YxL2NvbnRyYWN0czpzZWFyY2gSjgEKEkdldENvbnRyYWN0RGV0YWlscxIiLmlia3IudjEuR2V0Q29udHJhY3REZXRhaWxzUmVxdWVzdBojLmlia3IudjEuR2V0Q29udHJhY3REZXRhaWxzUmVzcG9uc2UiL4LT5JMCKRInL3YxL2NvbnRyYWN0cy97Y29udHJhY3Quc3ltYm9sfS9kZXRhaWxzEm4KCEdldFF1b3RlEhguaWJrci52MS5HZXRRdW90ZVJlcXVlc3QaGS5pYmtyLnYxLkdldFF1b3RlUmVzcG9uc2UiLYLT5JMCJxIlL3YxL2NvbnRyYWN0cy97Y29udHJhY3Quc3ltYm9sfS9xdW90ZRJrCgxTdHJlYW1RdW90ZXMSHC5pYmtyLnYxLlN0cmVhbVF1b3Rlc1JlcXVlc3QaHS5pYmtyLnYxLlN0cmVhbVF1b3Rlc1Jlc3BvbnNlIhyC0+STAhY6ASoiES92MS9xdW90ZXM6c3RyZWFtMAESiAEKEUdldEhpc3RvcmljYWxCYXJzEiEuaWJrci52MS5HZXRIaXN0b3JpY2FsQmFyc1JlcXVlc3QaIi5pYmtyLnYxLkdldEhpc3RvcmljYWxCYXJzUmVzcG9uc2UiLILT5JMCJhIkL3YxL2NvbnRyYWN0cy97Y29udHJhY3Quc3ltYm9sfS9iYXJzEqYBChFTdHJlYW1NYXJrZXREZXB0aBIhLmlia3IudjEuU3RyZWFtTWFya2V0RGVwdGhSZXF1ZXN0GiIuaWJrci52MS5TdHJlYW1NYXJrZXREZXB0aFJlc3BvbnNlIkiC0+STAkJaEhIQL3YxL2RlcHRoOnN0cmVhbRIsL3YxL2NvbnRyYWN0cy97Y29udHJhY3QuY29uX2lkfS9kZXB0aDpzdHJlYW0wARKUAQoLU3RyZWFtVGlja3MSGy5pYmtyLnYxLlN0cmVhbVRpY2tzUmVxdWVzdBocLmlia3IudjEuU3RyZWFtVGlja3NSZXNwb25zZSJIgtPkkwJCWhISEC92MS90aWNrczpzdHJlYW0SLC92MS9jb250cmFjdHMve2NvbnRyYWN0LmNvbl9pZH0vdGlja3M6c3RyZWFtMAESjwEKClN0cmVhbUJhcnMSGi5pYmtyLnYxLlN0cmVhbUJhcnNSZXF1ZXN0GhsuaWJrci52MS5TdHJlYW1CYXJzUmVzcG9uc2UiRoLT5JMCQFoREg8vdjEvYmFyczpzdHJlYW0SKy92MS9jb250cmFjdHMve2NvbnRyYWN0LmNvbl9pZH0vYmFyczpzdHJlYW0wAUKVAQoaaW8uZ2l0aHViLmlia3JncnBjLmlia3IudjFCFk1hcmtldERhdGFTZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9pYmtyLWdycGMvaWJrci1ncnBjL2NsaWVudHMvZ28vaWJrci92MTtpYmtydjGiAgNJQkuqAgdJYmtyLlYxygIHSWJrclxWMeoCCElia3I6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_ibkr_v1_common, file_ibkr_v1_errors]);
 
 /**
  * @generated from message ibkr.v1.ContractDescription
@@ -679,6 +679,562 @@ export const GetHistoricalBarsResponseSchema: GenMessage<GetHistoricalBarsRespon
   messageDesc(file_ibkr_v1_market_data_service, 16);
 
 /**
+ * @generated from message ibkr.v1.StreamMarketDepthRequest
+ */
+export type StreamMarketDepthRequest = Message<"ibkr.v1.StreamMarketDepthRequest"> & {
+  /**
+   * Required. Its exchange picks the book: "SMART" (or empty) for IB's aggregated book across
+   * exchanges (IB's smart depth), an exchange ("ARCA", "NASDAQ") for that exchange's book.
+   * One book per contract at a time: while a contract's book is streamed from one exchange, a
+   * stream asking for another is refused.
+   *
+   * @generated from field: ibkr.v1.Contract contract = 1;
+   */
+  contract?: Contract | undefined;
+
+  /**
+   * Price levels per side: 1 to 20, 5 when 0. The aggregated book has one IB row per exchange
+   * and price, so it may show fewer price levels than asked.
+   *
+   * @generated from field: int32 rows = 2;
+   */
+  rows: number;
+
+  /**
+   * How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset.
+   *
+   * @generated from field: google.protobuf.Duration heartbeat_interval = 3;
+   */
+  heartbeatInterval?: Duration | undefined;
+};
+
+/**
+ * Describes the message ibkr.v1.StreamMarketDepthRequest.
+ * Use `create(StreamMarketDepthRequestSchema)` to create a new message.
+ */
+export const StreamMarketDepthRequestSchema: GenMessage<StreamMarketDepthRequest> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 17);
+
+/**
+ * An exchange's share of a price level of the aggregated book.
+ *
+ * @generated from message ibkr.v1.MarketDepthVenue
+ */
+export type MarketDepthVenue = Message<"ibkr.v1.MarketDepthVenue"> & {
+  /**
+   * IB's market maker: the exchange holding the orders ("ARCA", "NYSE").
+   *
+   * @generated from field: string venue = 1;
+   */
+  venue: string;
+
+  /**
+   * @generated from field: string size = 2;
+   */
+  size: string;
+};
+
+/**
+ * Describes the message ibkr.v1.MarketDepthVenue.
+ * Use `create(MarketDepthVenueSchema)` to create a new message.
+ */
+export const MarketDepthVenueSchema: GenMessage<MarketDepthVenue> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 18);
+
+/**
+ * One price on one side of the book.
+ *
+ * @generated from message ibkr.v1.MarketDepthLevel
+ */
+export type MarketDepthLevel = Message<"ibkr.v1.MarketDepthLevel"> & {
+  /**
+   * @generated from field: string price = 1;
+   */
+  price: string;
+
+  /**
+   * The size at the price (the sum of its venues'); "0" in an update means the level is gone.
+   *
+   * @generated from field: string size = 2;
+   */
+  size: string;
+
+  /**
+   * The aggregated book only: the exchanges showing size at this price, largest first.
+   *
+   * @generated from field: repeated ibkr.v1.MarketDepthVenue venues = 3;
+   */
+  venues: MarketDepthVenue[];
+};
+
+/**
+ * Describes the message ibkr.v1.MarketDepthLevel.
+ * Use `create(MarketDepthLevelSchema)` to create a new message.
+ */
+export const MarketDepthLevelSchema: GenMessage<MarketDepthLevel> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 19);
+
+/**
+ * The whole book: the first message of every stream.
+ *
+ * @generated from message ibkr.v1.MarketDepthBook
+ */
+export type MarketDepthBook = Message<"ibkr.v1.MarketDepthBook"> & {
+  /**
+   * @generated from field: ibkr.v1.Contract contract = 1;
+   */
+  contract?: Contract | undefined;
+
+  /**
+   * Best first: highest bid, lowest ask; at most the rows asked for.
+   *
+   * @generated from field: repeated ibkr.v1.MarketDepthLevel bids = 2;
+   */
+  bids: MarketDepthLevel[];
+
+  /**
+   * @generated from field: repeated ibkr.v1.MarketDepthLevel asks = 3;
+   */
+  asks: MarketDepthLevel[];
+
+  /**
+   * When the server received the IB update this book reflects.
+   *
+   * @generated from field: google.protobuf.Timestamp receive_time = 4;
+   */
+  receiveTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ibkr.v1.MarketDepthBook.
+ * Use `create(MarketDepthBookSchema)` to create a new message.
+ */
+export const MarketDepthBookSchema: GenMessage<MarketDepthBook> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 20);
+
+/**
+ * The levels that changed since the last message, each with its newest state: set each one
+ * by price in your copy of the book (remove it when its size is "0"). Applied in order, the
+ * updates keep your copy equal to the server's book, best `rows` levels a side.
+ *
+ * @generated from message ibkr.v1.MarketDepthUpdate
+ */
+export type MarketDepthUpdate = Message<"ibkr.v1.MarketDepthUpdate"> & {
+  /**
+   * @generated from field: repeated ibkr.v1.MarketDepthLevel bids = 1;
+   */
+  bids: MarketDepthLevel[];
+
+  /**
+   * @generated from field: repeated ibkr.v1.MarketDepthLevel asks = 2;
+   */
+  asks: MarketDepthLevel[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp receive_time = 3;
+   */
+  receiveTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ibkr.v1.MarketDepthUpdate.
+ * Use `create(MarketDepthUpdateSchema)` to create a new message.
+ */
+export const MarketDepthUpdateSchema: GenMessage<MarketDepthUpdate> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 21);
+
+/**
+ * @generated from message ibkr.v1.StreamMarketDepthResponse
+ */
+export type StreamMarketDepthResponse = Message<"ibkr.v1.StreamMarketDepthResponse"> & {
+  /**
+   * @generated from oneof ibkr.v1.StreamMarketDepthResponse.payload
+   */
+  payload: {
+    /**
+     * @generated from field: ibkr.v1.MarketDepthBook book = 1;
+     */
+    value: MarketDepthBook;
+    case: "book";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.MarketDepthUpdate update = 2;
+     */
+    value: MarketDepthUpdate;
+    case: "update";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.Heartbeat heartbeat = 3;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | {
+    /**
+     * GATEWAY_DISCONNECTED: the book is stale until GATEWAY_RECONCILED; updates then bring it
+     * up to date.
+     *
+     * @generated from field: ibkr.v1.StreamMarker marker = 4;
+     */
+    value: StreamMarker;
+    case: "marker";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ibkr.v1.StreamMarketDepthResponse.
+ * Use `create(StreamMarketDepthResponseSchema)` to create a new message.
+ */
+export const StreamMarketDepthResponseSchema: GenMessage<StreamMarketDepthResponse> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 22);
+
+/**
+ * @generated from message ibkr.v1.StreamTicksRequest
+ */
+export type StreamTicksRequest = Message<"ibkr.v1.StreamTicksRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: ibkr.v1.Contract contract = 1;
+   */
+  contract?: Contract | undefined;
+
+  /**
+   * Required.
+   *
+   * @generated from field: ibkr.v1.TickType tick_type = 2;
+   */
+  tickType: TickType;
+
+  /**
+   * How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset.
+   *
+   * @generated from field: google.protobuf.Duration heartbeat_interval = 3;
+   */
+  heartbeatInterval?: Duration | undefined;
+};
+
+/**
+ * Describes the message ibkr.v1.StreamTicksRequest.
+ * Use `create(StreamTicksRequestSchema)` to create a new message.
+ */
+export const StreamTicksRequestSchema: GenMessage<StreamTicksRequest> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 23);
+
+/**
+ * A trade (LAST and ALL_LAST streams).
+ *
+ * @generated from message ibkr.v1.TradeTick
+ */
+export type TradeTick = Message<"ibkr.v1.TradeTick"> & {
+  /**
+   * When the server received it.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string price = 2;
+   */
+  price: string;
+
+  /**
+   * @generated from field: string size = 3;
+   */
+  size: string;
+
+  /**
+   * The exchange that printed it.
+   *
+   * @generated from field: string exchange = 4;
+   */
+  exchange: string;
+
+  /**
+   * IB's special conditions codes, as IB sends them.
+   *
+   * @generated from field: string special_conditions = 5;
+   */
+  specialConditions: string;
+
+  /**
+   * IB's attributes: the trade printed past a limit price; the trade was not reported.
+   *
+   * @generated from field: bool past_limit = 6;
+   */
+  pastLimit: boolean;
+
+  /**
+   * @generated from field: bool unreported = 7;
+   */
+  unreported: boolean;
+};
+
+/**
+ * Describes the message ibkr.v1.TradeTick.
+ * Use `create(TradeTickSchema)` to create a new message.
+ */
+export const TradeTickSchema: GenMessage<TradeTick> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 24);
+
+/**
+ * The best bid and ask (BID_ASK streams); decimal strings.
+ *
+ * @generated from message ibkr.v1.BidAskTick
+ */
+export type BidAskTick = Message<"ibkr.v1.BidAskTick"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string bid_price = 2;
+   */
+  bidPrice: string;
+
+  /**
+   * @generated from field: string bid_size = 3;
+   */
+  bidSize: string;
+
+  /**
+   * @generated from field: string ask_price = 4;
+   */
+  askPrice: string;
+
+  /**
+   * @generated from field: string ask_size = 5;
+   */
+  askSize: string;
+};
+
+/**
+ * Describes the message ibkr.v1.BidAskTick.
+ * Use `create(BidAskTickSchema)` to create a new message.
+ */
+export const BidAskTickSchema: GenMessage<BidAskTick> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 25);
+
+/**
+ * The midpoint of the best bid and ask (MIDPOINT streams).
+ *
+ * @generated from message ibkr.v1.MidpointTick
+ */
+export type MidpointTick = Message<"ibkr.v1.MidpointTick"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string midpoint = 2;
+   */
+  midpoint: string;
+};
+
+/**
+ * Describes the message ibkr.v1.MidpointTick.
+ * Use `create(MidpointTickSchema)` to create a new message.
+ */
+export const MidpointTickSchema: GenMessage<MidpointTick> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 26);
+
+/**
+ * Trades a slow reader missed: its buffer holds at most 10,000 trades, and the oldest made
+ * way for newer ones. Bid/ask and midpoint streams never drop: a slow reader gets the newest.
+ *
+ * @generated from message ibkr.v1.TicksDropped
+ */
+export type TicksDropped = Message<"ibkr.v1.TicksDropped"> & {
+  /**
+   * @generated from field: int64 count = 1;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message ibkr.v1.TicksDropped.
+ * Use `create(TicksDroppedSchema)` to create a new message.
+ */
+export const TicksDroppedSchema: GenMessage<TicksDropped> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 27);
+
+/**
+ * @generated from message ibkr.v1.StreamTicksResponse
+ */
+export type StreamTicksResponse = Message<"ibkr.v1.StreamTicksResponse"> & {
+  /**
+   * @generated from oneof ibkr.v1.StreamTicksResponse.payload
+   */
+  payload: {
+    /**
+     * @generated from field: ibkr.v1.TradeTick trade = 1;
+     */
+    value: TradeTick;
+    case: "trade";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.BidAskTick bid_ask = 2;
+     */
+    value: BidAskTick;
+    case: "bidAsk";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.MidpointTick midpoint = 3;
+     */
+    value: MidpointTick;
+    case: "midpoint";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.TicksDropped dropped = 4;
+     */
+    value: TicksDropped;
+    case: "dropped";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.Heartbeat heartbeat = 5;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.StreamMarker marker = 6;
+     */
+    value: StreamMarker;
+    case: "marker";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ibkr.v1.StreamTicksResponse.
+ * Use `create(StreamTicksResponseSchema)` to create a new message.
+ */
+export const StreamTicksResponseSchema: GenMessage<StreamTicksResponse> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 28);
+
+/**
+ * @generated from message ibkr.v1.StreamBarsRequest
+ */
+export type StreamBarsRequest = Message<"ibkr.v1.StreamBarsRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: ibkr.v1.Contract contract = 1;
+   */
+  contract?: Contract | undefined;
+
+  /**
+   * Required: 5 seconds or more (IB keeps bars up to date from 5 seconds up).
+   *
+   * @generated from field: ibkr.v1.BarSize bar_size = 2;
+   */
+  barSize: BarSize;
+
+  /**
+   * Required: how much history comes first, back from now; at most 10,000 bars of bar_size
+   * (days counted as 24 hours).
+   *
+   * @generated from field: ibkr.v1.HistorySpan span = 3;
+   */
+  span?: HistorySpan | undefined;
+
+  /**
+   * TRADES when unspecified.
+   *
+   * @generated from field: ibkr.v1.BarSource source = 4;
+   */
+  source: BarSource;
+
+  /**
+   * Only bars inside regular trading hours.
+   *
+   * @generated from field: bool regular_trading_hours_only = 5;
+   */
+  regularTradingHoursOnly: boolean;
+
+  /**
+   * How often to send a Heartbeat while the stream is idle: 1 s to 300 s, 15 s when unset.
+   *
+   * @generated from field: google.protobuf.Duration heartbeat_interval = 6;
+   */
+  heartbeatInterval?: Duration | undefined;
+};
+
+/**
+ * Describes the message ibkr.v1.StreamBarsRequest.
+ * Use `create(StreamBarsRequestSchema)` to create a new message.
+ */
+export const StreamBarsRequestSchema: GenMessage<StreamBarsRequest> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 29);
+
+/**
+ * Bars of the history, oldest first (a long history comes in several messages).
+ *
+ * @generated from message ibkr.v1.BarHistory
+ */
+export type BarHistory = Message<"ibkr.v1.BarHistory"> & {
+  /**
+   * @generated from field: repeated ibkr.v1.Bar bars = 1;
+   */
+  bars: Bar[];
+};
+
+/**
+ * Describes the message ibkr.v1.BarHistory.
+ * Use `create(BarHistorySchema)` to create a new message.
+ */
+export const BarHistorySchema: GenMessage<BarHistory> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 30);
+
+/**
+ * @generated from message ibkr.v1.StreamBarsResponse
+ */
+export type StreamBarsResponse = Message<"ibkr.v1.StreamBarsResponse"> & {
+  /**
+   * @generated from oneof ibkr.v1.StreamBarsResponse.payload
+   */
+  payload: {
+    /**
+     * @generated from field: ibkr.v1.BarHistory history = 1;
+     */
+    value: BarHistory;
+    case: "history";
+  } | {
+    /**
+     * A bar that changed: it replaces the bar you hold with the same start_time, or begins a
+     * new one (the bar before it is then complete).
+     *
+     * @generated from field: ibkr.v1.Bar bar = 2;
+     */
+    value: Bar;
+    case: "bar";
+  } | {
+    /**
+     * @generated from field: ibkr.v1.Heartbeat heartbeat = 3;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | {
+    /**
+     * SNAPSHOT_COMPLETE after the history; GATEWAY_DISCONNECTED and GATEWAY_RECONCILED around
+     * a reconnect (the bars that changed meanwhile follow GATEWAY_RECONCILED).
+     *
+     * @generated from field: ibkr.v1.StreamMarker marker = 4;
+     */
+    value: StreamMarker;
+    case: "marker";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ibkr.v1.StreamBarsResponse.
+ * Use `create(StreamBarsResponseSchema)` to create a new message.
+ */
+export const StreamBarsResponseSchema: GenMessage<StreamBarsResponse> = /*@__PURE__*/
+  messageDesc(file_ibkr_v1_market_data_service, 31);
+
+/**
  * Whether market data is live or, without a live subscription, delayed or frozen.
  *
  * @generated from enum ibkr.v1.MarketDataKind
@@ -939,6 +1495,52 @@ export const SpanUnitSchema: GenEnum<SpanUnit> = /*@__PURE__*/
   enumDesc(file_ibkr_v1_market_data_service, 3);
 
 /**
+ * IB's tick-by-tick data types.
+ *
+ * @generated from enum ibkr.v1.TickType
+ */
+export enum TickType {
+  /**
+   * @generated from enum value: TICK_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Trades as shown on IB's time and sales (IB "Last": no odd lots or combos).
+   *
+   * @generated from enum value: TICK_TYPE_LAST = 1;
+   */
+  LAST = 1,
+
+  /**
+   * Every trade, those Last leaves out included (IB "AllLast").
+   *
+   * @generated from enum value: TICK_TYPE_ALL_LAST = 2;
+   */
+  ALL_LAST = 2,
+
+  /**
+   * Every change of the best bid or ask, or of their sizes (IB "BidAsk").
+   *
+   * @generated from enum value: TICK_TYPE_BID_ASK = 3;
+   */
+  BID_ASK = 3,
+
+  /**
+   * Every change of the midpoint (IB "MidPoint").
+   *
+   * @generated from enum value: TICK_TYPE_MIDPOINT = 4;
+   */
+  MIDPOINT = 4,
+}
+
+/**
+ * Describes the enum ibkr.v1.TickType.
+ */
+export const TickTypeSchema: GenEnum<TickType> = /*@__PURE__*/
+  enumDesc(file_ibkr_v1_market_data_service, 4);
+
+/**
  * Market data from IB, shared: the server holds one IB market-data line per contract however
  * many streams watch it.
  *
@@ -998,6 +1600,48 @@ export const MarketDataService: GenService<{
     methodKind: "unary";
     input: typeof GetHistoricalBarsRequestSchema;
     output: typeof GetHistoricalBarsResponseSchema;
+  },
+  /**
+   * Streams one contract's order book (IB's market depth): the book first, then the levels
+   * that changed. Every stream on a contract shares one IB depth subscription; IB allows depth
+   * on 3 contracts at a time, and a stream past that is refused with RESOURCE_EXHAUSTED
+   * (SUBSCRIPTION_LIMIT_EXCEEDED). A slow reader gets the newest state of each level that
+   * changed (conflated per price level), never a growing backlog.
+   *
+   * @generated from rpc ibkr.v1.MarketDataService.StreamMarketDepth
+   */
+  streamMarketDepth: {
+    methodKind: "server_streaming";
+    input: typeof StreamMarketDepthRequestSchema;
+    output: typeof StreamMarketDepthResponseSchema;
+  },
+  /**
+   * Streams one contract's tick-by-tick data: every trade (LAST, ALL_LAST), or every change of
+   * the bid and ask (BID_ASK) or of the midpoint (MIDPOINT). Every stream on a contract and
+   * tick type shares one IB subscription; past IB's limit a stream is refused with
+   * RESOURCE_EXHAUSTED (SUBSCRIPTION_LIMIT_EXCEEDED).
+   *
+   * @generated from rpc ibkr.v1.MarketDataService.StreamTicks
+   */
+  streamTicks: {
+    methodKind: "server_streaming";
+    input: typeof StreamTicksRequestSchema;
+    output: typeof StreamTicksResponseSchema;
+  },
+  /**
+   * Streams live bars: the history first (bars of bar_size over span), a SNAPSHOT_COMPLETE
+   * marker, then each bar as it changes (the current bar, updated) or begins (a new bar).
+   * Every stream with the same parameters shares one IB subscription (reqHistoricalData with
+   * keepUpToDate). Across a gateway reconnect the stream stays open: the server subscribes
+   * again, fetches the history since the last bar it sent, and sends the bars that changed
+   * meanwhile, so no bar is missed or repeated out of order.
+   *
+   * @generated from rpc ibkr.v1.MarketDataService.StreamBars
+   */
+  streamBars: {
+    methodKind: "server_streaming";
+    input: typeof StreamBarsRequestSchema;
+    output: typeof StreamBarsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ibkr_v1_market_data_service, 0);
