@@ -240,6 +240,31 @@ async def test_a_transaction_that_fails_leaves_no_gap_in_the_sequence(
     assert [e.sequence for e in await store.events_after(0)] == [1, 2]
 
 
+async def test_the_remembered_sequence_is_forgotten_when_a_write_fails(
+    store: OrderStore,
+) -> None:
+    """The store remembers the newest sequence it committed instead of reading it per write;
+    a write transaction that fails after appending must not leave that memory advanced."""
+    order = make_order()
+    created = await store.create_orders(
+        [order], idempotency=key_for(order.order_id), event_time=EPOCH
+    )
+
+    async def fail_after_appending() -> None:
+        async with store._write_lock, store._sequenced_transaction() as session:
+            await store._append(session, [EventDraft(OrderEventType.SENT, order, EPOCH)] * 3)
+            message = "fails after appending three events"
+            raise RuntimeError(message)
+
+    with pytest.raises(RuntimeError):
+        await fail_after_appending()
+    recorded = await store.record([EventDraft(OrderEventType.SENT, order, EPOCH)])
+    assert recorded[0].sequence == created[-1].sequence + 1
+    more = await store.record([EventDraft(OrderEventType.MODIFIED, order, EPOCH)] * 2)
+    assert [event.sequence for event in more] == [3, 4]
+    assert [e.sequence for e in await store.events_after(0)] == [1, 2, 3, 4]
+
+
 async def test_an_unreachable_database_is_unavailable(tmp_path: Path) -> None:
     """Nothing listens on port 1: the store answers the retryable SERVICE_UNAVAILABLE."""
     unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:1/test")

@@ -8,10 +8,12 @@ fills in later. Listeners hear of each new sequence after its commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ibkr_grpc.domain.enums import OrderEventType, OrderOrigin, OrderStatus
@@ -33,6 +35,8 @@ from ibkr_grpc.store.records import (
 )
 from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, OrderRow
 
+# Where a transaction notes the last sequence it appended.
+_APPENDED_THROUGH = "ibkr_appended_through"
 # Values per IN (...) clause: well inside every database's parameter limit.
 _IN_CHUNK = 500
 # Awaited with the newest committed sequence, by the writer, after each commit (in order).
@@ -44,6 +48,11 @@ class OrderStore:
         self._database = database
         self._write_lock = asyncio.Lock()
         self._listeners: list[SequenceListener] = []
+        # The newest sequence this process committed (None: read it from the database): set
+        # once a transaction that appended events has committed, forgotten when one fails, so
+        # a transaction that did not commit consumes no value. The write lock makes this
+        # process the log's one writer.
+        self._last_sequence: int | None = None
 
     def add_listener(self, listener: SequenceListener) -> None:
         self._listeners.append(listener)
@@ -69,7 +78,7 @@ class OrderStore:
         """
         drafts = [EventDraft(OrderEventType.CREATED, order, event_time) for order in orders]
         async with self._write_lock:
-            async with self._database.transaction() as session:
+            async with self._sequenced_transaction() as session:
                 key = await session.get(IdempotencyKeyRow, idempotency.client_order_id)
                 if key is not None and (not resend_of or key.order_id != resend_of):
                     message = f"client_order_id {idempotency.client_order_id!r} is already used"
@@ -98,7 +107,7 @@ class OrderStore:
         dropped, so a fill seen twice (live, then again in reconciliation) appears once.
         """
         async with self._write_lock:
-            async with self._database.transaction() as session:
+            async with self._sequenced_transaction() as session:
                 kept: list[EventDraft] = []
                 for draft in drafts:
                     if draft.fill is not None and draft.event_type is OrderEventType.FILL:
@@ -114,12 +123,27 @@ class OrderStore:
             await self._notify(events)
         return events
 
+    @asynccontextmanager
+    async def _sequenced_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that may append events (under the write lock)."""
+        try:
+            async with self._database.transaction() as session:
+                yield session
+        except BaseException:
+            self._last_sequence = None
+            raise
+        appended = session.info.get(_APPENDED_THROUGH)
+        if appended is not None:
+            self._last_sequence = appended
+
     async def _save_order(self, session: AsyncSession, order: Order) -> None:
-        """One UPDATE of the order's row (an ORM merge would read it first); an INSERT for an
-        order not stored yet (one placed elsewhere, seen for the first time)."""
+        """One UPDATE of the order's row (an ORM merge would read it first; a Core statement
+        skips the ORM's bulk-update bookkeeping, as no row is loaded in this session); an
+        INSERT for an order not stored yet (one placed elsewhere, seen for the first time)."""
         columns = order_columns(order)
+        table = cast("Table", OrderRow.__table__)
         result = await session.execute(
-            update(OrderRow).where(OrderRow.order_id == order.order_id).values(**columns)
+            update(table).where(table.c.order_id == order.order_id).values(**columns)
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             session.add(OrderRow(**columns))
@@ -142,8 +166,11 @@ class OrderStore:
         gap. The write lock makes this process the only writer."""
         if not drafts:
             return []
-        last = await session.scalar(select(func.coalesce(func.max(OrderEventRow.sequence), 0)))
-        first = int(last or 0) + 1
+        last = self._last_sequence
+        if last is None:
+            newest = select(func.coalesce(func.max(OrderEventRow.sequence), 0))
+            last = int(await session.scalar(newest) or 0)
+        first = last + 1
         rows = [
             OrderEventRow(
                 sequence=first + offset,
@@ -159,6 +186,8 @@ class OrderStore:
         ]
         session.add_all(rows)
         await session.flush()
+        # Kept by _sequenced_transaction once the transaction has committed.
+        session.info[_APPENDED_THROUGH] = first + len(rows) - 1
         return [
             OrderEvent(row.sequence, d.event_type, d.event_time, d.order, d.fill, d.detail)
             for row, d in zip(rows, drafts, strict=True)
