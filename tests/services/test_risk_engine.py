@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from ibkr_grpc.domain.enums import BracketRole, OrderStatus, OrderType, Side
+from ibkr_grpc.domain.enums import (
+    BracketRole,
+    OptionRight,
+    OrderStatus,
+    OrderType,
+    SecurityType,
+    Side,
+)
 from ibkr_grpc.domain.errors import RateLimitExceededError, RiskRejectedError
 from ibkr_grpc.domain.orders import Order
 from ibkr_grpc.domain.portfolio import Position
@@ -251,6 +258,39 @@ async def test_a_take_profit_leg_past_the_notional_and_the_collar_is_refused() -
         with pytest.raises(RiskRejectedError) as raised:
             await run(Case(orders, reference_price=Decimal(1000)), limits)
         assert raised.value.precondition_violations[0].subject == rule
+
+
+def option_order(quantity: str, price: str) -> Order:
+    """A stock option: its price is per share, 100 shares a contract."""
+    built = order(quantity, price)
+    contract = replace(
+        built.contract,
+        security_type=SecurityType.OPTION,
+        last_trade_date_or_contract_month="20260320",
+        strike=Decimal(190),
+        right=OptionRight.CALL,
+        multiplier="100",
+    )
+    return built.with_changes(contract=contract)
+
+
+@pytest.mark.parametrize(
+    ("limits", "rule"),
+    [
+        (RiskLimits(max_order_notional=Decimal(2000)), "max_order_notional"),
+        (RiskLimits(max_gross_exposure=Decimal(2000)), "max_gross_exposure"),
+    ],
+)
+async def test_an_option_order_is_worth_its_price_times_the_multiplier(
+    limits: RiskLimits, rule: str
+) -> None:
+    """4 calls at 5.00 are worth 4 x 5.00 x 100 = 2,000, not 20: an option's price is per unit
+    of the underlying and the contract's multiplier (IB's ContractDetails multiplier, "100" for
+    a US equity option) says how many units one contract is. At the limit, and past it."""
+    await run(Case([option_order("4", "5.00")]), limits)
+    with pytest.raises(RiskRejectedError) as raised:
+        await run(Case([option_order("4", "5.01")]), limits)
+    assert raised.value.precondition_violations[0].subject == rule
 
 
 async def test_concurrent_buys_count_each_other_once_accepted() -> None:

@@ -83,7 +83,8 @@ def gross_exposure(
 ) -> Decimal:
     """The account's gross exposure in the worst case: per contract, the larger of its value
     with every buy filled and its value with every sell filled, summed over the contracts.
-    Positions count at their market value; orders at `price` (nothing when unpriced)."""
+    Positions count at their market value (IB's, which includes the multiplier); orders at
+    `price` times the contract's multiplier (nothing when unpriced)."""
     held: dict[ContractKey, Decimal] = {}
     for position in positions:
         key = contract_key(position.contract)
@@ -93,7 +94,8 @@ def gross_exposure(
     for item in orders:
         key = contract_key(item.order.contract)
         side = buying if item.order.terms.side is Side.BUY else selling
-        side[key] = side.get(key, ZERO) + item.quantity * (price(item.order) or ZERO)
+        value = (price(item.order) or ZERO) * item.order.contract.value_multiplier
+        side[key] = side.get(key, ZERO) + item.quantity * value
     total = ZERO
     for key in held.keys() | buying.keys() | selling.keys():
         value = held.get(key, ZERO)

@@ -186,7 +186,9 @@ class RiskEngine:
                     limit=limits.max_order_notional,
                     requested="unknown",
                 )
-            notional = quantity * price
+            # What the order is worth: an option's price is per share of 100, a future's per
+            # point of its multiplier.
+            notional = quantity * price * order.contract.value_multiplier
             if notional > limits.max_order_notional:
                 raise _refuse(
                     "ORDER_SIZE_LIMIT_EXCEEDED",
