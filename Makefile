@@ -77,7 +77,8 @@ $(PY_STAMP): server/pyproject.toml clients/python/pyproject.toml constraints.txt
 		--editable clients/python --editable 'server[dev]'
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json clients/typescript/package.json webapp/package.json
+$(NODE_STAMP): package.json package-lock.json clients/typescript/package.json clients/node/package.json \
+		webapp/package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
