@@ -60,6 +60,9 @@ class EdgeConfig:
     # None leaves out the UI's route and Envoy's file_server filter: an API-only edge.
     static_dir: str | None = "webapp/dist"
     descriptor_path: str = "envoy/ibkr_v1_descriptor.binpb"
+    # The folder holding envoy/openapi.json, envoy/docs and node_modules/swagger-ui-dist (the
+    # repository, or a copy of those three): served at /openapi.json and /docs/. None: neither.
+    docs_root: str | None = "."
 
     def __post_init__(self) -> None:
         for name in ("listen_port", "upstream_port", "stats_port"):
@@ -76,8 +79,8 @@ class EdgeConfig:
         for origin in self.allowed_origins:
             if not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"an allowed origin is scheme://host[:port], not {origin!r}")
-        if self.static_dir == "" or not self.descriptor_path:
-            raise ValueError("static_dir and descriptor_path must not be empty")
+        if self.static_dir == "" or self.docs_root == "" or not self.descriptor_path:
+            raise ValueError("static_dir, docs_root and descriptor_path must not be empty")
 
 
 # (HTTP status, gRPC code, message prefix, only on /v1/) for each reply Envoy makes itself.
@@ -152,8 +155,11 @@ def render(config: EdgeConfig | None = None) -> str:
         upstream_port=config.upstream_port,
         allowed_origins=origins or "                            []",
         local_reply_mappers=_local_reply_mappers(),
+        docs_routes=_docs_routes(config.docs_root),
         ui_route=_ui_route(config.static_dir),
-        file_server_filter=_FILE_SERVER_FILTER if config.static_dir is not None else "",
+        file_server_filter=_FILE_SERVER_FILTER
+        if config.static_dir is not None or config.docs_root is not None
+        else "",
         descriptor_path=json.dumps(config.descriptor_path),
         services=json.dumps(list(TRANSCODED_SERVICES)),
     )
@@ -178,6 +184,18 @@ def _ui_route(static_dir: str | None) -> str:
         return ""
     # file_server refuses any path that is not lexically normal: normalise it here.
     return _UI_ROUTE.substitute(static_dir=json.dumps(posixpath.normpath(static_dir)))
+
+
+def _docs_routes(docs_root: str | None) -> str:
+    if docs_root is None:
+        return ""
+
+    def under_root(path: str) -> str:
+        return json.dumps(posixpath.normpath(posixpath.join(docs_root, path)))
+
+    return _DOCS_ROUTES.substitute(
+        envoy_folder=under_root("envoy"), swagger_ui=under_root("node_modules/swagger-ui-dist")
+    )
 
 
 def write(config: EdgeConfig, path: Path) -> Path:
@@ -235,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="static_dir",
         action="store_const",
         const=None,
-        help="serve the API only (no UI route, no file_server filter)",
+        help="serve the API only (no UI, no /openapi.json or /docs, no file_server filter)",
+    )
+    parser.add_argument(
+        "--docs-root",
+        default=defaults.docs_root,
+        help="the folder with envoy/openapi.json, envoy/docs and node_modules/swagger-ui-dist "
+        "(default: . , the repository)",
     )
     parser.add_argument(
         "--descriptor", default=defaults.descriptor_path, help="the ibkr.v1 descriptor set"
@@ -254,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             allowed_origins=tuple(arguments.allowed_origins or defaults.allowed_origins),
             static_dir=arguments.static_dir,
             descriptor_path=arguments.descriptor,
+            docs_root=None if arguments.static_dir is None else arguments.docs_root,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -366,7 +391,7 @@ $allowed_origins
                             cluster: ibkr_grpc
                             timeout: 0s
                             max_stream_duration: {grpc_timeout_header_max: 0s}
-$ui_route                        - name: not_found
+$docs_routes$ui_route                        - name: not_found
                           match: {prefix: "/"}
                           direct_response: {status: 404, body: {inline_string: "not found\\n"}}
                 http_filters:
@@ -376,6 +401,15 @@ $ui_route                        - name: not_found
                   - name: envoy.filters.http.grpc_web
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb
+                  # gRPC allows header names of [0-9a-z_.-] only and fails a call that carries
+                  # any other (HTTP/1.1 allows "&", "!", ...) as INTERNAL: drop such headers here.
+                  - name: envoy.filters.http.header_mutation
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
+                      mutations:
+                        request_mutations:
+                          - remove_on_match:
+                              key_matcher: {safe_regex: {regex: "(?:[^:0-9a-z_.-]|[0-9a-z_.-]+[^0-9a-z_.-]).*"}}
                   - name: envoy.filters.http.grpc_json_transcoder
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
@@ -520,6 +554,46 @@ _UI_ROUTE = Template("""\
                                 ico: image/x-icon
                                 woff2: font/woff2
                                 wasm: application/wasm
+""")
+
+# The OpenAPI document of the HTTP/JSON routes and its reference page (Swagger UI), read by the
+# file_server filter as the UI's files are, with the transcoder off.
+_DOCS_ROUTES = Template("""\
+                        - name: docs_page
+                          match: {path: "/docs"}
+                          redirect: {path_redirect: "/docs/"}
+                          typed_per_filter_config:
+                            envoy.filters.http.grpc_json_transcoder:
+                              "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
+                              disabled: true
+                        - name: docs
+                          match:
+                            safe_regex: {regex: "/openapi\\\\.json|/docs/.*"}
+                            headers:
+                              - name: ":method"
+                                string_match: {safe_regex: {regex: "GET|HEAD"}}
+                          direct_response: {status: 404}
+                          typed_per_filter_config:
+                            envoy.filters.http.grpc_json_transcoder:
+                              "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig
+                              disabled: true
+                            envoy.filters.http.file_server:
+                              "@type": type.googleapis.com/envoy.extensions.filters.http.file_server.v3.FileServerConfig
+                              manager_config: {thread_pool: {thread_count: 1}}
+                              # Under envoy/ only the two paths this route matches, and Swagger UI.
+                              path_mappings:
+                                - {request_path_prefix: "/", file_path_prefix: $envoy_folder}
+                                - {request_path_prefix: "/docs/swagger-ui/", file_path_prefix: $swagger_ui}
+                              directory_behaviors:
+                                - {default_file: index.html}
+                              default_content_type: application/octet-stream
+                              content_types:
+                                html: text/html; charset=utf-8
+                                js: text/javascript; charset=utf-8
+                                css: text/css; charset=utf-8
+                                json: application/json
+                                map: application/json
+                                png: image/png
 """)
 
 _FILE_SERVER_FILTER = """\
