@@ -56,7 +56,8 @@ async def server(simulator: Simulator, tmp_path: Path) -> AsyncIterator[RunningS
 
 
 def options_stub(server: RunningServer) -> option_service_pb2_grpc.OptionServiceAsyncStub:
-    return option_service_pb2_grpc.OptionServiceStub(server.client.channel)
+    stub: option_service_pb2_grpc.OptionServiceAsyncStub = server.client.options
+    return stub
 
 
 async def refused(call: Any) -> ApiError:

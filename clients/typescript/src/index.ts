@@ -8,6 +8,7 @@ export * from "./gen/ibkr/v1/common_pb.js";
 export * from "./gen/ibkr/v1/errors_pb.js";
 export * from "./gen/ibkr/v1/gateway_service_pb.js";
 export * from "./gen/ibkr/v1/market_data_service_pb.js";
+export * from "./gen/ibkr/v1/option_service_pb.js";
 export * from "./gen/ibkr/v1/order_service_pb.js";
 export * from "./gen/ibkr/v1/portfolio_service_pb.js";
 export * from "./gen/ibkr/v1/risk_service_pb.js";

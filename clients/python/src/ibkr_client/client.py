@@ -15,6 +15,7 @@ from ibkr.v1 import (
     common_pb2,
     gateway_service_pb2_grpc,
     market_data_service_pb2_grpc,
+    option_service_pb2_grpc,
     order_service_pb2_grpc,
     portfolio_service_pb2_grpc,
     risk_service_pb2_grpc,
@@ -45,6 +46,7 @@ class IbkrClient:
         self.orders = order_service_pb2_grpc.OrderServiceStub(channel)
         self.portfolio = portfolio_service_pb2_grpc.PortfolioServiceStub(channel)
         self.market_data = market_data_service_pb2_grpc.MarketDataServiceStub(channel)
+        self.options = option_service_pb2_grpc.OptionServiceStub(channel)
         self.gateway = gateway_service_pb2_grpc.GatewayServiceStub(channel)
         self.risk = risk_service_pb2_grpc.RiskServiceStub(channel)
         self.health = health_pb2_grpc.HealthStub(channel)
