@@ -39,6 +39,8 @@ const REASON_SUMMARIES = {
   [ErrorReason.IB_COMMAND_REFUSED]: "IB refused the command; the order is unchanged.",
   [ErrorReason.TRADING_MODE_MISMATCH]:
     "The gateway's accounts do not match the server's paper/live setting: new orders and modifications are refused until the configuration is fixed (cancels still work).",
+  [ErrorReason.SUBSCRIPTION_LIMIT_EXCEEDED]:
+    "IB's limit on this kind of subscription (market depth, tick-by-tick) is reached; end one before starting another.",
 } as const satisfies Record<ErrorReason, string>;
 
 const SUMMARIES_BY_NUMBER: Readonly<Partial<Record<number, string>>> = REASON_SUMMARIES;
