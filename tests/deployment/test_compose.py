@@ -135,6 +135,8 @@ def test_bind_mount_sources_exist() -> None:
             if source == Path("/"):  # node-exporter reads the host's root filesystem
                 continue
             hint = " (run `make webapp`)" if source == ROOT / "webapp" / "dist" else ""
+            if source.is_relative_to(ROOT / "node_modules"):
+                hint = " (run `make setup`)"
             assert source.exists(), f"{name} mounts {source}, which does not exist{hint}"
 
 
@@ -280,6 +282,21 @@ def test_envoy_config_renders_for_the_compose_network(tmp_path: Path) -> None:
     listener = rendered["static_resources"]["listeners"][0]["address"]["socket_address"]
     published = {container for _, _, container in published_ports(envoy)}
     assert listener["port_value"] in published
+
+
+def test_envoy_serves_the_api_reference_from_its_mounts() -> None:
+    """envoy-config's --docs-root names where Envoy finds envoy/openapi.json, envoy/docs and
+    Swagger UI (ibkr_grpc.edge.envoy_config's layout); compose mounts exactly those there."""
+    command = command_line(services()["envoy-config"].get("command"))
+    docs_root = command[command.index("--docs-root") + 1]
+    mounts = {
+        target: ROOT / source.removeprefix("./")
+        for source, target in _volume_targets(services()["envoy"])
+        if source.startswith("./")
+    }
+    for inside in ("envoy", "node_modules/swagger-ui-dist"):
+        assert mounts.get(f"{docs_root}/{inside}") == ROOT / inside, f"{inside} not at {docs_root}"
+    assert (ROOT / "envoy" / "openapi.json").exists()
 
 
 def test_envoy_reads_the_config_that_envoy_config_writes() -> None:

@@ -16,7 +16,7 @@ from tests.deployment.stack import ROOT
 
 # Untracked build outputs the deployment tests read (compose.yaml bind-mounts webapp/dist);
 # `make test` builds them first. They are linked from this checkout, never copied.
-BUILD_OUTPUTS = ("webapp/dist",)
+BUILD_OUTPUTS = ("webapp/dist", "node_modules/swagger-ui-dist")
 # The deployment tests take a few seconds; this leaves room for a slow machine, not a hang.
 TIME_LIMIT_SECONDS = 300
 
@@ -33,6 +33,7 @@ def clone_alone(destination: Path) -> Path:
     )
     for output in BUILD_OUTPUTS:
         if (ROOT / output).exists():
+            (clone / output).parent.mkdir(parents=True, exist_ok=True)
             (clone / output).symlink_to(ROOT / output)
     return clone
 

@@ -155,6 +155,7 @@ def banner(facts: BannerFacts) -> str:
         if edge.ui:
             where += f"  web UI              {edge.url}/   (paste a token into its token field)\n"
         where += f"  gRPC-Web, HTTP/JSON {edge.url}   (Envoy)\n"
+        where += f"  API reference       {edge.url}/docs/   (OpenAPI: {edge.url}/openapi.json)\n"
         curl = (
             f"  curl {auth} {edge.url}/v1/gateway/status\n"
             f"  curl {auth} '{edge.url}/v1/orders?page_size=5'\n"
