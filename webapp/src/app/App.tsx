@@ -1,12 +1,13 @@
 // The app shell: header with gateway state, the trading verdict (halted, blocked), page tabs and
 // token control, the status banner, the current page (or the onboarding screen while there is no
-// usable token), and the keyboard: 1-5 switch pages, N/B/S open the order ticket.
+// usable token), and the keyboard: 1-6 switch pages, N/B/S open the order ticket.
 import { Code } from "@connectrpc/connect";
 import type { Contract } from "@ibkr-grpc/client";
 import { ConnectionState, ConnectionStateSchema, Side, TradingMode, TradingModeSchema } from "@ibkr-grpc/client";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { enumName } from "../lib/enums";
 import { DashboardPage } from "../pages/DashboardPage";
+import { OptionChainPage } from "../pages/OptionChainPage";
 import { OrderTicketPage } from "../pages/OrderTicketPage";
 import { OrdersPage } from "../pages/OrdersPage";
 import { PositionsPage } from "../pages/PositionsPage";
@@ -125,6 +126,8 @@ function CurrentPage({ page, ticketNonce }: { readonly page: PageId; readonly ti
       return <PositionsPage />;
     case "watchlist":
       return <WatchlistPage />;
+    case "options":
+      return <OptionChainPage />;
   }
 }
 
@@ -238,7 +241,7 @@ export function App({ initialPage }: AppProps) {
           </>
         )}
         <footer className="hotkeys">
-          <kbd>1</kbd>–<kbd>5</kbd> pages · <kbd>N</kbd> new order · <kbd>B</kbd> buy · <kbd>S</kbd> sell ·{" "}
+          <kbd>1</kbd>–<kbd>6</kbd> pages · <kbd>N</kbd> new order · <kbd>B</kbd> buy · <kbd>S</kbd> sell ·{" "}
           <kbd>Esc</kbd> close dialog
         </footer>
       </div>

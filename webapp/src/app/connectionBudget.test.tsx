@@ -19,6 +19,19 @@ it("never holds more than five streams open, whatever the pages show", async () 
   await waitFor(() => {
     expect(backend.quoteStreamSymbols.at(-1)).toEqual(["AAPL", "MSFT", "SPY", "TSLA"]);
   });
+  // The ticket's depth ladder streams on the connection the trading state lends it.
+  await waitFor(() => {
+    expect(backend.derivatives.depthRequests.at(-1)?.contract?.symbol).toBe("TSLA");
+  });
+  expect(backend.openStreams).toBe(5);
+  // So does the option chain.
+  await user.click(screen.getByTestId("nav-options"));
+  await user.type(screen.getByTestId("chain-symbol"), "AAPL");
+  await user.click(screen.getByTestId("chain-load"));
+  await waitFor(() => {
+    expect(backend.derivatives.chainRequests).toHaveLength(1);
+  });
+  expect(backend.openStreams).toBe(5);
   for (const page of ["positions", "watchlist", "orders", "dashboard"]) {
     await user.click(screen.getByTestId(`nav-${page}`));
   }

@@ -9,6 +9,7 @@ export const PAGES = [
   { id: "orders", title: "Orders", hotkey: "3" },
   { id: "positions", title: "Positions", hotkey: "4" },
   { id: "watchlist", title: "Watchlist", hotkey: "5" },
+  { id: "options", title: "Options", hotkey: "6" },
 ] as const;
 
 export type PageId = (typeof PAGES)[number]["id"];

@@ -1,7 +1,8 @@
 // The order ticket: the contract's live market (bid, ask, last, spread), every order type and
 // time in force, bracket legs, client-side validation, the notional as you type, a confirmation
-// step, and the server's answer (the order, or the error with its reason and fields). While
-// trading is halted or the gateway cannot take orders, the ticket says why and sends nothing.
+// step, and the server's answer (the order, or the error with its reason and fields), with the
+// contract's chart and order book (depth ladder) beside it. While trading is halted or the
+// gateway cannot take orders, the ticket says why and sends nothing.
 import type { OrderPreview, PlaceOrderRequest, PlaceOrderResponse } from "@ibkr-grpc/client";
 import {
   OrderService,
@@ -21,6 +22,7 @@ import { useNavigation } from "../app/navigation";
 import { ErrorPanel } from "../components/ErrorPanel";
 import { formatMoney } from "../lib/decimal";
 import { enumFromText, enumLabel, specifiedValues } from "../lib/enums";
+import { DepthLadder } from "../market/DepthLadder";
 import { PriceChart } from "../market/PriceChart";
 import { useLiveQuote } from "../market/useLiveQuote";
 import { contractKey } from "../state/contracts";
@@ -352,7 +354,10 @@ export function OrderTicketPage() {
       <div className="ticket-chart">
         {/* Charted once the symbol is quoted: a symbol being typed is not charted prefix by prefix. */}
         {quoteContract !== undefined && live.quote !== undefined ? (
-          <PriceChart key={contractKey(quoteContract)} contract={quoteContract} height={380} />
+          <>
+            <PriceChart key={contractKey(quoteContract)} contract={quoteContract} height={380} />
+            <DepthLadder key={`depth:${contractKey(quoteContract)}`} contract={quoteContract} />
+          </>
         ) : (
           <section className="panel chart-placeholder muted">The chart of the symbol shows here once it is quoted.</section>
         )}

@@ -1,6 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { OrderType, PositionSchema, Side, StreamPortfolioResponseSchema } from "@ibkr-grpc/client";
+import {
+  ContractSchema,
+  OptionRight,
+  OrderType,
+  PositionSchema,
+  SecurityType,
+  Side,
+  StreamPortfolioResponseSchema,
+} from "@ibkr-grpc/client";
 import type { Position } from "@ibkr-grpc/client";
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
@@ -104,6 +112,43 @@ describe("positions", () => {
     await waitFor(() => {
       expect(symbols()).toEqual(["AAPL", "NVDA", "SPY"]);
     });
+  });
+});
+
+describe("options and futures", () => {
+  it("show their type, expiry, strike and right, multiplier, cost per contract and price per unit", async () => {
+    const backend = new FakeBackend();
+    const option = create(ContractSchema, {
+      conId: 1001n,
+      symbol: "AAPL",
+      securityType: SecurityType.OPTION,
+      lastTradeDateOrContractMonth: "20260320",
+      strike: "180",
+      right: OptionRight.PUT,
+      multiplier: "100",
+    });
+    const future = create(ContractSchema, {
+      conId: 2002n,
+      symbol: "ES",
+      securityType: SecurityType.FUTURE,
+      lastTradeDateOrContractMonth: "20260320",
+      multiplier: "50",
+    });
+    backend.portfolioSnapshot = [
+      message(create(PositionSchema, { ...position("AAPL", "-1", "12"), contract: option, averageCost: "201.3", averagePrice: "2.013", multiplier: "100" })),
+      message(create(PositionSchema, { ...position("ES", "2", "500"), contract: future, averageCost: "262500", averagePrice: "5250", multiplier: "50" })),
+    ];
+    renderApp({ page: "positions", backend });
+    await waitFor(() => {
+      expect(symbols()).toEqual(["AAPL 20260320 180 P", "ES 20260320"]);
+    });
+    const rows = screen.getAllByTestId("position-row");
+    const cells = (row: HTMLElement | undefined) =>
+      ["type", "quantity", "multiplier", "averageCost", "averagePrice"].map(
+        (column) => row?.querySelector(`[data-column="${column}"]`)?.textContent ?? "",
+      );
+    expect(cells(rows[0])).toEqual(["OPTION", "-1", "100", "201.3", "2.013"]);
+    expect(cells(rows[1])).toEqual(["FUTURE", "2", "50", "262,500", "5,250"]);
   });
 });
 

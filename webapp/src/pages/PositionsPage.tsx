@@ -1,4 +1,6 @@
-// Positions, live from StreamPortfolio: sortable by any column, filterable by symbol or account,
+// Positions, live from StreamPortfolio (stocks, options, futures: the symbol names an option's
+// expiry, strike and right; with the multiplier, IB's average cost per contract and the average
+// price per unit): sortable by any column, filterable by symbol or account,
 // with unrealized, realized and daily PnL (and as percentages), exact per-currency totals, prices
 // that flash when they tick, and a Close button that flattens a position after a confirmation.
 import type { Position } from "@ibkr-grpc/client";
@@ -33,7 +35,12 @@ const COLUMNS: readonly Column[] = [
   { id: "symbol", title: "Symbol", numeric: false, value: (p) => (p.contract === undefined ? "" : contractLabel(p.contract)) },
   { id: "type", title: "Type", numeric: false, optional: true, value: (p) => enumName(SecurityTypeSchema, p.contract?.securityType ?? 0) },
   { id: "quantity", title: "Qty", numeric: true, value: (p) => p.quantity },
-  { id: "averageCost", title: "Avg cost", numeric: true, value: (p) => p.averageCost },
+  // Options x100, futures per contract: market value and PnL are quantity x price x multiplier.
+  { id: "multiplier", title: "Mult", numeric: true, value: (p) => p.multiplier },
+  // IB's average cost is per contract (the multiplier included); the price per unit compares
+  // with the market price.
+  { id: "averageCost", title: "Avg cost", numeric: true, optional: true, value: (p) => p.averageCost },
+  { id: "averagePrice", title: "Avg price", numeric: true, value: (p) => p.averagePrice },
   { id: "marketPrice", title: "Mkt price", numeric: true, tick: true, value: (p) => p.marketPrice },
   { id: "marketValue", title: "Mkt value", numeric: true, money: true, value: (p) => p.marketValue },
   { id: "unrealizedPnl", title: "Unrealized", numeric: true, money: true, pnl: true, value: (p) => p.unrealizedPnl },
@@ -235,7 +242,7 @@ export function PositionsPage() {
           <tfoot>
             {totals.map(([currency, sums]) => (
               <tr key={currency} data-testid={`positions-total-${currency}`}>
-                <th scope="row" colSpan={6} className="total-label">
+                <th scope="row" colSpan={8} className="total-label">
                   Total {currency}
                 </th>
                 <TotalCell value={sums.marketValue} />

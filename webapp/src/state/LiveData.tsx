@@ -71,6 +71,15 @@ export interface LiveStores {
   readonly watchlist: WatchlistStore;
   /** Contracts quoted for the ticket or a chart besides the watchlist, with how many ask. */
   readonly quoteInterest: Store<ReadonlyMap<string, QuoteInterest>>;
+  /** Streams of a page's own (option chain, depth ladder) and whether their connection is free. */
+  readonly pageStreams: Store<PageStreamSlots>;
+}
+
+export interface PageStreamSlots {
+  /** How many mounted components want a stream of their own. */
+  readonly wanted: number;
+  /** True once the trading state is polled instead of streamed, freeing a connection. */
+  readonly lent: boolean;
 }
 
 export interface QuoteInterest {
@@ -87,6 +96,7 @@ export function createLiveStores(storage: Storage | undefined): LiveStores {
     quotes: new Store(EMPTY_QUOTES),
     tradingStates: new Store<TradingStates>(new Map()),
     quoteInterest: new Store<ReadonlyMap<string, QuoteInterest>>(new Map()),
+    pageStreams: new Store<PageStreamSlots>({ wanted: 0, lent: false }),
     watchlist: new WatchlistStore(storage),
   };
 }
@@ -357,15 +367,40 @@ export function useQuoteInterest(contract: Contract | undefined): void {
  */
 function TradingStateStreams({ stores }: StreamProps) {
   const status = useStore(stores.gateway).status;
+  // A page with a stream of its own (option chain, depth ladder) takes this stream's connection:
+  // meanwhile the state is read every few seconds, as each account's is with several accounts.
+  const lend = useStore(stores.pageStreams).wanted > 0;
   const accounts = status?.managedAccounts ?? [];
   const streamed = accounts.length === 1 ? (accounts[0] ?? EVERY_ACCOUNT) : EVERY_ACCOUNT;
-  const polled = accounts.length > 1 ? accounts : [];
+  const polled = lend ? (accounts.length > 1 ? [EVERY_ACCOUNT, ...accounts] : [streamed]) : accounts.length > 1 ? accounts : [];
+  useEffect(() => {
+    // After the commit that unmounted the stream (its cleanup ran first): its connection is free.
+    stores.pageStreams.update((slots) => (slots.lent === lend ? slots : { ...slots, lent: lend }));
+  }, [stores, lend]);
   return (
     <>
-      <TradingStateStream key={streamed} stores={stores} account={streamed} />
-      {polled.length > 0 && <TradingStatePoller stores={stores} accounts={polled} />}
+      {!lend && <TradingStateStream key={streamed} stores={stores} account={streamed} />}
+      {polled.length > 0 && <TradingStatePoller key={polled.join(",")} stores={stores} accounts={polled} />}
     </>
   );
+}
+
+/**
+ * Asks for a connection for a stream of the caller's own while it is mounted: the trading-state
+ * stream gives up its connection (the state is polled meanwhile), so the app still holds five
+ * streams at most. True once that connection is free: open the stream only then. One such
+ * stream at a time (one page shows).
+ */
+export function usePageStreamSlot(): boolean {
+  const { pageStreams } = useLiveStores();
+  useEffect(() => {
+    pageStreams.update((slots) => ({ ...slots, wanted: slots.wanted + 1 }));
+    return () => {
+      pageStreams.update((slots) => ({ ...slots, wanted: slots.wanted - 1 }));
+    };
+  }, [pageStreams]);
+  const slots = useStore(pageStreams);
+  return slots.lent && slots.wanted > 0;
 }
 
 function forgetTradingState(stores: LiveStores, accounts: readonly string[]) {

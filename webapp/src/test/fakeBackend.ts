@@ -1,4 +1,4 @@
-// Hand-written fakes of the five services for component tests, served over an in-memory router
+// Hand-written fakes of the services for component tests, served over an in-memory router
 // transport. Streams replay what the fake holds, then deliver live messages pushed by the test
 // until the client goes away or the test makes the stream fail.
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -40,6 +40,7 @@ import {
   OrderEventSchema,
   OrderEventType,
   OrderSchema,
+  OptionService,
   OrderService,
   OrderStatus,
   OrderType,
@@ -60,6 +61,7 @@ import {
   TradingStateSchema,
   TradingMode,
 } from "@ibkr-grpc/client";
+import { FakeDerivatives } from "./fakeDerivatives";
 
 /** A stream's live tail: the test pushes messages or an error; the handler ends when the client leaves. */
 export class LiveQueue<Message> {
@@ -220,6 +222,8 @@ export class FakeBackend {
   /** Streams open now, and the most ever open at once (a browser has six connections). */
   openStreams = 0;
   maxOpenStreams = 0;
+  /** Contract details, option chains and depth books. */
+  readonly derivatives = new FakeDerivatives();
   /** The replay_last of each StreamOrderEvents call, in order. */
   readonly orderStreamReplayLast: number[] = [];
 
@@ -396,11 +400,17 @@ export class FakeBackend {
         }
       },
     });
+    router.service(OptionService, {
+      getOptionChain: () => backend.derivatives.getOptionChain(),
+      streamOptionChain: (request, context) => backend.derivatives.streamOptionChain(request, context, record),
+    });
     router.service(MarketDataService, {
       searchContracts: async (request, context) => {
         backend.searchQueries.push(request.query);
         return { contracts: await backend.answerSearch(request.query, context.signal) };
       },
+      getContractDetails: (request) => backend.derivatives.getContractDetails(request),
+      streamMarketDepth: (request, context) => backend.derivatives.streamMarketDepth(request, context, record),
       getHistoricalBars: (request) => {
         backend.barRequests.push(request);
         return { contract: request.contract, bars: backend.bars };
