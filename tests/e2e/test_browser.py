@@ -7,7 +7,9 @@ This module starts the stack on free 127.0.0.1 ports and runs the browser script
 Chromium) as a subprocess, passing the base URL, a token and the artifacts folder in E2E_*
 variables. The screenshots of every step and the script's output (browser.log) land in
 build/e2e-artifacts/. Afterwards the server is asked directly whether what the UI showed really
-happened.
+happened. The story ends on the options page: an iron condor on AAPL priced from the option chain
+at its natural price, placed from the spread ticket as one order, filled, and four option legs
+with multiplier 100 in positions.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ WEBAPP = REPOSITORY / "webapp"
 WEBAPP_DIST = WEBAPP / "dist"
 PLAYWRIGHT = REPOSITORY / "node_modules" / "playwright-core" / "package.json"
 ARTIFACTS = REPOSITORY / "build" / "e2e-artifacts"
-# The browser story takes about 5 s; this only bounds a hung run.
-BROWSER_TIMEOUT_SECONDS = 120
+# The browser story takes about 10 s; this only bounds a hung run.
+BROWSER_TIMEOUT_SECONDS = 150
 # One screenshot per step, in the order the script takes them.
 SCREENSHOTS = (
     "01-no-token.png",
@@ -72,6 +74,11 @@ SCREENSHOTS = (
     "20-narrow-orders.png",
     "21-narrow-positions.png",
     "22-narrow-watchlist.png",
+    "23-ticket-depth.png",
+    "24-option-chain.png",
+    "25-spread-confirm.png",
+    "26-orders-condor-filled.png",
+    "27-positions-condor.png",
 )
 # tests/e2e halts trading through the admin API before the browser starts; the trader finds it
 # halted and resumes it from the UI.
@@ -197,10 +204,12 @@ async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack
     assert not state.state.halted, state
     assert (state.state.halted_by, state.state.reason) == ("e2e", "e2e: checks done"), state
     listed = await client.orders.ListOrders(order_service_pb2.ListOrdersRequest())
-    assert len(listed.orders) == 3, listed
-    limit = next(o for o in listed.orders if o.order_type == order_service_pb2.ORDER_TYPE_LIMIT)
+    assert len(listed.orders) == 4, listed
+    (condor,) = (o for o in listed.orders if o.legs)
+    single = [o for o in listed.orders if not o.legs]
+    limit = next(o for o in single if o.order_type == order_service_pb2.ORDER_TYPE_LIMIT)
     market, close = sorted(
-        (o for o in listed.orders if o.order_type == order_service_pb2.ORDER_TYPE_MARKET),
+        (o for o in single if o.order_type == order_service_pb2.ORDER_TYPE_MARKET),
         key=lambda order: order.side,
     )
     assert (limit.contract.symbol, limit.quantity, limit.status) == (
@@ -222,11 +231,46 @@ async def test_a_trader_places_cancels_and_fills_orders_in_chromium(stack: Stack
     assert limit.order_id in output
     assert market.order_id in output
     assert close.order_id in output
+    # The iron condor from the chain page: one combination order of four legs, bought for a credit
+    # (a negative net limit), filled as one; each leg a position of its own, x100.
+    assert condor.order_id in output
+    assert (condor.order_type, condor.side, condor.status) == (
+        order_service_pb2.ORDER_TYPE_LIMIT,
+        common_pb2.SIDE_BUY,
+        order_service_pb2.ORDER_STATUS_FILLED,
+    ), condor
+    assert condor.limit_price.startswith("-"), condor
+    assert sorted((leg.contract.right, leg.side) for leg in condor.legs) == sorted(
+        [
+            (common_pb2.OPTION_RIGHT_PUT, common_pb2.SIDE_BUY),
+            (common_pb2.OPTION_RIGHT_PUT, common_pb2.SIDE_SELL),
+            (common_pb2.OPTION_RIGHT_CALL, common_pb2.SIDE_SELL),
+            (common_pb2.OPTION_RIGHT_CALL, common_pb2.SIDE_BUY),
+        ]
+    ), condor
+    positions = await client.portfolio.ListPositions(
+        portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT, symbol="AAPL")
+    )
+    legs = {
+        p.contract.con_id: (p.quantity, p.multiplier)
+        for p in positions.positions
+        if p.contract.security_type == common_pb2.SECURITY_TYPE_OPTION
+    }
+    expected = {
+        leg.contract.con_id: ("1" if leg.side == common_pb2.SIDE_BUY else "-1", "100")
+        for leg in condor.legs
+    }
+    assert legs == expected, positions
 
     async def flat() -> bool:
         response = await client.portfolio.ListPositions(
             portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT)
         )
-        return all(p.quantity == "0" for p in response.positions if p.contract.symbol == "AAPL")
+        return all(
+            p.quantity == "0"
+            for p in response.positions
+            if p.contract.symbol == "AAPL"
+            and p.contract.security_type == common_pb2.SECURITY_TYPE_STOCK
+        )
 
     await eventually(flat, within=5, message="the server still holds the AAPL the UI closed")

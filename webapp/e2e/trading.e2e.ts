@@ -110,7 +110,7 @@ describe("trading through the UI in Chromium", () => {
     log(`  done in ${Date.now() - started} ms`);
   }
 
-  async function goTo(pageId: "dashboard" | "ticket" | "orders" | "positions" | "watchlist"): Promise<void> {
+  async function goTo(pageId: "dashboard" | "ticket" | "orders" | "positions" | "watchlist" | "options"): Promise<void> {
     await page.getByTestId(`nav-${pageId}`).click();
     await expect.poll(() => page.getByTestId(`nav-${pageId}`).getAttribute("aria-current")).toBe("page");
   }
@@ -433,7 +433,7 @@ describe("trading through the UI in Chromium", () => {
       const row = page.getByTestId("position-row").filter({ hasText: ACCOUNT }).filter({ hasText: SYMBOL });
       expect(await rowLayoutProblems(row)).toEqual([]);
       // Average cost and market price of the new position are prices near the market.
-      expect(numberIn(await row.locator("td").nth(4).textContent())).toBeGreaterThan(0);
+      expect(numberIn(await row.locator('[data-column="averagePrice"]').textContent())).toBeGreaterThan(0);
       // With one position, the totals are its figures: market value, unrealized, realized and
       // daily PnL (blank while IB has not reported one, never a made-up 0.00).
       const cells = row.locator("td");
@@ -443,7 +443,7 @@ describe("trading through the UI in Chromium", () => {
       // Prices tick: read both until they come from the same render.
       await expect
         .poll(async () => {
-          const [total, position] = [await figures(totals, 0), await figures(cells, 6)];
+          const [total, position] = [await figures(totals, 0), await figures(cells, 8)];
           return total.join(" | ") === position.join(" | ") ? "equal" : `${total.join(" | ")} vs ${position.join(" | ")}`;
         })
         .toBe("equal");
@@ -497,6 +497,126 @@ describe("trading through the UI in Chromium", () => {
         await screenshot(`narrow-${pageId}`);
       }
       await page.setViewportSize({ width: 1400, height: 900 });
+    });
+
+    await step("the ticket's depth ladder", async () => {
+      await goTo("ticket");
+      await page.getByTestId("ticket-symbol").fill(SYMBOL);
+      const ladder = page.getByTestId("depth-ladder");
+      await ladder.waitFor();
+      await expect.poll(() => textOf(ladder.getByTestId("depth-state"))).toBe("Live");
+      await expect.poll(() => ladder.getByTestId("depth-row").count()).toBeGreaterThan(0);
+      // Best first: bids fall and asks rise down the ladder, and the best bid is below the best ask.
+      // Both sides read at once: the book changes several times a second.
+      const [bids, asks] = await ladder.evaluate((element) =>
+        ["depth-bid-price", "depth-ask-price"].map((id) =>
+          [...element.querySelectorAll(`[data-testid="${id}"]`)]
+            .map((cell) => cell.textContent.trim())
+            .filter((text) => text !== "")
+            .map((text) => Number.parseFloat(text.replace(/,/g, ""))),
+        ),
+      );
+      if (bids === undefined || asks === undefined) {
+        throw new Error("the ladder has no bid or ask column");
+      }
+      log(`  depth: bids ${bids.join(" ")} | asks ${asks.join(" ")}`);
+      expect(bids.length).toBeGreaterThan(0);
+      expect(asks.length).toBeGreaterThan(0);
+      expect([...bids].sort((a, b) => b - a)).toEqual(bids);
+      expect([...asks].sort((a, b) => a - b)).toEqual(asks);
+      expect(bids[0]).toBeLessThan(asks[0] ?? Number.NaN);
+      await screenshot("ticket-depth");
+    });
+
+    let condorOrderId = "";
+    await step("an iron condor priced from the option chain, placed as one order", async () => {
+      await goTo("options");
+      await page.getByTestId("chain-symbol").fill(SYMBOL);
+      await page.getByTestId("chain-load").click();
+      const chain = page.getByTestId("option-chain");
+      await chain.waitFor();
+      await expect.poll(() => textOf(chain.getByTestId("chain-state"))).toBe("Live");
+      const atTheMoney = chain.locator('[data-atm="true"]');
+      await atTheMoney.waitFor();
+      const rows = await chain.locator('[data-testid^="chain-row-"]').evaluateAll((elements) =>
+        elements.map((element) => (element.getAttribute("data-testid") ?? "").replace("chain-row-", "")),
+      );
+      const atm = rows.indexOf(((await atTheMoney.getAttribute("data-testid")) ?? "").replace("chain-row-", ""));
+      expect(atm).toBeGreaterThanOrEqual(2);
+      expect(atm + 2).toBeLessThan(rows.length);
+      const strike = (offset: number) => rows[atm + offset] ?? "";
+      // Buy the put two strikes below the money, sell the one below, sell the call above, buy the
+      // one two above: four legs, each bid/ask quoted with IV and delta from the chain stream.
+      const legs: [string, string, string][] = [
+        ["buy", "put", strike(-2)],
+        ["sell", "put", strike(-1)],
+        ["sell", "call", strike(1)],
+        ["buy", "call", strike(2)],
+      ];
+      for (const [, right, legStrike] of legs) {
+        const row = chain.getByTestId(`chain-row-${legStrike}`);
+        await expect.poll(() => textOf(row.getByTestId(`${right}-ask`))).toMatch(/^\d+\.\d+$/);
+        await expect.poll(() => textOf(row.getByTestId(`${right}-iv`))).toMatch(/%$/);
+        await expect.poll(() => textOf(row.getByTestId(`${right}-delta`))).toMatch(/^-?\d\.\d\d$/);
+      }
+      for (const [side, right, legStrike] of legs) {
+        await page.getByTestId(`leg-${side}-${right}-${legStrike}`).click();
+      }
+      const ticket = page.getByTestId("spread-ticket");
+      await expect.poll(() => ticket.getByTestId("spread-leg").count()).toBe(4);
+      await expect.poll(() => textOf(ticket.getByTestId("spread-natural"))).toMatch(/^Credit \d/);
+      await ticket.getByTestId("spread-use-natural").click();
+      const natural = await ticket.getByTestId("spread-limit-price").inputValue();
+      // The condor brings in a credit: the limit is negative, its loss is bounded by the wings.
+      expect(Number(natural)).toBeLessThan(0);
+      // Priced at the natural price, five cents of credit given up so that the fill survives the
+      // underlying's next tick (the simulator fills when the net of the touches meets the limit).
+      const limit = (Number(natural) + 0.05).toFixed(2);
+      await ticket.getByTestId("spread-limit-price").fill(limit);
+      await expect.poll(() => textOf(ticket.getByTestId("spread-max-loss"))).toMatch(/^[\d,.]+ USD$/);
+      const maxProfit = await textOf(ticket.getByTestId("spread-max-profit"));
+      const maxLoss = await textOf(ticket.getByTestId("spread-max-loss"));
+      log(`  condor ${legs.map((leg) => leg.join(" ")).join(", ")}: natural ${natural}, limit ${limit}; max profit ${maxProfit}, max loss ${maxLoss}`);
+      // Max profit is the credit (x100), max loss the wing width less the credit (x100).
+      expect(numberIn(maxProfit)).toBeCloseTo(-Number(limit) * 100, 6);
+      const wing = Number(strike(-1)) - Number(strike(-2));
+      expect(numberIn(maxLoss)).toBeCloseTo((Math.max(wing, Number(strike(2)) - Number(strike(1))) + Number(limit)) * 100, 6);
+      await screenshot("option-chain");
+      await ticket.getByTestId("spread-review").click();
+      const dialog = page.getByTestId("spread-confirm-dialog");
+      await dialog.waitFor();
+      expect(await textOf(dialog.getByTestId("spread-confirm-summary"))).toMatch(/^BUY 1 × \[\+1 .* P, -1 .* P, -1 .* C, \+1 .* C\] LIMIT Credit /);
+      await screenshot("spread-confirm");
+      await dialog.getByTestId("spread-confirm-submit").click();
+      await dialog.waitFor({ state: "detached" });
+      const result = ticket.getByTestId("spread-result");
+      await result.waitFor();
+      condorOrderId = await textOf(result.locator(".mono"));
+      log(`  order ${condorOrderId}: ${await textOf(result)}`);
+      expect(await textOf(result)).toContain("4 legs");
+    });
+
+    await step("the condor fills as one order", async () => {
+      await goTo("orders");
+      const row = page.getByTestId(`order-row-${condorOrderId}`);
+      await row.waitFor();
+      await expect.poll(() => textOf(row.getByTestId("order-status"))).toBe("Filled");
+      await screenshot("orders-condor-filled");
+    });
+
+    await step("four option legs in positions, x100", async () => {
+      await goTo("positions");
+      const options = page.getByTestId("position-row").filter({ has: page.locator('[data-column="type"]', { hasText: /^OPTION$/ }) });
+      await expect.poll(() => options.count()).toBe(4);
+      for (const row of await options.all()) {
+        expect(await textOf(row.locator('[data-column="multiplier"]'))).toBe("100");
+        expect(await textOf(row.locator('[data-column="symbol"]'))).toMatch(new RegExp(`^${SYMBOL} \\d{8} [\\d.]+ [CP]$`));
+        // The price per unit is the cost per contract over the multiplier.
+        const cost = numberIn(await textOf(row.locator('[data-column="averageCost"]')));
+        const price = numberIn(await textOf(row.locator('[data-column="averagePrice"]')));
+        expect(price * 100).toBeCloseTo(cost, 4);
+      }
+      await screenshot("positions-condor");
     });
 
     // Nothing went wrong in the page along the way: no uncaught exception, no console error.
