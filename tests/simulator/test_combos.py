@@ -34,7 +34,7 @@ async def _iron_condor(ib: IB) -> tuple[Contract, list[Contract]]:
         await _option(ib, 210, "C"),
     ]
     actions = ["BUY", "SELL", "SELL", "BUY"]
-    bag = Bag(
+    bag = Bag(  # type: ignore[no-untyped-call]  # ib_async: Bag(**kwargs), unannotated
         symbol="AAPL",
         exchange="SMART",
         currency="USD",
@@ -145,7 +145,7 @@ async def test_a_ratio_spread_fills_each_leg_in_its_ratio(simulator: Simulator) 
         simulator.set_price("AAPL", 190.0)
         near = await _option(ib, 190, "C")
         far = await _option(ib, 200, "C")
-        bag = Bag(
+        bag = Bag(  # type: ignore[no-untyped-call]  # ib_async: Bag(**kwargs), unannotated
             symbol="AAPL",
             exchange="SMART",
             currency="USD",
@@ -198,7 +198,7 @@ async def test_a_combination_with_an_unknown_leg_is_refused(simulator: Simulator
         errors: list[int] = []
         ib.errorEvent += lambda _id, code, _text, _contract: errors.append(code)
         call = await _option(ib, 190, "C")
-        bag = Bag(
+        bag = Bag(  # type: ignore[no-untyped-call]  # ib_async: Bag(**kwargs), unannotated
             symbol="AAPL",
             exchange="SMART",
             currency="USD",
