@@ -22,13 +22,17 @@ BIN := $(VENV)/bin
 BUF := node_modules/.bin/buf
 # googleapis' google/api and google/rpc files, vendored (third_party/googleapis/README.md).
 GOOGLEAPIS := third_party/googleapis
+# protovalidate's buf/validate/validate.proto, vendored (third_party/protovalidate/README.md).
+PROTOVALIDATE := third_party/protovalidate
 PY_GENERATED := clients/python/src/ibkr/v1
+# The buf.validate messages the generated ibkr.v1 modules import (their rule annotations).
+PY_VALIDATE_GENERATED := clients/python/src/buf
 TS_GENERATED := clients/typescript/src/gen
-GO_GENERATED := clients/go/ibkr
+GO_GENERATED := clients/go/ibkr clients/go/buf
 DESCRIPTOR_SET := envoy/ibkr_v1_descriptor.binpb
 OPENAPI := envoy/openapi.json
 PROTO_FILES := $(sort $(wildcard proto/ibkr/v1/*.proto))
-GENERATED_PATHS := clients/python/src/ibkr $(TS_GENERATED) $(GO_GENERATED) $(DESCRIPTOR_SET) $(OPENAPI)
+GENERATED_PATHS := clients/python/src/ibkr $(PY_VALIDATE_GENERATED) $(TS_GENERATED) $(GO_GENERATED) $(DESCRIPTOR_SET) $(OPENAPI)
 
 .PHONY: help
 help:
@@ -103,16 +107,24 @@ lock:
 
 .PHONY: generate
 generate: $(PY_STAMP) $(NODE_STAMP) go-tools
-	rm -rf $(PY_GENERATED) $(TS_GENERATED) $(GO_GENERATED) $(DESCRIPTOR_SET) $(OPENAPI)
+	rm -rf $(PY_GENERATED) $(PY_VALIDATE_GENERATED) $(TS_GENERATED) $(GO_GENERATED) \
+		$(DESCRIPTOR_SET) $(OPENAPI)
 	mkdir -p $(PY_GENERATED) $(TS_GENERATED)
-	$(BIN)/python -m grpc_tools.protoc -I proto -I $(GOOGLEAPIS) \
+	$(BIN)/python -m grpc_tools.protoc -I proto -I $(GOOGLEAPIS) -I $(PROTOVALIDATE) \
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 		--python_out=clients/python/src --grpc_python_out=clients/python/src \
 		--mypy_out=clients/python/src --mypy_grpc_out=clients/python/src \
 		$(PROTO_FILES)
+	$(BIN)/python -m grpc_tools.protoc -I $(PROTOVALIDATE) \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+		--python_out=clients/python/src --mypy_out=clients/python/src \
+		buf/validate/validate.proto
 	printf '"""Generated ibkr.v1 messages and gRPC stubs. Do not edit: run make generate."""\n' \
 		> $(PY_GENERATED)/__init__.py
+	for package in $(PY_VALIDATE_GENERATED) $(PY_VALIDATE_GENERATED)/validate; do \
+		printf '"""Generated buf.validate messages (protovalidate). Do not edit: run make generate."""\n' \
+			> $$package/__init__.py; done
 	touch clients/python/src/ibkr/py.typed
 	$(BUF) generate
 	$(BUF) generate --template buf.gen.go.yaml

@@ -47,6 +47,8 @@ def test_the_wheel_holds_both_packages_typed_and_ranged_dependencies(
     assert "ibkr/v1/order_service_pb2_grpc.pyi" in generated
     assert generated | hand_written <= names
     assert {"ibkr/py.typed", "ibkr_client/py.typed", "ibkr/__init__.py"} <= names
+    # The buf.validate messages every generated ibkr.v1 module imports (their rule annotations).
+    assert {"buf/validate/validate_pb2.py", "buf/validate/validate_pb2.pyi"} <= names
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]
     assert metadata["Name"] == "ibkr-grpc-client"
     assert metadata["License-Expression"] == "Apache-2.0"
@@ -56,6 +58,6 @@ def test_the_wheel_holds_both_packages_typed_and_ranged_dependencies(
     assert "Typing :: Typed" in metadata.get_all("Classifier", [])
     requirements = metadata.get_all("Requires-Dist", [])
     assert {requirement.split("<")[0].split(">")[0] for requirement in requirements} == {
-        "grpcio", "grpcio-health-checking", "protobuf", "googleapis-common-protos",
+        "grpcio", "grpcio-health-checking", "grpcio-status", "protobuf", "googleapis-common-protos",
     }  # fmt: skip
     assert all("==" not in requirement for requirement in requirements), requirements

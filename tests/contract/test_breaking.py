@@ -153,11 +153,11 @@ def test_the_check_catches_a_removed_field(tmp_path: Path, current: tuple[Path, 
     shutil.copytree(REPOSITORY / "proto", root / "proto")
     orders = root / "proto" / "ibkr" / "v1" / "order_service.proto"
     text = orders.read_text(encoding="utf-8")
-    assert "  string client_order_id = 15;\n" in text
-    orders.write_text(text.replace("  string client_order_id = 15;\n", ""), encoding="utf-8")
+    assert "  bool validate_only = 14;\n" in text
+    orders.write_text(text.replace("  bool validate_only = 14;\n", ""), encoding="utf-8")
     result = run(BUF, "breaking", "proto", "--against", image, cwd=root)
     assert result.returncode != 0
-    assert "client_order_id" in result.stdout
+    assert "validate_only" in result.stdout
 
 
 def test_the_check_catches_a_changed_http_route(tmp_path: Path, current: tuple[Path, Path]) -> None:

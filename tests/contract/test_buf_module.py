@@ -15,6 +15,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 BUF = REPOSITORY / "node_modules" / ".bin" / "buf"
 VENDORED = REPOSITORY / "third_party" / "googleapis"
 GOOGLEAPIS_MODULE = "buf.build/googleapis/googleapis"
+PROTOVALIDATE_MODULE = "buf.build/bufbuild/protovalidate"
 VENDORED_FILES = [
     "google/api/annotations.proto",
     "google/api/http.proto",
@@ -33,9 +34,10 @@ def test_the_module_is_named_and_declares_googleapis() -> None:
     config = yaml.safe_load((REPOSITORY / "buf.yaml").read_text(encoding="utf-8"))
     modules = {module["path"]: module.get("name") for module in config["modules"]}
     assert modules["proto"] == "buf.build/ibkr-grpc/ibkr-grpc"
-    assert config["deps"] == [GOOGLEAPIS_MODULE]
-    # The vendored copy stands in for the registry module under the same name.
+    assert config["deps"] == [GOOGLEAPIS_MODULE, PROTOVALIDATE_MODULE]
+    # The vendored copies stand in for the registry modules under the same names.
     assert modules["third_party/googleapis"] == GOOGLEAPIS_MODULE
+    assert modules["third_party/protovalidate"] == PROTOVALIDATE_MODULE
     assert not (REPOSITORY / "buf.lock").exists()
 
 

@@ -1,5 +1,6 @@
 """The server interceptor every call passes through: request id, logging, error mapping, and
-the checks (receiving, decoding, authentication) that run before a call sends anything."""
+the checks (receiving, decoding, authentication, the request's rules) that run before a call
+sends anything."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ibkr_grpc.api.audit import CallAudit
 from ibkr_grpc.api.call_context import REQUEST_ID_KEY, request_id_from
 from ibkr_grpc.api.call_recorder import CallRecorder
 from ibkr_grpc.api.errors import abort_with, is_cancellation, status_for_exception
+from ibkr_grpc.api.request_rules import RequestRules
 from ibkr_grpc.domain.errors import (
     IncompleteRequestError,
     ServiceError,
@@ -65,6 +67,8 @@ class CallHooks:
     recorder: CallRecorder | None = None
     gatekeeper: Gatekeeper | None = None
     reflection_guard: ReflectionGuard | None = None
+    # The rules of the request messages (buf.validate in proto/), checked after the gatekeeper.
+    rules: RequestRules = field(default_factory=RequestRules)
     # The tasks serving open streams: shutdown cancels them, and they end with UNAVAILABLE.
     open_streams: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -83,9 +87,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler so that each call has a request id (taken from `x-request-id` or
     made up, and returned in the response's metadata), its own log context, one log line at its
     end with its outcome and latency, its metrics, its audit entry (for mutating methods), the
-    gatekeeper's check, and exceptions mapped by api.errors. Nothing is sent before the
-    request is decoded, authenticated and (for streams, whose servicers validate before they
-    return their generator) validated, so an error is a trailers-only response: an HTTP error
+    gatekeeper's check, the request's rules from its .proto (api.request_rules), and exceptions
+    mapped by api.errors. Nothing is sent before the request is decoded, authenticated, checked
+    against its rules and (for streams, whose servicers read it before they return their
+    generator) read, so an error is a trailers-only response: an HTTP error
     status through Envoy's transcoder, not a 200 with the error in its body. When
     `shutting_down` is set, open streams end with UNAVAILABLE (SERVICE_UNAVAILABLE)."""
 
@@ -173,7 +178,8 @@ class _Call:
         self.metadata_sent = False
 
     async def begin(self, request: Any, context: Context) -> None:
-        """Identify, authenticate and decode the call; sends nothing."""
+        """Identify, authenticate, decode and check the call against its request's rules; sends
+        nothing."""
         self.request_id = request_id_from(context.invocation_metadata())
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.full_method)
         if self.hooks.recorder is not None:
@@ -184,6 +190,7 @@ class _Call:
             await self.hooks.gatekeeper(self.full_method, readable, context)
         if undecodable is not None:
             raise UndecodableRequestError(undecodable.message_name)
+        self.hooks.rules.check(request)
 
     async def send_metadata(self, context: Context) -> None:
         """The response's initial metadata, once the call has passed its checks."""

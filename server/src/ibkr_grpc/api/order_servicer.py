@@ -38,10 +38,6 @@ def preview_message(preview: OrderPreview) -> order_service_pb2.OrderPreview:
     )
 
 
-# The most events replay_last may ask for.
-MAXIMUM_REPLAY_LAST = 1000
-
-
 class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
     def __init__(
         self, manager: OrderManager, repository: OrderRepository, feed: OrderEventFeed
@@ -66,9 +62,6 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
     async def GetOrder(
         self, request: order_service_pb2.GetOrderRequest, context: Context
     ) -> order_service_pb2.GetOrderResponse:
-        violations = ViolationCollector()
-        requests.read_order_id(violations, request.order_id)
-        violations.raise_if_any()
         order = await self._repository.get(request.order_id)
         caller = current_caller()
         if not caller.may_use_account(order.account):
@@ -95,9 +88,6 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(
         self, request: order_service_pb2.CancelOrderRequest, context: Context
     ) -> order_service_pb2.CancelOrderResponse:
-        violations = ViolationCollector()
-        requests.read_order_id(violations, request.order_id)
-        violations.raise_if_any()
         order = await self._manager.cancel(request.order_id, current_caller())
         return order_service_pb2.CancelOrderResponse(order=order_message(order))
 
@@ -122,25 +112,8 @@ class OrderServicer(order_service_pb2_grpc.OrderServiceServicer):
         self, request: order_service_pb2.StreamOrderEventsRequest, context: Context
     ) -> AsyncIterator[order_service_pb2.StreamOrderEventsResponse]:
         # Validates now and returns the stream: a bad request fails before anything is sent.
+        # The request rules have checked the fields and that one way to start is given.
         violations = ViolationCollector()
-        if request.after_sequence < 0:
-            violations.add("after_sequence", "must not be negative")
-        if not 0 <= request.replay_last <= MAXIMUM_REPLAY_LAST:
-            violations.add("replay_last", f"must be 0 to {MAXIMUM_REPLAY_LAST}")
-        chosen = [
-            name
-            for name, given in (
-                ("after_sequence", request.after_sequence > 0),
-                ("replay_from_start", request.replay_from_start),
-                ("replay_last", request.replay_last > 0),
-            )
-            if given
-        ]
-        if len(chosen) > 1:
-            violations.add(
-                chosen[1],
-                f"give one of after_sequence, replay_from_start and replay_last, not {' and '.join(chosen)}",
-            )
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )

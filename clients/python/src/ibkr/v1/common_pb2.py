@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from ibkr.v1 import rules_pb2 as ibkr_dot_v1_dot_rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ibkr/v1/common.proto\x12\x07ibkr.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x08\x43ontract\x12\x0e\n\x06\x63on_id\x18\x01 \x01(\x03\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12,\n\rsecurity_type\x18\x03 \x01(\x0e\x32\x15.ibkr.v1.SecurityType\x12\x10\n\x08\x65xchange\x18\x04 \x01(\t\x12\x18\n\x10primary_exchange\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x14\n\x0clocal_symbol\x18\x07 \x01(\t\x12\x15\n\rtrading_class\x18\x08 \x01(\t\x12)\n!last_trade_date_or_contract_month\x18\t \x01(\t\x12\x0e\n\x06strike\x18\n \x01(\t\x12#\n\x05right\x18\x0b \x01(\x0e\x32\x14.ibkr.v1.OptionRight\x12\x12\n\nmultiplier\x18\x0c \x01(\t\"\xd5\x01\n\x0cOptionGreeks\x12\x1a\n\x12implied_volatility\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\x12\r\n\x05gamma\x18\x03 \x01(\t\x12\x0c\n\x04vega\x18\x04 \x01(\t\x12\r\n\x05theta\x18\x05 \x01(\t\x12\x18\n\x10underlying_price\x18\x06 \x01(\t\x12\x14\n\x0coption_price\x18\x07 \x01(\t\x12\x1e\n\x16\x62id_implied_volatility\x18\x08 \x01(\t\x12\x1e\n\x16\x61sk_implied_volatility\x18\t \x01(\t\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0cStreamMarker\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.ibkr.v1.StreamMarkerType\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xa3\x02\n\x0cSecurityType\x12\x1d\n\x19SECURITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13SECURITY_TYPE_STOCK\x10\x01\x12\x17\n\x13SECURITY_TYPE_FOREX\x10\x02\x12\x18\n\x14SECURITY_TYPE_FUTURE\x10\x03\x12\x18\n\x14SECURITY_TYPE_OPTION\x10\x04\x12\x17\n\x13SECURITY_TYPE_INDEX\x10\x05\x12\x15\n\x11SECURITY_TYPE_CFD\x10\x06\x12\x18\n\x14SECURITY_TYPE_CRYPTO\x10\x07\x12\x1f\n\x1bSECURITY_TYPE_FUTURE_OPTION\x10\x08\x12#\n\x1fSECURITY_TYPE_CONTINUOUS_FUTURE\x10\t*X\n\x0bOptionRight\x12\x1c\n\x18OPTION_RIGHT_UNSPECIFIED\x10\x00\x12\x15\n\x11OPTION_RIGHT_CALL\x10\x01\x12\x14\n\x10OPTION_RIGHT_PUT\x10\x02*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*Z\n\x0bTradingMode\x12\x1c\n\x18TRADING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRADING_MODE_PAPER\x10\x01\x12\x15\n\x11TRADING_MODE_LIVE\x10\x02*\xe0\x01\n\x10StreamMarkerType\x12\"\n\x1eSTREAM_MARKER_TYPE_UNSPECIFIED\x10\x00\x12(\n$STREAM_MARKER_TYPE_SNAPSHOT_COMPLETE\x10\x01\x12&\n\"STREAM_MARKER_TYPE_REPLAY_COMPLETE\x10\x02\x12+\n\'STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED\x10\x03\x12)\n%STREAM_MARKER_TYPE_GATEWAY_RECONCILED\x10\x04\x42\x8a\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x0b\x43ommonProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ibkr/v1/common.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13ibkr/v1/rules.proto\"\xe7\x0e\n\x08\x43ontract\x12\x1d\n\x06\x63on_id\x18\x01 \x01(\x03\x42\r\xbaH\n\"\x08\x18\xff\xff\xff\xff\x07(\x00\x12\x93\x01\n\x06symbol\x18\x02 \x01(\tB\x82\x01\xbaH\x7f\xba\x01|\n\x0f\x63ontract.symbol\x12\x33must be 1 to 32 letters, digits, \'.\', \'-\' or spaces\x1a\x34this == \'\' || this.matches(\'^[A-Za-z0-9. -]{1,32}$\')\x12\x36\n\rsecurity_type\x18\x03 \x01(\x0e\x32\x15.ibkr.v1.SecurityTypeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12y\n\x08\x65xchange\x18\x04 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12\x81\x01\n\x10primary_exchange\x18\x05 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12y\n\x08\x63urrency\x18\x06 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12\x97\x01\n\x0clocal_symbol\x18\x07 \x01(\tB\x80\x01\xbaH}\xba\x01z\n\rcontract.text\x12\x33must be at most 64 characters, none of them control\x1a\x34size(this) <= 64 && !this.matches(\'[\\x00-\\x1f\\x7f]\')\x12~\n\rtrading_class\x18\x08 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12\xd7\x01\n!last_trade_date_or_contract_month\x18\t \x01(\tB\xab\x01\xbaH\xa7\x01\xba\x01\xa3\x01\n\x0f\x63ontract.expiry\x12>must be a last trading day YYYYMMDD or a contract month YYYYMM\x1aPthis == \'\' || this.matches(\'^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])?$\')\x12\x1d\n\x06strike\x18\n \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12-\n\x05right\x18\x0b \x01(\x0e\x32\x14.ibkr.v1.OptionRightB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\xa0\x01\n\nmultiplier\x18\x0c \x01(\tB\x8b\x01\xbaH\x87\x01r\x05\x90\xb1\xb7\x04\x01\xba\x01z\n\rcontract.text\x12\x33must be at most 64 characters, none of them control\x1a\x34size(this) <= 64 && !this.matches(\'[\\x00-\\x1f\\x7f]\')\xd8\x01\x01:\x8e\x04\xbaH\x8a\x04\x1a\\\n\x0fsymbol.required\x12\"is required unless con_id is given\x1a%this.symbol != \'\' || this.con_id != 0\x1as\n\x13strike.options_only\x12)must be empty: only options have a strike\x1a\x31this.strike == \'\' || this.security_type in [4, 8]\x1a\xbd\x01\n2last_trade_date_or_contract_month.derivatives_only\x12\x36must be empty: only options and (dated) futures expire\x1aOthis.last_trade_date_or_contract_month == \'\' || this.security_type in [3, 4, 8]\x1au\n\x12right.options_only\x12.must be unspecified: only options have a right\x1a/this.right == 0 || this.security_type in [4, 8]\"\xd5\x01\n\x0cOptionGreeks\x12\x1a\n\x12implied_volatility\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\x12\r\n\x05gamma\x18\x03 \x01(\t\x12\x0c\n\x04vega\x18\x04 \x01(\t\x12\r\n\x05theta\x18\x05 \x01(\t\x12\x18\n\x10underlying_price\x18\x06 \x01(\t\x12\x14\n\x0coption_price\x18\x07 \x01(\t\x12\x1e\n\x16\x62id_implied_volatility\x18\x08 \x01(\t\x12\x1e\n\x16\x61sk_implied_volatility\x18\t \x01(\t\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x0cStreamMarker\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.ibkr.v1.StreamMarkerType\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xa3\x02\n\x0cSecurityType\x12\x1d\n\x19SECURITY_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13SECURITY_TYPE_STOCK\x10\x01\x12\x17\n\x13SECURITY_TYPE_FOREX\x10\x02\x12\x18\n\x14SECURITY_TYPE_FUTURE\x10\x03\x12\x18\n\x14SECURITY_TYPE_OPTION\x10\x04\x12\x17\n\x13SECURITY_TYPE_INDEX\x10\x05\x12\x15\n\x11SECURITY_TYPE_CFD\x10\x06\x12\x18\n\x14SECURITY_TYPE_CRYPTO\x10\x07\x12\x1f\n\x1bSECURITY_TYPE_FUTURE_OPTION\x10\x08\x12#\n\x1fSECURITY_TYPE_CONTINUOUS_FUTURE\x10\t*X\n\x0bOptionRight\x12\x1c\n\x18OPTION_RIGHT_UNSPECIFIED\x10\x00\x12\x15\n\x11OPTION_RIGHT_CALL\x10\x01\x12\x14\n\x10OPTION_RIGHT_PUT\x10\x02*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*Z\n\x0bTradingMode\x12\x1c\n\x18TRADING_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12TRADING_MODE_PAPER\x10\x01\x12\x15\n\x11TRADING_MODE_LIVE\x10\x02*\xe0\x01\n\x10StreamMarkerType\x12\"\n\x1eSTREAM_MARKER_TYPE_UNSPECIFIED\x10\x00\x12(\n$STREAM_MARKER_TYPE_SNAPSHOT_COMPLETE\x10\x01\x12&\n\"STREAM_MARKER_TYPE_REPLAY_COMPLETE\x10\x02\x12+\n\'STREAM_MARKER_TYPE_GATEWAY_DISCONNECTED\x10\x03\x12)\n%STREAM_MARKER_TYPE_GATEWAY_RECONCILED\x10\x04\x42\x8a\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x0b\x43ommonProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,22 +35,48 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.common_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\013CommonProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
-  _globals['_SECURITYTYPE']._serialized_start=774
-  _globals['_SECURITYTYPE']._serialized_end=1065
-  _globals['_OPTIONRIGHT']._serialized_start=1067
-  _globals['_OPTIONRIGHT']._serialized_end=1155
-  _globals['_SIDE']._serialized_start=1157
-  _globals['_SIDE']._serialized_end=1214
-  _globals['_TRADINGMODE']._serialized_start=1216
-  _globals['_TRADINGMODE']._serialized_end=1306
-  _globals['_STREAMMARKERTYPE']._serialized_start=1309
-  _globals['_STREAMMARKERTYPE']._serialized_end=1533
-  _globals['_CONTRACT']._serialized_start=67
-  _globals['_CONTRACT']._serialized_end=378
-  _globals['_OPTIONGREEKS']._serialized_start=381
-  _globals['_OPTIONGREEKS']._serialized_end=594
-  _globals['_HEARTBEAT']._serialized_start=596
-  _globals['_HEARTBEAT']._serialized_end=656
-  _globals['_STREAMMARKER']._serialized_start=658
-  _globals['_STREAMMARKER']._serialized_end=771
+  _globals['_CONTRACT'].fields_by_name['con_id']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['con_id']._serialized_options = b'\272H\n\"\010\030\377\377\377\377\007(\000'
+  _globals['_CONTRACT'].fields_by_name['symbol']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['symbol']._serialized_options = b'\272H\177\272\001|\n\017contract.symbol\0223must be 1 to 32 letters, digits, \'.\', \'-\' or spaces\0324this == \'\' || this.matches(\'^[A-Za-z0-9. -]{1,32}$\')'
+  _globals['_CONTRACT'].fields_by_name['security_type']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['security_type']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_CONTRACT'].fields_by_name['exchange']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['exchange']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_CONTRACT'].fields_by_name['primary_exchange']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['primary_exchange']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_CONTRACT'].fields_by_name['currency']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['currency']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_CONTRACT'].fields_by_name['local_symbol']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['local_symbol']._serialized_options = b'\272H}\272\001z\n\rcontract.text\0223must be at most 64 characters, none of them control\0324size(this) <= 64 && !this.matches(\'[\\x00-\\x1f\\x7f]\')'
+  _globals['_CONTRACT'].fields_by_name['trading_class']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['trading_class']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_CONTRACT'].fields_by_name['last_trade_date_or_contract_month']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['last_trade_date_or_contract_month']._serialized_options = b'\272H\247\001\272\001\243\001\n\017contract.expiry\022>must be a last trading day YYYYMMDD or a contract month YYYYMM\032Pthis == \'\' || this.matches(\'^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])?$\')'
+  _globals['_CONTRACT'].fields_by_name['strike']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['strike']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_CONTRACT'].fields_by_name['right']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['right']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_CONTRACT'].fields_by_name['multiplier']._loaded_options = None
+  _globals['_CONTRACT'].fields_by_name['multiplier']._serialized_options = b'\272H\207\001r\005\220\261\267\004\001\272\001z\n\rcontract.text\0223must be at most 64 characters, none of them control\0324size(this) <= 64 && !this.matches(\'[\\x00-\\x1f\\x7f]\')\330\001\001'
+  _globals['_CONTRACT']._loaded_options = None
+  _globals['_CONTRACT']._serialized_options = b'\272H\212\004\032\\\n\017symbol.required\022\"is required unless con_id is given\032%this.symbol != \'\' || this.con_id != 0\032s\n\023strike.options_only\022)must be empty: only options have a strike\0321this.strike == \'\' || this.security_type in [4, 8]\032\275\001\n2last_trade_date_or_contract_month.derivatives_only\0226must be empty: only options and (dated) futures expire\032Othis.last_trade_date_or_contract_month == \'\' || this.security_type in [3, 4, 8]\032u\n\022right.options_only\022.must be unspecified: only options have a right\032/this.right == 0 || this.security_type in [4, 8]'
+  _globals['_SECURITYTYPE']._serialized_start=2408
+  _globals['_SECURITYTYPE']._serialized_end=2699
+  _globals['_OPTIONRIGHT']._serialized_start=2701
+  _globals['_OPTIONRIGHT']._serialized_end=2789
+  _globals['_SIDE']._serialized_start=2791
+  _globals['_SIDE']._serialized_end=2848
+  _globals['_TRADINGMODE']._serialized_start=2850
+  _globals['_TRADINGMODE']._serialized_end=2940
+  _globals['_STREAMMARKERTYPE']._serialized_start=2943
+  _globals['_STREAMMARKERTYPE']._serialized_end=3167
+  _globals['_CONTRACT']._serialized_start=117
+  _globals['_CONTRACT']._serialized_end=2012
+  _globals['_OPTIONGREEKS']._serialized_start=2015
+  _globals['_OPTIONGREEKS']._serialized_end=2228
+  _globals['_HEARTBEAT']._serialized_start=2230
+  _globals['_HEARTBEAT']._serialized_end=2290
+  _globals['_STREAMMARKER']._serialized_start=2292
+  _globals['_STREAMMARKER']._serialized_end=2405
 # @@protoc_insertion_point(module_scope)

@@ -207,10 +207,13 @@ class Contract(_message.Message):
     RIGHT_FIELD_NUMBER: _builtins.int
     MULTIPLIER_FIELD_NUMBER: _builtins.int
     con_id: _builtins.int
-    """IB's contract id; 0 means not given."""
+    """IB's contract id (32-bit); 0 means not given."""
     symbol: _builtins.str
-    """Ticker symbol ("AAPL"), or the base currency of a forex pair ("EUR")."""
+    """Ticker symbol ("AAPL"), or the base currency of a forex pair ("EUR"): 1 to 32 letters,
+    digits, '.', '-' or spaces.
+    """
     security_type: Global___SecurityType.ValueType
+    """A stock when unspecified."""
     exchange: _builtins.str
     """Routing exchange, "SMART" for IB's smart routing; "IDEALPRO" for forex."""
     primary_exchange: _builtins.str
@@ -218,16 +221,20 @@ class Contract(_message.Message):
     currency: _builtins.str
     """ISO 4217 currency ("USD"); for forex, the quote currency."""
     local_symbol: _builtins.str
-    """The exchange's own symbol for the contract ("EUR.USD")."""
+    """The exchange's own symbol for the contract ("EUR.USD"). IB's wire protocol separates fields
+    with NUL: a control character would corrupt the message to IB Gateway.
+    """
     trading_class: _builtins.str
     last_trade_date_or_contract_month: _builtins.str
-    """Derivatives only: expiry as YYYYMMDD or contract month as YYYYMM."""
+    """Derivatives only: expiry as YYYYMMDD or contract month as YYYYMM.
+    (A day that is not in the calendar, 20260230, is refused by the server's own check.)
+    """
     strike: _builtins.str
-    """Options only: strike price, decimal string."""
+    """Options only: strike price, decimal string greater than zero."""
     right: Global___OptionRight.ValueType
     """Options only."""
     multiplier: _builtins.str
-    """Derivatives only: contract multiplier, decimal string ("100")."""
+    """Derivatives only: contract multiplier, decimal string greater than zero ("100")."""
     def __init__(
         self,
         *,

@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dibkr/v1/gateway_service.proto\x12\x07ibkr.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xd8\x03\n\rGatewayStatus\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.ibkr.v1.ConnectionState\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x11\n\tclient_id\x18\x05 \x01(\x05\x12\x16\n\x0eserver_version\x18\x06 \x01(\x05\x12\x18\n\x10managed_accounts\x18\x07 \x03(\t\x12\x35\n\x11state_change_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bready_since\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12reconnect_attempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x17\n\x0flast_error_code\x18\x0c \x01(\x05\x12 \n\x18market_data_lines_in_use\x18\r \x01(\x05\x12\x1e\n\x16market_data_line_limit\x18\x0e \x01(\x05\x12\x1e\n\x16trading_blocked_reason\x18\x0f \x01(\t\"\x19\n\x17GetGatewayStatusRequest\"B\n\x18GetGatewayStatusResponse\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatus\"S\n\x1aStreamGatewayStatusRequest\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa4\x01\n\x1bStreamGatewayStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatusH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\xb1\x01\n\x0f\x43onnectionState\x12 \n\x1c\x43ONNECTION_STATE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43ONNECTION_STATE_DISCONNECTED\x10\x01\x12\x1f\n\x1b\x43ONNECTION_STATE_CONNECTING\x10\x02\x12\x1c\n\x18\x43ONNECTION_STATE_SYNCING\x10\x03\x12\x1a\n\x16\x43ONNECTION_STATE_READY\x10\x04\x32\x8d\x02\n\x0eGatewayService\x12s\n\x10GetGatewayStatus\x12 .ibkr.v1.GetGatewayStatusRequest\x1a!.ibkr.v1.GetGatewayStatusResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/gateway/status\x12\x85\x01\n\x13StreamGatewayStatus\x12#.ibkr.v1.StreamGatewayStatusRequest\x1a$.ibkr.v1.StreamGatewayStatusResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/gateway/status:stream0\x01\x42\x92\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x13GatewayServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dibkr/v1/gateway_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xd8\x03\n\rGatewayStatus\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.ibkr.v1.ConnectionState\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04port\x18\x04 \x01(\x05\x12\x11\n\tclient_id\x18\x05 \x01(\x05\x12\x16\n\x0eserver_version\x18\x06 \x01(\x05\x12\x18\n\x10managed_accounts\x18\x07 \x03(\t\x12\x35\n\x11state_change_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bready_since\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12reconnect_attempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x17\n\x0flast_error_code\x18\x0c \x01(\x05\x12 \n\x18market_data_lines_in_use\x18\r \x01(\x05\x12\x1e\n\x16market_data_line_limit\x18\x0e \x01(\x05\x12\x1e\n\x16trading_blocked_reason\x18\x0f \x01(\t\"\x19\n\x17GetGatewayStatusRequest\"B\n\x18GetGatewayStatusResponse\x12&\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatus\"d\n\x1aStreamGatewayStatusRequest\x12\x46\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\"\xa4\x01\n\x1bStreamGatewayStatusResponse\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x16.ibkr.v1.GatewayStatusH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\xb1\x01\n\x0f\x43onnectionState\x12 \n\x1c\x43ONNECTION_STATE_UNSPECIFIED\x10\x00\x12!\n\x1d\x43ONNECTION_STATE_DISCONNECTED\x10\x01\x12\x1f\n\x1b\x43ONNECTION_STATE_CONNECTING\x10\x02\x12\x1c\n\x18\x43ONNECTION_STATE_SYNCING\x10\x03\x12\x1a\n\x16\x43ONNECTION_STATE_READY\x10\x04\x32\x8d\x02\n\x0eGatewayService\x12s\n\x10GetGatewayStatus\x12 .ibkr.v1.GetGatewayStatusRequest\x1a!.ibkr.v1.GetGatewayStatusResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/gateway/status\x12\x85\x01\n\x13StreamGatewayStatus\x12#.ibkr.v1.StreamGatewayStatusRequest\x1a$.ibkr.v1.StreamGatewayStatusResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/gateway/status:stream0\x01\x42\x92\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x13GatewayServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,22 +37,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.gateway_service_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\023GatewayServiceProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_STREAMGATEWAYSTATUSREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
+  _globals['_STREAMGATEWAYSTATUSREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\014\252\001\t\"\003\010\254\0022\002\010\001'
   _globals['_GATEWAYSERVICE'].methods_by_name['GetGatewayStatus']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['GetGatewayStatus']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/gateway/status'
   _globals['_GATEWAYSERVICE'].methods_by_name['StreamGatewayStatus']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['StreamGatewayStatus']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/gateway/status:stream'
-  _globals['_CONNECTIONSTATE']._serialized_start=982
-  _globals['_CONNECTIONSTATE']._serialized_end=1159
-  _globals['_GATEWAYSTATUS']._serialized_start=160
-  _globals['_GATEWAYSTATUS']._serialized_end=632
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=634
-  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=659
-  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_start=661
-  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_end=727
-  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_start=729
-  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_end=812
-  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_start=815
-  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_end=979
-  _globals['_GATEWAYSERVICE']._serialized_start=1162
-  _globals['_GATEWAYSERVICE']._serialized_end=1431
+  _globals['_CONNECTIONSTATE']._serialized_start=1028
+  _globals['_CONNECTIONSTATE']._serialized_end=1205
+  _globals['_GATEWAYSTATUS']._serialized_start=189
+  _globals['_GATEWAYSTATUS']._serialized_end=661
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_start=663
+  _globals['_GETGATEWAYSTATUSREQUEST']._serialized_end=688
+  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_start=690
+  _globals['_GETGATEWAYSTATUSRESPONSE']._serialized_end=756
+  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_start=758
+  _globals['_STREAMGATEWAYSTATUSREQUEST']._serialized_end=858
+  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_start=861
+  _globals['_STREAMGATEWAYSTATUSRESPONSE']._serialized_end=1025
+  _globals['_GATEWAYSERVICE']._serialized_start=1208
+  _globals['_GATEWAYSERVICE']._serialized_end=1477
 # @@protoc_insertion_point(module_scope)

@@ -22,13 +22,15 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
 from ibkr.v1 import market_data_service_pb2 as ibkr_dot_v1_dot_market__data__service__pb2
+from ibkr.v1 import rules_pb2 as ibkr_dot_v1_dot_rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cibkr/v1/option_service.proto\x12\x07ibkr.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x14ibkr/v1/common.proto\x1a!ibkr/v1/market_data_service.proto\"P\n\x15GetOptionChainRequest\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x10\n\x08\x65xchange\x18\x02 \x01(\t\"\x8b\x01\n\x0bOptionChain\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x15\n\rtrading_class\x18\x02 \x01(\t\x12\x12\n\nmultiplier\x18\x03 \x01(\t\x12\x13\n\x0b\x65xpirations\x18\x04 \x03(\t\x12\x0f\n\x07strikes\x18\x05 \x03(\t\x12\x19\n\x11underlying_con_id\x18\x06 \x01(\x03\"e\n\x16GetOptionChainResponse\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12$\n\x06\x63hains\x18\x02 \x03(\x0b\x32\x14.ibkr.v1.OptionChain\"\xc4\x02\n\x18StreamOptionChainRequest\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x12\n\nexpiration\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x15\n\rtrading_class\x18\x04 \x01(\t\x12\x18\n\x10strikes_per_side\x18\x05 \x01(\x05\x12\x16\n\x0eminimum_strike\x18\x06 \x01(\t\x12\x16\n\x0emaximum_strike\x18\x07 \x01(\t\x12#\n\x05right\x18\x08 \x01(\x0e\x32\x14.ibkr.v1.OptionRight\x12\x35\n\x12heartbeat_interval\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x16max_quotes_per_message\x18\n \x01(\x05\"d\n\x11OptionChainStrike\x12\x0e\n\x06strike\x18\x01 \x01(\t\x12\x1f\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x1e\n\x03put\x18\x03 \x01(\x0b\x32\x11.ibkr.v1.Contract\"\xee\x01\n\x11OptionChainWindow\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x12\n\nexpiration\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x15\n\rtrading_class\x18\x04 \x01(\t\x12\x12\n\nmultiplier\x18\x05 \x01(\t\x12\x17\n\x0freference_price\x18\x06 \x01(\t\x12\x1b\n\x13\x61t_the_money_strike\x18\x07 \x01(\t\x12+\n\x07strikes\x18\x08 \x03(\x0b\x32\x1a.ibkr.v1.OptionChainStrike\"\xa8\x02\n\x19StreamOptionChainResponse\x12,\n\x06window\x18\x01 \x01(\x0b\x32\x1a.ibkr.v1.OptionChainWindowH\x00\x12\x1f\n\x05quote\x18\x02 \x01(\x0b\x32\x0e.ibkr.v1.QuoteH\x00\x12%\n\x06quotes\x18\x03 \x01(\x0b\x32\x13.ibkr.v1.QuoteBatchH\x00\x12\x38\n\x12subscription_error\x18\x04 \x01(\x0b\x32\x1a.ibkr.v1.SubscriptionErrorH\x00\x12\'\n\theartbeat\x18\x05 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x06 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload2\x81\x02\n\rOptionService\x12l\n\x0eGetOptionChain\x12\x1e.ibkr.v1.GetOptionChainRequest\x1a\x1f.ibkr.v1.GetOptionChainResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/option-chains\x12\x81\x01\n\x11StreamOptionChain\x12!.ibkr.v1.StreamOptionChainRequest\x1a\".ibkr.v1.StreamOptionChainResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/option-chains:stream:\x01*0\x01\x42\x91\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x12OptionServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cibkr/v1/option_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x14ibkr/v1/common.proto\x1a!ibkr/v1/market_data_service.proto\x1a\x13ibkr/v1/rules.proto\"\xc1\x01\n\x15GetOptionChainRequest\x12-\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.ContractB\x06\xbaH\x03\xc8\x01\x01\x12y\n\x08\x65xchange\x18\x02 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\"\x8b\x01\n\x0bOptionChain\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x15\n\rtrading_class\x18\x02 \x01(\t\x12\x12\n\nmultiplier\x18\x03 \x01(\t\x12\x13\n\x0b\x65xpirations\x18\x04 \x03(\t\x12\x0f\n\x07strikes\x18\x05 \x03(\t\x12\x19\n\x11underlying_con_id\x18\x06 \x01(\x03\"e\n\x16GetOptionChainResponse\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12$\n\x06\x63hains\x18\x02 \x03(\x0b\x32\x14.ibkr.v1.OptionChain\"\x9b\x0b\n\x18StreamOptionChainRequest\x12-\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.ContractB\x06\xbaH\x03\xc8\x01\x01\x12\x8f\x01\n\nexpiration\x18\x02 \x01(\tB{\xbaHx\xba\x01u\n\x0e\x65xpiration.day\x1a\x63this == \'\' ? \'is required (YYYYMMDD)\' : !this.matches(\'^[0-9]{8}$\') ? \'must be a day YYYYMMDD\' : \'\'\x12y\n\x08\x65xchange\x18\x03 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12~\n\rtrading_class\x18\x04 \x01(\tBg\xbaHd\xba\x01\x61\n\rcontract.code\x12(must be letters, digits, \'.\', \'-\' or \'_\'\x1a&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')\x12#\n\x10strikes_per_side\x18\x05 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x14(\x00\x12%\n\x0eminimum_strike\x18\x06 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12%\n\x0emaximum_strike\x18\x07 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12-\n\x05right\x18\x08 \x01(\x0e\x32\x14.ibkr.v1.OptionRightB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x46\n\x12heartbeat_interval\x18\t \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\x12)\n\x16max_quotes_per_message\x18\n \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00:\xad\x05\xbaH\xa9\x05\x1a\xaa\x01\n\x1fstrikes_per_side.not_with_range\x12\x31give strikes_per_side or a strike range, not both\x1aTthis.strikes_per_side == 0 || this.minimum_strike == \'\' && this.maximum_strike == \'\'\x1av\n\x1bminimum_strike.with_maximum\x12\x1fis required with maximum_strike\x1a\x36this.maximum_strike == \'\' || this.minimum_strike != \'\'\x1av\n\x1bmaximum_strike.with_minimum\x12\x1fis required with minimum_strike\x1a\x36this.minimum_strike == \'\' || this.maximum_strike != \'\'\x1a\x89\x02\n maximum_strike.not_below_minimum\x12 must not be below minimum_strike\x1a\xc2\x01!this.minimum_strike.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || !this.maximum_strike.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || double(this.maximum_strike) >= double(this.minimum_strike)\"d\n\x11OptionChainStrike\x12\x0e\n\x06strike\x18\x01 \x01(\t\x12\x1f\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x1e\n\x03put\x18\x03 \x01(\x0b\x32\x11.ibkr.v1.Contract\"\xee\x01\n\x11OptionChainWindow\x12%\n\nunderlying\x18\x01 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x12\n\nexpiration\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x15\n\rtrading_class\x18\x04 \x01(\t\x12\x12\n\nmultiplier\x18\x05 \x01(\t\x12\x17\n\x0freference_price\x18\x06 \x01(\t\x12\x1b\n\x13\x61t_the_money_strike\x18\x07 \x01(\t\x12+\n\x07strikes\x18\x08 \x03(\x0b\x32\x1a.ibkr.v1.OptionChainStrike\"\xa8\x02\n\x19StreamOptionChainResponse\x12,\n\x06window\x18\x01 \x01(\x0b\x32\x1a.ibkr.v1.OptionChainWindowH\x00\x12\x1f\n\x05quote\x18\x02 \x01(\x0b\x32\x0e.ibkr.v1.QuoteH\x00\x12%\n\x06quotes\x18\x03 \x01(\x0b\x32\x13.ibkr.v1.QuoteBatchH\x00\x12\x38\n\x12subscription_error\x18\x04 \x01(\x0b\x32\x1a.ibkr.v1.SubscriptionErrorH\x00\x12\'\n\theartbeat\x18\x05 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x06 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload2\x81\x02\n\rOptionService\x12l\n\x0eGetOptionChain\x12\x1e.ibkr.v1.GetOptionChainRequest\x1a\x1f.ibkr.v1.GetOptionChainResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/option-chains\x12\x81\x01\n\x11StreamOptionChain\x12!.ibkr.v1.StreamOptionChainRequest\x1a\".ibkr.v1.StreamOptionChainResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/option-chains:stream:\x01*0\x01\x42\x91\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x12OptionServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,24 +38,50 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.option_service_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\022OptionServiceProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_GETOPTIONCHAINREQUEST'].fields_by_name['underlying']._loaded_options = None
+  _globals['_GETOPTIONCHAINREQUEST'].fields_by_name['underlying']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_GETOPTIONCHAINREQUEST'].fields_by_name['exchange']._loaded_options = None
+  _globals['_GETOPTIONCHAINREQUEST'].fields_by_name['exchange']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['underlying']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['underlying']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['expiration']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['expiration']._serialized_options = b'\272Hx\272\001u\n\016expiration.day\032cthis == \'\' ? \'is required (YYYYMMDD)\' : !this.matches(\'^[0-9]{8}$\') ? \'must be a day YYYYMMDD\' : \'\''
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['exchange']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['exchange']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['trading_class']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['trading_class']._serialized_options = b'\272Hd\272\001a\n\rcontract.code\022(must be letters, digits, \'.\', \'-\' or \'_\'\032&this.matches(\'^[A-Za-z0-9._-]{0,32}$\')'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['strikes_per_side']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['strikes_per_side']._serialized_options = b'\272H\006\032\004\030\024(\000'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['minimum_strike']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['minimum_strike']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['maximum_strike']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['maximum_strike']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['right']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['right']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\014\252\001\t\"\003\010\254\0022\002\010\001'
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['max_quotes_per_message']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST'].fields_by_name['max_quotes_per_message']._serialized_options = b'\272H\006\032\004\030d(\000'
+  _globals['_STREAMOPTIONCHAINREQUEST']._loaded_options = None
+  _globals['_STREAMOPTIONCHAINREQUEST']._serialized_options = b'\272H\251\005\032\252\001\n\037strikes_per_side.not_with_range\0221give strikes_per_side or a strike range, not both\032Tthis.strikes_per_side == 0 || this.minimum_strike == \'\' && this.maximum_strike == \'\'\032v\n\033minimum_strike.with_maximum\022\037is required with maximum_strike\0326this.maximum_strike == \'\' || this.minimum_strike != \'\'\032v\n\033maximum_strike.with_minimum\022\037is required with minimum_strike\0326this.minimum_strike == \'\' || this.maximum_strike != \'\'\032\211\002\n maximum_strike.not_below_minimum\022 must not be below minimum_strike\032\302\001!this.minimum_strike.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || !this.maximum_strike.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || double(this.maximum_strike) >= double(this.minimum_strike)'
   _globals['_OPTIONSERVICE'].methods_by_name['GetOptionChain']._loaded_options = None
   _globals['_OPTIONSERVICE'].methods_by_name['GetOptionChain']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/option-chains'
   _globals['_OPTIONSERVICE'].methods_by_name['StreamOptionChain']._loaded_options = None
   _globals['_OPTIONSERVICE'].methods_by_name['StreamOptionChain']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/option-chains:stream:\001*'
-  _globals['_GETOPTIONCHAINREQUEST']._serialized_start=160
-  _globals['_GETOPTIONCHAINREQUEST']._serialized_end=240
-  _globals['_OPTIONCHAIN']._serialized_start=243
-  _globals['_OPTIONCHAIN']._serialized_end=382
-  _globals['_GETOPTIONCHAINRESPONSE']._serialized_start=384
-  _globals['_GETOPTIONCHAINRESPONSE']._serialized_end=485
-  _globals['_STREAMOPTIONCHAINREQUEST']._serialized_start=488
-  _globals['_STREAMOPTIONCHAINREQUEST']._serialized_end=812
-  _globals['_OPTIONCHAINSTRIKE']._serialized_start=814
-  _globals['_OPTIONCHAINSTRIKE']._serialized_end=914
-  _globals['_OPTIONCHAINWINDOW']._serialized_start=917
-  _globals['_OPTIONCHAINWINDOW']._serialized_end=1155
-  _globals['_STREAMOPTIONCHAINRESPONSE']._serialized_start=1158
-  _globals['_STREAMOPTIONCHAINRESPONSE']._serialized_end=1454
-  _globals['_OPTIONSERVICE']._serialized_start=1457
-  _globals['_OPTIONSERVICE']._serialized_end=1714
+  _globals['_GETOPTIONCHAINREQUEST']._serialized_start=211
+  _globals['_GETOPTIONCHAINREQUEST']._serialized_end=404
+  _globals['_OPTIONCHAIN']._serialized_start=407
+  _globals['_OPTIONCHAIN']._serialized_end=546
+  _globals['_GETOPTIONCHAINRESPONSE']._serialized_start=548
+  _globals['_GETOPTIONCHAINRESPONSE']._serialized_end=649
+  _globals['_STREAMOPTIONCHAINREQUEST']._serialized_start=652
+  _globals['_STREAMOPTIONCHAINREQUEST']._serialized_end=2087
+  _globals['_OPTIONCHAINSTRIKE']._serialized_start=2089
+  _globals['_OPTIONCHAINSTRIKE']._serialized_end=2189
+  _globals['_OPTIONCHAINWINDOW']._serialized_start=2192
+  _globals['_OPTIONCHAINWINDOW']._serialized_end=2430
+  _globals['_STREAMOPTIONCHAINRESPONSE']._serialized_start=2433
+  _globals['_STREAMOPTIONCHAINRESPONSE']._serialized_end=2729
+  _globals['_OPTIONSERVICE']._serialized_start=2732
+  _globals['_OPTIONSERVICE']._serialized_end=2989
 # @@protoc_insertion_point(module_scope)

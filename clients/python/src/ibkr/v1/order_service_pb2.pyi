@@ -305,7 +305,7 @@ class TakeProfitLeg(_message.Message):
 
     LIMIT_PRICE_FIELD_NUMBER: _builtins.int
     limit_price: _builtins.str
-    """Decimal string, required."""
+    """Decimal string greater than zero, required."""
     def __init__(
         self,
         *,
@@ -330,9 +330,9 @@ class StopLossLeg(_message.Message):
     STOP_PRICE_FIELD_NUMBER: _builtins.int
     LIMIT_PRICE_FIELD_NUMBER: _builtins.int
     stop_price: _builtins.str
-    """Decimal string, required."""
+    """Decimal string greater than zero, required."""
     limit_price: _builtins.str
-    """Decimal string, optional: makes the leg a stop-limit order."""
+    """Decimal string greater than zero, optional: makes the leg a stop-limit order."""
     def __init__(
         self,
         *,
@@ -364,7 +364,7 @@ class OrderLeg(_message.Message):
     combination (side SELL) does every leg the other way.
     """
     ratio: _builtins.int
-    """How many of this instrument per combination, 1 or more: 1 and 2 make a 1x2 ratio spread.
+    """How many of this instrument per combination, 1 to 1,000: 1 and 2 make a 1x2 ratio spread.
     The leg trades the order's quantity times its ratio.
     """
     @_builtins.property
@@ -409,7 +409,9 @@ class PlaceOrderRequest(_message.Message):
     CLIENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     LEGS_FIELD_NUMBER: _builtins.int
     account: _builtins.str
-    """The IB account to trade in ("DU1234567"); required when the gateway manages more than one."""
+    """The IB account to trade in ("DU1234567"); required when the gateway manages more than one
+    (the server knows which it manages).
+    """
     side: _common_pb2.Side.ValueType
     """Required."""
     quantity: _builtins.str
@@ -430,7 +432,7 @@ class PlaceOrderRequest(_message.Message):
     trailing_amount: _builtins.str
     """Decimal string; TRAILING_STOP only, exactly one of trailing_amount and trailing_percent."""
     trailing_percent: _builtins.str
-    """Decimal string, percent ("1.5" is 1.5 %); TRAILING_STOP only."""
+    """Decimal string, percent ("1.5" is 1.5 %), below 100; TRAILING_STOP only."""
     time_in_force: Global___TimeInForce.ValueType
     """DAY when unspecified."""
     outside_regular_hours: _builtins.bool
@@ -974,7 +976,7 @@ class ModifyOrderRequest(_message.Message):
     order_id: _builtins.str
     """Required."""
     quantity: _builtins.str
-    """New values; fields left unset keep their current value. Decimal strings."""
+    """New values; fields left unset keep their current value. Decimal strings greater than zero."""
     limit_price: _builtins.str
     stop_price: _builtins.str
     trailing_amount: _builtins.str

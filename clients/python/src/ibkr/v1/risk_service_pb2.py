@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
@@ -29,7 +30,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aibkr/v1/risk_service.proto\x12\x07ibkr.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xb1\x05\n\nRiskLimits\x12\x17\n\x0f\x61llowed_symbols\x18\x01 \x03(\t\x12\x16\n\x0e\x64\x65nied_symbols\x18\x02 \x03(\t\x12\x1a\n\x12max_order_quantity\x18\x03 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x04 \x01(\t\x12\x1d\n\x15max_position_quantity\x18\x05 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x06 \x01(\t\x12\x1c\n\x0fmax_open_orders\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x10\x64\x61ily_loss_limit\x18\x08 \x01(\t\x12\"\n\x15max_orders_per_minute\x18\t \x01(\x05H\x01\x88\x01\x01\x12\x1c\n\x14price_collar_percent\x18\n \x01(\t\x12\"\n\x15market_orders_allowed\x18\x0b \x01(\x08H\x02\x88\x01\x01\x12*\n\x1doutside_regular_hours_allowed\x18\x0c \x01(\x08H\x03\x88\x01\x01\x12\x1b\n\x0emax_rejections\x18\r \x01(\x05H\x04\x88\x01\x01\x12\x33\n\x10rejection_window\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x0fmax_disconnects\x18\x0f \x01(\x05H\x05\x88\x01\x01\x12\x34\n\x11\x64isconnect_window\x18\x10 \x01(\x0b\x32\x19.google.protobuf.DurationB\x12\n\x10_max_open_ordersB\x18\n\x16_max_orders_per_minuteB\x18\n\x16_market_orders_allowedB \n\x1e_outside_regular_hours_allowedB\x11\n\x0f_max_rejectionsB\x12\n\x10_max_disconnects\"\x16\n\x14GetRiskLimitsRequest\"<\n\x15GetRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"o\n\x17UpdateRiskLimitsRequest\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x18UpdateRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"\xa0\x01\n\x0cTradingState\x12\x0e\n\x06halted\x18\x01 \x01(\x08\x12!\n\x05\x63\x61use\x18\x02 \x01(\x0e\x32\x12.ibkr.v1.HaltCause\x12\x11\n\thalted_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\"T\n\x12HaltTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x1d\n\x15\x63\x61ncel_working_orders\x18\x02 \x01(\x08\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"X\n\x13HaltTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\x12\x1b\n\x13\x63\x61ncelled_order_ids\x18\x02 \x03(\t\"7\n\x14ResumeTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"=\n\x15ResumeTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\")\n\x16GetTradingStateRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"?\n\x17GetTradingStateResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\"c\n\x19StreamTradingStateRequest\x12\x35\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"\xa1\x01\n\x1aStreamTradingStateResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingStateH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\x95\x01\n\tHaltCause\x12\x1a\n\x16HALT_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11HALT_CAUSE_MANUAL\x10\x01\x12\x19\n\x15HALT_CAUSE_DAILY_LOSS\x10\x02\x12\x19\n\x15HALT_CAUSE_REJECTIONS\x10\x03\x12\x1f\n\x1bHALT_CAUSE_GATEWAY_FLAPPING\x10\x04\x32\xb6\x05\n\x0bRiskService\x12g\n\rGetRiskLimits\x12\x1d.ibkr.v1.GetRiskLimitsRequest\x1a\x1e.ibkr.v1.GetRiskLimitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/risk/limits\x12s\n\x10UpdateRiskLimits\x12 .ibkr.v1.UpdateRiskLimitsRequest\x1a!.ibkr.v1.UpdateRiskLimitsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0f/v1/risk/limits:\x01*\x12\x65\n\x0bHaltTrading\x12\x1b.ibkr.v1.HaltTradingRequest\x1a\x1c.ibkr.v1.HaltTradingResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/trading:halt:\x01*\x12m\n\rResumeTrading\x12\x1d.ibkr.v1.ResumeTradingRequest\x1a\x1e.ibkr.v1.ResumeTradingResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/trading:resume:\x01*\x12o\n\x0fGetTradingState\x12\x1f.ibkr.v1.GetTradingStateRequest\x1a .ibkr.v1.GetTradingStateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/trading/state\x12\x81\x01\n\x12StreamTradingState\x12\".ibkr.v1.StreamTradingStateRequest\x1a#.ibkr.v1.StreamTradingStateResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/trading/state:stream0\x01\x42\x8f\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x10RiskServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aibkr/v1/risk_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xb1\x05\n\nRiskLimits\x12\x17\n\x0f\x61llowed_symbols\x18\x01 \x03(\t\x12\x16\n\x0e\x64\x65nied_symbols\x18\x02 \x03(\t\x12\x1a\n\x12max_order_quantity\x18\x03 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x04 \x01(\t\x12\x1d\n\x15max_position_quantity\x18\x05 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x06 \x01(\t\x12\x1c\n\x0fmax_open_orders\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x10\x64\x61ily_loss_limit\x18\x08 \x01(\t\x12\"\n\x15max_orders_per_minute\x18\t \x01(\x05H\x01\x88\x01\x01\x12\x1c\n\x14price_collar_percent\x18\n \x01(\t\x12\"\n\x15market_orders_allowed\x18\x0b \x01(\x08H\x02\x88\x01\x01\x12*\n\x1doutside_regular_hours_allowed\x18\x0c \x01(\x08H\x03\x88\x01\x01\x12\x1b\n\x0emax_rejections\x18\r \x01(\x05H\x04\x88\x01\x01\x12\x33\n\x10rejection_window\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x0fmax_disconnects\x18\x0f \x01(\x05H\x05\x88\x01\x01\x12\x34\n\x11\x64isconnect_window\x18\x10 \x01(\x0b\x32\x19.google.protobuf.DurationB\x12\n\x10_max_open_ordersB\x18\n\x16_max_orders_per_minuteB\x18\n\x16_market_orders_allowedB \n\x1e_outside_regular_hours_allowedB\x11\n\x0f_max_rejectionsB\x12\n\x10_max_disconnects\"\x16\n\x14GetRiskLimitsRequest\"<\n\x15GetRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"o\n\x17UpdateRiskLimitsRequest\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x18UpdateRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"\xa0\x01\n\x0cTradingState\x12\x0e\n\x06halted\x18\x01 \x01(\x08\x12!\n\x05\x63\x61use\x18\x02 \x01(\x0e\x32\x12.ibkr.v1.HaltCause\x12\x11\n\thalted_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\"T\n\x12HaltTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x1d\n\x15\x63\x61ncel_working_orders\x18\x02 \x01(\x08\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"X\n\x13HaltTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\x12\x1b\n\x13\x63\x61ncelled_order_ids\x18\x02 \x03(\t\"7\n\x14ResumeTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"=\n\x15ResumeTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\")\n\x16GetTradingStateRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"?\n\x17GetTradingStateResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\"t\n\x19StreamTradingStateRequest\x12\x46\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"\xa1\x01\n\x1aStreamTradingStateResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingStateH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\x95\x01\n\tHaltCause\x12\x1a\n\x16HALT_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11HALT_CAUSE_MANUAL\x10\x01\x12\x19\n\x15HALT_CAUSE_DAILY_LOSS\x10\x02\x12\x19\n\x15HALT_CAUSE_REJECTIONS\x10\x03\x12\x1f\n\x1bHALT_CAUSE_GATEWAY_FLAPPING\x10\x04\x32\xb6\x05\n\x0bRiskService\x12g\n\rGetRiskLimits\x12\x1d.ibkr.v1.GetRiskLimitsRequest\x1a\x1e.ibkr.v1.GetRiskLimitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/risk/limits\x12s\n\x10UpdateRiskLimits\x12 .ibkr.v1.UpdateRiskLimitsRequest\x1a!.ibkr.v1.UpdateRiskLimitsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0f/v1/risk/limits:\x01*\x12\x65\n\x0bHaltTrading\x12\x1b.ibkr.v1.HaltTradingRequest\x1a\x1c.ibkr.v1.HaltTradingResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/trading:halt:\x01*\x12m\n\rResumeTrading\x12\x1d.ibkr.v1.ResumeTradingRequest\x1a\x1e.ibkr.v1.ResumeTradingResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/trading:resume:\x01*\x12o\n\x0fGetTradingState\x12\x1f.ibkr.v1.GetTradingStateRequest\x1a .ibkr.v1.GetTradingStateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/trading/state\x12\x81\x01\n\x12StreamTradingState\x12\".ibkr.v1.StreamTradingStateRequest\x1a#.ibkr.v1.StreamTradingStateResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/trading/state:stream0\x01\x42\x8f\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x10RiskServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +38,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.risk_service_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\020RiskServiceProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_STREAMTRADINGSTATEREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
+  _globals['_STREAMTRADINGSTATEREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\014\252\001\t\"\003\010\254\0022\002\010\001'
   _globals['_RISKSERVICE'].methods_by_name['GetRiskLimits']._loaded_options = None
   _globals['_RISKSERVICE'].methods_by_name['GetRiskLimits']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/risk/limits'
   _globals['_RISKSERVICE'].methods_by_name['UpdateRiskLimits']._loaded_options = None
@@ -49,36 +52,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RISKSERVICE'].methods_by_name['GetTradingState']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/trading/state'
   _globals['_RISKSERVICE'].methods_by_name['StreamTradingState']._loaded_options = None
   _globals['_RISKSERVICE'].methods_by_name['StreamTradingState']._serialized_options = b'\202\323\344\223\002\032\022\030/v1/trading/state:stream'
-  _globals['_HALTCAUSE']._serialized_start=1979
-  _globals['_HALTCAUSE']._serialized_end=2128
-  _globals['_RISKLIMITS']._serialized_start=191
-  _globals['_RISKLIMITS']._serialized_end=880
-  _globals['_GETRISKLIMITSREQUEST']._serialized_start=882
-  _globals['_GETRISKLIMITSREQUEST']._serialized_end=904
-  _globals['_GETRISKLIMITSRESPONSE']._serialized_start=906
-  _globals['_GETRISKLIMITSRESPONSE']._serialized_end=966
-  _globals['_UPDATERISKLIMITSREQUEST']._serialized_start=968
-  _globals['_UPDATERISKLIMITSREQUEST']._serialized_end=1079
-  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_start=1081
-  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_end=1144
-  _globals['_TRADINGSTATE']._serialized_start=1147
-  _globals['_TRADINGSTATE']._serialized_end=1307
-  _globals['_HALTTRADINGREQUEST']._serialized_start=1309
-  _globals['_HALTTRADINGREQUEST']._serialized_end=1393
-  _globals['_HALTTRADINGRESPONSE']._serialized_start=1395
-  _globals['_HALTTRADINGRESPONSE']._serialized_end=1483
-  _globals['_RESUMETRADINGREQUEST']._serialized_start=1485
-  _globals['_RESUMETRADINGREQUEST']._serialized_end=1540
-  _globals['_RESUMETRADINGRESPONSE']._serialized_start=1542
-  _globals['_RESUMETRADINGRESPONSE']._serialized_end=1603
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=1605
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=1646
-  _globals['_GETTRADINGSTATERESPONSE']._serialized_start=1648
-  _globals['_GETTRADINGSTATERESPONSE']._serialized_end=1711
-  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_start=1713
-  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_end=1812
-  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_start=1815
-  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_end=1976
-  _globals['_RISKSERVICE']._serialized_start=2131
-  _globals['_RISKSERVICE']._serialized_end=2825
+  _globals['_HALTCAUSE']._serialized_start=2025
+  _globals['_HALTCAUSE']._serialized_end=2174
+  _globals['_RISKLIMITS']._serialized_start=220
+  _globals['_RISKLIMITS']._serialized_end=909
+  _globals['_GETRISKLIMITSREQUEST']._serialized_start=911
+  _globals['_GETRISKLIMITSREQUEST']._serialized_end=933
+  _globals['_GETRISKLIMITSRESPONSE']._serialized_start=935
+  _globals['_GETRISKLIMITSRESPONSE']._serialized_end=995
+  _globals['_UPDATERISKLIMITSREQUEST']._serialized_start=997
+  _globals['_UPDATERISKLIMITSREQUEST']._serialized_end=1108
+  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_start=1110
+  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_end=1173
+  _globals['_TRADINGSTATE']._serialized_start=1176
+  _globals['_TRADINGSTATE']._serialized_end=1336
+  _globals['_HALTTRADINGREQUEST']._serialized_start=1338
+  _globals['_HALTTRADINGREQUEST']._serialized_end=1422
+  _globals['_HALTTRADINGRESPONSE']._serialized_start=1424
+  _globals['_HALTTRADINGRESPONSE']._serialized_end=1512
+  _globals['_RESUMETRADINGREQUEST']._serialized_start=1514
+  _globals['_RESUMETRADINGREQUEST']._serialized_end=1569
+  _globals['_RESUMETRADINGRESPONSE']._serialized_start=1571
+  _globals['_RESUMETRADINGRESPONSE']._serialized_end=1632
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=1634
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=1675
+  _globals['_GETTRADINGSTATERESPONSE']._serialized_start=1677
+  _globals['_GETTRADINGSTATERESPONSE']._serialized_end=1740
+  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_start=1742
+  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_end=1858
+  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_start=1861
+  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_end=2022
+  _globals['_RISKSERVICE']._serialized_start=2177
+  _globals['_RISKSERVICE']._serialized_end=2871
 # @@protoc_insertion_point(module_scope)

@@ -16,15 +16,17 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_ibkr_v1_rules } from "./rules_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ibkr/v1/common.proto.
  */
 export const file_ibkr_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChRpYmtyL3YxL2NvbW1vbi5wcm90bxIHaWJrci52MSK3AgoIQ29udHJhY3QSDgoGY29uX2lkGAEgASgDEg4KBnN5bWJvbBgCIAEoCRIsCg1zZWN1cml0eV90eXBlGAMgASgOMhUuaWJrci52MS5TZWN1cml0eVR5cGUSEAoIZXhjaGFuZ2UYBCABKAkSGAoQcHJpbWFyeV9leGNoYW5nZRgFIAEoCRIQCghjdXJyZW5jeRgGIAEoCRIUCgxsb2NhbF9zeW1ib2wYByABKAkSFQoNdHJhZGluZ19jbGFzcxgIIAEoCRIpCiFsYXN0X3RyYWRlX2RhdGVfb3JfY29udHJhY3RfbW9udGgYCSABKAkSDgoGc3RyaWtlGAogASgJEiMKBXJpZ2h0GAsgASgOMhQuaWJrci52MS5PcHRpb25SaWdodBISCgptdWx0aXBsaWVyGAwgASgJItUBCgxPcHRpb25HcmVla3MSGgoSaW1wbGllZF92b2xhdGlsaXR5GAEgASgJEg0KBWRlbHRhGAIgASgJEg0KBWdhbW1hGAMgASgJEgwKBHZlZ2EYBCABKAkSDQoFdGhldGEYBSABKAkSGAoQdW5kZXJseWluZ19wcmljZRgGIAEoCRIUCgxvcHRpb25fcHJpY2UYByABKAkSHgoWYmlkX2ltcGxpZWRfdm9sYXRpbGl0eRgIIAEoCRIeChZhc2tfaW1wbGllZF92b2xhdGlsaXR5GAkgASgJIjwKCUhlYXJ0YmVhdBIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoMU3RyZWFtTWFya2VyEicKBHR5cGUYASABKA4yGS5pYmtyLnYxLlN0cmVhbU1hcmtlclR5cGUSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZGV0YWlsGAMgASgJKqMCCgxTZWN1cml0eVR5cGUSHQoZU0VDVVJJVFlfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NFQ1VSSVRZX1RZUEVfU1RPQ0sQARIXChNTRUNVUklUWV9UWVBFX0ZPUkVYEAISGAoUU0VDVVJJVFlfVFlQRV9GVVRVUkUQAxIYChRTRUNVUklUWV9UWVBFX09QVElPThAEEhcKE1NFQ1VSSVRZX1RZUEVfSU5ERVgQBRIVChFTRUNVUklUWV9UWVBFX0NGRBAGEhgKFFNFQ1VSSVRZX1RZUEVfQ1JZUFRPEAcSHwobU0VDVVJJVFlfVFlQRV9GVVRVUkVfT1BUSU9OEAgSIwofU0VDVVJJVFlfVFlQRV9DT05USU5VT1VTX0ZVVFVSRRAJKlgKC09wdGlvblJpZ2h0EhwKGE9QVElPTl9SSUdIVF9VTlNQRUNJRklFRBAAEhUKEU9QVElPTl9SSUdIVF9DQUxMEAESFAoQT1BUSU9OX1JJR0hUX1BVVBACKjkKBFNpZGUSFAoQU0lERV9VTlNQRUNJRklFRBAAEgwKCFNJREVfQlVZEAESDQoJU0lERV9TRUxMEAIqWgoLVHJhZGluZ01vZGUSHAoYVFJBRElOR19NT0RFX1VOU1BFQ0lGSUVEEAASFgoSVFJBRElOR19NT0RFX1BBUEVSEAESFQoRVFJBRElOR19NT0RFX0xJVkUQAirgAQoQU3RyZWFtTWFya2VyVHlwZRIiCh5TVFJFQU1fTUFSS0VSX1RZUEVfVU5TUEVDSUZJRUQQABIoCiRTVFJFQU1fTUFSS0VSX1RZUEVfU05BUFNIT1RfQ09NUExFVEUQARImCiJTVFJFQU1fTUFSS0VSX1RZUEVfUkVQTEFZX0NPTVBMRVRFEAISKwonU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfRElTQ09OTkVDVEVEEAMSKQolU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfUkVDT05DSUxFRBAEQooBChppby5naXRodWIuaWJrcmdycGMuaWJrci52MUILQ29tbW9uUHJvdG9QAVo4Z2l0aHViLmNvbS9pYmtyLWdycGMvaWJrci1ncnBjL2NsaWVudHMvZ28vaWJrci92MTtpYmtydjGiAgNJQkuqAgdJYmtyLlYxygIHSWJrclxWMeoCCElia3I6OlYxYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChRpYmtyL3YxL2NvbW1vbi5wcm90bxIHaWJrci52MSLnDgoIQ29udHJhY3QSHQoGY29uX2lkGAEgASgDQg26SAoiCBj/////BygAEpMBCgZzeW1ib2wYAiABKAlCggG6SH+6AXwKD2NvbnRyYWN0LnN5bWJvbBIzbXVzdCBiZSAxIHRvIDMyIGxldHRlcnMsIGRpZ2l0cywgJy4nLCAnLScgb3Igc3BhY2VzGjR0aGlzID09ICcnIHx8IHRoaXMubWF0Y2hlcygnXltBLVphLXowLTkuIC1dezEsMzJ9JCcpEjYKDXNlY3VyaXR5X3R5cGUYAyABKA4yFS5pYmtyLnYxLlNlY3VyaXR5VHlwZUIIukgFggECEAESeQoIZXhjaGFuZ2UYBCABKAlCZ7pIZLoBYQoNY29udHJhY3QuY29kZRIobXVzdCBiZSBsZXR0ZXJzLCBkaWdpdHMsICcuJywgJy0nIG9yICdfJxomdGhpcy5tYXRjaGVzKCdeW0EtWmEtejAtOS5fLV17MCwzMn0kJykSgQEKEHByaW1hcnlfZXhjaGFuZ2UYBSABKAlCZ7pIZLoBYQoNY29udHJhY3QuY29kZRIobXVzdCBiZSBsZXR0ZXJzLCBkaWdpdHMsICcuJywgJy0nIG9yICdfJxomdGhpcy5tYXRjaGVzKCdeW0EtWmEtejAtOS5fLV17MCwzMn0kJykSeQoIY3VycmVuY3kYBiABKAlCZ7pIZLoBYQoNY29udHJhY3QuY29kZRIobXVzdCBiZSBsZXR0ZXJzLCBkaWdpdHMsICcuJywgJy0nIG9yICdfJxomdGhpcy5tYXRjaGVzKCdeW0EtWmEtejAtOS5fLV17MCwzMn0kJykSlwEKDGxvY2FsX3N5bWJvbBgHIAEoCUKAAbpIfboBegoNY29udHJhY3QudGV4dBIzbXVzdCBiZSBhdCBtb3N0IDY0IGNoYXJhY3RlcnMsIG5vbmUgb2YgdGhlbSBjb250cm9sGjRzaXplKHRoaXMpIDw9IDY0ICYmICF0aGlzLm1hdGNoZXMoJ1tceDAwLVx4MWZceDdmXScpEn4KDXRyYWRpbmdfY2xhc3MYCCABKAlCZ7pIZLoBYQoNY29udHJhY3QuY29kZRIobXVzdCBiZSBsZXR0ZXJzLCBkaWdpdHMsICcuJywgJy0nIG9yICdfJxomdGhpcy5tYXRjaGVzKCdeW0EtWmEtejAtOS5fLV17MCwzMn0kJykS1wEKIWxhc3RfdHJhZGVfZGF0ZV9vcl9jb250cmFjdF9tb250aBgJIAEoCUKrAbpIpwG6AaMBCg9jb250cmFjdC5leHBpcnkSPm11c3QgYmUgYSBsYXN0IHRyYWRpbmcgZGF5IFlZWVlNTUREIG9yIGEgY29udHJhY3QgbW9udGggWVlZWU1NGlB0aGlzID09ICcnIHx8IHRoaXMubWF0Y2hlcygnXlswLTldezR9KDBbMS05XXwxWzAtMl0pKDBbMS05XXxbMTJdWzAtOV18M1swMV0pPyQnKRIdCgZzdHJpa2UYCiABKAlCDbpICtgBAXIFkLG3BAESLQoFcmlnaHQYCyABKA4yFC5pYmtyLnYxLk9wdGlvblJpZ2h0Qgi6SAWCAQIQARKgAQoKbXVsdGlwbGllchgMIAEoCUKLAbpIhwG6AXoKDWNvbnRyYWN0LnRleHQSM211c3QgYmUgYXQgbW9zdCA2NCBjaGFyYWN0ZXJzLCBub25lIG9mIHRoZW0gY29udHJvbBo0c2l6ZSh0aGlzKSA8PSA2NCAmJiAhdGhpcy5tYXRjaGVzKCdbXHgwMC1ceDFmXHg3Zl0nKdgBAXIFkLG3BAE6jgS6SIoEGlwKD3N5bWJvbC5yZXF1aXJlZBIiaXMgcmVxdWlyZWQgdW5sZXNzIGNvbl9pZCBpcyBnaXZlbholdGhpcy5zeW1ib2wgIT0gJycgfHwgdGhpcy5jb25faWQgIT0gMBpzChNzdHJpa2Uub3B0aW9uc19vbmx5EiltdXN0IGJlIGVtcHR5OiBvbmx5IG9wdGlvbnMgaGF2ZSBhIHN0cmlrZRoxdGhpcy5zdHJpa2UgPT0gJycgfHwgdGhpcy5zZWN1cml0eV90eXBlIGluIFs0LCA4XRq9AQoybGFzdF90cmFkZV9kYXRlX29yX2NvbnRyYWN0X21vbnRoLmRlcml2YXRpdmVzX29ubHkSNm11c3QgYmUgZW1wdHk6IG9ubHkgb3B0aW9ucyBhbmQgKGRhdGVkKSBmdXR1cmVzIGV4cGlyZRpPdGhpcy5sYXN0X3RyYWRlX2RhdGVfb3JfY29udHJhY3RfbW9udGggPT0gJycgfHwgdGhpcy5zZWN1cml0eV90eXBlIGluIFszLCA0LCA4XRp1ChJyaWdodC5vcHRpb25zX29ubHkSLm11c3QgYmUgdW5zcGVjaWZpZWQ6IG9ubHkgb3B0aW9ucyBoYXZlIGEgcmlnaHQaL3RoaXMucmlnaHQgPT0gMCB8fCB0aGlzLnNlY3VyaXR5X3R5cGUgaW4gWzQsIDhdItUBCgxPcHRpb25HcmVla3MSGgoSaW1wbGllZF92b2xhdGlsaXR5GAEgASgJEg0KBWRlbHRhGAIgASgJEg0KBWdhbW1hGAMgASgJEgwKBHZlZ2EYBCABKAkSDQoFdGhldGEYBSABKAkSGAoQdW5kZXJseWluZ19wcmljZRgGIAEoCRIUCgxvcHRpb25fcHJpY2UYByABKAkSHgoWYmlkX2ltcGxpZWRfdm9sYXRpbGl0eRgIIAEoCRIeChZhc2tfaW1wbGllZF92b2xhdGlsaXR5GAkgASgJIjwKCUhlYXJ0YmVhdBIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoMU3RyZWFtTWFya2VyEicKBHR5cGUYASABKA4yGS5pYmtyLnYxLlN0cmVhbU1hcmtlclR5cGUSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGZGV0YWlsGAMgASgJKqMCCgxTZWN1cml0eVR5cGUSHQoZU0VDVVJJVFlfVFlQRV9VTlNQRUNJRklFRBAAEhcKE1NFQ1VSSVRZX1RZUEVfU1RPQ0sQARIXChNTRUNVUklUWV9UWVBFX0ZPUkVYEAISGAoUU0VDVVJJVFlfVFlQRV9GVVRVUkUQAxIYChRTRUNVUklUWV9UWVBFX09QVElPThAEEhcKE1NFQ1VSSVRZX1RZUEVfSU5ERVgQBRIVChFTRUNVUklUWV9UWVBFX0NGRBAGEhgKFFNFQ1VSSVRZX1RZUEVfQ1JZUFRPEAcSHwobU0VDVVJJVFlfVFlQRV9GVVRVUkVfT1BUSU9OEAgSIwofU0VDVVJJVFlfVFlQRV9DT05USU5VT1VTX0ZVVFVSRRAJKlgKC09wdGlvblJpZ2h0EhwKGE9QVElPTl9SSUdIVF9VTlNQRUNJRklFRBAAEhUKEU9QVElPTl9SSUdIVF9DQUxMEAESFAoQT1BUSU9OX1JJR0hUX1BVVBACKjkKBFNpZGUSFAoQU0lERV9VTlNQRUNJRklFRBAAEgwKCFNJREVfQlVZEAESDQoJU0lERV9TRUxMEAIqWgoLVHJhZGluZ01vZGUSHAoYVFJBRElOR19NT0RFX1VOU1BFQ0lGSUVEEAASFgoSVFJBRElOR19NT0RFX1BBUEVSEAESFQoRVFJBRElOR19NT0RFX0xJVkUQAirgAQoQU3RyZWFtTWFya2VyVHlwZRIiCh5TVFJFQU1fTUFSS0VSX1RZUEVfVU5TUEVDSUZJRUQQABIoCiRTVFJFQU1fTUFSS0VSX1RZUEVfU05BUFNIT1RfQ09NUExFVEUQARImCiJTVFJFQU1fTUFSS0VSX1RZUEVfUkVQTEFZX0NPTVBMRVRFEAISKwonU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfRElTQ09OTkVDVEVEEAMSKQolU1RSRUFNX01BUktFUl9UWVBFX0dBVEVXQVlfUkVDT05DSUxFRBAEQooBChppby5naXRodWIuaWJrcmdycGMuaWJrci52MUILQ29tbW9uUHJvdG9QAVo4Z2l0aHViLmNvbS9pYmtyLWdycGMvaWJrci1ncnBjL2NsaWVudHMvZ28vaWJrci92MTtpYmtydjGiAgNJQkuqAgdJYmtyLlYxygIHSWJrclxWMeoCCElia3I6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_ibkr_v1_rules]);
 
 /**
  * An instrument. Give either con_id (IB's contract id, unambiguous; with the security_type of
@@ -41,20 +43,23 @@ export const file_ibkr_v1_common: GenFile = /*@__PURE__*/
  */
 export type Contract = Message<"ibkr.v1.Contract"> & {
   /**
-   * IB's contract id; 0 means not given.
+   * IB's contract id (32-bit); 0 means not given.
    *
    * @generated from field: int64 con_id = 1;
    */
   conId: bigint;
 
   /**
-   * Ticker symbol ("AAPL"), or the base currency of a forex pair ("EUR").
+   * Ticker symbol ("AAPL"), or the base currency of a forex pair ("EUR"): 1 to 32 letters,
+   * digits, '.', '-' or spaces.
    *
    * @generated from field: string symbol = 2;
    */
   symbol: string;
 
   /**
+   * A stock when unspecified.
+   *
    * @generated from field: ibkr.v1.SecurityType security_type = 3;
    */
   securityType: SecurityType;
@@ -81,7 +86,8 @@ export type Contract = Message<"ibkr.v1.Contract"> & {
   currency: string;
 
   /**
-   * The exchange's own symbol for the contract ("EUR.USD").
+   * The exchange's own symbol for the contract ("EUR.USD"). IB's wire protocol separates fields
+   * with NUL: a control character would corrupt the message to IB Gateway.
    *
    * @generated from field: string local_symbol = 7;
    */
@@ -94,13 +100,14 @@ export type Contract = Message<"ibkr.v1.Contract"> & {
 
   /**
    * Derivatives only: expiry as YYYYMMDD or contract month as YYYYMM.
+   * (A day that is not in the calendar, 20260230, is refused by the server's own check.)
    *
    * @generated from field: string last_trade_date_or_contract_month = 9;
    */
   lastTradeDateOrContractMonth: string;
 
   /**
-   * Options only: strike price, decimal string.
+   * Options only: strike price, decimal string greater than zero.
    *
    * @generated from field: string strike = 10;
    */
@@ -114,7 +121,7 @@ export type Contract = Message<"ibkr.v1.Contract"> & {
   right: OptionRight;
 
   /**
-   * Derivatives only: contract multiplier, decimal string ("100").
+   * Derivatives only: contract multiplier, decimal string greater than zero ("100").
    *
    * @generated from field: string multiplier = 12;
    */

@@ -1,0 +1,1 @@
+"""Generated buf.validate messages (protovalidate). Do not edit: run make generate."""
