@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import { ContractSchema, OptionRight, OrderType, SecurityType, Side } from "@ibkr-grpc/client";
+import { ContractSchema, OptionRight, OrderType, PlaceOrderRequestSchema, SecurityType, Side } from "@ibkr-grpc/client";
 import { describe, expect, it } from "vitest";
+import { contractViolations, requestRules } from "../orders/validation";
 import type { SpreadLeg } from "./spreadMath";
 import { spreadProblems, toSpreadOrderRequest, withLeg } from "./spreadOrder";
 
@@ -35,6 +36,21 @@ describe("the spread order", () => {
   it("needs two legs, a positive quantity, a signed decimal limit and an account among several", () => {
     expect(spreadProblems(form, ["DU1"])).toEqual([]);
     expect(spreadProblems({ ...form, legs: form.legs.slice(0, 1), quantity: "0", limitPrice: "1e3" }, ["DU1", "DU2"])).toHaveLength(4);
+  });
+
+  it("builds a request the contract's PlaceOrder rules accept, as the order ticket's are checked", () => {
+    const rules = requestRules(PlaceOrderRequestSchema);
+    expect(contractViolations(toSpreadOrderRequest(form, "web-1"), rules)).toEqual([]);
+    const problems = (patch: Partial<typeof form>) =>
+      contractViolations(toSpreadOrderRequest({ ...form, ...patch }, "web-1"), rules).map(
+        (violation) => `${violation.field}: ${violation.description}`,
+      );
+    expect(problems({ legs: form.legs.slice(0, 1) })).toEqual(["legs: a multi-leg order has 2 to 8 legs"]);
+    expect(problems({ legs: [leg(11n, Side.BUY), leg(11n, Side.SELL)] })).toEqual(["legs: each leg must be a different contract"]);
+    expect(problems({ quantity: "1.5" })).toEqual(["quantity: a multi-leg order trades whole combinations"]);
+    expect(problems({ legs: [leg(11n, Side.BUY), leg(12n, Side.SELL, 0)] })).toEqual([
+      "legs[1].ratio: must be greater than or equal to 1 and less than or equal to 1000",
+    ]);
   });
 
   it("adds a picked option, or changes the side of one already a leg", () => {

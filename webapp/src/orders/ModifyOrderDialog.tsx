@@ -12,7 +12,7 @@ import { compareDecimalStrings, isPlainDecimal, parseDecimal, sign } from "../li
 import { enumFromText, enumLabel, enumName, specifiedValues } from "../lib/enums";
 import { orderTerms } from "../lib/orderLabels";
 import { contractLabel } from "../state/contracts";
-import { priceFieldsFor } from "./validation";
+import { priceFieldsFor } from "./ticket";
 
 interface ModifyValues {
   readonly quantity: string;

@@ -13,10 +13,24 @@ import {
   TimeInForce,
 } from "@ibkr-grpc/client";
 import { multiply, parseDecimal, toPlainString } from "../lib/decimal";
-import type { OrderDraft } from "./validation";
-import { priceFieldsFor } from "./validation";
 
-export interface TicketForm extends OrderDraft {
+/** The ticket's inputs as typed: the PlaceOrderRequest's fields, every decimal as a string. */
+export interface TicketForm {
+  readonly account: string;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly quantity: string;
+  readonly orderType: OrderType;
+  readonly limitPrice: string;
+  readonly stopPrice: string;
+  readonly trailingAmount: string;
+  readonly trailingPercent: string;
+  /** Bracket legs: a leg is part of the order when it is enabled. */
+  readonly takeProfitEnabled: boolean;
+  readonly takeProfitLimitPrice: string;
+  readonly stopLossEnabled: boolean;
+  readonly stopLossStopPrice: string;
+  readonly stopLossLimitPrice: string;
   readonly securityType: SecurityType;
   readonly exchange: string;
   readonly currency: string;
@@ -54,6 +68,28 @@ export const EMPTY_TICKET: TicketForm = {
   stopLossStopPrice: "",
   stopLossLimitPrice: "",
 };
+
+export interface PriceFields {
+  readonly limit: "required" | "forbidden";
+  readonly stop: "required" | "optional" | "forbidden";
+  readonly trailing: boolean;
+}
+
+// Which price inputs the ticket shows for each order type. The rules that refuse a missing price
+// or one an order type does not take are the contract's (order_service.proto), checked in
+// validation.ts; this only lays out the form.
+const PRICE_FIELDS: Readonly<Partial<Record<OrderType, PriceFields>>> = {
+  [OrderType.MARKET]: { limit: "forbidden", stop: "forbidden", trailing: false },
+  [OrderType.LIMIT]: { limit: "required", stop: "forbidden", trailing: false },
+  [OrderType.STOP]: { limit: "forbidden", stop: "required", trailing: false },
+  [OrderType.STOP_LIMIT]: { limit: "required", stop: "required", trailing: false },
+  [OrderType.TRAILING_STOP]: { limit: "forbidden", stop: "optional", trailing: true },
+};
+
+/** Which price fields an order type takes, for the ticket to show only those. */
+export function priceFieldsFor(orderType: OrderType): PriceFields {
+  return PRICE_FIELDS[orderType] ?? { limit: "forbidden", stop: "forbidden", trailing: false };
+}
 
 /** True for the security types whose contract needs expiry (and strike, right) fields. */
 export function isDerivative(securityType: SecurityType): boolean {

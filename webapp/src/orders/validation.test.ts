@@ -1,37 +1,33 @@
-import { OrderType, Side } from "@ibkr-grpc/client";
+import { clone, createFileRegistry, getExtension, setExtension } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescriptorProto } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { FieldRules, MessageRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import {
+  field as fieldRulesExtension,
+  message as messageRulesExtension,
+} from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { OrderType, PlaceOrderRequestSchema, SecurityType, Side, TimeInForce } from "@ibkr-grpc/client";
 import { describe, expect, it } from "vitest";
-import type { OrderDraft } from "./validation";
-import { validateOrder } from "./validation";
+import type { TicketForm } from "./ticket";
+import { EMPTY_TICKET } from "./ticket";
+import type { RequestRules } from "./validation";
+import { requestRules, validateOrder } from "./validation";
 
-const BASE: OrderDraft = {
-  account: "",
-  symbol: "AAPL",
-  side: Side.BUY,
-  quantity: "100",
-  orderType: OrderType.MARKET,
-  limitPrice: "",
-  stopPrice: "",
-  trailingAmount: "",
-  trailingPercent: "",
-  takeProfitEnabled: false,
-  takeProfitLimitPrice: "",
-  stopLossEnabled: false,
-  stopLossStopPrice: "",
-  stopLossLimitPrice: "",
-};
+const BASE: TicketForm = { ...EMPTY_TICKET, symbol: "AAPL", quantity: "100", orderType: OrderType.MARKET };
 
 const ONE_ACCOUNT = { managedAccounts: ["DU111"] };
 
-function violations(patch: Partial<OrderDraft>, context = ONE_ACCOUNT) {
-  return validateOrder({ ...BASE, ...patch }, context).map((violation) => `${violation.field}: ${violation.description}`);
+function violations(patch: Partial<TicketForm>, context = ONE_ACCOUNT, rules?: RequestRules) {
+  return validateOrder({ ...BASE, ...patch }, context, rules).map((violation) => `${violation.field}: ${violation.description}`);
 }
 
-function fields(patch: Partial<OrderDraft>, context = ONE_ACCOUNT) {
+function fields(patch: Partial<TicketForm>, context = ONE_ACCOUNT) {
   return validateOrder({ ...BASE, ...patch }, context).map((violation) => violation.field);
 }
 
 describe("valid orders of every type", () => {
-  it.each<[string, Partial<OrderDraft>]>([
+  it.each<[string, Partial<TicketForm>]>([
     ["MARKET", { orderType: OrderType.MARKET }],
     ["LIMIT", { orderType: OrderType.LIMIT, limitPrice: "187.25" }],
     ["STOP", { orderType: OrderType.STOP, stopPrice: "180" }],
@@ -39,19 +35,21 @@ describe("valid orders of every type", () => {
     ["TRAILING_STOP by amount", { orderType: OrderType.TRAILING_STOP, trailingAmount: "1.5" }],
     ["TRAILING_STOP by percent", { orderType: OrderType.TRAILING_STOP, trailingPercent: "2" }],
     ["TRAILING_STOP with initial stop", { orderType: OrderType.TRAILING_STOP, trailingPercent: "2", stopPrice: "170" }],
-    ["fractional forex quantity", { quantity: "25000.5" }],
+    ["fractional forex quantity", { quantity: "25000.5", securityType: SecurityType.FOREX, symbol: "EUR", exchange: "IDEALPRO" }],
+    ["an option", { securityType: SecurityType.OPTION, lastTradeDateOrContractMonth: "20261218", strike: "190", multiplier: "100" }],
+    ["a future by contract month", { securityType: SecurityType.FUTURE, symbol: "ES", lastTradeDateOrContractMonth: "202612" }],
   ])("%s passes", (_name, patch) => {
     expect(violations(patch)).toEqual([]);
   });
 });
 
-describe("required fields per order type", () => {
+describe("prices per order type (the contract's CEL rules on PlaceOrderRequest)", () => {
   it("LIMIT needs limit_price", () => {
-    expect(violations({ orderType: OrderType.LIMIT })).toEqual(["limit_price: is required"]);
+    expect(violations({ orderType: OrderType.LIMIT })).toEqual(["limit_price: is required for LIMIT orders"]);
   });
 
   it("STOP needs stop_price", () => {
-    expect(violations({ orderType: OrderType.STOP })).toEqual(["stop_price: is required"]);
+    expect(violations({ orderType: OrderType.STOP })).toEqual(["stop_price: is required for STOP orders"]);
   });
 
   it("STOP_LIMIT needs both prices", () => {
@@ -60,86 +58,93 @@ describe("required fields per order type", () => {
 
   it("TRAILING_STOP needs trailing_amount or trailing_percent", () => {
     expect(violations({ orderType: OrderType.TRAILING_STOP })).toEqual([
-      "trailing_amount: is required: give trailing_amount or trailing_percent",
+      "trailing_amount: is required for TRAILING_STOP orders",
     ]);
   });
 
   it("TRAILING_STOP takes exactly one of them", () => {
     expect(violations({ orderType: OrderType.TRAILING_STOP, trailingAmount: "1", trailingPercent: "1" })).toEqual([
-      "trailing_amount: give trailing_amount or trailing_percent, not both",
+      "trailing_percent: give trailing_amount or trailing_percent, not both",
     ]);
   });
 
   it("an unspecified order type is refused", () => {
-    expect(fields({ orderType: OrderType.UNSPECIFIED })).toEqual(["order_type"]);
+    expect(violations({ orderType: OrderType.UNSPECIFIED })).toEqual(["order_type: value is required"]);
   });
 
   it("an order type this client does not know is refused, not crashed on", () => {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- a value from a newer contract.
-    expect(fields({ orderType: 99 as OrderType })).toEqual(["order_type"]);
+    expect(violations({ orderType: 99 as OrderType })).toEqual(["order_type: value must be one of the defined enum values"]);
+  });
+
+  it.each<[string, Partial<TicketForm>, string]>([
+    ["limit on MARKET", { orderType: OrderType.MARKET, limitPrice: "1" }, "limit_price: must be empty for MARKET orders"],
+    ["stop on MARKET", { orderType: OrderType.MARKET, stopPrice: "1" }, "stop_price: must be empty for MARKET orders"],
+    ["stop on LIMIT", { orderType: OrderType.LIMIT, limitPrice: "1", stopPrice: "1" }, "stop_price: must be empty for LIMIT orders"],
+    ["limit on STOP", { orderType: OrderType.STOP, stopPrice: "1", limitPrice: "1" }, "limit_price: must be empty for STOP orders"],
+    ["trailing on LIMIT", { orderType: OrderType.LIMIT, limitPrice: "1", trailingAmount: "1" }, "trailing_amount: must be empty for LIMIT orders"],
+    ["trailing % on STOP_LIMIT", { orderType: OrderType.STOP_LIMIT, limitPrice: "1", stopPrice: "1", trailingPercent: "1" }, "trailing_percent: must be empty for STOP_LIMIT orders"],
+    ["limit on TRAILING_STOP", { orderType: OrderType.TRAILING_STOP, trailingAmount: "1", limitPrice: "1" }, "limit_price: must be empty for TRAILING_STOP orders"],
+  ])("a price the order type does not take is refused: %s", (_name, patch, expected) => {
+    expect(violations(patch)).toEqual([expected]);
   });
 });
 
-describe("prices an order type does not take", () => {
-  it.each<[string, Partial<OrderDraft>, string[]]>([
-    ["limit on MARKET", { orderType: OrderType.MARKET, limitPrice: "1" }, ["limit_price: is not allowed for MARKET orders"]],
-    ["stop on MARKET", { orderType: OrderType.MARKET, stopPrice: "1" }, ["stop_price: is not allowed for MARKET orders"]],
-    ["stop on LIMIT", { orderType: OrderType.LIMIT, limitPrice: "1", stopPrice: "1" }, ["stop_price: is not allowed for LIMIT orders"]],
-    ["limit on STOP", { orderType: OrderType.STOP, stopPrice: "1", limitPrice: "1" }, ["limit_price: is not allowed for STOP orders"]],
-    ["trailing on LIMIT", { orderType: OrderType.LIMIT, limitPrice: "1", trailingAmount: "1" }, ["trailing_amount: is not allowed for LIMIT orders"]],
-    ["trailing % on STOP_LIMIT", { orderType: OrderType.STOP_LIMIT, limitPrice: "1", stopPrice: "1", trailingPercent: "1" }, ["trailing_percent: is not allowed for STOP_LIMIT orders"]],
-    ["limit on TRAILING_STOP", { orderType: OrderType.TRAILING_STOP, trailingAmount: "1", limitPrice: "1" }, ["limit_price: is not allowed for TRAILING_STOP orders"]],
-  ])("%s is refused", (_name, patch, expected) => {
-    expect(violations(patch)).toEqual(expected);
-  });
-});
-
-describe("quantity", () => {
-  it.each(["0", "-1", "0.000"])("must be greater than zero: %s", (quantity) => {
+describe("decimal strings (ibkr/v1/rules.proto's predefined rules)", () => {
+  it.each(["0", "-1", "0.000"])("quantity must be greater than zero: %s", (quantity) => {
     expect(violations({ quantity })).toEqual(["quantity: must be greater than zero"]);
   });
 
-  it("is required", () => {
+  it("quantity is required", () => {
     expect(violations({ quantity: "" })).toEqual(["quantity: is required"]);
   });
 
-  it.each(["1e3", "1,000", "10.", "abc"])("must be plain decimal: %s", (quantity) => {
-    expect(fields({ quantity })).toEqual(["quantity"]);
-    expect(violations({ quantity })[0]).toContain("plain decimal");
+  it.each(["1e3", "1,000", "10.", "abc", "+5"])("quantity must be a plain decimal: %s", (quantity) => {
+    expect(violations({ quantity })).toEqual(["quantity: must be a plain decimal string like 187.25"]);
   });
-});
 
-describe("prices are plain positive decimals", () => {
-  it.each<[string, Partial<OrderDraft>]>([
+  it.each<[string, Partial<TicketForm>]>([
     ["limit_price", { orderType: OrderType.LIMIT, limitPrice: "1.2e2" }],
     ["stop_price", { orderType: OrderType.STOP, stopPrice: "1,5" }],
     ["trailing_amount", { orderType: OrderType.TRAILING_STOP, trailingAmount: ".5" }],
     ["trailing_percent", { orderType: OrderType.TRAILING_STOP, trailingPercent: "1%" }],
-  ])("%s", (field, patch) => {
-    expect(fields(patch)).toEqual([field]);
+    ["contract.strike", { securityType: SecurityType.OPTION, lastTradeDateOrContractMonth: "20261218", strike: "19O" }],
+  ])("%s must be a plain decimal", (field, patch) => {
+    expect(violations(patch)).toEqual([`${field}: must be a plain decimal string like 187.25`]);
   });
 
   it("a zero limit price is refused", () => {
     expect(violations({ orderType: OrderType.LIMIT, limitPrice: "0" })).toEqual(["limit_price: must be greater than zero"]);
   });
 
-  it("a negative trailing percent is refused", () => {
+  it("a negative trailing percent is refused, and one of 100 or more", () => {
     expect(violations({ orderType: OrderType.TRAILING_STOP, trailingPercent: "-1" })).toEqual([
       "trailing_percent: must be greater than zero",
+    ]);
+    expect(violations({ orderType: OrderType.TRAILING_STOP, trailingPercent: "100" })).toEqual([
+      "trailing_percent: must be below 100",
     ]);
   });
 });
 
 describe("contract, side and account", () => {
   it("needs a symbol", () => {
-    expect(violations({ symbol: " " })).toEqual(["contract.symbol: is required"]);
+    expect(violations({ symbol: " " })).toEqual(["contract.symbol: is required unless con_id is given"]);
+  });
+
+  it("refuses a symbol, an exchange or an expiry IB would not take", () => {
+    expect(fields({ symbol: "AAPL;" })).toEqual(["contract.symbol"]);
+    expect(violations({ exchange: "SMART!" })).toEqual(["contract.exchange: must be letters, digits, '.', '-' or '_'"]);
+    expect(fields({ securityType: SecurityType.FUTURE, symbol: "ES", lastTradeDateOrContractMonth: "2026-12" })).toEqual([
+      "contract.last_trade_date_or_contract_month",
+    ]);
   });
 
   it("needs a side", () => {
-    expect(violations({ side: Side.UNSPECIFIED })).toEqual(["side: is required"]);
+    expect(violations({ side: Side.UNSPECIFIED })).toEqual(["side: value is required"]);
   });
 
-  it("needs an account when the gateway manages several", () => {
+  it("needs an account when the gateway manages several (a check by hand: the accounts are the server's)", () => {
     expect(violations({}, { managedAccounts: ["DU111", "DU222"] })).toEqual([
       "account: is required: the gateway manages more than one account",
     ]);
@@ -149,12 +154,18 @@ describe("contract, side and account", () => {
   it("refuses an account the gateway does not manage", () => {
     expect(violations({ account: "DU999" })).toEqual(["account: is not one of the gateway's managed accounts"]);
   });
+
+  it("refuses an account id in the wrong format before the gateway's accounts are known", () => {
+    expect(violations({ account: "DU 111" }, { managedAccounts: [] })).toEqual([
+      "account: must be an IB account id like DU1234567",
+    ]);
+  });
 });
 
 describe("bracket legs", () => {
-  const buyLimit: Partial<OrderDraft> = { orderType: OrderType.LIMIT, limitPrice: "100" };
-  const sellLimit: Partial<OrderDraft> = { ...buyLimit, side: Side.SELL };
-  const legs = (takeProfit: string, stopLoss: string): Partial<OrderDraft> => ({
+  const buyLimit: Partial<TicketForm> = { orderType: OrderType.LIMIT, limitPrice: "100" };
+  const sellLimit: Partial<TicketForm> = { ...buyLimit, side: Side.SELL };
+  const legs = (takeProfit: string, stopLoss: string): Partial<TicketForm> => ({
     takeProfitEnabled: takeProfit !== "-",
     takeProfitLimitPrice: takeProfit === "-" ? "" : takeProfit,
     stopLossEnabled: stopLoss !== "-",
@@ -169,42 +180,32 @@ describe("bracket legs", () => {
     expect(violations({ ...sellLimit, ...legs("90", "105") })).toEqual([]);
   });
 
-  it("refuses a buy take-profit at or below the entry", () => {
-    expect(violations({ ...buyLimit, ...legs("100", "-") })).toEqual([
-      "take_profit.limit_price: must be above the entry price of a buy bracket",
-    ]);
+  it.each<[string, Partial<TicketForm>, string]>([
+    ["a buy take-profit at the entry", { ...buyLimit, ...legs("100", "-") }, "take_profit.limit_price: must be above the entry limit price"],
+    ["a buy stop-loss above the entry", { ...buyLimit, ...legs("-", "101") }, "stop_loss.stop_price: must be below the entry limit price"],
+    ["a sell take-profit above the entry", { ...sellLimit, ...legs("101", "-") }, "take_profit.limit_price: must be below the entry limit price"],
+    ["a sell stop-loss below the entry", { ...sellLimit, ...legs("-", "99") }, "stop_loss.stop_price: must be above the entry limit price"],
+  ])("refuses %s", (_name, patch, expected) => {
+    expect(violations(patch)).toEqual([expected]);
   });
 
-  it("refuses a buy stop-loss at or above the entry", () => {
-    expect(violations({ ...buyLimit, ...legs("-", "101") })).toEqual([
-      "stop_loss.stop_price: must be below the entry price of a buy bracket",
+  it("takes a MARKET or LIMIT entry only, and not IOC or FOK", () => {
+    expect(violations({ orderType: OrderType.STOP, stopPrice: "100", ...legs("110", "-") })).toEqual([
+      "order_type: a bracket's entry must be a MARKET or LIMIT order",
     ]);
-  });
-
-  it("refuses a sell take-profit above the entry", () => {
-    expect(violations({ ...sellLimit, ...legs("101", "-") })).toEqual([
-      "take_profit.limit_price: must be below the entry price of a sell bracket",
+    expect(violations({ ...buyLimit, ...legs("110", "-"), timeInForce: TimeInForce.IOC })).toEqual([
+      "time_in_force: a bracket's entry cannot be IOC or FOK",
     ]);
-  });
-
-  it("refuses a sell stop-loss below the entry", () => {
-    expect(violations({ ...sellLimit, ...legs("-", "99") })).toEqual([
-      "stop_loss.stop_price: must be above the entry price of a sell bracket",
-    ]);
-  });
-
-  it("checks a STOP entry against its stop price", () => {
-    expect(fields({ orderType: OrderType.STOP, stopPrice: "100", ...legs("99", "-") })).toEqual(["take_profit.limit_price"]);
   });
 
   it("checks the legs against each other when a market order has no entry price", () => {
     expect(violations({ ...legs("95", "100") })).toEqual([
-      "take_profit.limit_price: must be above the stop-loss price of a buy bracket",
+      "take_profit.limit_price: must be on the other side of the stop loss",
     ]);
     expect(violations({ ...legs("105", "100") })).toEqual([]);
   });
 
-  it("compares prices as decimals, not as text", () => {
+  it("compares prices as numbers, not as text", () => {
     // "9.5" > "10" as text; as numbers it is below.
     expect(violations({ orderType: OrderType.LIMIT, limitPrice: "9.75", ...legs("10", "9.5") })).toEqual([]);
   });
@@ -216,8 +217,115 @@ describe("bracket legs", () => {
     ]);
   });
 
-  it("checks the optional stop-loss limit as a decimal", () => {
+  it("checks the optional stop-loss limit as a decimal at or beyond its stop", () => {
     expect(fields({ ...buyLimit, ...legs("-", "95"), stopLossLimitPrice: "9e1" })).toEqual(["stop_loss.limit_price"]);
     expect(violations({ ...buyLimit, ...legs("-", "95"), stopLossLimitPrice: "94.5" })).toEqual([]);
+    expect(violations({ ...buyLimit, ...legs("-", "95"), stopLossLimitPrice: "96" })).toEqual([
+      "stop_loss.limit_price: must be at or below the stop-loss stop price",
+    ]);
+  });
+});
+
+/**
+ * PlaceOrderRequest as order_service.proto would describe it after an edit: the descriptor the
+ * generated code embeds, copied, `edit` applied to the message, and registered against the real
+ * imports (common.proto, rules.proto, buf/validate/validate.proto).
+ */
+function editedPlaceOrderRequest(edit: (message: DescriptorProto) => void): DescMessage {
+  const file = PlaceOrderRequestSchema.file;
+  const proto = clone(FileDescriptorProtoSchema, file.proto);
+  const message = proto.messageType.find((candidate) => candidate.name === PlaceOrderRequestSchema.name);
+  if (message === undefined) {
+    throw new Error(`no PlaceOrderRequest in ${file.name}.proto`);
+  }
+  edit(message);
+  const registry = createFileRegistry(proto, (name) => file.dependencies.find((imported) => imported.proto.name === name));
+  const schema = registry.getMessage(PlaceOrderRequestSchema.typeName);
+  if (schema === undefined) {
+    throw new Error("the edited file lost PlaceOrderRequest");
+  }
+  return schema;
+}
+
+/** Edits the buf.validate rules of one of the message's fields. */
+function editFieldRules(fieldName: string, edit: (rules: FieldRules) => void): (message: DescriptorProto) => void {
+  return (message) => {
+    const options = message.field.find((candidate) => candidate.name === fieldName)?.options;
+    if (options === undefined) {
+      throw new Error(`PlaceOrderRequest.${fieldName} has no rules to edit`);
+    }
+    const rules = getExtension(options, fieldRulesExtension);
+    edit(rules);
+    setExtension(options, fieldRulesExtension, rules);
+  };
+}
+
+/** Edits the message's own (CEL) rules. */
+function editMessageRules(edit: (rules: MessageRules) => void): (message: DescriptorProto) => void {
+  return (message) => {
+    const options = message.options;
+    if (options === undefined) {
+      throw new Error("PlaceOrderRequest has no message rules to edit");
+    }
+    const rules = getExtension(options, messageRulesExtension);
+    edit(rules);
+    setExtension(options, messageRulesExtension, rules);
+  };
+}
+
+describe("the ticket follows the contract's rules, not rules of its own", () => {
+  const trailing: Partial<TicketForm> = { orderType: OrderType.TRAILING_STOP, trailingPercent: "25" };
+
+  it("refuses what a field rule made stricter in the descriptor refuses, and only that", () => {
+    // order_service.proto: trailing_percent "must be below 100"; edited: below 20.
+    const stricter = requestRules(
+      editedPlaceOrderRequest(
+        editFieldRules("trailing_percent", (rules) => {
+          const below = rules.cel.find((rule) => rule.id === "trailing_percent.below_100");
+          if (below === undefined) {
+            throw new Error("order_service.proto no longer has the rule this test edits");
+          }
+          below.expression = "!this.matches('^-?[0-9]{1,18}([.][0-9]{1,10})?$') || double(this) < 20.0";
+          below.message = "must be below 20";
+        }),
+      ),
+    );
+    expect(violations(trailing)).toEqual([]);
+    expect(violations(trailing, ONE_ACCOUNT, stricter)).toEqual(["trailing_percent: must be below 20"]);
+    expect(violations({ ...trailing, trailingPercent: "19.5" }, ONE_ACCOUNT, stricter)).toEqual([]);
+  });
+
+  it("accepts what a field rule taken out of the descriptor no longer refuses", () => {
+    // Without the predefined positive_decimal rule on quantity, a zero quantity goes through.
+    const looser = requestRules(
+      editedPlaceOrderRequest(
+        editFieldRules("quantity", (rules) => {
+          rules.type = { case: undefined };
+        }),
+      ),
+    );
+    expect(violations({ quantity: "0" })).toEqual(["quantity: must be greater than zero"]);
+    expect(violations({ quantity: "0" }, ONE_ACCOUNT, looser)).toEqual([]);
+  });
+
+  it("follows the message's cross-field rules from the descriptor too", () => {
+    // Without order.order_type.bracket_entry, a STOP entry may carry a take-profit leg.
+    const stopBracket: Partial<TicketForm> = {
+      orderType: OrderType.STOP,
+      stopPrice: "100",
+      takeProfitEnabled: true,
+      takeProfitLimitPrice: "110",
+    };
+    const withoutRule = requestRules(
+      editedPlaceOrderRequest(
+        editMessageRules((rules) => {
+          const before = rules.cel.length;
+          rules.cel = rules.cel.filter((rule) => rule.id !== "order.order_type.bracket_entry");
+          expect(rules.cel).toHaveLength(before - 1);
+        }),
+      ),
+    );
+    expect(fields(stopBracket)).toEqual(["order_type"]);
+    expect(violations(stopBracket, ONE_ACCOUNT, withoutRule)).toEqual([]);
   });
 });

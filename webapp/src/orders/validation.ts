@@ -1,31 +1,20 @@
-// Client-side validation of an order, mirroring the server's PlaceOrder rules (order_service.proto
-// and the error catalogue) so that most mistakes are caught before a round trip. Violations use
-// the server's field paths ("limit_price", "take_profit.limit_price"), so server and client
-// errors land on the same inputs. The server stays the authority: it validates again.
-import { OrderType, Side } from "@ibkr-grpc/client";
-import type { Decimal } from "../lib/decimal";
-import { compare, isPlainDecimal, parseDecimal, sign } from "../lib/decimal";
-
-/** An order as typed into the ticket: the PlaceOrderRequest's fields, all decimals as strings. */
-export interface OrderDraft {
-  readonly account: string;
-  readonly symbol: string;
-  readonly side: Side;
-  readonly quantity: string;
-  readonly orderType: OrderType;
-  readonly limitPrice: string;
-  readonly stopPrice: string;
-  readonly trailingAmount: string;
-  readonly trailingPercent: string;
-  /** Bracket legs: the leg is part of the order when its price (or enabled flag) is set. */
-  readonly takeProfitEnabled: boolean;
-  readonly takeProfitLimitPrice: string;
-  readonly stopLossEnabled: boolean;
-  readonly stopLossStopPrice: string;
-  readonly stopLossLimitPrice: string;
-}
+// The ticket's checks before a round trip: the PlaceOrderRequest the ticket would send, checked
+// by @bufbuild/protovalidate against the rules its .proto files declare (buf.validate
+// annotations in proto/ibkr/v1), the same rules the server checks every request with. Violations
+// name the request's fields as the server's BadRequest does ("limit_price",
+// "take_profit.limit_price"), so client and server errors land on the same inputs. The server
+// stays the authority: it checks again, with what only it knows.
+import type { DescField, DescFile, DescMessage, Message } from "@bufbuild/protobuf";
+import { createRegistry } from "@bufbuild/protobuf";
+import type { Path } from "@bufbuild/protobuf/reflect";
+import type { Validator } from "@bufbuild/protovalidate";
+import { createValidator } from "@bufbuild/protovalidate";
+import { PlaceOrderRequestSchema } from "@ibkr-grpc/client";
+import type { TicketForm } from "./ticket";
+import { toPlaceOrderRequest } from "./ticket";
 
 export interface Violation {
+  /** The request's field path, as the server names it ("take_profit.limit_price"); "" for the request. */
   readonly field: string;
   readonly description: string;
 }
@@ -35,157 +24,129 @@ export interface ValidationContext {
   readonly managedAccounts: readonly string[];
 }
 
-const PRICE_TYPES: Readonly<Record<string, { limit: "required" | "forbidden"; stop: "required" | "optional" | "forbidden"; trailing: boolean }>> = {
-  [OrderType.MARKET]: { limit: "forbidden", stop: "forbidden", trailing: false },
-  [OrderType.LIMIT]: { limit: "required", stop: "forbidden", trailing: false },
-  [OrderType.STOP]: { limit: "forbidden", stop: "required", trailing: false },
-  [OrderType.STOP_LIMIT]: { limit: "required", stop: "required", trailing: false },
-  [OrderType.TRAILING_STOP]: { limit: "forbidden", stop: "optional", trailing: true },
-};
-
-/** Which price fields an order type takes, for the ticket to show only those. */
-export function priceFieldsFor(orderType: OrderType) {
-  return PRICE_TYPES[orderType] ?? { limit: "forbidden", stop: "forbidden", trailing: false };
+/** The contract's rules for one request message: its schema and a validator that knows them. */
+export interface RequestRules {
+  readonly schema: DescMessage;
+  readonly validator: Validator;
 }
 
-class Collector {
-  readonly violations: Violation[] = [];
-
-  add(field: string, description: string): void {
-    this.violations.push({ field, description });
-  }
-
-  /** Reads a decimal field as the server does; records a violation and returns undefined on bad input. */
-  decimal(field: string, text: string, options: { required?: boolean; positive?: boolean } = {}): Decimal | undefined {
-    if (text === "") {
-      if (options.required === true) {
-        this.add(field, "is required");
-      }
-      return undefined;
-    }
-    if (!isPlainDecimal(text)) {
-      this.add(field, `must be a plain decimal string like 187.25, got "${text}"`);
-      return undefined;
-    }
-    const value = parseDecimal(text);
-    if (value !== undefined && options.positive === true && sign(value) <= 0) {
-      this.add(field, "must be greater than zero");
-      return undefined;
-    }
-    return value;
-  }
-
-  forbid(field: string, text: string, orderType: string): void {
-    if (text !== "") {
-      this.add(field, `is not allowed for ${orderType} orders`);
+/** The file of a schema and every file it imports: where the predefined rules it uses live. */
+function fileWithImports(file: DescFile, found: Set<DescFile> = new Set()): Set<DescFile> {
+  if (!found.has(file)) {
+    found.add(file);
+    for (const imported of file.dependencies) {
+      fileWithImports(imported, found);
     }
   }
+  return found;
 }
 
-const ORDER_TYPE_NAMES: Readonly<Record<number, string>> = {
-  [OrderType.MARKET]: "MARKET",
-  [OrderType.LIMIT]: "LIMIT",
-  [OrderType.STOP]: "STOP",
-  [OrderType.STOP_LIMIT]: "STOP_LIMIT",
-  [OrderType.TRAILING_STOP]: "TRAILING_STOP",
-};
-
-function validatePrices(draft: OrderDraft, collector: Collector): Decimal | undefined {
-  const typeName = ORDER_TYPE_NAMES[draft.orderType] ?? "this";
-  const rules = priceFieldsFor(draft.orderType);
-  let limit: Decimal | undefined;
-  let stop: Decimal | undefined;
-  if (rules.limit === "required") {
-    limit = collector.decimal("limit_price", draft.limitPrice, { required: true, positive: true });
-  } else {
-    collector.forbid("limit_price", draft.limitPrice, typeName);
-  }
-  if (rules.stop === "forbidden") {
-    collector.forbid("stop_price", draft.stopPrice, typeName);
-  } else {
-    stop = collector.decimal("stop_price", draft.stopPrice, { required: rules.stop === "required", positive: true });
-  }
-  if (rules.trailing) {
-    const hasAmount = draft.trailingAmount !== "";
-    const hasPercent = draft.trailingPercent !== "";
-    if (hasAmount === hasPercent) {
-      const description = hasAmount
-        ? "give trailing_amount or trailing_percent, not both"
-        : "is required: give trailing_amount or trailing_percent";
-      collector.add("trailing_amount", description);
-    }
-    collector.decimal("trailing_amount", draft.trailingAmount, { positive: true });
-    collector.decimal("trailing_percent", draft.trailingPercent, { positive: true });
-  } else {
-    collector.forbid("trailing_amount", draft.trailingAmount, typeName);
-    collector.forbid("trailing_percent", draft.trailingPercent, typeName);
-  }
-  // The entry price the bracket legs are checked against.
-  return limit ?? stop;
+/**
+ * The rules a request message's .proto declares. The validator learns the predefined rules
+ * (ibkr/v1/rules.proto's decimal strings) from the files the schema's file imports.
+ */
+export function requestRules(schema: DescMessage): RequestRules {
+  const registry = createRegistry(...fileWithImports(schema.file));
+  return { schema, validator: createValidator({ registry }) };
 }
 
-function validateBracket(draft: OrderDraft, entry: Decimal | undefined, collector: Collector): void {
-  const buy = draft.side === Side.BUY;
-  const takeProfit = draft.takeProfitEnabled
-    ? collector.decimal("take_profit.limit_price", draft.takeProfitLimitPrice, { required: true, positive: true })
-    : undefined;
-  const stopLoss = draft.stopLossEnabled
-    ? collector.decimal("stop_loss.stop_price", draft.stopLossStopPrice, { required: true, positive: true })
-    : undefined;
-  if (draft.stopLossEnabled) {
-    collector.decimal("stop_loss.limit_price", draft.stopLossLimitPrice, { positive: true });
-  }
-  if (takeProfit !== undefined && entry !== undefined) {
-    const side = compare(takeProfit, entry);
-    if (buy ? side <= 0 : side >= 0) {
-      collector.add(
-        "take_profit.limit_price",
-        `must be ${buy ? "above" : "below"} the entry price of a ${buy ? "buy" : "sell"} bracket`,
-      );
+// A message-level rule whose id starts with this judges the order as a whole; the rest of its
+// id names the field it is about, as for any message-level rule (proto/ibkr/v1/rules.proto).
+const WHOLE_ORDER_PREFIX = "order.";
+
+/**
+ * The violation's field path as the server writes it ("legs[0].contract.con_id"). A rule on a
+ * message names the field it is about at the start of its id ("limit_price.order_type",
+ * "order.take_profit.limit_price.beyond_entry"): that field is appended to the message's path.
+ */
+export function violationFieldPath(schema: DescMessage, path: Path, ruleId: string): string {
+  const parts: string[] = [];
+  let message: DescMessage | undefined = schema;
+  let lastField: DescField | undefined;
+  for (const item of path) {
+    switch (item.kind) {
+      case "field":
+        parts.push(item.name);
+        lastField = item;
+        message = item.fieldKind === "message" ? item.message : undefined;
+        break;
+      case "list_sub":
+        parts.push(`${parts.pop() ?? ""}[${String(item.index)}]`);
+        message = lastField?.fieldKind === "list" && lastField.listKind === "message" ? lastField.message : undefined;
+        break;
+      case "map_sub":
+        parts.push(`${parts.pop() ?? ""}[${String(item.key)}]`);
+        message = lastField?.fieldKind === "map" && lastField.mapKind === "message" ? lastField.message : undefined;
+        break;
+      case "extension":
+        parts.push(`[${item.typeName}]`);
+        message = undefined;
+        break;
+      case "oneof":
+        break;
     }
   }
-  if (stopLoss !== undefined && entry !== undefined) {
-    const side = compare(stopLoss, entry);
-    if (buy ? side >= 0 : side <= 0) {
-      collector.add(
-        "stop_loss.stop_price",
-        `must be ${buy ? "below" : "above"} the entry price of a ${buy ? "buy" : "sell"} bracket`,
-      );
+  const named = ruleId.startsWith(WHOLE_ORDER_PREFIX) ? ruleId.slice(WHOLE_ORDER_PREFIX.length) : ruleId;
+  for (const segment of named.split(".")) {
+    const field: DescField | undefined = message?.fields.find((candidate) => candidate.name === segment);
+    if (field === undefined) {
+      break;
     }
+    parts.push(segment);
+    message = field.fieldKind === "message" ? field.message : undefined;
   }
-  if (takeProfit !== undefined && stopLoss !== undefined) {
-    const side = compare(takeProfit, stopLoss);
-    if (buy ? side <= 0 : side >= 0) {
-      collector.add(
-        "take_profit.limit_price",
-        `must be ${buy ? "above" : "below"} the stop-loss price of a ${buy ? "buy" : "sell"} bracket`,
-      );
-    }
+  return parts.join(".");
+}
+
+/** Every rule of the contract the request breaks, at the fields the server would name. */
+export function contractViolations(request: Message, rules: RequestRules): Violation[] {
+  const result = rules.validator.validate(rules.schema, request);
+  switch (result.kind) {
+    case "valid":
+      return [];
+    case "invalid":
+      return result.violations.map((violation) => ({
+        field: violationFieldPath(rules.schema, violation.field, violation.ruleId),
+        description: violation.message === "" ? violation.ruleId : violation.message,
+      }));
+    case "error":
+      // A rule that cannot be evaluated on this request: refuse it, as the server does.
+      return [{ field: "", description: `cannot be checked against its rules: ${result.error.message}` }];
   }
 }
 
-/** Every rule the ticket knows; an empty list means the server should accept the order's shape. */
-export function validateOrder(draft: OrderDraft, context: ValidationContext): Violation[] {
-  const collector = new Collector();
-  if (context.managedAccounts.length > 1 && draft.account === "") {
-    collector.add("account", "is required: the gateway manages more than one account");
-  } else if (draft.account !== "" && context.managedAccounts.length > 0 && !context.managedAccounts.includes(draft.account)) {
-    collector.add("account", "is not one of the gateway's managed accounts");
+/**
+ * The one check the contract cannot express: which accounts this gateway manages is the
+ * server's state, not a property of the request (the server makes the same check).
+ */
+function managedAccountViolations(account: string, context: ValidationContext): Violation[] {
+  const managed = context.managedAccounts;
+  if (account === "" && managed.length > 1) {
+    return [{ field: "account", description: "is required: the gateway manages more than one account" }];
   }
-  if (draft.symbol.trim() === "") {
-    collector.add("contract.symbol", "is required");
+  if (account !== "" && managed.length > 0 && !managed.includes(account)) {
+    return [{ field: "account", description: "is not one of the gateway's managed accounts" }];
   }
-  if (draft.side !== Side.BUY && draft.side !== Side.SELL) {
-    collector.add("side", "is required");
-  }
-  collector.decimal("quantity", draft.quantity, { required: true, positive: true });
-  if (ORDER_TYPE_NAMES[draft.orderType] === undefined) {
-    collector.add("order_type", "is required");
-  } else {
-    const entry = validatePrices(draft, collector);
-    validateBracket(draft, entry, collector);
-  }
-  return collector.violations;
+  return [];
+}
+
+// The repository's PlaceOrder rules. One validator for the page's life: it compiles each
+// message's rules on first use and keeps them.
+const PLACE_ORDER_RULES = requestRules(PlaceOrderRequestSchema);
+
+/**
+ * Every problem the ticket can see: the PlaceOrderRequest it would send, against the contract's
+ * rules, and the account against the gateway's. An empty list means the server should accept
+ * the order's shape. `rules` is for tests that change a rule.
+ */
+export function validateOrder(
+  form: TicketForm,
+  context: ValidationContext,
+  rules: RequestRules = PLACE_ORDER_RULES,
+): Violation[] {
+  // The idempotency key is left out: the ticket generates it (newClientOrderId), in its format.
+  const request = toPlaceOrderRequest(form, "");
+  return [...managedAccountViolations(form.account, context), ...contractViolations(request, rules)];
 }
 
 /** The first violation per field, for showing next to the inputs. */

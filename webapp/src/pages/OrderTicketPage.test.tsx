@@ -55,7 +55,7 @@ describe("order ticket", () => {
     await user.type(screen.getByTestId("ticket-quantity"), "1e3");
     await user.click(screen.getByTestId("ticket-review"));
     expect(screen.getByTestId("error-quantity").textContent).toContain("plain decimal");
-    expect(screen.getByTestId("error-limit_price").textContent).toBe("is required");
+    expect(screen.getByTestId("error-limit_price").textContent).toBe("is required for LIMIT orders");
     expect(screen.getByTestId("ticket-quantity").getAttribute("aria-invalid")).toBe("true");
     expect(screen.queryByTestId("confirm-dialog")).toBeNull();
     expect(backend.placedOrders).toHaveLength(0);
@@ -68,9 +68,7 @@ describe("order ticket", () => {
     await user.click(screen.getByTestId("ticket-take-profit-enabled"));
     await user.type(screen.getByTestId("ticket-take-profit-price"), "180");
     await user.click(screen.getByTestId("ticket-review"));
-    expect(screen.getByTestId("error-take_profit.limit_price").textContent).toBe(
-      "must be above the entry price of a buy bracket",
-    );
+    expect(screen.getByTestId("error-take_profit.limit_price").textContent).toBe("must be above the entry limit price");
     await user.click(screen.getByTestId("ticket-side-sell"));
     expect(screen.queryByTestId("error-take_profit.limit_price")).toBeNull();
   });

@@ -30,10 +30,17 @@ import { statusLabel } from "../lib/orderLabels";
 import { ConfirmOrderDialog } from "../orders/ConfirmOrderDialog";
 import { BracketFields, ContractFields, Field, decimalInput } from "../orders/TicketFields";
 import type { Notional, TicketForm } from "../orders/ticket";
-import { EMPTY_TICKET, newClientOrderId, orderNotional, toPlaceOrderRequest, withOrderType } from "../orders/ticket";
+import {
+  EMPTY_TICKET,
+  newClientOrderId,
+  orderNotional,
+  priceFieldsFor,
+  toPlaceOrderRequest,
+  withOrderType,
+} from "../orders/ticket";
 import { TicketQuote } from "../orders/TicketQuote";
 import type { Violation } from "../orders/validation";
-import { priceFieldsFor, validateOrder, violationsByField } from "../orders/validation";
+import { validateOrder, violationsByField } from "../orders/validation";
 import { useGatewayStatus, useTradingBlockers } from "../state/LiveData";
 import { blockersForAccount } from "../trading/availability";
 
