@@ -1,5 +1,7 @@
-"""Market depth, tick-by-tick and live-bar streams at the edge: their requests read and
-validated, their items written as ibkr.v1 messages."""
+"""Market depth, tick-by-tick and live-bar streams at the edge: their requests read, their
+items written as ibkr.v1 messages. The requests' rules are in market_data_service.proto
+(checked before any servicer runs); what api.requests keeps for contracts and heartbeats is
+checked here."""
 
 from __future__ import annotations
 
@@ -28,17 +30,10 @@ from ibkr_grpc.domain.live_data import (
 )
 from ibkr_grpc.domain.market_data import Bar, BarSource
 from ibkr_grpc.domain.streams import Heartbeat, Marker
-from ibkr_grpc.services.live_bars import (
-    BAR_SECONDS,
-    MAXIMUM_LIVE_BARS,
-    SMALLEST_LIVE_BAR,
-    bars_in_span,
-)
 from ibkr_grpc.services.market_depth import DepthStreamItem
 from ibkr_grpc.services.tick_streams import TickStreamItem
 
 DEFAULT_DEPTH_ROWS = 5
-MAXIMUM_DEPTH_ROWS = 20
 TICK_TYPES = {
     pb.TICK_TYPE_LAST: TickType.LAST,
     pb.TICK_TYPE_ALL_LAST: TickType.ALL_LAST,
@@ -71,8 +66,6 @@ def read_depth_request(
     violations = ViolationCollector()
     contract = _contract(violations, request)
     rows = request.rows or DEFAULT_DEPTH_ROWS
-    if not 0 <= request.rows <= MAXIMUM_DEPTH_ROWS:
-        violations.add("rows", f"must be 1 to {MAXIMUM_DEPTH_ROWS} (0: {DEFAULT_DEPTH_ROWS})")
     heartbeat = _heartbeat(violations, request)
     violations.raise_if_any()
     assert contract is not None  # noqa: S101  its absence is a violation above
@@ -122,17 +115,10 @@ def depth_response(item: DepthStreamItem) -> pb.StreamMarketDepthResponse:
 def read_ticks_request(request: pb.StreamTicksRequest) -> tuple[ContractSpec, TickType, timedelta]:
     violations = ViolationCollector()
     contract = _contract(violations, request)
-    tick_type = TICK_TYPES.get(request.tick_type)
-    if tick_type is None:
-        violations.add(
-            "tick_type",
-            "is required" if request.tick_type == 0 else f"unknown value {request.tick_type}",
-        )
     heartbeat = _heartbeat(violations, request)
     violations.raise_if_any()
     assert contract is not None  # noqa: S101  its absence is a violation above
-    assert tick_type is not None  # noqa: S101
-    return contract, tick_type, heartbeat
+    return contract, TICK_TYPES[request.tick_type], heartbeat
 
 
 def tick_response(item: TickStreamItem) -> pb.StreamTicksResponse:
@@ -177,44 +163,17 @@ def tick_response(item: TickStreamItem) -> pb.StreamTicksResponse:
 def read_bars_request(request: pb.StreamBarsRequest) -> tuple[LiveBarsRequest, timedelta]:
     violations = ViolationCollector()
     contract = _contract(violations, request)
-    bar_size = BAR_SIZES.get(request.bar_size)
-    if bar_size is None:
-        violations.add(
-            "bar_size",
-            "is required" if request.bar_size == 0 else f"unknown value {request.bar_size}",
-        )
-    elif BAR_SECONDS[bar_size] < BAR_SECONDS[SMALLEST_LIVE_BAR]:
-        violations.add("bar_size", "must be 5 seconds or more: IB keeps no smaller bars up to date")
-    source = BAR_SOURCES.get(request.source, BarSource.TRADES)
-    if request.source and request.source not in BAR_SOURCES:
-        violations.add("source", f"unknown value {request.source}")
-    count, unit = request.span.count, SPAN_UNITS.get(request.span.unit)
-    if not request.HasField("span"):
-        violations.add("span", "is required")
-    else:
-        if count <= 0:
-            violations.add("span.count", "must be greater than zero")
-        if unit is None:
-            violations.add("span.unit", "is required")
-    if bar_size is not None and unit is not None and count > 0:
-        held = bars_in_span(bar_size, count, unit)
-        if held > MAXIMUM_LIVE_BARS:
-            violations.add(
-                "span",
-                f"holds up to {held} bars of this size; at most {MAXIMUM_LIVE_BARS}: "
-                "a shorter span or a larger bar",
-            )
     heartbeat = _heartbeat(violations, request)
     violations.raise_if_any()
     assert contract is not None  # noqa: S101  its absence is a violation above
-    assert bar_size is not None  # noqa: S101
-    assert unit is not None  # noqa: S101
+    # The rules bound the span to what a stream holds (MAXIMUM_LIVE_BARS, as bars_in_span
+    # counts them) and the bar to SMALLEST_LIVE_BAR or more.
     live = LiveBarsRequest(
         contract=contract,
-        bar_size=bar_size,
-        span_count=count,
-        span_unit=unit,
-        source=source,
+        bar_size=BAR_SIZES[request.bar_size],
+        span_count=request.span.count,
+        span_unit=SPAN_UNITS[request.span.unit],
+        source=BAR_SOURCES.get(request.source, BarSource.TRADES),
         regular_trading_hours_only=request.regular_trading_hours_only,
     )
     return live, heartbeat

@@ -1,4 +1,8 @@
-"""ibkr.v1.MarketDataService: lookups, quotes, quote streams and historical bars."""
+"""ibkr.v1.MarketDataService: lookups, quotes, quote streams and historical bars.
+
+The fields' rules are in market_data_service.proto (checked before any servicer runs); here,
+besides what api.requests keeps for contracts and times: a history from start_time must start
+before its end, or before now (the clock)."""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ Response = TypeVar("Response")
 pb = market_data_service_pb2
 
 KINDS = {kind: pb.MarketDataKind.Value(f"MARKET_DATA_KIND_{kind.value}") for kind in MarketDataKind}
-MAXIMUM_STREAM_CONTRACTS = 100
+DEFAULT_SEARCH_RESULTS = 20
 MAXIMUM_SEARCH_RESULTS = 50
 ENCODED_QUOTES = 4096
 
@@ -100,6 +104,7 @@ def failure_message(failure: SubscriptionFailure) -> pb.SubscriptionError:
 
 
 def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
+    """The rules have checked the fields, and that span or start_time is given."""
     violations = ViolationCollector()
     contract = requests.read_contract(
         violations,
@@ -108,39 +113,26 @@ def _read_history(request: pb.GetHistoricalBarsRequest) -> HistoryRequest:
         present=request.HasField("contract"),
         use=requests.ContractUse.HISTORY,
     )
-    bar_size = BAR_SIZES.get(request.bar_size)
-    if bar_size is None:
-        violations.add(
-            "bar_size",
-            "is required" if request.bar_size == 0 else f"unknown value {request.bar_size}",
-        )
-    source = BarSource.TRADES
-    if request.source:
-        source = BAR_SOURCES.get(request.source, BarSource.TRADES)
-        if request.source not in BAR_SOURCES:
-            violations.add("source", f"unknown value {request.source}")
     end = None
     if request.HasField("end_time"):
         end = requests.read_timestamp(violations, "end_time", request.end_time)
     count, unit = 0, SpanUnit.DAYS
     if request.HasField("span"):
-        count = request.span.count
-        unit = SPAN_UNITS.get(request.span.unit, SpanUnit.DAYS)
-        if count <= 0:
-            violations.add("span.count", "must be greater than zero")
-        if request.span.unit not in SPAN_UNITS:
-            violations.add("span.unit", "is required")
-    elif request.HasField("start_time"):
+        count, unit = request.span.count, SPAN_UNITS[request.span.unit]
+    else:
         start = requests.read_timestamp(violations, "start_time", request.start_time)
         if start is not None:  # else read_timestamp has reported it
             count, unit = _span_since(violations, start, end)
-    else:
-        violations.add("span", "give span, or start_time and end_time")
     violations.raise_if_any()
     assert contract is not None  # noqa: S101  its absence is a violation above
-    assert bar_size is not None  # noqa: S101
     return HistoryRequest(
-        contract, bar_size, count, unit, end, source, request.regular_trading_hours_only
+        contract,
+        BAR_SIZES[request.bar_size],
+        count,
+        unit,
+        end,
+        BAR_SOURCES.get(request.source, BarSource.TRADES),
+        request.regular_trading_hours_only,
     )
 
 
@@ -154,10 +146,6 @@ def _span_since(
     if seconds <= 86_400:
         return seconds, SpanUnit.SECONDS
     return math.ceil(seconds / 86_400), SpanUnit.DAYS
-
-
-# The most quotes one StreamQuotes message may carry.
-MAXIMUM_QUOTES_PER_MESSAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +178,7 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     async def SearchContracts(
         self, request: pb.SearchContractsRequest, context: Context
     ) -> pb.SearchContractsResponse:
-        violations = ViolationCollector()
-        if not request.query.strip():
-            violations.add("query", "is required")
-        elif len(request.query) > 64:
-            violations.add("query", "must be at most 64 characters")
-        limit = min(request.page_size or 20, MAXIMUM_SEARCH_RESULTS)
-        if request.page_size < 0:
-            violations.add("page_size", "must not be negative")
-        violations.raise_if_any()
+        limit = min(request.page_size or DEFAULT_SEARCH_RESULTS, MAXIMUM_SEARCH_RESULTS)
         matches = await self._market_data.search(request.query.strip(), limit)
         return pb.SearchContractsResponse(
             contracts=[
@@ -256,10 +236,6 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
     ) -> AsyncIterator[pb.StreamQuotesResponse]:
         # Validates now and returns the stream: a bad request fails before anything is sent.
         violations = ViolationCollector()
-        if not request.contracts:
-            violations.add("contracts", "give at least one contract")
-        if len(request.contracts) > MAXIMUM_STREAM_CONTRACTS:
-            violations.add("contracts", f"at most {MAXIMUM_STREAM_CONTRACTS} per stream")
         contracts = []
         for index, message in enumerate(request.contracts):
             contract = requests.read_contract(
@@ -270,11 +246,8 @@ class MarketDataServicer(market_data_service_pb2_grpc.MarketDataServiceServicer)
         heartbeat = requests.read_heartbeat_interval(
             violations, request.heartbeat_interval, present=request.HasField("heartbeat_interval")
         )
-        batch = request.max_quotes_per_message
-        if not 0 <= batch <= MAXIMUM_QUOTES_PER_MESSAGE:
-            violations.add("max_quotes_per_message", f"must be 0 to {MAXIMUM_QUOTES_PER_MESSAGE}")
         violations.raise_if_any()
-        return self._quotes(contracts, heartbeat, max(batch, 1))
+        return self._quotes(contracts, heartbeat, max(request.max_quotes_per_message, 1))
 
     async def _quotes(
         self, contracts: list[ContractSpec], heartbeat: timedelta, batch: int

@@ -1,6 +1,6 @@
 """Incoming ibkr.v1.OptionService requests to domain values. The fields' rules are in
-option_service.proto (checked before any servicer runs); here: what an underlying may be, and
-that an expiration is a day of the calendar."""
+option_service.proto (checked before any servicer runs), what an underlying may be among them;
+here: that an expiration is a day of the calendar (and what api.requests keeps for contracts)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from ibkr_grpc.domain.enums import OptionRight
 from ibkr_grpc.domain.errors import ViolationCollector, shown
 from ibkr_grpc.domain.options import (
     DEFAULT_STRIKES_PER_SIDE,
-    UNDERLYING_TYPES,
     ChainWindowRequest,
     StrikeRange,
 )
@@ -26,12 +25,8 @@ _OPTION_RIGHTS = reverse(OPTION_RIGHTS)
 def read_underlying(
     violations: ViolationCollector, message: common_pb2.Contract, *, present: bool
 ) -> ContractSpec | None:
-    underlying = requests.read_contract(violations, "underlying", message, present=present)
-    if underlying is not None and underlying.security_type not in UNDERLYING_TYPES:
-        violations.add(
-            "underlying.security_type", "options are listed on stocks, futures and indices"
-        )
-    return underlying
+    # The rules hold the security type to UNDERLYING_TYPES (or unspecified, a stock).
+    return requests.read_contract(violations, "underlying", message, present=present)
 
 
 def read_get_option_chain(

@@ -1,4 +1,6 @@
-"""ibkr.v1.PortfolioService: accounts, balances, positions and PnL."""
+"""ibkr.v1.PortfolioService: accounts, balances, positions and PnL. The requests' rules are in
+portfolio_service.proto (checked before any servicer runs); whether the gateway manages an
+account is the portfolio service's to say."""
 
 from __future__ import annotations
 
@@ -85,13 +87,6 @@ def pnl_message(pnl: ProfitAndLoss) -> portfolio_service_pb2.PnL:
     )
 
 
-def _require_account(account: str) -> None:
-    violations = ViolationCollector()
-    if not account:
-        violations.add("account", "is required")
-    violations.raise_if_any()
-
-
 class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
     def __init__(self, portfolio: PortfolioService) -> None:
         self._portfolio = portfolio
@@ -113,7 +108,6 @@ class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
     async def GetAccountSummary(
         self, request: portfolio_service_pb2.GetAccountSummaryRequest, context: Context
     ) -> portfolio_service_pb2.GetAccountSummaryResponse:
-        _require_account(request.account)
         summary = self._portfolio.summary(request.account)
         return portfolio_service_pb2.GetAccountSummaryResponse(summary=summary_message(summary))
 
@@ -128,7 +122,6 @@ class PortfolioServicer(portfolio_service_pb2_grpc.PortfolioServiceServicer):
     async def GetPnL(
         self, request: portfolio_service_pb2.GetPnLRequest, context: Context
     ) -> portfolio_service_pb2.GetPnLResponse:
-        _require_account(request.account)
         pnl = self._portfolio.profit_and_loss(request.account)
         return portfolio_service_pb2.GetPnLResponse(pnl=pnl_message(pnl))
 

@@ -1,13 +1,19 @@
 """Incoming ibkr.v1 requests to domain values.
 
-The rules of each field are in the .proto files (buf.validate annotations), checked for every
-request before any servicer runs (api.request_rules): what reaches these readers keeps them. What
-stays here is what those rules cannot say, each reported as a field violation:
+The rules of each field of every service's requests are in the .proto files (buf.validate
+annotations), checked for every request before any servicer runs (api.request_rules): what
+reaches these readers and the servicers keeps them. What stays by hand is what those rules cannot
+say, each reported as a field violation:
 - The well-known types' own validity: a Timestamp's or Duration's nanos out of range or of the
-  other sign (protovalidate checks only the ranges written in the .proto).
+  other sign (protovalidate checks only the ranges written in the .proto), here and for the risk
+  limits' windows (api.risk_limits).
 - What depends on what the request does with a contract (ContractUse): one option or future
   named, a continuous future only for history and details.
-- The calendar: a contract month or last trading day that is a real date; an end after a start.
+- The calendar: a contract month or last trading day that is a real date (here), an option
+  chain's expiration (api.option_requests); an end after a start.
+- The clock: a history given by start_time starts before now (api.market_data_servicer).
+- What the server's state decides: whether the gateway manages an account (services), who may
+  halt which account (api.risk_servicer).
 - Defaults that need the server's settings or state (page sizes, heartbeat, exchanges).
 """
 

@@ -1,6 +1,8 @@
 """ibkr.v1.RiskService: the risk limits and the trading halts, of every account or of one.
 Account scopes are applied before a call gets here (api.access narrows a scoped token's request
-to its account); changing limits or halting every account also needs an unscoped token."""
+to its account); changing limits or halting every account also needs an unscoped token. The
+requests' rules (a halt's reason, an account's length, the limits' bounds) are in
+risk_service.proto, checked before any servicer runs."""
 
 from __future__ import annotations
 
@@ -27,8 +29,6 @@ from ibkr_grpc.services.trading_control import TradingControl
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CAUSES = {cause: pb.HaltCause.Value(f"HALT_CAUSE_{cause.value}") for cause in HaltCause}
-# The longest account id the trading state can hold (the trading_state.account column).
-MAX_ACCOUNT_LENGTH = 32
 
 
 def state_message(state: TradingState) -> pb.TradingState:
@@ -42,14 +42,9 @@ def state_message(state: TradingState) -> pb.TradingState:
     )
 
 
-def _read_halt_request(reason: str, account: str) -> str:
-    """The account a halt or resume is for ("" for every account), after checking who may."""
-    violations = ViolationCollector()
-    if not reason.strip():
-        violations.add("reason", "is required: say why, for the audit log")
-    if len(account) > MAX_ACCOUNT_LENGTH:
-        violations.add("account", f"must be at most {MAX_ACCOUNT_LENGTH} characters")
-    violations.raise_if_any()
+def _read_halt_request(account: str) -> str:
+    """The account a halt or resume is for ("" for every account), after checking who may.
+    (The rules hold the account to what the trading_state.account column takes, 32 characters.)"""
     # The access check already narrows a scoped token's request to its account and refuses
     # other accounts; this holds even if that check ever changes.
     caller = current_caller()
@@ -94,7 +89,7 @@ class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
     async def HaltTrading(
         self, request: pb.HaltTradingRequest, context: Context
     ) -> pb.HaltTradingResponse:
-        account = _read_halt_request(request.reason, request.account)
+        account = _read_halt_request(request.account)
         cancelled = await self._trading.halt(
             HaltCause.MANUAL,
             by=current_caller().subject,
@@ -109,7 +104,7 @@ class RiskServicer(risk_service_pb2_grpc.RiskServiceServicer):
     async def ResumeTrading(
         self, request: pb.ResumeTradingRequest, context: Context
     ) -> pb.ResumeTradingResponse:
-        account = _read_halt_request(request.reason, request.account)
+        account = _read_halt_request(request.account)
         await self._trading.resume(
             by=current_caller().subject, reason=request.reason, account=account
         )

@@ -226,9 +226,11 @@ class SearchContractsRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     query: _builtins.str
-    """Symbol prefix or part of a name, required ("AAP", "apple")."""
+    """Symbol prefix or part of a name, required ("AAP", "apple"): at most 64 characters, not
+    only spaces (the server searches for it without its leading and trailing spaces).
+    """
     page_size: _builtins.int
-    """At most this many results (default 20, at most 50)."""
+    """At most this many results (default 20 when 0, at most 50: more is served as 50)."""
     def __init__(
         self,
         *,
@@ -640,6 +642,7 @@ class HistorySpan(_message.Message):
     count: _builtins.int
     """Greater than zero."""
     unit: Global___SpanUnit.ValueType
+    """Required."""
     def __init__(
         self,
         *,
@@ -681,7 +684,9 @@ class GetHistoricalBarsRequest(_message.Message):
 
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """The first bar's earliest start; the server turns start_time and end_time into a span."""
+        """The first bar's earliest start; the server turns start_time and end_time into a span (it
+        must be before end_time, or before now when end_time is unset). Ignored when span is given.
+        """
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:

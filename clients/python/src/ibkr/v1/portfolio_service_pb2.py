@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fibkr/v1/portfolio_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"`\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x15\n\rbase_currency\x18\x03 \x01(\t\"\x15\n\x13ListAccountsRequest\":\n\x14ListAccountsResponse\x12\"\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x10.ibkr.v1.Account\"<\n\x0c\x41\x63\x63ountValue\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"\xdb\x03\n\x0e\x41\x63\x63ountSummary\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x15\n\rbase_currency\x18\x02 \x01(\t\x12\x17\n\x0fnet_liquidation\x18\x03 \x01(\t\x12\x18\n\x10total_cash_value\x18\x04 \x01(\t\x12\x14\n\x0csettled_cash\x18\x05 \x01(\t\x12\x14\n\x0c\x62uying_power\x18\x06 \x01(\t\x12\x17\n\x0f\x61vailable_funds\x18\x07 \x01(\t\x12\x18\n\x10\x65xcess_liquidity\x18\x08 \x01(\t\x12\x1e\n\x16\x65quity_with_loan_value\x18\t \x01(\t\x12\x1c\n\x14gross_position_value\x18\n \x01(\t\x12\"\n\x1ainitial_margin_requirement\x18\x0b \x01(\t\x12&\n\x1emaintenance_margin_requirement\x18\x0c \x01(\t\x12\x0f\n\x07\x63ushion\x18\r \x01(\t\x12\x1c\n\x14\x64\x61y_trades_remaining\x18\x0e \x01(\x05\x12%\n\x06values\x18\x0f \x03(\x0b\x32\x15.ibkr.v1.AccountValue\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x18GetAccountSummaryRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"E\n\x19GetAccountSummaryResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.ibkr.v1.AccountSummary\"\xc3\x02\n\x08Position\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12#\n\x08\x63ontract\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x14\n\x0c\x61verage_cost\x18\x04 \x01(\t\x12\x14\n\x0cmarket_price\x18\x05 \x01(\t\x12\x14\n\x0cmarket_value\x18\x06 \x01(\t\x12\x16\n\x0eunrealized_pnl\x18\x07 \x01(\t\x12\x14\n\x0crealized_pnl\x18\x08 \x01(\t\x12\x11\n\tdaily_pnl\x18\t \x01(\t\x12\x10\n\x08\x63urrency\x18\n \x01(\t\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmultiplier\x18\x0c \x01(\t\x12\x15\n\raverage_price\x18\r \x01(\t\"7\n\x14ListPositionsRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"=\n\x15ListPositionsResponse\x12$\n\tpositions\x18\x01 \x03(\x0b\x32\x11.ibkr.v1.Position\"\x88\x01\n\x03PnL\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x11\n\tdaily_pnl\x18\x02 \x01(\t\x12\x16\n\x0eunrealized_pnl\x18\x03 \x01(\t\x12\x14\n\x0crealized_pnl\x18\x04 \x01(\t\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\rGetPnLRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"+\n\x0eGetPnLResponse\x12\x19\n\x03pnl\x18\x01 \x01(\x0b\x32\x0c.ibkr.v1.PnL\"q\n\x16StreamPortfolioRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x46\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\"\xee\x01\n\x17StreamPortfolioResponse\x12\x32\n\x0f\x61\x63\x63ount_summary\x18\x01 \x01(\x0b\x32\x17.ibkr.v1.AccountSummaryH\x00\x12%\n\x08position\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.PositionH\x00\x12\x1b\n\x03pnl\x18\x03 \x01(\x0b\x32\x0c.ibkr.v1.PnLH\x00\x12\'\n\theartbeat\x18\x04 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x05 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload2\xb6\x04\n\x10PortfolioService\x12\x61\n\x0cListAccounts\x12\x1c.ibkr.v1.ListAccountsRequest\x1a\x1d.ibkr.v1.ListAccountsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x82\x01\n\x11GetAccountSummary\x12!.ibkr.v1.GetAccountSummaryRequest\x1a\".ibkr.v1.GetAccountSummaryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/accounts/{account}/summary\x12\x65\n\rListPositions\x12\x1d.ibkr.v1.ListPositionsRequest\x1a\x1e.ibkr.v1.ListPositionsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/positions\x12]\n\x06GetPnL\x12\x16.ibkr.v1.GetPnLRequest\x1a\x17.ibkr.v1.GetPnLResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/accounts/{account}/pnl\x12t\n\x0fStreamPortfolio\x12\x1f.ibkr.v1.StreamPortfolioRequest\x1a .ibkr.v1.StreamPortfolioResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/portfolio:stream0\x01\x42\x94\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x15PortfolioServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fibkr/v1/portfolio_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"`\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12*\n\x0ctrading_mode\x18\x02 \x01(\x0e\x32\x14.ibkr.v1.TradingMode\x12\x15\n\rbase_currency\x18\x03 \x01(\t\"\x15\n\x13ListAccountsRequest\":\n\x14ListAccountsResponse\x12\"\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x10.ibkr.v1.Account\"<\n\x0c\x41\x63\x63ountValue\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"\xdb\x03\n\x0e\x41\x63\x63ountSummary\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x15\n\rbase_currency\x18\x02 \x01(\t\x12\x17\n\x0fnet_liquidation\x18\x03 \x01(\t\x12\x18\n\x10total_cash_value\x18\x04 \x01(\t\x12\x14\n\x0csettled_cash\x18\x05 \x01(\t\x12\x14\n\x0c\x62uying_power\x18\x06 \x01(\t\x12\x17\n\x0f\x61vailable_funds\x18\x07 \x01(\t\x12\x18\n\x10\x65xcess_liquidity\x18\x08 \x01(\t\x12\x1e\n\x16\x65quity_with_loan_value\x18\t \x01(\t\x12\x1c\n\x14gross_position_value\x18\n \x01(\t\x12\"\n\x1ainitial_margin_requirement\x18\x0b \x01(\t\x12&\n\x1emaintenance_margin_requirement\x18\x0c \x01(\t\x12\x0f\n\x07\x63ushion\x18\r \x01(\t\x12\x1c\n\x14\x64\x61y_trades_remaining\x18\x0e \x01(\x05\x12%\n\x06values\x18\x0f \x03(\x0b\x32\x15.ibkr.v1.AccountValue\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x18GetAccountSummaryRequest\x12\x17\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\"E\n\x19GetAccountSummaryResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.ibkr.v1.AccountSummary\"\xc3\x02\n\x08Position\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12#\n\x08\x63ontract\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.Contract\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x14\n\x0c\x61verage_cost\x18\x04 \x01(\t\x12\x14\n\x0cmarket_price\x18\x05 \x01(\t\x12\x14\n\x0cmarket_value\x18\x06 \x01(\t\x12\x16\n\x0eunrealized_pnl\x18\x07 \x01(\t\x12\x14\n\x0crealized_pnl\x18\x08 \x01(\t\x12\x11\n\tdaily_pnl\x18\t \x01(\t\x12\x10\n\x08\x63urrency\x18\n \x01(\t\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmultiplier\x18\x0c \x01(\t\x12\x15\n\raverage_price\x18\r \x01(\t\"7\n\x14ListPositionsRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"=\n\x15ListPositionsResponse\x12$\n\tpositions\x18\x01 \x03(\x0b\x32\x11.ibkr.v1.Position\"\x88\x01\n\x03PnL\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x11\n\tdaily_pnl\x18\x02 \x01(\t\x12\x16\n\x0eunrealized_pnl\x18\x03 \x01(\t\x12\x14\n\x0crealized_pnl\x18\x04 \x01(\t\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\rGetPnLRequest\x12\x17\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\"+\n\x0eGetPnLResponse\x12\x19\n\x03pnl\x18\x01 \x01(\x0b\x32\x0c.ibkr.v1.PnL\"q\n\x16StreamPortfolioRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x46\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\"\xee\x01\n\x17StreamPortfolioResponse\x12\x32\n\x0f\x61\x63\x63ount_summary\x18\x01 \x01(\x0b\x32\x17.ibkr.v1.AccountSummaryH\x00\x12%\n\x08position\x18\x02 \x01(\x0b\x32\x11.ibkr.v1.PositionH\x00\x12\x1b\n\x03pnl\x18\x03 \x01(\x0b\x32\x0c.ibkr.v1.PnLH\x00\x12\'\n\theartbeat\x18\x04 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x05 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload2\xb6\x04\n\x10PortfolioService\x12\x61\n\x0cListAccounts\x12\x1c.ibkr.v1.ListAccountsRequest\x1a\x1d.ibkr.v1.ListAccountsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accounts\x12\x82\x01\n\x11GetAccountSummary\x12!.ibkr.v1.GetAccountSummaryRequest\x1a\".ibkr.v1.GetAccountSummaryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/accounts/{account}/summary\x12\x65\n\rListPositions\x12\x1d.ibkr.v1.ListPositionsRequest\x1a\x1e.ibkr.v1.ListPositionsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/positions\x12]\n\x06GetPnL\x12\x16.ibkr.v1.GetPnLRequest\x1a\x17.ibkr.v1.GetPnLResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/accounts/{account}/pnl\x12t\n\x0fStreamPortfolio\x12\x1f.ibkr.v1.StreamPortfolioRequest\x1a .ibkr.v1.StreamPortfolioResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/portfolio:stream0\x01\x42\x94\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x15PortfolioServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,10 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.portfolio_service_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\025PortfolioServiceProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_GETACCOUNTSUMMARYREQUEST'].fields_by_name['account']._loaded_options = None
+  _globals['_GETACCOUNTSUMMARYREQUEST'].fields_by_name['account']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_GETPNLREQUEST'].fields_by_name['account']._loaded_options = None
+  _globals['_GETPNLREQUEST'].fields_by_name['account']._serialized_options = b'\272H\003\310\001\001'
   _globals['_STREAMPORTFOLIOREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
   _globals['_STREAMPORTFOLIOREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\014\252\001\t\"\003\010\254\0022\002\010\001'
   _globals['_PORTFOLIOSERVICE'].methods_by_name['ListAccounts']._loaded_options = None
@@ -60,25 +64,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTSUMMARY']._serialized_start=434
   _globals['_ACCOUNTSUMMARY']._serialized_end=909
   _globals['_GETACCOUNTSUMMARYREQUEST']._serialized_start=911
-  _globals['_GETACCOUNTSUMMARYREQUEST']._serialized_end=954
-  _globals['_GETACCOUNTSUMMARYRESPONSE']._serialized_start=956
-  _globals['_GETACCOUNTSUMMARYRESPONSE']._serialized_end=1025
-  _globals['_POSITION']._serialized_start=1028
-  _globals['_POSITION']._serialized_end=1351
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1353
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1408
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1410
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1471
-  _globals['_PNL']._serialized_start=1474
-  _globals['_PNL']._serialized_end=1610
-  _globals['_GETPNLREQUEST']._serialized_start=1612
-  _globals['_GETPNLREQUEST']._serialized_end=1644
-  _globals['_GETPNLRESPONSE']._serialized_start=1646
-  _globals['_GETPNLRESPONSE']._serialized_end=1689
-  _globals['_STREAMPORTFOLIOREQUEST']._serialized_start=1691
-  _globals['_STREAMPORTFOLIOREQUEST']._serialized_end=1804
-  _globals['_STREAMPORTFOLIORESPONSE']._serialized_start=1807
-  _globals['_STREAMPORTFOLIORESPONSE']._serialized_end=2045
-  _globals['_PORTFOLIOSERVICE']._serialized_start=2048
-  _globals['_PORTFOLIOSERVICE']._serialized_end=2614
+  _globals['_GETACCOUNTSUMMARYREQUEST']._serialized_end=962
+  _globals['_GETACCOUNTSUMMARYRESPONSE']._serialized_start=964
+  _globals['_GETACCOUNTSUMMARYRESPONSE']._serialized_end=1033
+  _globals['_POSITION']._serialized_start=1036
+  _globals['_POSITION']._serialized_end=1359
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1361
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1416
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1418
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1479
+  _globals['_PNL']._serialized_start=1482
+  _globals['_PNL']._serialized_end=1618
+  _globals['_GETPNLREQUEST']._serialized_start=1620
+  _globals['_GETPNLREQUEST']._serialized_end=1660
+  _globals['_GETPNLRESPONSE']._serialized_start=1662
+  _globals['_GETPNLRESPONSE']._serialized_end=1705
+  _globals['_STREAMPORTFOLIOREQUEST']._serialized_start=1707
+  _globals['_STREAMPORTFOLIOREQUEST']._serialized_end=1820
+  _globals['_STREAMPORTFOLIORESPONSE']._serialized_start=1823
+  _globals['_STREAMPORTFOLIORESPONSE']._serialized_end=2061
+  _globals['_PORTFOLIOSERVICE']._serialized_start=2064
+  _globals['_PORTFOLIOSERVICE']._serialized_end=2630
 # @@protoc_insertion_point(module_scope)

@@ -28,9 +28,10 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ibkr.v1 import common_pb2 as ibkr_dot_v1_dot_common__pb2
+from ibkr.v1 import rules_pb2 as ibkr_dot_v1_dot_rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aibkr/v1/risk_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\"\xb1\x05\n\nRiskLimits\x12\x17\n\x0f\x61llowed_symbols\x18\x01 \x03(\t\x12\x16\n\x0e\x64\x65nied_symbols\x18\x02 \x03(\t\x12\x1a\n\x12max_order_quantity\x18\x03 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x04 \x01(\t\x12\x1d\n\x15max_position_quantity\x18\x05 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x06 \x01(\t\x12\x1c\n\x0fmax_open_orders\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x10\x64\x61ily_loss_limit\x18\x08 \x01(\t\x12\"\n\x15max_orders_per_minute\x18\t \x01(\x05H\x01\x88\x01\x01\x12\x1c\n\x14price_collar_percent\x18\n \x01(\t\x12\"\n\x15market_orders_allowed\x18\x0b \x01(\x08H\x02\x88\x01\x01\x12*\n\x1doutside_regular_hours_allowed\x18\x0c \x01(\x08H\x03\x88\x01\x01\x12\x1b\n\x0emax_rejections\x18\r \x01(\x05H\x04\x88\x01\x01\x12\x33\n\x10rejection_window\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x0fmax_disconnects\x18\x0f \x01(\x05H\x05\x88\x01\x01\x12\x34\n\x11\x64isconnect_window\x18\x10 \x01(\x0b\x32\x19.google.protobuf.DurationB\x12\n\x10_max_open_ordersB\x18\n\x16_max_orders_per_minuteB\x18\n\x16_market_orders_allowedB \n\x1e_outside_regular_hours_allowedB\x11\n\x0f_max_rejectionsB\x12\n\x10_max_disconnects\"\x16\n\x14GetRiskLimitsRequest\"<\n\x15GetRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"o\n\x17UpdateRiskLimitsRequest\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"?\n\x18UpdateRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"\xa0\x01\n\x0cTradingState\x12\x0e\n\x06halted\x18\x01 \x01(\x08\x12!\n\x05\x63\x61use\x18\x02 \x01(\x0e\x32\x12.ibkr.v1.HaltCause\x12\x11\n\thalted_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\"T\n\x12HaltTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x1d\n\x15\x63\x61ncel_working_orders\x18\x02 \x01(\x08\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"X\n\x13HaltTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\x12\x1b\n\x13\x63\x61ncelled_order_ids\x18\x02 \x03(\t\"7\n\x14ResumeTradingRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"=\n\x15ResumeTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\")\n\x16GetTradingStateRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"?\n\x17GetTradingStateResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\"t\n\x19StreamTradingStateRequest\x12\x46\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"\xa1\x01\n\x1aStreamTradingStateResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingStateH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\x95\x01\n\tHaltCause\x12\x1a\n\x16HALT_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11HALT_CAUSE_MANUAL\x10\x01\x12\x19\n\x15HALT_CAUSE_DAILY_LOSS\x10\x02\x12\x19\n\x15HALT_CAUSE_REJECTIONS\x10\x03\x12\x1f\n\x1bHALT_CAUSE_GATEWAY_FLAPPING\x10\x04\x32\xb6\x05\n\x0bRiskService\x12g\n\rGetRiskLimits\x12\x1d.ibkr.v1.GetRiskLimitsRequest\x1a\x1e.ibkr.v1.GetRiskLimitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/risk/limits\x12s\n\x10UpdateRiskLimits\x12 .ibkr.v1.UpdateRiskLimitsRequest\x1a!.ibkr.v1.UpdateRiskLimitsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0f/v1/risk/limits:\x01*\x12\x65\n\x0bHaltTrading\x12\x1b.ibkr.v1.HaltTradingRequest\x1a\x1c.ibkr.v1.HaltTradingResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/trading:halt:\x01*\x12m\n\rResumeTrading\x12\x1d.ibkr.v1.ResumeTradingRequest\x1a\x1e.ibkr.v1.ResumeTradingResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/trading:resume:\x01*\x12o\n\x0fGetTradingState\x12\x1f.ibkr.v1.GetTradingStateRequest\x1a .ibkr.v1.GetTradingStateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/trading/state\x12\x81\x01\n\x12StreamTradingState\x12\".ibkr.v1.StreamTradingStateRequest\x1a#.ibkr.v1.StreamTradingStateResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/trading/state:stream0\x01\x42\x8f\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x10RiskServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aibkr/v1/risk_service.proto\x12\x07ibkr.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14ibkr/v1/common.proto\x1a\x13ibkr/v1/rules.proto\"\xed\t\n\nRiskLimits\x12\x96\x01\n\x0f\x61llowed_symbols\x18\x01 \x03(\tB}\xbaHz\xba\x01w\n\x11symbols.not_blank\x12\x1dmust not hold an empty symbol\x1a\x43this.all(symbol, symbol.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\'))\x12\x95\x01\n\x0e\x64\x65nied_symbols\x18\x02 \x03(\tB}\xbaHz\xba\x01w\n\x11symbols.not_blank\x12\x1dmust not hold an empty symbol\x1a\x43this.all(symbol, symbol.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\'))\x12)\n\x12max_order_quantity\x18\x03 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12)\n\x12max_order_notional\x18\x04 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12,\n\x15max_position_quantity\x18\x05 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12)\n\x12max_gross_exposure\x18\x06 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12)\n\x0fmax_open_orders\x18\x07 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x01H\x00\x88\x01\x01\x12\'\n\x10\x64\x61ily_loss_limit\x18\x08 \x01(\tB\r\xbaH\nr\x05\x90\xb1\xb7\x04\x01\xd8\x01\x01\x12/\n\x15max_orders_per_minute\x18\t \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x01H\x01\x88\x01\x01\x12\xb4\x01\n\x14price_collar_percent\x18\n \x01(\tB\x95\x01\xbaH\x91\x01r\x05\x90\xb1\xb7\x04\x01\xba\x01\x83\x01\n price_collar_percent.at_most_100\x12\x13must be at most 100\x1aJ!this.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || double(this) <= 100.0\xd8\x01\x01\x12\"\n\x15market_orders_allowed\x18\x0b \x01(\x08H\x02\x88\x01\x01\x12*\n\x1doutside_regular_hours_allowed\x18\x0c \x01(\x08H\x03\x88\x01\x01\x12(\n\x0emax_rejections\x18\r \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x01H\x04\x88\x01\x01\x12\x45\n\x10rejection_window\x18\x0e \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xf5$2\x02\x08\x01\x12)\n\x0fmax_disconnects\x18\x0f \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\xc0\x84=(\x01H\x05\x88\x01\x01\x12\x46\n\x11\x64isconnect_window\x18\x10 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\x80\xf5$2\x02\x08\x01\x42\x12\n\x10_max_open_ordersB\x18\n\x16_max_orders_per_minuteB\x18\n\x16_market_orders_allowedB \n\x1e_outside_regular_hours_allowedB\x11\n\x0f_max_rejectionsB\x12\n\x10_max_disconnects\"\x16\n\x14GetRiskLimitsRequest\"<\n\x15GetRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"\xb0\t\n\x17UpdateRiskLimitsRequest\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\x12\xef\x08\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\xbd\x08\xbaH\xb9\x08\xba\x01\x83\x01\n\x1dupdate_mask.every_field_alone\x12\'\"*\" replaces every field: give it alone\x1a\x39!(\'*\' in this.paths) || this.paths.all(path, path == \'*\')\xba\x01\xae\x07\n\x18update_mask.known_fields\x1a\x91\x07\'*\' in this.paths || this.paths.all(path, path in [\'allowed_symbols\', \'denied_symbols\', \'max_order_quantity\', \'max_order_notional\', \'max_position_quantity\', \'max_gross_exposure\', \'max_open_orders\', \'daily_loss_limit\', \'max_orders_per_minute\', \'price_collar_percent\', \'market_orders_allowed\', \'outside_regular_hours_allowed\', \'max_rejections\', \'rejection_window\', \'max_disconnects\', \'disconnect_window\']) ? \'\' : \'unknown field \' + this.paths.filter(path, !(path in [\'allowed_symbols\', \'denied_symbols\', \'max_order_quantity\', \'max_order_notional\', \'max_position_quantity\', \'max_gross_exposure\', \'max_open_orders\', \'daily_loss_limit\', \'max_orders_per_minute\', \'price_collar_percent\', \'market_orders_allowed\', \'outside_regular_hours_allowed\', \'max_rejections\', \'rejection_window\', \'max_disconnects\', \'disconnect_window\'])).map(path, size(path) <= 64 ? \"\'\" + path + \"\'\" : \'of \' + string(size(path)) + \' characters\')[0]\"?\n\x18UpdateRiskLimitsResponse\x12#\n\x06limits\x18\x01 \x01(\x0b\x32\x13.ibkr.v1.RiskLimits\"\xa0\x01\n\x0cTradingState\x12\x0e\n\x06halted\x18\x01 \x01(\x08\x12!\n\x05\x63\x61use\x18\x02 \x01(\x0e\x32\x12.ibkr.v1.HaltCause\x12\x11\n\thalted_by\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61\x63\x63ount\x18\x06 \x01(\t\"\xd1\x01\n\x12HaltTradingRequest\x12\x81\x01\n\x06reason\x18\x01 \x01(\tBq\xbaHn\xba\x01k\n\x0freason.required\x12\'is required: say why, for the audit log\x1a/this.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\')\x12\x1d\n\x15\x63\x61ncel_working_orders\x18\x02 \x01(\x08\x12\x18\n\x07\x61\x63\x63ount\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18 \"X\n\x13HaltTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\x12\x1b\n\x13\x63\x61ncelled_order_ids\x18\x02 \x03(\t\"\xb4\x01\n\x14ResumeTradingRequest\x12\x81\x01\n\x06reason\x18\x01 \x01(\tBq\xbaHn\xba\x01k\n\x0freason.required\x12\'is required: say why, for the audit log\x1a/this.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\')\x12\x18\n\x07\x61\x63\x63ount\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18 \"=\n\x15ResumeTradingResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\")\n\x16GetTradingStateRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\"?\n\x17GetTradingStateResponse\x12$\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingState\"t\n\x19StreamTradingStateRequest\x12\x46\n\x12heartbeat_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\xbaH\x0c\xaa\x01\t\"\x03\x08\xac\x02\x32\x02\x08\x01\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"\xa1\x01\n\x1aStreamTradingStateResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x15.ibkr.v1.TradingStateH\x00\x12\'\n\theartbeat\x18\x02 \x01(\x0b\x32\x12.ibkr.v1.HeartbeatH\x00\x12\'\n\x06marker\x18\x03 \x01(\x0b\x32\x15.ibkr.v1.StreamMarkerH\x00\x42\t\n\x07payload*\x95\x01\n\tHaltCause\x12\x1a\n\x16HALT_CAUSE_UNSPECIFIED\x10\x00\x12\x15\n\x11HALT_CAUSE_MANUAL\x10\x01\x12\x19\n\x15HALT_CAUSE_DAILY_LOSS\x10\x02\x12\x19\n\x15HALT_CAUSE_REJECTIONS\x10\x03\x12\x1f\n\x1bHALT_CAUSE_GATEWAY_FLAPPING\x10\x04\x32\xb6\x05\n\x0bRiskService\x12g\n\rGetRiskLimits\x12\x1d.ibkr.v1.GetRiskLimitsRequest\x1a\x1e.ibkr.v1.GetRiskLimitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/risk/limits\x12s\n\x10UpdateRiskLimits\x12 .ibkr.v1.UpdateRiskLimitsRequest\x1a!.ibkr.v1.UpdateRiskLimitsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0f/v1/risk/limits:\x01*\x12\x65\n\x0bHaltTrading\x12\x1b.ibkr.v1.HaltTradingRequest\x1a\x1c.ibkr.v1.HaltTradingResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/trading:halt:\x01*\x12m\n\rResumeTrading\x12\x1d.ibkr.v1.ResumeTradingRequest\x1a\x1e.ibkr.v1.ResumeTradingResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/trading:resume:\x01*\x12o\n\x0fGetTradingState\x12\x1f.ibkr.v1.GetTradingStateRequest\x1a .ibkr.v1.GetTradingStateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/trading/state\x12\x81\x01\n\x12StreamTradingState\x12\".ibkr.v1.StreamTradingStateRequest\x1a#.ibkr.v1.StreamTradingStateResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/trading/state:stream0\x01\x42\x8f\x01\n\x1aio.github.ibkrgrpc.ibkr.v1B\x10RiskServiceProtoP\x01Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\xa2\x02\x03IBK\xaa\x02\x07Ibkr.V1\xca\x02\x07Ibkr\\V1\xea\x02\x08Ibkr::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +39,44 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ibkr.v1.risk_service_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032io.github.ibkrgrpc.ibkr.v1B\020RiskServiceProtoP\001Z8github.com/ibkr-grpc/ibkr-grpc/clients/go/ibkr/v1;ibkrv1\242\002\003IBK\252\002\007Ibkr.V1\312\002\007Ibkr\\V1\352\002\010Ibkr::V1'
+  _globals['_RISKLIMITS'].fields_by_name['allowed_symbols']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['allowed_symbols']._serialized_options = b'\272Hz\272\001w\n\021symbols.not_blank\022\035must not hold an empty symbol\032Cthis.all(symbol, symbol.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\'))'
+  _globals['_RISKLIMITS'].fields_by_name['denied_symbols']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['denied_symbols']._serialized_options = b'\272Hz\272\001w\n\021symbols.not_blank\022\035must not hold an empty symbol\032Cthis.all(symbol, symbol.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\'))'
+  _globals['_RISKLIMITS'].fields_by_name['max_order_quantity']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_order_quantity']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_order_notional']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_order_notional']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_position_quantity']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_position_quantity']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_gross_exposure']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_gross_exposure']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_open_orders']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_open_orders']._serialized_options = b'\272H\010\032\006\030\300\204=(\001'
+  _globals['_RISKLIMITS'].fields_by_name['daily_loss_limit']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['daily_loss_limit']._serialized_options = b'\272H\nr\005\220\261\267\004\001\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_orders_per_minute']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_orders_per_minute']._serialized_options = b'\272H\010\032\006\030\300\204=(\001'
+  _globals['_RISKLIMITS'].fields_by_name['price_collar_percent']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['price_collar_percent']._serialized_options = b'\272H\221\001r\005\220\261\267\004\001\272\001\203\001\n price_collar_percent.at_most_100\022\023must be at most 100\032J!this.matches(\'^-?[0-9]{1,18}([.][0-9]{1,10})?$\') || double(this) <= 100.0\330\001\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_rejections']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_rejections']._serialized_options = b'\272H\010\032\006\030\300\204=(\001'
+  _globals['_RISKLIMITS'].fields_by_name['rejection_window']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['rejection_window']._serialized_options = b'\272H\r\252\001\n\"\004\010\200\365$2\002\010\001'
+  _globals['_RISKLIMITS'].fields_by_name['max_disconnects']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['max_disconnects']._serialized_options = b'\272H\010\032\006\030\300\204=(\001'
+  _globals['_RISKLIMITS'].fields_by_name['disconnect_window']._loaded_options = None
+  _globals['_RISKLIMITS'].fields_by_name['disconnect_window']._serialized_options = b'\272H\r\252\001\n\"\004\010\200\365$2\002\010\001'
+  _globals['_UPDATERISKLIMITSREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATERISKLIMITSREQUEST'].fields_by_name['update_mask']._serialized_options = b'\272H\271\010\272\001\203\001\n\035update_mask.every_field_alone\022\'\"*\" replaces every field: give it alone\0329!(\'*\' in this.paths) || this.paths.all(path, path == \'*\')\272\001\256\007\n\030update_mask.known_fields\032\221\007\'*\' in this.paths || this.paths.all(path, path in [\'allowed_symbols\', \'denied_symbols\', \'max_order_quantity\', \'max_order_notional\', \'max_position_quantity\', \'max_gross_exposure\', \'max_open_orders\', \'daily_loss_limit\', \'max_orders_per_minute\', \'price_collar_percent\', \'market_orders_allowed\', \'outside_regular_hours_allowed\', \'max_rejections\', \'rejection_window\', \'max_disconnects\', \'disconnect_window\']) ? \'\' : \'unknown field \' + this.paths.filter(path, !(path in [\'allowed_symbols\', \'denied_symbols\', \'max_order_quantity\', \'max_order_notional\', \'max_position_quantity\', \'max_gross_exposure\', \'max_open_orders\', \'daily_loss_limit\', \'max_orders_per_minute\', \'price_collar_percent\', \'market_orders_allowed\', \'outside_regular_hours_allowed\', \'max_rejections\', \'rejection_window\', \'max_disconnects\', \'disconnect_window\'])).map(path, size(path) <= 64 ? \"\'\" + path + \"\'\" : \'of \' + string(size(path)) + \' characters\')[0]'
+  _globals['_HALTTRADINGREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_HALTTRADINGREQUEST'].fields_by_name['reason']._serialized_options = b'\272Hn\272\001k\n\017reason.required\022\'is required: say why, for the audit log\032/this.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\')'
+  _globals['_HALTTRADINGREQUEST'].fields_by_name['account']._loaded_options = None
+  _globals['_HALTTRADINGREQUEST'].fields_by_name['account']._serialized_options = b'\272H\004r\002\030 '
+  _globals['_RESUMETRADINGREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_RESUMETRADINGREQUEST'].fields_by_name['reason']._serialized_options = b'\272Hn\272\001k\n\017reason.required\022\'is required: say why, for the audit log\032/this.matches(r\'[^\\x09-\\x0d\\x1c-\\x1f\\x85\\p{Z}]\')'
+  _globals['_RESUMETRADINGREQUEST'].fields_by_name['account']._loaded_options = None
+  _globals['_RESUMETRADINGREQUEST'].fields_by_name['account']._serialized_options = b'\272H\004r\002\030 '
   _globals['_STREAMTRADINGSTATEREQUEST'].fields_by_name['heartbeat_interval']._loaded_options = None
   _globals['_STREAMTRADINGSTATEREQUEST'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\014\252\001\t\"\003\010\254\0022\002\010\001'
   _globals['_RISKSERVICE'].methods_by_name['GetRiskLimits']._loaded_options = None
@@ -52,36 +91,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RISKSERVICE'].methods_by_name['GetTradingState']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/trading/state'
   _globals['_RISKSERVICE'].methods_by_name['StreamTradingState']._loaded_options = None
   _globals['_RISKSERVICE'].methods_by_name['StreamTradingState']._serialized_options = b'\202\323\344\223\002\032\022\030/v1/trading/state:stream'
-  _globals['_HALTCAUSE']._serialized_start=2025
-  _globals['_HALTCAUSE']._serialized_end=2174
-  _globals['_RISKLIMITS']._serialized_start=220
-  _globals['_RISKLIMITS']._serialized_end=909
-  _globals['_GETRISKLIMITSREQUEST']._serialized_start=911
-  _globals['_GETRISKLIMITSREQUEST']._serialized_end=933
-  _globals['_GETRISKLIMITSRESPONSE']._serialized_start=935
-  _globals['_GETRISKLIMITSRESPONSE']._serialized_end=995
-  _globals['_UPDATERISKLIMITSREQUEST']._serialized_start=997
-  _globals['_UPDATERISKLIMITSREQUEST']._serialized_end=1108
-  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_start=1110
-  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_end=1173
-  _globals['_TRADINGSTATE']._serialized_start=1176
-  _globals['_TRADINGSTATE']._serialized_end=1336
-  _globals['_HALTTRADINGREQUEST']._serialized_start=1338
-  _globals['_HALTTRADINGREQUEST']._serialized_end=1422
-  _globals['_HALTTRADINGRESPONSE']._serialized_start=1424
-  _globals['_HALTTRADINGRESPONSE']._serialized_end=1512
-  _globals['_RESUMETRADINGREQUEST']._serialized_start=1514
-  _globals['_RESUMETRADINGREQUEST']._serialized_end=1569
-  _globals['_RESUMETRADINGRESPONSE']._serialized_start=1571
-  _globals['_RESUMETRADINGRESPONSE']._serialized_end=1632
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=1634
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=1675
-  _globals['_GETTRADINGSTATERESPONSE']._serialized_start=1677
-  _globals['_GETTRADINGSTATERESPONSE']._serialized_end=1740
-  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_start=1742
-  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_end=1858
-  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_start=1861
-  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_end=2022
-  _globals['_RISKSERVICE']._serialized_start=2177
-  _globals['_RISKSERVICE']._serialized_end=2871
+  _globals['_HALTCAUSE']._serialized_start=3960
+  _globals['_HALTCAUSE']._serialized_end=4109
+  _globals['_RISKLIMITS']._serialized_start=241
+  _globals['_RISKLIMITS']._serialized_end=1502
+  _globals['_GETRISKLIMITSREQUEST']._serialized_start=1504
+  _globals['_GETRISKLIMITSREQUEST']._serialized_end=1526
+  _globals['_GETRISKLIMITSRESPONSE']._serialized_start=1528
+  _globals['_GETRISKLIMITSRESPONSE']._serialized_end=1588
+  _globals['_UPDATERISKLIMITSREQUEST']._serialized_start=1591
+  _globals['_UPDATERISKLIMITSREQUEST']._serialized_end=2791
+  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_start=2793
+  _globals['_UPDATERISKLIMITSRESPONSE']._serialized_end=2856
+  _globals['_TRADINGSTATE']._serialized_start=2859
+  _globals['_TRADINGSTATE']._serialized_end=3019
+  _globals['_HALTTRADINGREQUEST']._serialized_start=3022
+  _globals['_HALTTRADINGREQUEST']._serialized_end=3231
+  _globals['_HALTTRADINGRESPONSE']._serialized_start=3233
+  _globals['_HALTTRADINGRESPONSE']._serialized_end=3321
+  _globals['_RESUMETRADINGREQUEST']._serialized_start=3324
+  _globals['_RESUMETRADINGREQUEST']._serialized_end=3504
+  _globals['_RESUMETRADINGRESPONSE']._serialized_start=3506
+  _globals['_RESUMETRADINGRESPONSE']._serialized_end=3567
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=3569
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=3610
+  _globals['_GETTRADINGSTATERESPONSE']._serialized_start=3612
+  _globals['_GETTRADINGSTATERESPONSE']._serialized_end=3675
+  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_start=3677
+  _globals['_STREAMTRADINGSTATEREQUEST']._serialized_end=3793
+  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_start=3796
+  _globals['_STREAMTRADINGSTATERESPONSE']._serialized_end=3957
+  _globals['_RISKSERVICE']._serialized_start=4112
+  _globals['_RISKSERVICE']._serialized_end=4806
 # @@protoc_insertion_point(module_scope)

@@ -55,7 +55,10 @@ Global___HaltCause: _TypeAlias = HaltCause  # noqa: Y015
 
 @_typing.final
 class RiskLimits(_message.Message):
-    """The limits. Decimal strings; an empty string (or an unset optional) means no limit."""
+    """The limits. Decimal strings greater than zero; an empty string (or an unset optional) means
+    no limit. Counts are 1 to 1,000,000 and windows 1 s to 7 days: a typo must not set a limit
+    that means nothing or everything.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -90,7 +93,9 @@ class RiskLimits(_message.Message):
     max_orders_per_minute: _builtins.int
     """The most orders per account in any 60 seconds."""
     price_collar_percent: _builtins.str
-    """A limit price may be at most this percent away from the last quote ("5" is 5 %)."""
+    """A limit price may be at most this percent away from the last quote ("5" is 5 %), at most
+    100.
+    """
     market_orders_allowed: _builtins.bool
     """Whether market orders (and market bracket entries) are allowed; true when unset."""
     outside_regular_hours_allowed: _builtins.bool
@@ -108,9 +113,13 @@ class RiskLimits(_message.Message):
         """These symbols may never be traded."""
 
     @_builtins.property
-    def rejection_window(self) -> _duration_pb2.Duration: ...
+    def rejection_window(self) -> _duration_pb2.Duration:
+        """1 s to 7 days (604800 s); 5 minutes when unset."""
+
     @_builtins.property
-    def disconnect_window(self) -> _duration_pb2.Duration: ...
+    def disconnect_window(self) -> _duration_pb2.Duration:
+        """1 s to 7 days (604800 s); 10 minutes when unset."""
+
     def __init__(
         self,
         *,
@@ -207,8 +216,9 @@ class UpdateRiskLimitsRequest(_message.Message):
     def limits(self) -> Global___RiskLimits: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields of limits to change, e.g. "max_order_quantity"; "*" for every field. When empty,
-        the fields set in limits (non-empty strings and lists, present optionals and durations).
+        """The fields of limits to change, e.g. "max_order_quantity"; "*" (alone) for every field. When
+        empty, the fields set in limits (non-empty strings and lists, present optionals and
+        durations).
         """
 
     def __init__(
@@ -296,7 +306,9 @@ class HaltTradingRequest(_message.Message):
     cancel_working_orders: _builtins.bool
     """Also cancel every working order (of the halted account, or of every account)."""
     account: _builtins.str
-    """Halt only this account; every account when empty (an unscoped admin token is needed then)."""
+    """Halt only this account; every account when empty (an unscoped admin token is needed then).
+    At most 32 characters.
+    """
     def __init__(
         self,
         *,
@@ -348,7 +360,7 @@ class ResumeTradingRequest(_message.Message):
     """Required: why, for the audit log."""
     account: _builtins.str
     """End only this account's halt; the halt of every account when empty (an unscoped admin
-    token is needed then).
+    token is needed then). At most 32 characters.
     """
     def __init__(
         self,
