@@ -16,15 +16,11 @@ from decimal import Decimal
 
 from ib_async import IB, Contract, DOMLevel, Ticker
 
+from ibkr_grpc.broker.held_subscriptions import HeldSubscriptions
 from ibkr_grpc.broker.request_limiter import RequestLimiter
-from ibkr_grpc.broker.subscription_answers import (
-    GatewayClock,
-    SubscriptionAnswers,
-    is_notice,
-    not_connected,
-    subscription_error,
-)
+from ibkr_grpc.broker.subscription_answers import GatewayClock, not_connected
 from ibkr_grpc.broker.translation import decimal_of, ib_contract
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.errors import ServiceError
 from ibkr_grpc.domain.live_data import SMART, DepthBook, DepthLevel, DepthRequest, DepthVenue
 
@@ -47,6 +43,10 @@ class _Held:
     def smart(self) -> bool:
         return self.request.venue == SMART
 
+    @property
+    def contract_spec(self) -> ContractSpec:
+        return self.request.contract
+
 
 class MarketDepthReader:
     def __init__(
@@ -61,11 +61,11 @@ class MarketDepthReader:
         self._ib = ib
         self._limiter = limiter
         self._clock = clock
-        self._answers = SubscriptionAnswers(gateway_clock, timeout=request_timeout)
-        self._held: dict[int, _Held] = {}
-        self._by_request: dict[int, int] = {}
+        # By con_id: one book per contract.
+        self._held: HeldSubscriptions[int, _Held] = HeldSubscriptions(
+            gateway_clock, request_timeout=request_timeout
+        )
         self._book_listeners: list[BookListener] = []
-        self._failure_listeners: list[FailureListener] = []
         ib.pendingTickersEvent += self._on_tickers
         ib.errorEvent += self._on_error
 
@@ -73,7 +73,7 @@ class MarketDepthReader:
         self._book_listeners.append(listener)
 
     def add_failure_listener(self, listener: FailureListener) -> None:
-        self._failure_listeners.append(listener)
+        self._held.add_failure_listener(listener)
 
     @property
     def subscriptions(self) -> int:
@@ -89,30 +89,14 @@ class MarketDepthReader:
         smart = request.venue == SMART
         ticker = self._ib.reqMktDepth(contract, numRows=DEPTH_ROWS, isSmartDepth=smart)
         request_id = self._ib.wrapper.ticker2ReqId["mktDepth"][ticker]
-        con_id = request.contract.con_id
-        previous = self._held.get(con_id)
-        if previous is not None:
-            self._by_request.pop(previous.request_id, None)
-        self._held[con_id] = _Held(request, contract, ticker, request_id)
-        self._by_request[request_id] = con_id
-        self._answers.expect(request_id)
-        try:
-            await self._answers.wait(request_id)
-        except BaseException:
-            self._forget(con_id)
-            raise
+        held = _Held(request, contract, ticker, request_id)
+        await self._held.hold(request.contract.con_id, held)
 
     async def stop(self, request: DepthRequest) -> None:
-        held = self._forget(request.contract.con_id)
+        held = self._held.forget(request.contract.con_id)
         if held is not None and self._ib.isConnected():
             await self._limiter.acquire("cancel_market_depth")
             self._ib.cancelMktDepth(held.contract, isSmartDepth=held.smart)
-
-    def _forget(self, con_id: int) -> _Held | None:
-        held = self._held.pop(con_id, None)
-        if held is not None:
-            self._by_request.pop(held.request_id, None)
-        return held
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         for ticker in tickers:
@@ -126,23 +110,14 @@ class MarketDepthReader:
                 asks=_levels(ticker.domAsks, best_first_descending=False),
                 receive_time=(ticker.time or self._clock()).astimezone(UTC),
             )
-            self._answers.data(held.request_id)
+            self._held.data(held)
             for listener in tuple(self._book_listeners):
                 listener(held.request.contract.con_id, book)
 
     def _on_error(
         self, request_id: int, code: int, message: str, _contract: Contract | None
     ) -> None:
-        con_id = self._by_request.get(request_id)
-        if con_id is None or is_notice(code):
-            return
-        held = self._held[con_id]
-        error = subscription_error(code, message, held.request.contract)
-        if self._answers.refused(request_id, error):
-            return  # start() raises it
-        self._forget(con_id)
-        for listener in tuple(self._failure_listeners):
-            listener(con_id, error)
+        self._held.on_error(request_id, code, message)
 
 
 def _levels(rows: list[DOMLevel], *, best_first_descending: bool) -> tuple[DepthLevel, ...]:

@@ -22,14 +22,9 @@ from ib_async import (
     Ticker,
 )
 
+from ibkr_grpc.broker.held_subscriptions import HeldSubscriptions
 from ibkr_grpc.broker.request_limiter import RequestLimiter
-from ibkr_grpc.broker.subscription_answers import (
-    GatewayClock,
-    SubscriptionAnswers,
-    is_notice,
-    not_connected,
-    subscription_error,
-)
+from ibkr_grpc.broker.subscription_answers import GatewayClock, not_connected
 from ibkr_grpc.broker.translation import decimal_of, ib_contract
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.errors import ServiceError
@@ -63,11 +58,10 @@ class TickByTickReader:
         self._ib = ib
         self._limiter = limiter
         self._clock = clock
-        self._answers = SubscriptionAnswers(gateway_clock, timeout=request_timeout)
-        self._held: dict[TickKey, _Held] = {}
-        self._by_request: dict[int, TickKey] = {}
+        self._held: HeldSubscriptions[TickKey, _Held] = HeldSubscriptions(
+            gateway_clock, request_timeout=request_timeout
+        )
         self._tick_listeners: list[TickListener] = []
-        self._failure_listeners: list[FailureListener] = []
         ib.pendingTickersEvent += self._on_tickers
         ib.errorEvent += self._on_error
 
@@ -75,7 +69,7 @@ class TickByTickReader:
         self._tick_listeners.append(listener)
 
     def add_failure_listener(self, listener: FailureListener) -> None:
-        self._failure_listeners.append(listener)
+        self._held.add_failure_listener(listener)
 
     @property
     def subscriptions(self) -> int:
@@ -90,28 +84,14 @@ class TickByTickReader:
         ib_request = ib_contract(contract)
         ticker = self._ib.reqTickByTickData(ib_request, tick_type.value)
         request_id = self._ib.wrapper.ticker2ReqId[tick_type.value][ticker]
-        key = (contract.con_id, tick_type)
-        self._forget(key)
-        self._held[key] = _Held(contract, ib_request, ticker, request_id)
-        self._by_request[request_id] = key
-        self._answers.expect(request_id)
-        try:
-            await self._answers.wait(request_id)
-        except BaseException:
-            self._forget(key)
-            raise
+        held = _Held(contract, ib_request, ticker, request_id)
+        await self._held.hold((contract.con_id, tick_type), held)
 
     async def stop(self, contract: ContractSpec, tick_type: TickType) -> None:
-        held = self._forget((contract.con_id, tick_type))
+        held = self._held.forget((contract.con_id, tick_type))
         if held is not None and self._ib.isConnected():
             await self._limiter.acquire("cancel_tick_by_tick")
             self._ib.cancelTickByTickData(held.contract, tick_type.value)
-
-    def _forget(self, key: TickKey) -> _Held | None:
-        held = self._held.pop(key, None)
-        if held is not None:
-            self._by_request.pop(held.request_id, None)
-        return held
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         for ticker in tickers:
@@ -123,22 +103,14 @@ class TickByTickReader:
                 held = self._held.get((con_id, tick_type))
                 if held is None or held.ticker is not ticker:
                     continue
-                self._answers.data(held.request_id)
+                self._held.data(held)
                 for listener in tuple(self._tick_listeners):
                     listener((con_id, tick_type), tick)
 
     def _on_error(
         self, request_id: int, code: int, message: str, _contract: Contract | None
     ) -> None:
-        key = self._by_request.get(request_id)
-        if key is None or is_notice(code):
-            return
-        error = subscription_error(code, message, self._held[key].contract_spec)
-        if self._answers.refused(request_id, error):
-            return  # start() raises it
-        self._forget(key)
-        for listener in tuple(self._failure_listeners):
-            listener(key, error)
+        self._held.on_error(request_id, code, message)
 
 
 def _time(moment: datetime) -> datetime:
