@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -63,3 +64,14 @@ def test_a_window_with_nanos_of_the_other_sign_is_a_field_violation() -> None:
     with pytest.raises(ValidationError) as raised:
         read_limits(message, [], CURRENT)
     assert [v.field for v in raised.value.field_violations] == ["limits.rejection_window.nanos"]
+
+
+def test_naked_short_options_of_zero_is_a_limit_and_unset_is_none() -> None:
+    """0 means no naked short option at all, unlike the other counts' unset; it round-trips."""
+    zero = read_limits(pb.RiskLimits(max_naked_short_options=0), [], CURRENT)
+    assert zero == replace(CURRENT, max_naked_short_options=0)
+    assert limits_message(zero).HasField("max_naked_short_options")
+    assert read_limits(limits_message(zero), ["*"], RiskLimits()) == zero
+    cleared = read_limits(pb.RiskLimits(), ["max_naked_short_options"], zero)
+    assert cleared.max_naked_short_options is None
+    assert not limits_message(cleared).HasField("max_naked_short_options")

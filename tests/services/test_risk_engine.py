@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import (
     BracketRole,
     OptionRight,
@@ -167,6 +168,39 @@ async def run(case: Case, limits: RiskLimits) -> RiskEngine:
     return engine
 
 
+def option_contract(
+    con_id: int, right: OptionRight = OptionRight.CALL, strike: str = "190"
+) -> ContractSpec:
+    """An AAPL option of the 20 March 2026 expiry, 100 shares a contract."""
+    return ContractSpec(
+        symbol="AAPL",
+        security_type=SecurityType.OPTION,
+        con_id=con_id,
+        last_trade_date_or_contract_month="20260320",
+        strike=Decimal(strike),
+        right=right,
+        multiplier="100",
+    )
+
+
+CALL_190 = option_contract(1001)
+CALL_200 = option_contract(1002, strike="200")
+PUT_180 = option_contract(1003, OptionRight.PUT, "180")
+
+
+def sell_option(quantity: str, contract: ContractSpec = CALL_190) -> Order:
+    return sell(quantity, "5").with_changes(contract=contract)
+
+
+def held(quantity: str, contract: ContractSpec) -> Position:
+    return replace(position(quantity), contract=contract, market_value=None)
+
+
+STOCK_100 = [held("100", ContractSpec(symbol="AAPL", con_id=265598))]
+STOCK_99 = [held("99", ContractSpec(symbol="AAPL", con_id=265598))]
+NAKED_TWO = RiskLimits(max_naked_short_options=2)
+NAKED_NONE = RiskLimits(max_naked_short_options=0)
+STORED_SHORT = sell_option("1")
 STORED = order("5")
 HELD_TEN = [position("10")]
 LEGS = filled_entry_legs()
@@ -208,6 +242,15 @@ RULES = [
     ("max_gross_exposure", RiskLimits(max_gross_exposure=Decimal(3000)), Case(bracket("30")), Case(bracket("30", "100.01")), "POSITION_LIMIT_EXCEEDED"),
     ("max_gross_exposure", RiskLimits(max_gross_exposure=Decimal(3000)), modify(TAKE_PROFIT, changed(TAKE_PROFIT, quantity="40", price="100"), working=LEGS[1:], positions=HELD_TEN), modify(TAKE_PROFIT, changed(TAKE_PROFIT, quantity="40", price="100.01"), working=LEGS[1:], positions=HELD_TEN), "POSITION_LIMIT_EXCEEDED"),
     ("max_gross_exposure", RiskLimits(max_gross_exposure=Decimal(3000)), modify(STORED, changed(STORED, quantity="30")), modify(STORED, changed(STORED, quantity="30", price="100.01")), "POSITION_LIMIT_EXCEEDED"),
+    # Naked short options (limit 2): held and working sells at their worst, less cover by a
+    # long option of the same right expiring no earlier, or a call's by 100 shares of stock.
+    ("max_naked_short_options", NAKED_TWO, Case([sell_option("2")]), Case([sell_option("3")]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_TWO, Case([sell_option("1")], working=[STORED_SHORT]), Case([sell_option("1", PUT_180)], working=[STORED_SHORT], positions=[held("-1", CALL_200)]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_TWO, Case([sell_option("3")], positions=[held("1", CALL_190)]), Case([sell_option("4")], positions=[held("1", CALL_190)]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_TWO, Case([sell_option("3")], positions=[held("1", CALL_200)]), Case([sell_option("3")], positions=[held("1", PUT_180)]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_TWO, Case([sell_option("3")], positions=STOCK_100), Case([sell_option("3")], positions=STOCK_99), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_NONE, Case([sell_option("1")], positions=STOCK_100), Case([sell_option("1", PUT_180)], positions=STOCK_100), "POSITION_LIMIT_EXCEEDED"),
+    ("max_naked_short_options", NAKED_TWO, modify(STORED_SHORT, changed(STORED_SHORT, quantity="2")), modify(STORED_SHORT, changed(STORED_SHORT, quantity="3")), "POSITION_LIMIT_EXCEEDED"),
     # Open orders: a bracket adds all its orders (a modification adds none: tested below).
     ("max_open_orders", RiskLimits(max_open_orders=3), Case([order("1")], working=[order("1"), order("1")]), Case([order("1")], working=[order("1"), order("1"), order("1")]), "OPEN_ORDER_LIMIT_EXCEEDED"),
     ("max_open_orders", RiskLimits(max_open_orders=3), Case(bracket("1")), Case(bracket("1"), working=[order("1")]), "OPEN_ORDER_LIMIT_EXCEEDED"),

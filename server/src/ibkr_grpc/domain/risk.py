@@ -28,6 +28,8 @@ class RiskLimits:
     rejection_window: timedelta = timedelta(minutes=5)
     max_disconnects: int | None = None
     disconnect_window: timedelta = timedelta(minutes=10)
+    # Option contracts an account may be short without cover (services.naked_options).
+    max_naked_short_options: int | None = None
 
 
 # The limits by kind, for the layers that read and write them field by field.
@@ -39,7 +41,15 @@ DECIMAL_LIMITS = (
     "daily_loss_limit",
     "price_collar_percent",
 )
-COUNT_LIMITS = ("max_open_orders", "max_orders_per_minute", "max_rejections", "max_disconnects")
+COUNT_LIMITS = (
+    "max_open_orders",
+    "max_orders_per_minute",
+    "max_rejections",
+    "max_disconnects",
+    "max_naked_short_options",
+)
+# Counts for which 0 means something (none at all) rather than a typo.
+COUNTS_FROM_ZERO = frozenset({"max_naked_short_options"})
 SWITCHES = ("market_orders_allowed", "outside_regular_hours_allowed")
 WINDOWS = ("rejection_window", "disconnect_window")
 
@@ -60,9 +70,11 @@ def limit_violations(limits: RiskLimits) -> list[tuple[str, str]]:
     collar = limits.price_collar_percent
     if collar is not None and collar > MAX_COLLAR_PERCENT:
         problems.append(("price_collar_percent", f"must be at most {MAX_COLLAR_PERCENT}"))
-    low, high = COUNT_BOUNDS
     for name in COUNT_LIMITS:
         count = getattr(limits, name)
+        low, high = COUNT_BOUNDS
+        if name in COUNTS_FROM_ZERO:
+            low = 0
         if count is not None and not low <= count <= high:
             problems.append((name, f"must be from {low} to {high:,}"))
     shortest, longest = WINDOW_BOUNDS

@@ -26,6 +26,7 @@ from ibkr_grpc.services.exposure import (
     pending,
     position_reach,
 )
+from ibkr_grpc.services.naked_options import naked_short_options
 from ibkr_grpc.services.ports import RiskRepository
 
 
@@ -124,6 +125,7 @@ class RiskEngine:
                 for order in await self._orders.working_orders(account)
             ]
         self._check_exposure(limits, orders, working, replacing, reference_price)
+        self._check_naked_options(limits, orders, working, replacing)
         self._check_open_orders(limits, len(working), 0 if replacing is not None else len(orders))
         self._check_daily_loss(limits, account)
         self._check_rate(limits, account)
@@ -253,6 +255,39 @@ class RiskEngine:
                 limits.max_gross_exposure, positions, before, after, orders, reference_price
             )
 
+    def _check_naked_options(
+        self,
+        limits: RiskLimits,
+        orders: Sequence[Order],
+        working: Sequence[Order],
+        replacing: Order | None,
+    ) -> None:
+        """The account's option contracts short without cover (services.naked_options), with
+        every working order at its worst, before and after the command: refused only when the
+        command adds to them past the limit, so closing or covering is never blocked. A
+        combination counts with its legs (its own shorts are covered, by check_combination, but
+        it may sell a long that covers another short)."""
+        limit = limits.max_naked_short_options
+        if limit is None:
+            return
+        positions = self._exposure.positions(orders[0].account)
+        gone = {order.order_id for order in orders}
+        if replacing is not None:
+            gone.add(replacing.order_id)
+        before = naked_short_options(positions, pending(working))
+        after = naked_short_options(
+            positions, pending([*(o for o in working if o.order_id not in gone), *orders])
+        )
+        if after > before and after > limit:
+            raise _refuse(
+                "POSITION_LIMIT_EXCEEDED",
+                "max_naked_short_options",
+                f"{after} option contracts could be short without cover with the working "
+                f"orders, past the limit {limit}",
+                limit=limit,
+                requested=after,
+            )
+
     def _check_position(
         self,
         limit: Decimal,
@@ -361,6 +396,7 @@ def _counts_working_orders(limits: RiskLimits) -> bool:
         limits.max_open_orders is not None
         or limits.max_position_quantity is not None
         or limits.max_gross_exposure is not None
+        or limits.max_naked_short_options is not None
     )
 
 

@@ -56,8 +56,8 @@ Global___HaltCause: _TypeAlias = HaltCause  # noqa: Y015
 @_typing.final
 class RiskLimits(_message.Message):
     """The limits. Decimal strings greater than zero; an empty string (or an unset optional) means
-    no limit. Counts are 1 to 1,000,000 and windows 1 s to 7 days: a typo must not set a limit
-    that means nothing or everything.
+    no limit. Counts are 1 to 1,000,000 (max_naked_short_options 0 to 1,000,000) and windows 1 s
+    to 7 days: a typo must not set a limit that means nothing or everything.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -78,6 +78,7 @@ class RiskLimits(_message.Message):
     REJECTION_WINDOW_FIELD_NUMBER: _builtins.int
     MAX_DISCONNECTS_FIELD_NUMBER: _builtins.int
     DISCONNECT_WINDOW_FIELD_NUMBER: _builtins.int
+    MAX_NAKED_SHORT_OPTIONS_FIELD_NUMBER: _builtins.int
     max_order_quantity: _builtins.str
     """The largest quantity of one order."""
     max_order_notional: _builtins.str
@@ -104,6 +105,14 @@ class RiskLimits(_message.Message):
     """Trading halts after this many order rejections from IB within rejection_window."""
     max_disconnects: _builtins.int
     """Trading halts after this many gateway disconnects within disconnect_window (flapping)."""
+    max_naked_short_options: _builtins.int
+    """The most option contracts an account may be short without cover, counting its positions
+    and every working order at its worst (each sell filled, no buy filled). A short option is
+    covered by a long option of the same underlying and right that expires no earlier, and a
+    short call also by 100 (the multiplier) shares of the underlying held long. An order that
+    would leave more uncovered short contracts than this and more than before is refused with
+    POSITION_LIMIT_EXCEEDED. 0 to 1,000,000: 0 allows no naked short option at all.
+    """
     @_builtins.property
     def allowed_symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """When non-empty, only these symbols may be traded."""
@@ -139,15 +148,18 @@ class RiskLimits(_message.Message):
         rejection_window: _duration_pb2.Duration | None = ...,
         max_disconnects: _builtins.int | None = ...,
         disconnect_window: _duration_pb2.Duration | None = ...,
+        max_naked_short_options: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_open_orders", b"max_open_orders", "max_orders_per_minute", b"max_orders_per_minute", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "rejection_window", b"rejection_window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_naked_short_options", b"_max_naked_short_options", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_naked_short_options", b"max_naked_short_options", "max_open_orders", b"max_open_orders", "max_orders_per_minute", b"max_orders_per_minute", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "rejection_window", b"rejection_window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "allowed_symbols", b"allowed_symbols", "daily_loss_limit", b"daily_loss_limit", "denied_symbols", b"denied_symbols", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_gross_exposure", b"max_gross_exposure", "max_open_orders", b"max_open_orders", "max_order_notional", b"max_order_notional", "max_order_quantity", b"max_order_quantity", "max_orders_per_minute", b"max_orders_per_minute", "max_position_quantity", b"max_position_quantity", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "price_collar_percent", b"price_collar_percent", "rejection_window", b"rejection_window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_naked_short_options", b"_max_naked_short_options", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "allowed_symbols", b"allowed_symbols", "daily_loss_limit", b"daily_loss_limit", "denied_symbols", b"denied_symbols", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_gross_exposure", b"max_gross_exposure", "max_naked_short_options", b"max_naked_short_options", "max_open_orders", b"max_open_orders", "max_order_notional", b"max_order_notional", "max_order_quantity", b"max_order_quantity", "max_orders_per_minute", b"max_orders_per_minute", "max_position_quantity", b"max_position_quantity", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "price_collar_percent", b"price_collar_percent", "rejection_window", b"rejection_window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__market_orders_allowed: _TypeAlias = _typing.Literal["market_orders_allowed"]  # noqa: Y015
     _WhichOneofArgType__market_orders_allowed: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed"]  # noqa: Y015
     _WhichOneofReturnType__max_disconnects: _TypeAlias = _typing.Literal["max_disconnects"]  # noqa: Y015
     _WhichOneofArgType__max_disconnects: _TypeAlias = _typing.Literal["_max_disconnects", b"_max_disconnects"]  # noqa: Y015
+    _WhichOneofReturnType__max_naked_short_options: _TypeAlias = _typing.Literal["max_naked_short_options"]  # noqa: Y015
+    _WhichOneofArgType__max_naked_short_options: _TypeAlias = _typing.Literal["_max_naked_short_options", b"_max_naked_short_options"]  # noqa: Y015
     _WhichOneofReturnType__max_open_orders: _TypeAlias = _typing.Literal["max_open_orders"]  # noqa: Y015
     _WhichOneofArgType__max_open_orders: _TypeAlias = _typing.Literal["_max_open_orders", b"_max_open_orders"]  # noqa: Y015
     _WhichOneofReturnType__max_orders_per_minute: _TypeAlias = _typing.Literal["max_orders_per_minute"]  # noqa: Y015
@@ -160,6 +172,8 @@ class RiskLimits(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__market_orders_allowed) -> _WhichOneofReturnType__market_orders_allowed | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_disconnects) -> _WhichOneofReturnType__max_disconnects | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_naked_short_options) -> _WhichOneofReturnType__max_naked_short_options | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_open_orders) -> _WhichOneofReturnType__max_open_orders | None: ...
     @_typing.overload
