@@ -147,6 +147,11 @@ class FakeBroker:
     writes_fail: bool = False
     ready: bool = True
     gate: asyncio.Event | None = None
+    # IB's what-if: the initial margin change it answers (None: no margin figures), held until
+    # `what_if_gate` is set; and the account's AvailableFunds.
+    initial_margin_change: Decimal | None = Decimal(0)
+    what_if_gate: asyncio.Event | None = None
+    funds: Decimal | None = Decimal(1_000_000)
     listener: BrokerListener | None = None
     placed: list[Order] = field(default_factory=list)
     transmitted: list[bool] = field(default_factory=list)
@@ -213,7 +218,16 @@ class FakeBroker:
         self.deliver(self.on_cancel(self._known[broker_order_id]))
 
     async def preview(self, order: Order) -> OrderPreview:
-        return OrderPreview(None, order.contract.currency)
+        self.requests.append("what_if")
+        if self.what_if_gate is not None:
+            await self.what_if_gate.wait()
+        return OrderPreview(
+            None, order.contract.currency, initial_margin_change=self.initial_margin_change
+        )
+
+    def available_funds(self, account: str) -> Decimal | None:
+        del account
+        return self.funds
 
     def deliver(self, reports: list[Report]) -> None:
         """Hand reports to the listener synchronously, as the adapter does from ib_async."""

@@ -14,13 +14,14 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import structlog
 from ib_async import IB, Contract, Trade
 from ib_async.objects import CommissionReport, Fill
 from ib_async.wrapper import RequestError
 
-from ibkr_grpc.broker import error_codes, translation
+from ibkr_grpc.broker import account_funds, error_codes, translation
 from ibkr_grpc.broker.request_limiter import RequestLimiter
 from ibkr_grpc.broker.snapshots import snapshot_ticker
 from ibkr_grpc.domain.broker_reports import (
@@ -509,6 +510,9 @@ class GatewaySession:
             commission_maximum=translation.decimal_of(state.maxCommission),
             warnings=(state.warningText,) if state.warningText else (),
         )
+
+    def available_funds(self, account: str) -> Decimal | None:
+        return account_funds.available_funds(self._ib.accountValues(account))
 
     @property
     def ib(self) -> IB:

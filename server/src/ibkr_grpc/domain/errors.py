@@ -185,6 +185,21 @@ class TradingModeMismatchError(ServiceError):
         )
 
 
+class InsufficientFundsError(ServiceError):
+    """IB's what-if says the order would need more initial margin than the account has
+    available: refused before it is sent."""
+
+    reason = "INSUFFICIENT_FUNDS"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(self, message: str, *, account: str, required: str, available: str) -> None:
+        super().__init__(
+            message,
+            metadata={"account": account, "required": required, "available": available},
+            precondition_violations=(PreconditionViolation("MARGIN", account, message),),
+        )
+
+
 class GatewayUnavailableError(ServiceError):
     reason = "IB_CONNECTION_FAILED"
     kind = ErrorKind.UNAVAILABLE

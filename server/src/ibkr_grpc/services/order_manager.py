@@ -52,6 +52,7 @@ from ibkr_grpc.domain.orders import (
     OrderTerms,
 )
 from ibkr_grpc.services import order_transitions as transitions
+from ibkr_grpc.services.combination_margin import require_margin_for_combination
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
 from ibkr_grpc.services.order_commands import PendingCommands
 from ibkr_grpc.services.order_preconditions import (
@@ -262,6 +263,12 @@ class OrderManager:
         now: datetime,
     ) -> asyncio.Future[Order]:
         """Check risk, store and send, as one unit no caller's cancellation can split."""
+        if orders[0].is_combination:
+            # IB's what-if margin of the whole combination: an IB round trip, so outside the
+            # mutation lock, and bounded like the acknowledgement.
+            await require_margin_for_combination(
+                self._broker, orders[0], timeout_seconds=self._acknowledgement_timeout
+            )
         async with self._mutation_lock:
             if self._risk is not None:
                 await self._risk.check(

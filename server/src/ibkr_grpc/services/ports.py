@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from ibkr_grpc.domain.audit import AuditEntry
@@ -147,6 +148,11 @@ class BrokerPort(Protocol):
 
     async def preview(self, order: Order) -> OrderPreview:
         """IB's what-if margin and commission estimate for the order."""
+        ...
+
+    def available_funds(self, account: str) -> Decimal | None:
+        """The account's AvailableFunds (base currency) as IB last reported it; None before
+        IB has reported it."""
         ...
 
 
