@@ -20,8 +20,9 @@ from google.protobuf import field_mask_pb2
 
 from ibkr.v1 import common_pb2, order_service_pb2, portfolio_service_pb2, risk_service_pb2
 from ibkr_client import ApiError
+from ibkr_grpc.store.database import Database
 from ibkr_simulator import Simulator
-from tests.server.conftest import ACCOUNT, RunningServer
+from tests.server.conftest import ACCOUNT, RunningServer, running_server, simulator_config
 from tests.support.waiting import eventually
 
 EXPIRY = "20260320"
@@ -242,3 +243,38 @@ async def test_bad_legs_get_field_violations(server: RunningServer) -> None:
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     fields = {violation.field for violation in error.field_violations}
     assert {"legs", "legs[0].contract.con_id", "legs[0].side", "legs[0].ratio"} <= fields
+
+
+async def test_a_condor_needing_more_margin_than_the_account_has_is_refused(
+    database: Database,
+) -> None:
+    """IB's what-if margin of the whole combination against the account's AvailableFunds
+    (equity with loan value less initial margin; IB's account value of that name,
+    https://interactivebrokers.github.io/tws-api/interfaceIBApi_1_1EWrapper.html). The
+    simulator's what-if of a condor is its widest wing, 10 x 100 = 1,000 a condor, and its
+    account starts here with 5,000 in cash: four condors pass, six are refused before IB sees
+    them (IB itself would have made the order Inactive)."""
+    async with (
+        Simulator(simulator_config(starting_cash=5_000.0)) as simulator,
+        running_server(simulator, database) as server,
+    ):
+        simulator.set_price("AAPL", 190.0)
+        previewed = await server.client.orders.PlaceOrder(
+            condor(simulator, key="margin-preview", limit="-1.20", quantity="6", validate_only=True)
+        )
+        assert previewed.preview.initial_margin_change == "6000"
+        error = await refusal(
+            server, condor(simulator, key="margin-past", limit="-9.00", quantity="6")
+        )
+        assert (error.reason, error.code) == (
+            "INSUFFICIENT_FUNDS",
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
+        assert (error.metadata["required"], error.metadata["available"]) == ("6000.00", "5000.00")
+        listed = await server.client.orders.ListOrders(order_service_pb2.ListOrdersRequest())
+        assert list(listed.orders) == []
+        placed = await server.client.orders.PlaceOrder(
+            condor(simulator, key="margin-ok", limit="-9.00", quantity="4")
+        )
+        assert placed.order.status != order_service_pb2.ORDER_STATUS_REJECTED
+        assert placed.order.quantity == "4"
