@@ -75,3 +75,15 @@ def test_naked_short_options_of_zero_is_a_limit_and_unset_is_none() -> None:
     cleared = read_limits(pb.RiskLimits(), ["max_naked_short_options"], zero)
     assert cleared.max_naked_short_options is None
     assert not limits_message(cleared).HasField("max_naked_short_options")
+
+
+def test_underlying_delta_round_trips_and_unset_is_no_limit() -> None:
+    """A decimal limit like the others: written as given, read back the same, cleared by an
+    empty value under its mask path."""
+    limited = read_limits(pb.RiskLimits(max_underlying_delta="250.5"), [], CURRENT)
+    assert limited == replace(CURRENT, max_underlying_delta=Decimal("250.5"))
+    assert limits_message(limited).max_underlying_delta == "250.5"
+    assert read_limits(limits_message(limited), ["*"], RiskLimits()) == limited
+    cleared = read_limits(pb.RiskLimits(), ["max_underlying_delta"], limited)
+    assert cleared.max_underlying_delta is None
+    assert limits_message(cleared).max_underlying_delta == ""

@@ -248,3 +248,11 @@ def test_the_largest_and_smallest_limits_are_kept() -> None:
     assert not violations(update(limits))
     limits.price_collar_percent = "100.0000000001"
     assert fields(update(limits)) == ["limits.price_collar_percent"]
+
+
+def test_underlying_delta_is_a_positive_decimal_named_in_the_mask() -> None:
+    for bad in ("0", "-100", "1e5"):
+        limits = risk_service_pb2.RiskLimits(max_underlying_delta=bad)
+        assert fields(update(limits)) == ["limits.max_underlying_delta"]
+    good = risk_service_pb2.RiskLimits(max_underlying_delta="0.5")
+    assert not violations(update(good, "max_underlying_delta"))

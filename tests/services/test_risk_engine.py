@@ -3,8 +3,8 @@ bracket (its legs included) and a modification; working orders count on both sid
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -130,6 +130,8 @@ class Case:
     daily_pnl: Decimal | None = None
     accepted_before: int = 0
     reference_price: Decimal | None = REFERENCE
+    # Option deltas by con_id, as the gateway's held quotes give them.
+    deltas: Mapping[int, Decimal] = field(default_factory=dict)
 
 
 def modify(
@@ -160,6 +162,7 @@ async def run(case: Case, limits: RiskLimits) -> RiskEngine:
         FakeWorkingOrders(case.working),
         FakeExposure(case.positions, case.daily_pnl),
         clock=lambda: EPOCH,
+        deltas=lambda contract: case.deltas.get(contract.con_id),
     )
     await engine.load(None)
     for _ in range(case.accepted_before):
@@ -201,6 +204,38 @@ STOCK_99 = [held("99", ContractSpec(symbol="AAPL", con_id=265598))]
 NAKED_TWO = RiskLimits(max_naked_short_options=2)
 NAKED_NONE = RiskLimits(max_naked_short_options=0)
 STORED_SHORT = sell_option("1")
+# Underlying delta (limit 100 units of AAPL, or of the S&P 500 for ES).
+DELTA_100 = RiskLimits(max_underlying_delta=Decimal(100))
+AAPL_STOCK = ContractSpec(symbol="AAPL", con_id=265598)
+ES_FUTURE = ContractSpec(
+    symbol="ES",
+    security_type=SecurityType.FUTURE,
+    con_id=2001,
+    last_trade_date_or_contract_month="20260320",
+    multiplier="50",
+)
+ES_CALL = replace(
+    ES_FUTURE,
+    security_type=SecurityType.FUTURE_OPTION,
+    con_id=2002,
+    strike=Decimal(6000),
+    right=OptionRight.CALL,
+)
+
+
+def trade(quantity: str, contract: ContractSpec, side: Side = Side.BUY) -> Order:
+    return order(quantity, "5", side=side, symbol=contract.symbol).with_changes(contract=contract)
+
+
+def deltas(**by_contract: str) -> dict[int, Decimal]:
+    contracts = {"call_190": CALL_190, "put_180": PUT_180, "es_call": ES_CALL}
+    return {contracts[name].con_id: Decimal(delta) for name, delta in by_contract.items()}
+
+
+STOCK_50 = [held("50", AAPL_STOCK)]
+STOCK_150 = [held("150", AAPL_STOCK)]
+COVERED = [held("100", AAPL_STOCK), held("-1", CALL_190)]
+STORED_SHARES = order("5")
 STORED = order("5")
 HELD_TEN = [position("10")]
 LEGS = filled_entry_legs()
@@ -251,6 +286,17 @@ RULES = [
     ("max_naked_short_options", NAKED_TWO, Case([sell_option("3")], positions=STOCK_100), Case([sell_option("3")], positions=STOCK_99), "POSITION_LIMIT_EXCEEDED"),
     ("max_naked_short_options", NAKED_NONE, Case([sell_option("1")], positions=STOCK_100), Case([sell_option("1", PUT_180)], positions=STOCK_100), "POSITION_LIMIT_EXCEEDED"),
     ("max_naked_short_options", NAKED_TWO, modify(STORED_SHORT, changed(STORED_SHORT, quantity="2")), modify(STORED_SHORT, changed(STORED_SHORT, quantity="3")), "POSITION_LIMIT_EXCEEDED"),
+    # Underlying delta (limit 100): shares 1 each, options multiplier x delta (1 a call, -1 a
+    # put while no quote is held), futures their multiplier; held positions offset each other.
+    ("max_underlying_delta", DELTA_100, Case([order("50")], positions=STOCK_50), Case([order("51")], positions=STOCK_50), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([order("50")], working=[order("40")], positions=[held("10", AAPL_STOCK)]), Case([order("50")], working=[order("40")], positions=[held("11", AAPL_STOCK)]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([order("50")], positions=COVERED, deltas=deltas(call_190="0.5")), Case([order("51")], positions=COVERED, deltas=deltas(call_190="0.5")), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([trade("2", CALL_190)], deltas=deltas(call_190="0.5")), Case([trade("2", CALL_190)], deltas=deltas(call_190="0.5001")), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([trade("1", PUT_180)]), Case([trade("1", PUT_180)], positions=[held("-1", AAPL_STOCK)]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([sell_option("2")], deltas=deltas(call_190="0.5")), Case([sell_option("2")]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([trade("2", ES_FUTURE)]), Case([trade("2", ES_FUTURE)], positions=[held("1", ES_CALL)], deltas=deltas(es_call="0.02")), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, Case([sell("50")], positions=STOCK_150), Case([order("1")], positions=STOCK_50, working=[order("50")]), "POSITION_LIMIT_EXCEEDED"),
+    ("max_underlying_delta", DELTA_100, modify(STORED_SHARES, changed(STORED_SHARES, quantity="50"), positions=STOCK_50), modify(STORED_SHARES, changed(STORED_SHARES, quantity="51"), positions=STOCK_50), "POSITION_LIMIT_EXCEEDED"),
     # Open orders: a bracket adds all its orders (a modification adds none: tested below).
     ("max_open_orders", RiskLimits(max_open_orders=3), Case([order("1")], working=[order("1"), order("1")]), Case([order("1")], working=[order("1"), order("1"), order("1")]), "OPEN_ORDER_LIMIT_EXCEEDED"),
     ("max_open_orders", RiskLimits(max_open_orders=3), Case(bracket("1")), Case(bracket("1"), working=[order("1")]), "OPEN_ORDER_LIMIT_EXCEEDED"),
@@ -449,3 +495,38 @@ async def test_the_working_orders_are_read_once_per_command() -> None:
     await engine.load(None)
     await engine.check(bracket("1"), reference_price=REFERENCE)
     assert working.reads == 1
+
+
+async def test_underlying_delta_refusal_names_the_limit_and_the_reach() -> None:
+    """51 shares past 50 held reach 101 long against 100; unset, nothing is refused."""
+    past = Case([order("51")], positions=STOCK_50)
+    with pytest.raises(RiskRejectedError) as raised:
+        await run(past, DELTA_100)
+    assert raised.value.reason == "POSITION_LIMIT_EXCEEDED"
+    assert raised.value.metadata["limit"] == "100"
+    assert raised.value.metadata["requested"] == "101"
+    await run(past, RiskLimits())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        # Held 150 shares, past a limit of 100: selling shares or calls only reduces it.
+        [sell("150")],
+        [sell_option("1")],
+        [trade("1", PUT_180)],
+    ],
+)
+async def test_commands_that_reduce_underlying_delta_pass_past_the_limit(
+    command: list[Order],
+) -> None:
+    await run(Case(command, positions=STOCK_150, deltas=deltas(put_180="-0.4")), DELTA_100)
+
+
+async def test_other_underlyings_do_not_count() -> None:
+    """200 MSFT shares and an ES future leave all 100 units of AAPL free."""
+    positions = [
+        replace(held("200", AAPL_STOCK), contract=ContractSpec(symbol="MSFT")),
+        held("1", ES_FUTURE),
+    ]
+    await run(Case([order("100")], positions=positions), DELTA_100)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -53,6 +54,7 @@ from ibkr_grpc.broker.tick_by_tick import TickByTickReader
 from ibkr_grpc.bus.in_process import InProcessBus, InProcessCache
 from ibkr_grpc.bus.redis_bus import RedisBus, RedisCache, connect_redis, redis_reachable
 from ibkr_grpc.domain.broker_reports import GatewayState
+from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import ConnectionState
 from ibkr_grpc.observability.call_metrics import PrometheusCallRecorder
 from ibkr_grpc.observability.endpoint import MetricsEndpoint
@@ -191,7 +193,13 @@ class Application:
         self.audit = AuditStore(self.database)
         self.risk_store = RiskStore(self.database)
         self.portfolio_reader = PortfolioReader(self.session.ib, self.session.limiter, clock=clock)
-        self.risk = RiskEngine(self.risk_store, self.orders, self.portfolio_reader, clock=clock)
+        self.risk = RiskEngine(
+            self.risk_store,
+            self.orders,
+            self.portfolio_reader,
+            clock=clock,
+            deltas=self._option_delta,
+        )
         self.trading = TradingControl(
             self.risk_store,
             self.audit,
@@ -458,6 +466,13 @@ class Application:
     @property
     def is_follower(self) -> bool:
         return self.settings.ib_session_role == "follower"
+
+    def _option_delta(self, contract: ContractSpec) -> Decimal | None:
+        """An option's model delta from its quote, when the gateway holds one (max_underlying_delta
+        counts an option without one at its worst)."""
+        quote = self.market_data_reader.latest(contract.con_id) if contract.con_id else None
+        greeks = quote.greeks if quote is not None else None
+        return greeks.delta if greeks is not None else None
 
     def _lines_in_use(self) -> int:
         if self.follower_hub is not None:

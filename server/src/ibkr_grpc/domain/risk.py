@@ -30,6 +30,9 @@ class RiskLimits:
     disconnect_window: timedelta = timedelta(minutes=10)
     # Option contracts an account may be short without cover (services.naked_options).
     max_naked_short_options: int | None = None
+    # Delta-adjusted units of one underlying an account may be exposed to, either way
+    # (services.exposure.underlying_delta_reach).
+    max_underlying_delta: Decimal | None = None
 
 
 # The limits by kind, for the layers that read and write them field by field.
@@ -40,6 +43,7 @@ DECIMAL_LIMITS = (
     "max_gross_exposure",
     "daily_loss_limit",
     "price_collar_percent",
+    "max_underlying_delta",
 )
 COUNT_LIMITS = (
     "max_open_orders",

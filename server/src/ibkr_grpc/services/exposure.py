@@ -1,5 +1,6 @@
-"""The worst case an account could reach if its working orders filled: what the position and
-gross-exposure limits are checked against, so orders in flight count as much as fills."""
+"""The worst case an account could reach if its working orders filled: what the position,
+gross-exposure and underlying-delta limits are checked against, so orders in flight count as much
+as fills."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ibkr_grpc.domain.contracts import ContractSpec
-from ibkr_grpc.domain.enums import BracketRole, Side
+from ibkr_grpc.domain.enums import BracketRole, OptionRight, SecurityType, Side
 from ibkr_grpc.domain.orders import Order
 from ibkr_grpc.domain.portfolio import Position
 
@@ -111,3 +112,67 @@ def _sides(orders: Iterable[Pending]) -> tuple[Decimal, Decimal]:
         else:
             sells += item.quantity
     return buys, sells
+
+
+# The delta of an option as the gateway last heard it (IB's model delta, negative for a put), or
+# None when no quote of the option is held.
+OptionDelta = Callable[[ContractSpec], Decimal | None]
+# An option of unknown delta counts as deep in the money: the largest exposure it could carry.
+WORST_DELTA = {OptionRight.CALL: Decimal(1), OptionRight.PUT: Decimal(-1)}
+ONE = Decimal(1)
+
+
+def underlying_key(contract: ContractSpec) -> str:
+    """The underlying a contract is exposed to: its symbol, which for an option is its
+    underlying's (IB's contract model) and for a future names its index or commodity."""
+    return contract.symbol.upper()
+
+
+def underlying_units(contract: ContractSpec, delta_of: OptionDelta) -> Decimal:
+    """Delta-adjusted units of the underlying one contract long carries: a share 1, a future its
+    multiplier, an option (on a stock or on a future) its multiplier x delta, at delta 1 for a
+    call and -1 for a put while its delta is unknown (or outside -1 to 1). Other instruments
+    (forex, CFDs, crypto, indices) carry none: the rule does not count them."""
+    kind = contract.security_type
+    if kind is SecurityType.STOCK:
+        return ONE
+    if kind is SecurityType.FUTURE:
+        return contract.value_multiplier
+    if kind in {SecurityType.OPTION, SecurityType.FUTURE_OPTION}:
+        worst = WORST_DELTA.get(contract.right)
+        if worst is None:
+            return ZERO
+        delta = delta_of(contract)
+        if delta is None or not delta.is_finite() or abs(delta) > ONE:
+            delta = worst
+        return contract.value_multiplier * delta
+    return ZERO
+
+
+def underlying_delta_reach(
+    positions: Sequence[Position],
+    orders: Iterable[Pending],
+    underlying: str,
+    delta_of: OptionDelta,
+) -> Reach:
+    """The largest long and short delta-adjusted exposure to one underlying: the positions in
+    it, plus every working order that adds to that side (a bought call, a sold put and a bought
+    share all add to the long side) filled and none that takes from it. Orders fill
+    independently, so one order never offsets another; held positions do offset each other
+    (shares against short calls)."""
+    held = ZERO
+    for position in positions:
+        if underlying_key(position.contract) == underlying:
+            held += position.quantity * underlying_units(position.contract, delta_of)
+    adds = takes = ZERO
+    for item in orders:
+        contract = item.order.contract
+        if underlying_key(contract) != underlying:
+            continue
+        sign = ONE if item.order.terms.side is Side.BUY else -ONE
+        change = sign * item.quantity * underlying_units(contract, delta_of)
+        if change > 0:
+            adds += change
+        else:
+            takes -= change
+    return Reach(long=held + adds, short=takes - held)

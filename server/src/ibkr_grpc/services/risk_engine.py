@@ -20,11 +20,14 @@ from ibkr_grpc.domain.portfolio import Position, ProfitAndLoss
 from ibkr_grpc.domain.risk import RiskLimits
 from ibkr_grpc.services.combination_risk import check_combination
 from ibkr_grpc.services.exposure import (
+    OptionDelta,
     Pending,
     contract_key,
     gross_exposure,
     pending,
     position_reach,
+    underlying_delta_reach,
+    underlying_key,
 )
 from ibkr_grpc.services.naked_options import naked_short_options
 from ibkr_grpc.services.ports import RiskRepository
@@ -62,8 +65,12 @@ class RiskEngine:
         exposure: ExposureSource,
         *,
         clock: Callable[[], datetime],
+        deltas: OptionDelta | None = None,
     ) -> None:
+        """`deltas` reads an option's delta from the quotes the gateway holds; without it every
+        option counts at its worst delta (1 a call, -1 a put) for max_underlying_delta."""
         self._repository = repository
+        self._deltas: OptionDelta = deltas or _no_delta
         self._orders = orders
         self._exposure = exposure
         self._clock = clock
@@ -126,6 +133,7 @@ class RiskEngine:
             ]
         self._check_exposure(limits, orders, working, replacing, reference_price)
         self._check_naked_options(limits, orders, working, replacing)
+        self._check_underlying_delta(limits, orders, working, replacing)
         self._check_open_orders(limits, len(working), 0 if replacing is not None else len(orders))
         self._check_daily_loss(limits, account)
         self._check_rate(limits, account)
@@ -288,6 +296,46 @@ class RiskEngine:
                 requested=after,
             )
 
+    def _check_underlying_delta(
+        self,
+        limits: RiskLimits,
+        orders: Sequence[Order],
+        working: Sequence[Order],
+        replacing: Order | None,
+    ) -> None:
+        """Per underlying the command trades, the delta-adjusted exposure of the positions and
+        every working order at its worst (services.exposure.underlying_delta_reach), before and
+        after the command: refused only when a side grows past the limit, so reducing or
+        hedging is never blocked. A combination's legs are not counted here (combination_risk
+        checks them)."""
+        limit = limits.max_underlying_delta
+        orders = [order for order in orders if not order.is_combination]
+        if limit is None or not orders:
+            return
+        working = [order for order in working if not order.is_combination]
+        positions = self._exposure.positions(orders[0].account)
+        gone = {order.order_id for order in orders}
+        if replacing is not None:
+            gone.add(replacing.order_id)
+        before = pending(working)
+        after = pending([*(o for o in working if o.order_id not in gone), *orders])
+        for underlying in sorted({underlying_key(order.contract) for order in orders}):
+            was = underlying_delta_reach(positions, before, underlying, self._deltas)
+            will = underlying_delta_reach(positions, after, underlying, self._deltas)
+            for side, reached, previous in (
+                ("long", will.long, was.long),
+                ("short", will.short, was.short),
+            ):
+                if reached > previous and reached > limit:
+                    raise _refuse(
+                        "POSITION_LIMIT_EXCEEDED",
+                        "max_underlying_delta",
+                        f"the delta-adjusted exposure to {underlying} could reach {reached} "
+                        f"{side} with the working orders, past the limit {limit}",
+                        limit=limit,
+                        requested=reached,
+                    )
+
     def _check_position(
         self,
         limit: Decimal,
@@ -397,7 +445,12 @@ def _counts_working_orders(limits: RiskLimits) -> bool:
         or limits.max_position_quantity is not None
         or limits.max_gross_exposure is not None
         or limits.max_naked_short_options is not None
+        or limits.max_underlying_delta is not None
     )
+
+
+def _no_delta(contract: object) -> None:
+    del contract
 
 
 def _own_price(order: Order, reference_price: Decimal | None) -> Decimal | None:

@@ -79,6 +79,7 @@ class RiskLimits(_message.Message):
     MAX_DISCONNECTS_FIELD_NUMBER: _builtins.int
     DISCONNECT_WINDOW_FIELD_NUMBER: _builtins.int
     MAX_NAKED_SHORT_OPTIONS_FIELD_NUMBER: _builtins.int
+    MAX_UNDERLYING_DELTA_FIELD_NUMBER: _builtins.int
     max_order_quantity: _builtins.str
     """The largest quantity of one order."""
     max_order_notional: _builtins.str
@@ -112,6 +113,16 @@ class RiskLimits(_message.Message):
     short call also by 100 (the multiplier) shares of the underlying held long. An order that
     would leave more uncovered short contracts than this and more than before is refused with
     POSITION_LIMIT_EXCEEDED. 0 to 1,000,000: 0 allows no naked short option at all.
+    """
+    max_underlying_delta: _builtins.str
+    """The largest absolute delta-adjusted exposure per account and underlying symbol, in units of
+    the underlying, counting its positions and every working order at its worst (each order
+    that adds to a side filled, none that takes from it). A share counts 1; a future its
+    multiplier (ES: 50 units of the index, keyed by the future's symbol); an option (on a stock
+    or a future) quantity x multiplier x delta, the delta of the option's quote held by the
+    gateway, or 1 for a call and -1 for a put while none is known (the worst case). An order
+    that would leave the exposure further from zero than before and past this limit is refused
+    with POSITION_LIMIT_EXCEEDED.
     """
     @_builtins.property
     def allowed_symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -149,10 +160,11 @@ class RiskLimits(_message.Message):
         max_disconnects: _builtins.int | None = ...,
         disconnect_window: _duration_pb2.Duration | None = ...,
         max_naked_short_options: _builtins.int | None = ...,
+        max_underlying_delta: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_naked_short_options", b"_max_naked_short_options", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_naked_short_options", b"max_naked_short_options", "max_open_orders", b"max_open_orders", "max_orders_per_minute", b"max_orders_per_minute", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "rejection_window", b"rejection_window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_naked_short_options", b"_max_naked_short_options", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "allowed_symbols", b"allowed_symbols", "daily_loss_limit", b"daily_loss_limit", "denied_symbols", b"denied_symbols", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_gross_exposure", b"max_gross_exposure", "max_naked_short_options", b"max_naked_short_options", "max_open_orders", b"max_open_orders", "max_order_notional", b"max_order_notional", "max_order_quantity", b"max_order_quantity", "max_orders_per_minute", b"max_orders_per_minute", "max_position_quantity", b"max_position_quantity", "max_rejections", b"max_rejections", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "price_collar_percent", b"price_collar_percent", "rejection_window", b"rejection_window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed", "_max_disconnects", b"_max_disconnects", "_max_naked_short_options", b"_max_naked_short_options", "_max_open_orders", b"_max_open_orders", "_max_orders_per_minute", b"_max_orders_per_minute", "_max_rejections", b"_max_rejections", "_outside_regular_hours_allowed", b"_outside_regular_hours_allowed", "allowed_symbols", b"allowed_symbols", "daily_loss_limit", b"daily_loss_limit", "denied_symbols", b"denied_symbols", "disconnect_window", b"disconnect_window", "market_orders_allowed", b"market_orders_allowed", "max_disconnects", b"max_disconnects", "max_gross_exposure", b"max_gross_exposure", "max_naked_short_options", b"max_naked_short_options", "max_open_orders", b"max_open_orders", "max_order_notional", b"max_order_notional", "max_order_quantity", b"max_order_quantity", "max_orders_per_minute", b"max_orders_per_minute", "max_position_quantity", b"max_position_quantity", "max_rejections", b"max_rejections", "max_underlying_delta", b"max_underlying_delta", "outside_regular_hours_allowed", b"outside_regular_hours_allowed", "price_collar_percent", b"price_collar_percent", "rejection_window", b"rejection_window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__market_orders_allowed: _TypeAlias = _typing.Literal["market_orders_allowed"]  # noqa: Y015
     _WhichOneofArgType__market_orders_allowed: _TypeAlias = _typing.Literal["_market_orders_allowed", b"_market_orders_allowed"]  # noqa: Y015
