@@ -278,3 +278,47 @@ async def test_a_condor_needing_more_margin_than_the_account_has_is_refused(
         )
         assert placed.order.status != order_service_pb2.ORDER_STATUS_REJECTED
         assert placed.order.quantity == "4"
+
+
+async def condor_unrealized_pnl(server: RunningServer, con_ids: set[int]) -> float | None:
+    """The four legs' unrealized PnL in money (IB's, x100 multiplier included), once all four
+    report one."""
+    response = await server.client.portfolio.ListPositions(
+        portfolio_service_pb2.ListPositionsRequest(account=ACCOUNT)
+    )
+    legs = [p for p in response.positions if p.contract.con_id in con_ids]
+    if len(legs) != len(con_ids) or any(not leg.unrealized_pnl for leg in legs):
+        return None
+    assert all(leg.multiplier == "100" for leg in legs)
+    return sum(float(leg.unrealized_pnl) for leg in legs)
+
+
+async def test_the_condor_s_pnl_moves_with_the_underlying(server: RunningServer) -> None:
+    """A short iron condor gains while the stock stays between its short strikes and loses when
+    it runs through a wing: its legs' unrealized PnL (IB's portfolio updates, quantity x price x
+    multiplier) follows the underlying's price through the options' prices."""
+    simulator = server.simulator
+    simulator.set_price("AAPL", 190.0)
+    limit = f"{condor_ask(simulator):.2f}"
+    placed = await server.client.orders.PlaceOrder(condor(simulator, key="condor-pnl", limit=limit))
+    con_ids = {leg.contract.con_id for leg in placed.order.legs}
+
+    async def held() -> bool:
+        return await condor_unrealized_pnl(server, con_ids) is not None
+
+    await eventually(held, within=20, message="the condor's legs were not all reported")
+    simulator.set_price("AAPL", 215.0)  # past the 210 call wing: about the largest loss
+
+    async def lost() -> bool:
+        pnl = await condor_unrealized_pnl(server, con_ids)
+        # The largest loss is the wing's width less the credit taken in: about (10 - 1.2) x 100.
+        return pnl is not None and pnl < -500
+
+    await eventually(lost, within=30, message="the condor's PnL did not follow AAPL up to 215")
+    simulator.set_price("AAPL", 190.0)
+
+    async def recovered() -> bool:
+        pnl = await condor_unrealized_pnl(server, con_ids)
+        return pnl is not None and pnl > -200
+
+    await eventually(recovered, within=30, message="the condor's PnL did not come back with AAPL")
