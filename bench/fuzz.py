@@ -99,8 +99,8 @@ async def main(cases: int, seed: int, keep_log: Path | None, database_url: str |
                 environment = server_environment(simulator, folder, database_url)
                 await upgrade_database(environment, log)
                 server = ServerProcess(environment, log)
-                await server.start()
-                try:
+                try:  # stopped however start() ends: it raises if the server never gets READY
+                    await server.start()
                     assert server.process is not None
                     tally, elapsed, memory = await fuzz(
                         methods, server, folder, static_dir, cases, seed, server.process.pid
