@@ -19,18 +19,32 @@ async def test_a_slow_reader_gets_the_latest_value_of_each_key() -> None:
     assert not await buffer.wait(0)
 
 
-async def test_values_are_read_one_at_a_time_and_a_change_waits_its_turn_again() -> None:
+async def test_values_are_read_one_at_a_time_and_a_changed_key_keeps_its_place() -> None:
     buffer: ConflatingBuffer[str] = ConflatingBuffer()
     buffer.put("AAPL", "AAPL 1")
     buffer.put("MSFT", "MSFT 1")
     buffer.put("SPY", "SPY 1")
     assert buffer.pop_oldest() == "AAPL 1"
-    # While the reader sends AAPL, MSFT changes: the newer MSFT is what goes out, after SPY,
-    # which has now waited longest.
+    # While the reader sends AAPL, MSFT changes: MSFT has waited longest (since MSFT 1), so it
+    # goes next, with its newest value.
     buffer.put("MSFT", "MSFT 2")
-    assert buffer.pop_oldest() == "SPY 1"
     assert buffer.pop_oldest() == "MSFT 2"
+    assert buffer.pop_oldest() == "SPY 1"
     assert not await buffer.wait(0)
+
+
+async def test_a_reader_slower_than_the_writer_still_gets_every_key_in_turn() -> None:
+    """Every key changes each step and the reader sends one value per step: each key still goes
+    out once every three steps, never starved by the keys that change before it."""
+    buffer: ConflatingBuffer[str] = ConflatingBuffer()
+    sent: list[str] = []
+    for step in range(9):
+        for symbol in ("AAPL", "MSFT", "SPY"):
+            buffer.put(symbol, f"{symbol} {step}")
+        sent.append(buffer.pop_oldest())
+    assert sent == [
+        "AAPL 0", "MSFT 1", "SPY 2", "AAPL 3", "MSFT 4", "SPY 5", "AAPL 6", "MSFT 7", "SPY 8",
+    ]  # fmt: skip
 
 
 async def test_past_the_key_limit_the_oldest_key_goes() -> None:

@@ -30,8 +30,11 @@ class ConflatingBuffer(Generic[T]):
         """Never blocks. A value replaced before it was read counts as conflated."""
         latest = self._latest
         if key in latest:
-            # Move the key to the end: values come out in the order they last changed.
-            del latest[key]
+            # The newer value takes the older one's place in the queue: a key waits from its
+            # first unread change, so a reader slower than the writer still gets every key in
+            # turn. (Moving an updated key to the back starved the keys behind it: with three
+            # contracts ticking every step and a reader sending one quote per step, only the
+            # first contract ever went out.)
             self._count_conflated()
         elif len(latest) >= self._maximum_keys:
             del latest[next(iter(latest))]
@@ -69,7 +72,8 @@ class ConflatingBuffer(Generic[T]):
         return values
 
     def pop_oldest(self) -> T:
-        """The value that has waited longest (always its key's latest). Taking one value at a
+        """The value of the key that has waited longest since its first unread change (always
+        the key's latest value). Taking one value at a
         time, as the reader is able to send it, is what makes conflation work for a slow
         reader: a value read in a batch would go stale while the rest of the batch is sent,
         and the newer value behind it would then be sent as well."""
