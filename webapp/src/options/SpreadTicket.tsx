@@ -1,7 +1,8 @@
 // The spread ticket: the legs picked in the chain (side, ratio), the combination's net price from
 // their quotes (mid and natural), its largest profit and loss at expiry at the limit price, the
 // quantity and the signed limit net price (debit or credit, said in words), a confirmation, and
-// one PlaceOrder with the legs. A retry of the same spread reuses its client order id until IB
+// one PlaceOrder with the legs. The request is checked against the contract's PlaceOrder rules
+// first (spreadOrder.ts), its violations shown at the inputs as on the order ticket. A retry of the same spread reuses its client order id until IB
 // has the order, as the order ticket does; failures show with the error catalogue's words.
 import type { Contract, PlaceOrderRequest, PlaceOrderResponse, Quote } from "@ibkr-grpc/client";
 import { OrderService, OrderStatus, Side } from "@ibkr-grpc/client";
@@ -15,12 +16,14 @@ import { ErrorPanel } from "../components/ErrorPanel";
 import { formatDecimal, formatMoney, multiply, parseDecimal, sign, toPlainString } from "../lib/decimal";
 import { statusLabel } from "../lib/orderLabels";
 import { newClientOrderId } from "../orders/ticket";
+import { Field } from "../orders/TicketFields";
+import { violationsByField } from "../orders/validation";
 import { contractLabel } from "../state/contracts";
 import { useGatewayStatus, useTradingBlockers } from "../state/LiveData";
 import { blockersForAccount } from "../trading/availability";
 import type { PayoffFigure, SpreadLeg } from "./spreadMath";
 import { describeNetPrice, netPrices, payoffRange, roundDecimal } from "./spreadMath";
-import { spreadProblems, toSpreadOrderRequest } from "./spreadOrder";
+import { toSpreadOrderRequest, validateSpread } from "./spreadOrder";
 
 /** The price increment of US stock options: the net prices offered are rounded to it. */
 const PRICE_PLACES = 2;
@@ -55,6 +58,21 @@ export function limitMeaning(limitPrice: string, multiplier: string, currency: s
   return `${describeNetPrice(limitPrice)} per unit: ${words} a combination`;
 }
 
+/** The request without its idempotency key, as text: what a retry of the same spread matches. */
+function requestKey(request: PlaceOrderRequest): string {
+  return JSON.stringify(request, (_, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+}
+
+/** A violation under the input it is about: the first of `field` or of a field inside it. */
+function FieldError({ field, errors }: { readonly field: string; readonly errors: ReadonlyMap<string, string> }) {
+  const found = [...errors].find(([path]) => path === field || path.startsWith(`${field}.`));
+  return found === undefined ? null : (
+    <div className="field-error" data-testid={`error-${field}`}>
+      {found[1]}
+    </div>
+  );
+}
+
 function legSummary(legs: readonly SpreadLeg[]): string {
   return legs
     .map((leg) => `${leg.side === Side.BUY ? "+" : "-"}${leg.ratio} ${contractLabel(leg.contract)}`)
@@ -71,7 +89,7 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
   const [pending, setPending] = useState<PlaceOrderRequest | undefined>(undefined);
   const [submitting, setSubmitting] = useState(false);
   const [result, setResult] = useState<PlaceOrderResponse | undefined>(undefined);
-  const [serverError, setServerError] = useState<ApiError | undefined>(undefined);
+  const [serverError, setServerError] = useState<{ error: ApiError; formKey: string } | undefined>(undefined);
   // The idempotency key of the spread as it stands: reused when the same spread is retried, new
   // once it changes or IB has the order (AIP-155), as on the order ticket.
   const idempotency = useRef<{ key: string; clientOrderId: string } | undefined>(undefined);
@@ -83,8 +101,19 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
   // At the limit price once one is typed, else at the mid.
   const payoffPrice = parseDecimal(limitPrice.trim()) === undefined ? prices.mid : limitPrice.trim();
   const payoff = payoffRange(legs, payoffPrice, quantity.trim());
-  const problems = spreadProblems(form, managedAccounts);
+  const violations = validateSpread(form, { managedAccounts });
   const blockers = blockersForAccount(useTradingBlockers(), account, managedAccounts);
+  const formKey = requestKey(toSpreadOrderRequest(form, ""));
+  const errors = new Map(showProblems ? violationsByField(violations) : []);
+  // The server's field violations mark the inputs until the spread is edited; the error panel
+  // stays until the next attempt.
+  if (serverError !== undefined && serverError.formKey === formKey) {
+    serverError.error.fieldViolations.forEach((violation) => {
+      if (!errors.has(violation.field)) {
+        errors.set(violation.field, violation.description);
+      }
+    });
+  }
 
   function changeLeg(index: number, patch: Partial<SpreadLeg>) {
     onLegsChange(legs.map((leg, at) => (at === index ? { ...leg, ...patch } : leg)));
@@ -94,19 +123,17 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
   function review(event: SyntheticEvent) {
     event.preventDefault();
     setShowProblems(true);
-    if (problems.length > 0 || blockers.length > 0) {
+    if (violations.length > 0 || blockers.length > 0) {
       return;
     }
-    const key = JSON.stringify(toSpreadOrderRequest(form, ""), (_, value: unknown) =>
-      typeof value === "bigint" ? value.toString() : value,
-    );
-    if (idempotency.current?.key !== key) {
-      idempotency.current = { key, clientOrderId: newClientOrderId() };
+    if (idempotency.current?.key !== formKey) {
+      idempotency.current = { key: formKey, clientOrderId: newClientOrderId() };
     }
     setPending(toSpreadOrderRequest(form, idempotency.current.clientOrderId));
   }
 
   async function confirm(request: PlaceOrderRequest) {
+    const sentKey = formKey;
     setSubmitting(true);
     try {
       const response = await client.placeOrder(request);
@@ -116,7 +143,7 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
         idempotency.current = undefined;
       }
     } catch (error) {
-      setServerError(describeError(error));
+      setServerError({ error: describeError(error), formKey: sentKey });
       setResult(undefined);
     } finally {
       setSubmitting(false);
@@ -152,6 +179,7 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
                     <td>
                       <select
                         aria-label={`Side of ${label}`}
+                        aria-invalid={errors.has(`legs[${String(index)}].side`)}
                         data-testid="spread-leg-side"
                         value={leg.side}
                         onChange={(event) => {
@@ -161,12 +189,14 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
                         <option value={Side.BUY}>BUY</option>
                         <option value={Side.SELL}>SELL</option>
                       </select>
+                      <FieldError field={`legs[${String(index)}].side`} errors={errors} />
                     </td>
                     <td>
                       <input
                         className="ratio-input"
                         inputMode="numeric"
                         aria-label={`Ratio of ${label}`}
+                        aria-invalid={errors.has(`legs[${String(index)}].ratio`)}
                         data-testid="spread-leg-ratio"
                         value={String(leg.ratio)}
                         onChange={(event) => {
@@ -174,8 +204,12 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
                           changeLeg(index, { ratio: Number.isNaN(ratio) ? 0 : ratio });
                         }}
                       />
+                      <FieldError field={`legs[${String(index)}].ratio`} errors={errors} />
                     </td>
-                    <td data-testid="spread-leg-label">{label}</td>
+                    <td>
+                      <span data-testid="spread-leg-label">{label}</span>
+                      <FieldError field={`legs[${String(index)}].contract`} errors={errors} />
+                    </td>
                     <td className="num">{formatDecimal(quotes[index]?.bid ?? "", PRICE)}</td>
                     <td className="num">{formatDecimal(quotes[index]?.ask ?? "", PRICE)}</td>
                     <td>
@@ -198,6 +232,7 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
           </table>
         </div>
       )}
+      <FieldError field="legs" errors={errors} />
       <dl className="facts spread-facts">
         {(["mid", "natural"] as const).map((kind) => (
           <div className="fact" key={kind}>
@@ -236,52 +271,57 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
       </dl>
       <div className="field-row">
         {managedAccounts.length > 1 && (
-          <div className="field">
-            <label htmlFor="spread-account">Account</label>
-            <select
-              id="spread-account"
-              data-testid="spread-account"
-              value={account}
-              onChange={(event) => {
-                setAccount(event.target.value);
-              }}
-            >
-              <option value="">Pick an account</option>
-              {managedAccounts.map((candidate) => (
-                <option key={candidate} value={candidate}>
-                  {candidate}
-                </option>
-              ))}
-            </select>
-          </div>
+          <Field label="Account" field="account" errors={errors}>
+            {(inputProps) => (
+              <select
+                {...inputProps}
+                data-testid="spread-account"
+                value={account}
+                onChange={(event) => {
+                  setAccount(event.target.value);
+                }}
+              >
+                <option value="">Pick an account</option>
+                {managedAccounts.map((candidate) => (
+                  <option key={candidate} value={candidate}>
+                    {candidate}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
         )}
-        <div className="field">
-          <label htmlFor="spread-quantity">Quantity (combinations)</label>
-          <input
-            id="spread-quantity"
-            inputMode="decimal"
-            data-testid="spread-quantity"
-            value={quantity}
-            onChange={(event) => {
-              setQuantity(event.target.value);
-            }}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="spread-limit-price">Limit net price (negative: credit)</label>
-          <input
-            id="spread-limit-price"
-            inputMode="decimal"
-            data-testid="spread-limit-price"
-            value={limitPrice}
-            onChange={(event) => {
-              setLimitPrice(event.target.value);
-            }}
-          />
-          <div className="field-hint" data-testid="spread-limit-meaning">
-            {limitMeaning(limitPrice.trim(), legs[0]?.contract.multiplier ?? "", currency)}
-          </div>
-        </div>
+        <Field label="Quantity (combinations)" field="quantity" errors={errors}>
+          {(inputProps) => (
+            <input
+              {...inputProps}
+              inputMode="decimal"
+              data-testid="spread-quantity"
+              value={quantity}
+              onChange={(event) => {
+                setQuantity(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <Field label="Limit net price (negative: credit)" field="limit_price" errors={errors}>
+          {(inputProps) => (
+            <>
+              <input
+                {...inputProps}
+                inputMode="decimal"
+                data-testid="spread-limit-price"
+                value={limitPrice}
+                onChange={(event) => {
+                  setLimitPrice(event.target.value);
+                }}
+              />
+              <div className="field-hint" data-testid="spread-limit-meaning">
+                {limitMeaning(limitPrice.trim(), legs[0]?.contract.multiplier ?? "", currency)}
+              </div>
+            </>
+          )}
+        </Field>
       </div>
       {blockers.length > 0 && (
         <div className="ticket-blocked" role="alert" data-testid="spread-disabled">
@@ -291,10 +331,12 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
           ))}
         </div>
       )}
-      {showProblems && problems.length > 0 && (
+      {showProblems && violations.length > 0 && (
         <ul className="error-list client-errors" aria-label="Problems with the spread" data-testid="spread-problems">
-          {problems.map((problem) => (
-            <li key={problem}>{problem}</li>
+          {violations.map((violation) => (
+            <li key={`${violation.field}:${violation.description}`}>
+              <code>{violation.field}</code>: {violation.description}
+            </li>
           ))}
         </ul>
       )}
@@ -303,7 +345,7 @@ export function SpreadTicket({ legs, onLegsChange, quoteOf, currency }: SpreadTi
           {blockers.length > 0 ? "Trading unavailable" : "Review spread"}
         </button>
       </div>
-      {serverError !== undefined && <ErrorPanel error={serverError} command="place" testId="spread-server-error" />}
+      {serverError !== undefined && <ErrorPanel error={serverError.error} command="place" testId="spread-server-error" />}
       {result?.order !== undefined && (
         <div className="panel result" role="status" data-testid="spread-result">
           Order <span className="mono">{result.order.orderId}</span>: <strong>{statusLabel(result.order.status)}</strong>

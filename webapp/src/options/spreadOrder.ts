@@ -1,9 +1,10 @@
-// The spread ticket's form: its checks before anything is sent, and the one PlaceOrderRequest
-// (legs, quantity of combinations, signed net limit price) it submits.
+// The spread ticket's form: the one PlaceOrderRequest (legs, quantity of combinations, signed net
+// limit price) it submits, and that request's checks against the contract before it is sent.
 import { create } from "@bufbuild/protobuf";
 import type { PlaceOrderRequest } from "@ibkr-grpc/client";
 import { ContractSchema, OrderLegSchema, OrderType, PlaceOrderRequestSchema, Side, TimeInForce } from "@ibkr-grpc/client";
-import { isPlainDecimal, parseDecimal, sign } from "../lib/decimal";
+import type { RequestRules, ValidationContext, Violation } from "../orders/validation";
+import { contractViolations, managedAccountViolations, PLACE_ORDER_RULES } from "../orders/validation";
 import type { SpreadLeg } from "./spreadMath";
 
 export interface SpreadForm {
@@ -15,30 +16,27 @@ export interface SpreadForm {
   readonly limitPrice: string;
 }
 
-/** The legs PlaceOrder accepts on one combination. */
-export const MINIMUM_LEGS = 2;
-export const MAXIMUM_LEGS = 8;
-
-/** What keeps the form from being sent, in words; empty when it can be. */
-export function spreadProblems(form: SpreadForm, managedAccounts: readonly string[]): string[] {
-  const problems: string[] = [];
-  if (form.legs.length < MINIMUM_LEGS || form.legs.length > MAXIMUM_LEGS) {
-    problems.push(`A spread has ${MINIMUM_LEGS} to ${MAXIMUM_LEGS} legs: pick them in the chain.`);
+/**
+ * What keeps the spread from being sent: the PlaceOrderRequest it would send, against the
+ * contract's PlaceOrder rules (legs 2 to 8 and distinct, each leg's ratio 1 to 1,000, whole
+ * combinations, a decimal net limit price), at the request's field paths ("legs[1].ratio",
+ * "limit_price"); plus the account against the gateway's, as on the order ticket. Empty when it
+ * can be sent. `rules` is for tests that change a rule.
+ */
+export function validateSpread(
+  form: SpreadForm,
+  context: ValidationContext,
+  rules: RequestRules = PLACE_ORDER_RULES,
+): Violation[] {
+  const accounts = managedAccountViolations(form.account, context);
+  if (form.legs.length === 0) {
+    // By hand, as the contract cannot say it: PlaceOrderRequest also carries single-instrument
+    // orders, so a request without legs is judged as one ("contract: is required"). The spread
+    // ticket only ever sends legs; it asks for them instead.
+    return [...accounts, { field: "legs", description: "pick 2 to 8 legs in the chain", ruleId: "client.legs.picked" }];
   }
-  if (form.legs.some((leg) => !Number.isInteger(leg.ratio) || leg.ratio < 1)) {
-    problems.push("Each leg's ratio is a whole number, 1 or more.");
-  }
-  const quantity = parseDecimal(form.quantity);
-  if (quantity === undefined || !isPlainDecimal(form.quantity.trim()) || sign(quantity) <= 0) {
-    problems.push("Quantity: a number of combinations greater than zero.");
-  }
-  if (!isPlainDecimal(form.limitPrice.trim())) {
-    problems.push("Limit net price: a decimal number, negative for a credit (e.g. -1.20).");
-  }
-  if (managedAccounts.length > 1 && form.account === "") {
-    problems.push("Account: pick the account to trade in.");
-  }
-  return problems;
+  // The idempotency key is left out: the ticket generates it (newClientOrderId), in its format.
+  return [...accounts, ...contractViolations(toSpreadOrderRequest(form, ""), rules)];
 }
 
 /**

@@ -1,14 +1,8 @@
-import { clone, createFileRegistry, getExtension, setExtension } from "@bufbuild/protobuf";
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { DescriptorProto } from "@bufbuild/protobuf/wkt";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { FieldRules, MessageRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import {
-  field as fieldRulesExtension,
-  message as messageRulesExtension,
-} from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { OrderType, PlaceOrderRequestSchema, SecurityType, Side, TimeInForce } from "@ibkr-grpc/client";
 import { describe, expect, it } from "vitest";
+import { editedSchema, editFieldRules, editMessageRules } from "../test/editedRules";
 import type { TicketForm } from "./ticket";
 import { EMPTY_TICKET } from "./ticket";
 import type { RequestRules } from "./validation";
@@ -226,51 +220,9 @@ describe("bracket legs", () => {
   });
 });
 
-/**
- * PlaceOrderRequest as order_service.proto would describe it after an edit: the descriptor the
- * generated code embeds, copied, `edit` applied to the message, and registered against the real
- * imports (common.proto, rules.proto, buf/validate/validate.proto).
- */
+/** PlaceOrderRequest as order_service.proto would describe it after `edit`. */
 function editedPlaceOrderRequest(edit: (message: DescriptorProto) => void): DescMessage {
-  const file = PlaceOrderRequestSchema.file;
-  const proto = clone(FileDescriptorProtoSchema, file.proto);
-  const message = proto.messageType.find((candidate) => candidate.name === PlaceOrderRequestSchema.name);
-  if (message === undefined) {
-    throw new Error(`no PlaceOrderRequest in ${file.name}.proto`);
-  }
-  edit(message);
-  const registry = createFileRegistry(proto, (name) => file.dependencies.find((imported) => imported.proto.name === name));
-  const schema = registry.getMessage(PlaceOrderRequestSchema.typeName);
-  if (schema === undefined) {
-    throw new Error("the edited file lost PlaceOrderRequest");
-  }
-  return schema;
-}
-
-/** Edits the buf.validate rules of one of the message's fields. */
-function editFieldRules(fieldName: string, edit: (rules: FieldRules) => void): (message: DescriptorProto) => void {
-  return (message) => {
-    const options = message.field.find((candidate) => candidate.name === fieldName)?.options;
-    if (options === undefined) {
-      throw new Error(`PlaceOrderRequest.${fieldName} has no rules to edit`);
-    }
-    const rules = getExtension(options, fieldRulesExtension);
-    edit(rules);
-    setExtension(options, fieldRulesExtension, rules);
-  };
-}
-
-/** Edits the message's own (CEL) rules. */
-function editMessageRules(edit: (rules: MessageRules) => void): (message: DescriptorProto) => void {
-  return (message) => {
-    const options = message.options;
-    if (options === undefined) {
-      throw new Error("PlaceOrderRequest has no message rules to edit");
-    }
-    const rules = getExtension(options, messageRulesExtension);
-    edit(rules);
-    setExtension(options, messageRulesExtension, rules);
-  };
+  return editedSchema(PlaceOrderRequestSchema, edit);
 }
 
 describe("the ticket follows the contract's rules, not rules of its own", () => {

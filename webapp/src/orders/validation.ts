@@ -1,5 +1,5 @@
-// The ticket's checks before a round trip: the PlaceOrderRequest the ticket would send, checked
-// by @bufbuild/protovalidate against the rules its .proto files declare (buf.validate
+// The order forms' checks before a round trip (the order ticket, the spread ticket, the modify
+// dialog): the request each would send, checked by @bufbuild/protovalidate against the rules its .proto files declare (buf.validate
 // annotations in proto/ibkr/v1), the same rules the server checks every request with. Violations
 // name the request's fields as the server's BadRequest does ("limit_price",
 // "take_profit.limit_price"), so client and server errors land on the same inputs. The server
@@ -17,6 +17,11 @@ export interface Violation {
   /** The request's field path, as the server names it ("take_profit.limit_price"); "" for the request. */
   readonly field: string;
   readonly description: string;
+  /**
+   * The id of the .proto rule it breaks ("legs.count", "string.positive_decimal"); a check the
+   * client makes by hand, because the contract cannot express it, has an id starting "client.".
+   */
+  readonly ruleId: string;
 }
 
 export interface ValidationContext {
@@ -108,10 +113,11 @@ export function contractViolations(request: Message, rules: RequestRules): Viola
       return result.violations.map((violation) => ({
         field: violationFieldPath(rules.schema, violation.field, violation.ruleId),
         description: violation.message === "" ? violation.ruleId : violation.message,
+        ruleId: violation.ruleId,
       }));
     case "error":
       // A rule that cannot be evaluated on this request: refuse it, as the server does.
-      return [{ field: "", description: `cannot be checked against its rules: ${result.error.message}` }];
+      return [{ field: "", description: `cannot be checked against its rules: ${result.error.message}`, ruleId: "" }];
   }
 }
 
@@ -119,20 +125,28 @@ export function contractViolations(request: Message, rules: RequestRules): Viola
  * The one check the contract cannot express: which accounts this gateway manages is the
  * server's state, not a property of the request (the server makes the same check).
  */
-function managedAccountViolations(account: string, context: ValidationContext): Violation[] {
+export function managedAccountViolations(account: string, context: ValidationContext): Violation[] {
   const managed = context.managedAccounts;
   if (account === "" && managed.length > 1) {
-    return [{ field: "account", description: "is required: the gateway manages more than one account" }];
+    return [
+      {
+        field: "account",
+        description: "is required: the gateway manages more than one account",
+        ruleId: "client.account.managed",
+      },
+    ];
   }
   if (account !== "" && managed.length > 0 && !managed.includes(account)) {
-    return [{ field: "account", description: "is not one of the gateway's managed accounts" }];
+    return [
+      { field: "account", description: "is not one of the gateway's managed accounts", ruleId: "client.account.managed" },
+    ];
   }
   return [];
 }
 
-// The repository's PlaceOrder rules. One validator for the page's life: it compiles each
-// message's rules on first use and keeps them.
-const PLACE_ORDER_RULES = requestRules(PlaceOrderRequestSchema);
+// The repository's PlaceOrder rules, for the order and spread tickets. One validator for the
+// page's life: it compiles each message's rules on first use and keeps them.
+export const PLACE_ORDER_RULES = requestRules(PlaceOrderRequestSchema);
 
 /**
  * Every problem the ticket can see: the PlaceOrderRequest it would send, against the contract's

@@ -126,12 +126,40 @@ describe("the option chain page", () => {
     expect(backend.placedOrders[2]?.clientOrderId).not.toBe(first?.clientOrderId);
   });
 
-  it("says what is missing before sending anything", async () => {
+  it("says what is missing before sending anything, at the inputs it is about (the contract's PlaceOrder rules)", async () => {
     const { user, backend } = await openChain();
     await user.click(screen.getByTestId("leg-buy-call-190"));
     await user.click(screen.getByTestId("spread-review"));
-    expect(screen.getByTestId("spread-problems").textContent).toContain("2 to 8 legs");
-    expect(screen.getByTestId("spread-problems").textContent).toContain("Limit net price");
+    expect(screen.getByTestId("error-legs").textContent).toBe("a multi-leg order has 2 to 8 legs");
+    expect(screen.getByTestId("error-limit_price").textContent).toBe("is required for LIMIT orders");
+    expect(screen.getByTestId("spread-limit-price").getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByTestId("spread-problems").textContent).toContain("legs: a multi-leg order has 2 to 8 legs");
+
+    // A second leg sold twice as often, then emptied: the ratio's rule shows in its row.
+    await user.click(screen.getByTestId("leg-sell-call-200"));
+    const ratio = screen.getAllByTestId("spread-leg-ratio")[1] as HTMLElement;
+    await user.clear(ratio);
+    await user.clear(screen.getByTestId("spread-quantity"));
+    await user.type(screen.getByTestId("spread-quantity"), "1.5");
+    await user.type(screen.getByTestId("spread-limit-price"), "1,5");
+    expect(screen.queryByTestId("error-legs")).toBeNull();
+    expect(screen.getByTestId("error-legs[1].ratio").textContent).toBe(
+      "must be greater than or equal to 1 and less than or equal to 1000",
+    );
+    expect(ratio.getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByTestId("error-quantity").textContent).toBe("a multi-leg order trades whole combinations");
+    expect(screen.getByTestId("error-limit_price").textContent).toBe("must be a plain decimal string like 187.25");
+
+    // Put right, nothing is left to say and the confirmation opens.
+    await user.type(ratio, "2");
+    await user.clear(screen.getByTestId("spread-quantity"));
+    await user.type(screen.getByTestId("spread-quantity"), "2");
+    await user.clear(screen.getByTestId("spread-limit-price"));
+    await user.type(screen.getByTestId("spread-limit-price"), "-0.95");
+    expect(screen.queryByTestId("spread-problems")).toBeNull();
+    expect(screen.queryAllByTestId(/^error-/)).toEqual([]);
+    await user.click(screen.getByTestId("spread-review"));
+    expect(screen.getByTestId("spread-confirm-summary").textContent).toContain("BUY 2 × [+1 AAPL 20260320 190 C, -2 AAPL 20260320 200 C]");
     expect(backend.placedOrders).toHaveLength(0);
   });
 

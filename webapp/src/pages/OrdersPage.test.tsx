@@ -231,6 +231,34 @@ describe("orders blotter", () => {
     expect(backend.modifyRequests).toHaveLength(0);
   });
 
+  it("shows the contract's ModifyOrder rules at the inputs they are about, and sends once none is broken", async () => {
+    const user = userEvent.setup();
+    const backend = new FakeBackend();
+    backend.orders = [order("ord_W", { quantity: "100", limitPrice: "187.25" })];
+    renderApp({ page: "orders", backend });
+    await user.click(await screen.findByRole("button", { name: "Modify order ord_W" }));
+    const dialog = screen.getByRole("dialog");
+    // Nothing changed: order_service.proto's quantity.some_change.
+    await user.click(within(dialog).getByTestId("modify-submit"));
+    expect(within(dialog).getByTestId("error-quantity").textContent).toBe("give at least one field to change");
+    const limit = within(dialog).getByTestId("modify-limit-price");
+    await user.clear(limit);
+    await user.type(limit, "1.8e2");
+    expect(within(dialog).queryByTestId("error-quantity")).toBeNull();
+    expect(within(dialog).getByTestId("error-limit_price").textContent).toBe("must be a plain decimal string like 187.25");
+    expect(limit.getAttribute("aria-invalid")).toBe("true");
+    await user.click(within(dialog).getByTestId("modify-submit"));
+    expect(backend.modifyRequests).toHaveLength(0);
+    await user.clear(limit);
+    await user.type(limit, "180");
+    expect(within(dialog).queryAllByTestId(/^error-/)).toEqual([]);
+    expect(limit.getAttribute("aria-invalid")).toBe("false");
+    await user.click(within(dialog).getByTestId("modify-submit"));
+    await waitFor(() => {
+      expect(backend.modifyRequests.map((request) => request.limitPrice)).toEqual(["180"]);
+    });
+  });
+
   it("lists a NOT_SENT order as done, without actions, and says how to send it", async () => {
     const user = userEvent.setup();
     const backend = new FakeBackend();

@@ -22,7 +22,8 @@ import { costClass, formatDecimal, formatMoney, signClass } from "../lib/decimal
 import { enumName } from "../lib/enums";
 import { originBadge, statusClass, statusDisplay, shortId } from "../lib/orderLabels";
 import { formatTime } from "../lib/time";
-import { ModifyOrderDialog, modifyOutcome } from "../orders/ModifyOrderDialog";
+import { ModifyOrderDialog } from "../orders/ModifyOrderDialog";
+import { modifyOutcome } from "../orders/modifyOrder";
 import { OrderDetail } from "../orders/OrderDetail";
 import { contractLabel } from "../state/contracts";
 import { useOrderBook, useRecordOrders } from "../state/LiveData";
