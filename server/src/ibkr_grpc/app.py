@@ -86,6 +86,7 @@ from ibkr_grpc.settings import Settings
 from ibkr_grpc.store.audit_store import AuditStore
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.migrate import current_revision, head_revision, upgrade
+from ibkr_grpc.store.order_archive import ArchiveSchedule, OrderArchiver
 from ibkr_grpc.store.order_store import OrderStore
 from ibkr_grpc.store.risk_store import RiskStore, read_limits_file
 from ibkr_grpc.store.snapshot_store import PositionSnapshot, SnapshotStore
@@ -94,6 +95,8 @@ _log = structlog.get_logger("ibkr_grpc.app")
 
 # How often the database and Redis are probed (metrics, and health for the database).
 DEPENDENCY_CHECK_SECONDS = 2.0
+# How often ORDER_ARCHIVE_AFTER_DAYS archives (store/order_archive.py).
+ARCHIVE_INTERVAL = timedelta(hours=1)
 # Services whose health follows the gateway session: NOT_SERVING until it is READY.
 TRADING_SERVICES = (
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
@@ -169,6 +172,14 @@ class Application:
         self.metrics_endpoint = MetricsEndpoint(self.metrics.registry, settings.metrics_listen)
         self.database = database or Database(settings.database_url.get_secret_value())
         self.orders = OrderStore(self.database)
+        self.archive_schedule: ArchiveSchedule | None = None
+        if settings.order_archive_after_days is not None and settings.ib_session_role == "owner":
+            self.archive_schedule = ArchiveSchedule(
+                OrderArchiver(self.orders),
+                older_than=timedelta(days=settings.order_archive_after_days),
+                interval=ARCHIVE_INTERVAL,
+                clock=clock,
+            )
         self.session = GatewaySession(
             SessionSettings(
                 host=settings.ib_host,
@@ -375,6 +386,8 @@ class Application:
         self.port = self.server.add_insecure_port(self.settings.grpc_listen)
         await self.server.start()
         self.order_manager.start()
+        if self.archive_schedule is not None:
+            self.archive_schedule.start()
         if self.is_follower:
             # No session here: market data comes from the owner; the rest needs the owner.
             await self.health.set(MARKET_DATA_SERVICE, health_pb2.HealthCheckResponse.SERVING)
@@ -394,6 +407,8 @@ class Application:
         _log.info("stopping after a failed start")
         await self.server.stop(0)
         await self.order_manager.stop()
+        if self.archive_schedule is not None:
+            await self.archive_schedule.stop()
         await self.session.stop()
         await self.trading.stop()
         for name in ("feed", "dependency_health"):
@@ -599,6 +614,8 @@ class Application:
         await self.server.stop(grace)
         await self.trading.stop()
         await self.order_manager.stop()
+        if self.archive_schedule is not None:
+            await self.archive_schedule.stop()
         await self.feed.stop()
         await self.market_data.stop()
         if self.lease_server is not None:

@@ -36,6 +36,12 @@ def _backup(arguments: Sequence[str]) -> int:
     return run(arguments)
 
 
+def _archive(arguments: Sequence[str]) -> int:
+    from ibkr_grpc.commands.archive import run  # noqa: PLC0415
+
+    return run(arguments)
+
+
 def _demo(arguments: Sequence[str]) -> int:
     from ibkr_grpc.commands.demo import run  # noqa: PLC0415
 
@@ -66,6 +72,7 @@ SUBCOMMANDS: dict[str, tuple[str, Subcommand]] = {
     "sim": ("run the simulated IB Gateway (TWS API wire protocol)", _run_simulator),
     "db": ("manage the database schema (upgrade, current)", _database),
     "backup": ("back up the PostgreSQL database, prune old backups, restore one", _backup),
+    "archive": ("move old terminal orders, their fills and events to the archive tables", _archive),
     "token": ("mint a bearer token (JWT) for local use", _token),
     "probe-gateway": (
         "health check: exit 0 when IB Gateway answers the API handshake",

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     risk_limits_file: Path | None = Field(default=None)
     market_data_line_limit: int = Field(default=100, ge=1, le=10_000)
     quote_linger_seconds: float = Field(default=5.0, ge=0, le=600)
+    # Terminal orders whose last change is older than this many days are archived, with their
+    # fills and events, once an hour (store/order_archive.py); unset, only `ibkr-grpc archive`.
+    order_archive_after_days: int | None = Field(default=None, ge=7, le=36_500)
 
     @field_validator("trading_mode", mode="before")
     @classmethod

@@ -126,6 +126,32 @@ class OrderNotFoundError(ServiceError):
     kind = ErrorKind.NOT_FOUND
 
 
+class EventsArchivedError(ServiceError):
+    """A StreamOrderEvents resume from a sequence some later events of which were archived:
+    replaying what is left would skip them silently. The catalogue has no reason of its own for
+    it yet (a new one needs errors.proto and every client's exhaustive map), so it is the
+    VALIDATION_ERROR of after_sequence, with the sequences to resume from in the metadata."""
+
+    reason = "VALIDATION_ERROR"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+    def __init__(self, *, after_sequence: int, archived_through: int, oldest_retained: int) -> None:
+        description = (
+            f"events after {after_sequence} up to {archived_through} were archived; resume "
+            f"with after_sequence {archived_through} or later, or replay_from_start for the "
+            "retained events"
+        )
+        super().__init__(
+            f"invalid request: after_sequence: {description}",
+            metadata={
+                "after_sequence": str(after_sequence),
+                "archived_through_sequence": str(archived_through),
+                "oldest_retained_sequence": str(oldest_retained),
+            },
+            field_violations=(FieldViolation("after_sequence", description),),
+        )
+
+
 class AccountNotFoundError(ServiceError):
     reason = "ACCOUNT_NOT_FOUND"
     kind = ErrorKind.NOT_FOUND

@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from ibkr_grpc.domain.errors import EventsArchivedError
 from ibkr_grpc.domain.orders import OrderEvent
 from ibkr_grpc.domain.streams import Heartbeat, Marker, MarkerType
 from ibkr_grpc.services.gateway_monitor import GatewayMonitor
@@ -118,8 +119,12 @@ class OrderEventFeed:
         if replay_last > 0:
             last = await self._repository.sequence_before_newest(replay_last, account=account)
         replaying = after_sequence > 0 or replay_from_start or replay_last > 0
+        # A resume from a sequence of the caller's must not skip archived events; a replay
+        # from the start or of the newest events replays what the log retains.
+        resuming = after_sequence > 0 and not replay_from_start and replay_last == 0
         if replaying:
-            async for event in self._stored_after(last, account):
+            stored = self._resumed_after if resuming else self._stored_after
+            async for event in stored(last, account):
                 yield event
                 last = event.sequence
         else:
@@ -154,6 +159,26 @@ class OrderEventFeed:
 
     async def _stored_after(self, sequence: int, account: str) -> AsyncGenerator[OrderEvent]:
         while page := await self._repository.events_after(sequence, account=account, limit=PAGE):
+            for event in page:
+                yield event
+            sequence = page[-1].sequence
+
+    async def _resumed_after(self, sequence: int, account: str) -> AsyncGenerator[OrderEvent]:
+        """`_stored_after`, refusing when events after `sequence` were archived. Checked after
+        each page is read, so an archival that commits during the replay is caught too (the
+        live events that follow are newer than anything archival may take)."""
+        while True:
+            page = await self._repository.events_after(sequence, account=account, limit=PAGE)
+            archived = await self._repository.archived_through(account=account)
+            if archived > sequence:
+                retained = await self._repository.events_after(archived, account=account, limit=1)
+                raise EventsArchivedError(
+                    after_sequence=sequence,
+                    archived_through=archived,
+                    oldest_retained=retained[0].sequence if retained else 0,
+                )
+            if not page:
+                return
             for event in page:
                 yield event
             sequence = page[-1].sequence

@@ -33,7 +33,14 @@ from ibkr_grpc.store.records import (
     order_of,
     order_snapshot,
 )
-from ibkr_grpc.store.tables import FillRow, IdempotencyKeyRow, OrderEventRow, OrderRow
+from ibkr_grpc.store.tables import (
+    FillRow,
+    IdempotencyKeyRow,
+    OrderEventRow,
+    OrderRow,
+    order_events_archive,
+    orders_archive,
+)
 
 # Where a transaction notes the last sequence it appended.
 _APPENDED_THROUGH = "ibkr_appended_through"
@@ -53,6 +60,10 @@ class OrderStore:
         # a transaction that did not commit consumes no value. The write lock makes this
         # process the log's one writer.
         self._last_sequence: int | None = None
+
+    @property
+    def database(self) -> Database:
+        return self._database
 
     def add_listener(self, listener: SequenceListener) -> None:
         self._listeners.append(listener)
@@ -168,8 +179,7 @@ class OrderStore:
             return []
         last = self._last_sequence
         if last is None:
-            newest = select(func.coalesce(func.max(OrderEventRow.sequence), 0))
-            last = int(await session.scalar(newest) or 0)
+            last = await _newest_sequence(session)
         first = last + 1
         rows = [
             OrderEventRow(
@@ -193,6 +203,13 @@ class OrderStore:
             for row, d in zip(rows, drafts, strict=True)
         ]
 
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the write lock: archival (store/order_archive.py) moves rows out of the log
+        between this process's writes, never in the middle of one."""
+        async with self._write_lock:
+            yield
+
     async def _notify(self, events: Sequence[OrderEvent]) -> None:
         if events:
             newest = events[-1].sequence
@@ -205,6 +222,7 @@ class OrderStore:
         async with self._database.session() as session:
             row = await session.get(OrderRow, order_id)
             if row is None:
+                await _refuse_archived(session, order_id)
                 message = f"no order {order_id!r}"
                 raise OrderNotFoundError(message, metadata={"order_id": order_id})
             return (await self._with_children(session, [row]))[0]
@@ -277,9 +295,11 @@ class OrderStore:
             return await self._with_children(session, rows)
 
     async def max_broker_order_id(self) -> int:
+        """The highest IB order id used, archived orders included (ids are never reused)."""
         async with self._database.session() as session:
             value = await session.scalar(select(func.max(OrderRow.broker_order_id)))
-        return int(value or 0)
+            archived = await session.scalar(select(func.max(orders_archive.c.broker_order_id)))
+        return max(int(value or 0), int(archived or 0))
 
     async def has_fill(self, execution_id: str) -> bool:
         return await self.get_fill(execution_id) is not None
@@ -382,8 +402,16 @@ class OrderStore:
 
     async def last_sequence(self) -> int:
         async with self._database.session() as session:
-            value = await session.scalar(select(func.max(OrderEventRow.sequence)))
-        return int(value or 0)
+            return await _newest_sequence(session)
+
+    async def archived_through(self, *, account: str = "") -> int:
+        """The newest archived sequence (of the account), 0 if none: a resume from before it
+        would miss events."""
+        query = select(func.max(order_events_archive.c.sequence))
+        if account:
+            query = query.where(order_events_archive.c.account == account)
+        async with self._database.session() as session:
+            return int(await session.scalar(query) or 0)
 
     async def sequence_before_newest(self, count: int, *, account: str = "") -> int:
         """The sequence after which the newest `count` events (of the account) begin."""
@@ -418,3 +446,24 @@ class OrderStore:
             )
             for row in rows
         ]
+
+
+async def _newest_sequence(session: AsyncSession) -> int:
+    """The newest sequence ever appended: archived events keep theirs taken, so the log never
+    reuses one, even when archival has moved its newest events out."""
+    live = await session.scalar(select(func.max(OrderEventRow.sequence)))
+    archived = await session.scalar(select(func.max(order_events_archive.c.sequence)))
+    return max(int(live or 0), int(archived or 0))
+
+
+async def _refuse_archived(session: AsyncSession, order_id: str) -> None:
+    """ORDER_NOT_FOUND that says so, for an order archival moved out: its idempotency key
+    stays, so a retry of the request that placed it is refused here, never sent again."""
+    query = select(orders_archive.c.archive_time).where(orders_archive.c.order_id == order_id)
+    archived = await session.scalar(query)
+    if archived is not None:
+        message = f"order {order_id!r} was archived at {archived.isoformat()}"
+        raise OrderNotFoundError(
+            message,
+            metadata={"order_id": order_id, "archive_time": archived.isoformat()},
+        )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ibkr_grpc.store.column_types import ExactDecimal, UtcDateTime
@@ -153,6 +154,31 @@ class IdempotencyKeyRow(Base):
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str] = mapped_column(String(40))
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def _archive_table(live: type[Base], name: str, *indexes: tuple[str, ...]) -> Table:
+    """A table with the live table's columns (no auto-increment: the values are moved, never
+    made) and the time each row was archived (store/order_archive.py)."""
+    source = cast("Table", live.__table__)
+    columns = [column._copy() for column in source.columns]  # noqa: SLF001  SQLAlchemy's copy
+    for column in columns:
+        column.autoincrement = False
+    return Table(
+        name,
+        Base.metadata,
+        *columns,
+        Column("archive_time", UtcDateTime, nullable=False),
+        *(Index(None, *index) for index in indexes),
+    )
+
+
+# Terminal orders, their fills and their events, moved out of the live tables by archival.
+# Nothing reads them on the order path; the event archive answers which sequences are gone.
+orders_archive = _archive_table(OrderRow, "orders_archive", ("archive_time",))
+fills_archive = _archive_table(FillRow, "fills_archive", ("order_id",))
+order_events_archive = _archive_table(
+    OrderEventRow, "order_events_archive", ("account", "sequence"), ("order_id", "sequence")
+)
 
 
 class AccountSnapshotRow(Base):
