@@ -27,6 +27,7 @@ from google.protobuf.descriptor import (
     ServiceDescriptor,
 )
 
+from ibkr_grpc.edge.openapi_rules import RuleBook
 from ibkr_grpc.edge.openapi_schemas import (
     STATUS,
     Direction,
@@ -221,6 +222,7 @@ class DocumentBuilder:
             api_packages=packages,
             error_details=list(details_file.message_types_by_name.values()),
             error_reasons=self._error_reasons(files, packages),
+            rules=RuleBook(self._pool),
         )
         paths: dict[str, dict[str, Any]] = {}
         tags: dict[str, dict[str, str]] = {}
@@ -336,9 +338,9 @@ class DocumentBuilder:
             "name": parameter_name(path),
             "in": "path",
             "required": True,
-            "schema": schemas.single_value(field, Direction.RESPONSE),
+            "schema": schemas.field(field, Direction.RESPONSE, with_rules=True),
         }
-        description = self._comments.get(field.full_name, "")
+        description = parameter["schema"].pop("description", "")
         if "." in path:
             description = f"The request's `{path}`. {description}".strip()
         if description:
@@ -350,11 +352,16 @@ class DocumentBuilder:
     ) -> list[dict[str, Any]]:
         parameters = []
         for path, field in _query_fields(request, bound):
+            constrained = schemas.constrained(field, Direction.RESPONSE, with_rules=True)
             parameter: dict[str, Any] = {
                 "name": path,
                 "in": "query",
-                "schema": schemas.field(field, Direction.RESPONSE),
+                "schema": constrained.described(self._comments.get(field.full_name)),
             }
+            # A nested field's rules apply once its message is set, which a parameter of
+            # another of its fields does too: only a top-level field can be required.
+            if constrained.required and "." not in path:
+                parameter["required"] = True
             description = parameter["schema"].pop("description", None)
             if description:
                 parameter["description"] = description

@@ -4,7 +4,8 @@ The proto3 JSON mapping with the edge's print options: proto field names, every 
 presence always printed, enums as names, 64-bit integers as strings, Timestamps as RFC 3339
 and Durations as seconds with an "s". A message reachable from a response is described as
 Envoy prints it (fields that are always printed are `required`); one that requests use as
-well gets a second, request-side schema named `...Input`, with nothing required.
+well gets a second, request-side schema named `...Input`, whose fields carry the request
+rules (buf.validate, see openapi_rules): required are the fields the server refuses to miss.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from google.protobuf.descriptor import (
     FieldDescriptor,
     OneofDescriptor,
 )
+
+from ibkr_grpc.edge.openapi_rules import CEL_EXTENSION, Constrained, RuleBook
 
 Schema = dict[str, Any]
 
@@ -151,8 +154,11 @@ class SchemaBuilder:
         api_packages: Iterable[str],
         error_details: Sequence[Descriptor],
         error_reasons: Mapping[str, tuple[str, ...]],
+        rules: RuleBook | None = None,
     ) -> None:
         self._comments = comments
+        # The request rules, in request schemas and parameters (None: left out).
+        self._rules = rules
         self._response_messages = frozenset(response_messages)
         self._api_packages = frozenset(api_packages)
         # The messages of google/rpc/error_details.proto, which Status.details may carry.
@@ -186,8 +192,18 @@ class SchemaBuilder:
             self.components[name] = self._enum_body(enum_type)
         return {"$ref": SCHEMA_PREFIX + name}
 
-    def field(self, field: FieldDescriptor, direction: Direction) -> Schema:
-        """The schema of a field's JSON value, its comment as the description."""
+    def field(
+        self, field: FieldDescriptor, direction: Direction, *, with_rules: bool | None = None
+    ) -> Schema:
+        """The schema of a field's JSON value, its comment as the description. Its request
+        rules are in it for requests, or when `with_rules` says so (parameters)."""
+        constrained = self.constrained(field, direction, with_rules=with_rules)
+        return constrained.described(self._comments.get(field.full_name))
+
+    def constrained(
+        self, field: FieldDescriptor, direction: Direction, *, with_rules: bool | None = None
+    ) -> Constrained:
+        """The schema of a field's JSON value with its request rules, without description."""
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             value_field = field.message_type.fields_by_name["value"]
             schema: Schema = {
@@ -198,10 +214,11 @@ class SchemaBuilder:
             schema = {"type": "array", "items": self.single_value(field, direction)}
         else:
             schema = self.single_value(field, direction)
-        description = self._comments.get(field.full_name)
-        if description:
-            schema = schema | {"description": description}
-        return schema
+        if with_rules is None:
+            with_rules = direction is Direction.REQUEST
+        if self._rules is None or not with_rules:
+            return Constrained(schema)
+        return self._rules.constrain(field, schema)
 
     def single_value(self, field: FieldDescriptor, direction: Direction) -> Schema:
         if field.enum_type is not None:
@@ -232,7 +249,15 @@ class SchemaBuilder:
                     field.message_type, direction, excluded=nested
                 )
             else:
-                properties[field.name] = self._special_field(message, field, direction)
+                special = self._special_field(message, field, direction)
+                constrained = self.constrained(field, direction)
+                properties[field.name] = (
+                    special
+                    if special is not None
+                    else constrained.described(self._comments.get(field.full_name))
+                )
+                if direction is Direction.REQUEST and constrained.required:
+                    required.append(field.name)
             if (
                 direction is Direction.RESPONSE
                 and message.file.package in self._api_packages
@@ -247,13 +272,18 @@ class SchemaBuilder:
             schema["required"] = required
         schema |= self._one_of(message, excluded)
         description = self._description(message)
+        message_rules = self._rules.message_rules(message) if self._rules else []
+        if direction is Direction.REQUEST and message_rules:
+            schema[CEL_EXTENSION] = [rule.as_json() for rule in message_rules]
+            sentences = "; ".join(rule.sentence() for rule in message_rules)
+            description = f"{description}\n\nAlso checked by the server: {sentences}.".strip()
         if description:
             schema["description"] = description
         return schema
 
     def _special_field(
         self, message: Descriptor, field: FieldDescriptor, direction: Direction
-    ) -> Schema:
+    ) -> Schema | None:
         """google.rpc.Status's details and ErrorInfo's reason, as this API fills them."""
         if message.full_name == STATUS and field.name == "details":
             return {"type": "array", "items": self._error_detail(direction)}
@@ -263,7 +293,7 @@ class SchemaBuilder:
                 return {"type": "string", "enum": reasons} | self._documented(field)
             if field.name == "domain":
                 return {"type": "string", "enum": sorted(self._error_reasons)}
-        return self.field(field, direction)
+        return None
 
     def _documented(self, field: FieldDescriptor) -> Schema:
         description = self._comments.get(field.full_name)
