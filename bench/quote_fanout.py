@@ -23,7 +23,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,11 +120,22 @@ async def floor(port: int, symbols: list[str], seconds: float, offset: float) ->
 async def one_stream(
     client: IbkrClient, symbols: list[str], sample: Sample, quotes_per_message: int
 ) -> None:
-    request = pb.StreamQuotesRequest(
+    call = client.market_data.StreamQuotes(quote_request(symbols, quotes_per_message))
+    await count_quotes(call, sample)
+
+
+def quote_request(symbols: list[str], quotes_per_message: int) -> pb.StreamQuotesRequest:
+    return pb.StreamQuotesRequest(
         contracts=[common_pb2.Contract(symbol=s) for s in symbols],
         max_quotes_per_message=quotes_per_message,
     )
-    call = client.market_data.StreamQuotes(request)
+
+
+async def count_quotes(
+    call: grpc.aio.UnaryStreamCall[pb.StreamQuotesRequest, pb.StreamQuotesResponse],
+    sample: Sample,
+) -> None:
+    """Every quote the stream brings, into `sample`, until the stream is cancelled."""
     seen: dict[int, float] = {}
     try:
         async for response in call:
@@ -242,12 +253,11 @@ async def wait_until_ready(target: str, token: str) -> None:
     raise RuntimeError(message)
 
 
-async def run_server(
-    options: argparse.Namespace, folder: str, simulator_port: int, symbols: list[str]
-) -> list[Row]:
-    grpc_port = free_port()
-    secret = secrets.token_urlsafe(48)
-    environment = os.environ | {
+def server_environment(
+    folder: str, simulator_port: int, grpc_port: int, secret: str
+) -> dict[str, str]:
+    """The server's settings for a benchmark: the simulator, a database in `folder`."""
+    return os.environ | {
         "IB_PORT": str(simulator_port),
         "IB_CLIENT_ID": "5",
         "GRPC_LISTEN": f"127.0.0.1:{grpc_port}",
@@ -257,7 +267,10 @@ async def run_server(
         "LOG_LEVEL": "WARNING",
         "MARKET_DATA_LINE_LIMIT": "100",
     }
-    token = mint_token(
+
+
+def viewer_token(secret: str) -> str:
+    return mint_token(
         TokenIssuer(secret, "HS256", "ibkr-grpc", "ibkr-grpc"),
         subject="bench",
         role=Role.VIEWER,
@@ -265,6 +278,15 @@ async def run_server(
         lifetime=timedelta(hours=1),
         now=datetime.now(UTC),
     )
+
+
+async def run_server(
+    options: argparse.Namespace, folder: str, simulator_port: int, symbols: list[str]
+) -> list[Row]:
+    grpc_port = free_port()
+    secret = secrets.token_urlsafe(48)
+    environment = server_environment(folder, simulator_port, grpc_port, secret)
+    token = viewer_token(secret)
     rows = []
     profile = options.profile / "quote-fanout-server.txt" if options.profile else None
     async with (
@@ -302,6 +324,28 @@ async def run_peer(
     return rows
 
 
+@contextlib.asynccontextmanager
+async def simulated_feed(options: argparse.Namespace, folder: Path) -> AsyncIterator[int]:
+    """The simulator playing `options.contracts` contracts at `options.tick_rate`, for the
+    block; yields its API port and sets `options.clock_offset` from its clock."""
+    simulator_port, control_port = free_port(), free_port()
+    simulator_command = [
+        str(BIN / "ibkr-grpc"),
+        "sim",
+        f"--port={simulator_port}",
+        f"--tick-rate={options.tick_rate}",
+        f"--contracts={synthetic_contracts(options.contracts, folder)}",
+        "--messages-per-second=1000000",
+        f"--start-time={SIMULATED_START}",
+        f"--control-port={control_port}",
+    ]
+    async with process(*simulator_command):
+        await wait_for_port(simulator_port)
+        await wait_for_port(control_port)
+        options.clock_offset = await simulator_clock_offset(control_port)
+        yield simulator_port
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row")
@@ -331,21 +375,7 @@ async def main() -> None:
     symbols = [bench_symbol(index) for index in range(options.contracts)]
     loads = [load_average()]
     with tempfile.TemporaryDirectory() as folder:
-        simulator_port, control_port = free_port(), free_port()
-        simulator_command = [
-            str(BIN / "ibkr-grpc"),
-            "sim",
-            f"--port={simulator_port}",
-            f"--tick-rate={options.tick_rate}",
-            f"--contracts={synthetic_contracts(options.contracts, Path(folder))}",
-            "--messages-per-second=1000000",
-            f"--start-time={SIMULATED_START}",
-            f"--control-port={control_port}",
-        ]
-        async with process(*simulator_command):
-            await wait_for_port(simulator_port)
-            await wait_for_port(control_port)
-            options.clock_offset = await simulator_clock_offset(control_port)
+        async with simulated_feed(options, Path(folder)) as simulator_port:
             first = symbols[:CONTRACTS_PER_STREAM]
             rows = [await floor(simulator_port, first, options.seconds, options.clock_offset)]
             server_rows = await run_server(options, folder, simulator_port, symbols)
