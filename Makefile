@@ -228,6 +228,7 @@ BENCH_DATABASE_URL ?= $(TEST_DATABASE_URL)
 .PHONY: bench
 bench: setup bench-venv
 	$(BIN)/python bench/quote_fanout.py
+	$(BIN)/python bench/fanout_scaling.py
 	$(BIN)/python bench/order_path.py --database-url $(BENCH_DATABASE_URL)
 	$(BIN)/python bench/reconcile.py
 
