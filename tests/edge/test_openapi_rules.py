@@ -289,6 +289,18 @@ def test_a_body_the_schema_allows_or_refuses(generated: dict[str, Any]) -> None:
             Subject(Kind.STRING, rule=True),
             [{"minLength": 1}, {"not": {"pattern": "^-"}}, {"pattern": "[1-9]"}],
         ),
+        # RE2's \\p{Z} in a class: Unicode's separators, spelled out.
+        (
+            "this.matches(r'[^\\x09-\\x0d\\p{Z}]')",
+            Subject(Kind.STRING),
+            [{"pattern": "[^\\x09-\\x0d \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"}],
+        ),
+        (
+            "size(this) <= 3 && this.all(tag, tag.startsWith('#'))",
+            Subject(Kind.STRING, repeated=True),
+            [{"maxItems": 3}, {"items": {"pattern": "^#"}}],
+        ),
+        ("!(size(this) > 64)", Subject(Kind.STRING), [{"maxLength": 64}]),
     ],
 )
 def test_cel_that_json_schema_can_say(
@@ -302,9 +314,9 @@ def test_cel_that_json_schema_can_say(
     [
         "this.title != this.author",  # another field
         "double(this) < 100.0",  # a conversion
-        "this.matches(r'[^\\p{Z}]')",  # a Unicode class Python's re does not read
+        "this.matches(r'[^\\p{L}]')",  # a Unicode class Python's re does not read
         "this.matches('^a.b$')",  # '.' excludes different line ends across engines
-        "this.all(item, item.matches('^[a-z]+$'))",  # a macro
+        "this.all(item, item.matches('^[a-z]+$'))",  # a list's macro on one value
     ],
 )
 def test_cel_that_json_schema_cannot_say_is_refused(expression: str) -> None:
@@ -342,6 +354,10 @@ _SAMPLES: dict[str, list[Any]] = {
         "a\tb",
         "a\x00b",
         "é",
+        "\u00a0",
+        "\u3000\u2028",
+        "\u0085",
+        "a\u3000",
     ],
     "integer": [-1, 0, 1, 4, 5, 20, 21, 100, 101, 1000, 1001, 2147483647],
 }

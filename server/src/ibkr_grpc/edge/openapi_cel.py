@@ -220,12 +220,21 @@ def parse(expression: str) -> Node:
 _SAFE_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|[-\\.^$*+?(){}\[\]|/tnr])")
 
 
+# Unicode's separators (general category Z: Zs, Zl, Zp), which only RE2 names as \p{Z}:
+# spelled out, in a character class, for the engines that do not read it.
+_SEPARATORS = "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 def portable_pattern(pattern: str) -> str:
-    """The pattern itself when RE2, ECMA-262 and Python match it alike; else Unsupported."""
+    """The pattern as RE2, ECMA-262 and Python all read it alike; else UnsupportedError."""
     in_class = False
     index = 0
     while index < len(pattern):
         character = pattern[index]
+        if in_class and pattern.startswith("\\p{Z}", index):
+            pattern = pattern[:index] + _SEPARATORS + pattern[index + 5 :]
+            index += len(_SEPARATORS)
+            continue
         if character == "\\":
             match = _SAFE_ESCAPE.match(pattern, index)
             if match is None:
@@ -271,6 +280,8 @@ class Subject:
     enum_names: dict[int, str] | None = None
     # The value of `rule` in a predefined rule's expression (the extension's own value).
     rule: str | int | float | bool | None = None
+    # A repeated field: `this` is the list, of values of this kind.
+    repeated: bool = False
 
 
 def all_of(schemas: Sequence[Schema]) -> Schema:
@@ -287,14 +298,26 @@ _BOUNDS = {
 }
 _SIZES = {"<": ("maxLength", -1), "<=": ("maxLength", 0), ">": ("minLength", 1)}
 _SIZES |= {">=": ("minLength", 0)}
+# A bound's negation: the opposite bound (sizes are integers: one past it).
+_OPPOSITES = {
+    "minLength": ("maxLength", -1),
+    "maxLength": ("minLength", 1),
+    "minItems": ("maxItems", -1),
+    "maxItems": ("minItems", 1),
+    "minimum": ("exclusiveMaximum", 0),
+    "maximum": ("exclusiveMinimum", 0),
+    "exclusiveMinimum": ("maximum", 0),
+    "exclusiveMaximum": ("minimum", 0),
+}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
 class Translator:
     """Translates a rule about one value into JSON Schema keywords that must all hold."""
 
-    def __init__(self, subject: Subject) -> None:
+    def __init__(self, subject: Subject, *, this: str = "this") -> None:
         self._subject = subject
+        self._this = this  # the name the value has: `this`, or a macro's variable
 
     def rule(self, expression: str) -> list[Schema]:
         """The schemas a valid value matches. An expression is a condition, or yields its
@@ -343,7 +366,8 @@ class Translator:
             return [*self.fails(node.condition), *self._valid_when_empty(node.otherwise)]
         raise UnsupportedError("a message-valued expression other than a chain of conditionals")
 
-    def holds(self, node: Node) -> list[Schema]:
+    def holds(self, node: Node) -> list[Schema]:  # noqa: PLR0911  one return per form
+        """The schemas a value keeps exactly when the condition holds."""
         if isinstance(node, Literal) and isinstance(node.value, bool):
             return [] if node.value else [{"not": {}}]
         if isinstance(node, Binary) and node.operator == "&&":
@@ -352,13 +376,16 @@ class Translator:
             return [{"anyOf": [all_of(self.holds(node.left)), all_of(self.holds(node.right))]}]
         if isinstance(node, Not):
             return self.fails(node.operand)
+        if isinstance(node, Call) and node.function == "all" and self._subject.repeated:
+            return [self._every_item(node)]
         if isinstance(node, Call):
             return [self._call(node)]
         if isinstance(node, Binary):
             return [self._relation(node)]
         raise UnsupportedError(f"{type(node).__name__} as a condition")
 
-    def fails(self, node: Node) -> list[Schema]:
+    def fails(self, node: Node) -> list[Schema]:  # noqa: PLR0911  one return per form
+        """The schemas a value keeps exactly when the condition does not hold."""
         if isinstance(node, Not):
             return self.holds(node.operand)
         if isinstance(node, Binary) and node.operator == "||":
@@ -368,19 +395,36 @@ class Translator:
             return [{"minLength": 1}]
         if held == [{"minLength": 1}]:
             return [{"enum": [""]}]
+        if len(held) == 1 and len(held[0]) == 1:
+            ((keyword, bound),) = held[0].items()
+            if keyword in _OPPOSITES and isinstance(bound, int | float):
+                opposite, offset = _OPPOSITES[keyword]
+                integral = keyword.endswith(("Length", "Items"))
+                return [{opposite: bound + offset if integral else bound}]
         names = self._subject.enum_names
         if names is not None and len(held) == 1 and set(held[0]) == {"enum"}:
             return [{"enum": [name for name in names.values() if name not in held[0]["enum"]]}]
         return [{"not": all_of(held)}]
 
-    @staticmethod
-    def _is_this(node: Node) -> bool:
-        return isinstance(node, Name) and node.name == "this"
+    def _is_this(self, node: Node) -> bool:
+        return isinstance(node, Name) and node.name == self._this
+
+    def _every_item(self, node: Call) -> Schema:
+        """`this.all(item, condition)`: every item of the list keeps the condition."""
+        if node.target is None or not self._is_this(node.target) or len(node.arguments) != 2:
+            raise UnsupportedError("all() of something other than this")
+        variable, condition = node.arguments
+        if not isinstance(variable, Name):
+            raise UnsupportedError("all() without a variable")
+        item = Subject(self._subject.kind, self._subject.enum_names, self._subject.rule)
+        return {"items": all_of(Translator(item, this=variable.name).holds(condition))}
 
     def _call(self, node: Call) -> Schema:
         if node.target is None or not self._is_this(node.target):
             raise UnsupportedError(f"{node.function}() of something other than this")
-        if self._subject.kind is not Kind.STRING or len(node.arguments) != 1:
+        if self._subject.kind is not Kind.STRING or self._subject.repeated:
+            raise UnsupportedError(f"{node.function}() here")
+        if len(node.arguments) != 1:
             raise UnsupportedError(f"{node.function}() here")
         argument = node.arguments[0]
         if not isinstance(argument, Literal) or not isinstance(argument.value, str):
@@ -396,20 +440,26 @@ class Translator:
             raise UnsupportedError(f"the function {node.function}")
         return {"pattern": patterns[node.function]()}
 
-    def _relation(self, node: Binary) -> Schema:  # noqa: PLR0911  one return per relation
+    def _relation(self, node: Binary) -> Schema:  # noqa: PLR0911, PLR0912  one return per relation
         left, right, operator = node.left, node.right, node.operator
         if self._is_this(right) or self._is_size(right):
             left, right, operator = right, left, _FLIPPED.get(operator, "")
         if operator == "in" and self._is_this(left) and isinstance(right, ListOf):
+            if self._subject.repeated:
+                raise UnsupportedError("in of a list")
             return {"enum": [self._value(item) for item in right.items]}
         if not isinstance(right, Literal) or isinstance(right.value, bool):
             raise UnsupportedError("a comparison with something other than a literal")
-        if self._is_size(left) and self._subject.kind is Kind.STRING and operator in _SIZES:
+        if self._is_size(left) and operator in _SIZES:
             if not isinstance(right.value, int):
                 raise UnsupportedError("size() compared with a non-integer")
             keyword, offset = _SIZES[operator]
+            if self._subject.repeated:
+                keyword = keyword.replace("Length", "Items")
+            elif self._subject.kind is not Kind.STRING:
+                raise UnsupportedError("size() of a value that is not a string or a list")
             return {keyword: max(right.value + offset, 0)}
-        if not self._is_this(left):
+        if not self._is_this(left) or self._subject.repeated:
             raise UnsupportedError("a comparison of something other than this")
         if operator == "==":
             return {"enum": [self._value(right)]}

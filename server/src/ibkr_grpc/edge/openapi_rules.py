@@ -109,6 +109,8 @@ def narrow(schema: Schema, fragments: Iterable[Schema]) -> Schema:
                 narrowed[key] = max(narrowed[key], value)
             elif key in _UPPER:
                 narrowed[key] = min(narrowed[key], value)
+            elif key == "items" and isinstance(value, dict):
+                narrowed[key] = narrow(narrowed[key], [value])
             elif key == "pattern" and (narrowed[key], value) == (_SIGNED_DIGITS, _DIGITS):
                 narrowed[key] = value  # a 64-bit integer's digits, now without a sign
             elif narrowed[key] != value:
@@ -250,8 +252,12 @@ class RuleBook:
             constrained.schema["items"] = items.schema
             constrained.notes += [f"each item: {note}" for note in items.notes]
             constrained.unexpressed += items.unexpressed
-        # CEL about the list itself (`this.all(...)`) is only described.
-        self._cel(rules, Subject(Kind.STRING), constrained, translate=False)
+        # CEL about the list itself: its size, `this.all(item, ...)`.
+        item = _subject(field)
+        subject = Subject(item.kind, item.enum_names, repeated=True)
+        constrained.schema = narrow(
+            constrained.schema, self._cel(rules, subject, constrained, translate=True)
+        )
         if not constrained.required and rules.ignore != validate_pb2.IGNORE_IF_ZERO_VALUE:
             constrained.required = accepts(constrained.schema, []) is False
         return constrained
