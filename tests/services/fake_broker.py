@@ -154,6 +154,8 @@ class FakeBroker:
     funds: Decimal | None = Decimal(1_000_000)
     listener: BrokerListener | None = None
     placed: list[Order] = field(default_factory=list)
+    # The orders IB was asked a what-if about, in order.
+    previewed: list[Order] = field(default_factory=list)
     transmitted: list[bool] = field(default_factory=list)
     cancels: list[int] = field(default_factory=list)
     # The data requests made of IB, by kind, in order.
@@ -219,6 +221,7 @@ class FakeBroker:
 
     async def preview(self, order: Order) -> OrderPreview:
         self.requests.append("what_if")
+        self.previewed.append(order)
         if self.what_if_gate is not None:
             await self.what_if_gate.wait()
         return OrderPreview(

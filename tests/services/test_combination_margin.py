@@ -19,8 +19,13 @@ import pytest
 
 from ibkr_grpc.domain.contracts import ContractSpec
 from ibkr_grpc.domain.enums import OrderType, Side
-from ibkr_grpc.domain.errors import GatewayUnavailableError, InsufficientFundsError
+from ibkr_grpc.domain.errors import (
+    GatewayUnavailableError,
+    InsufficientFundsError,
+    RiskRejectedError,
+)
 from ibkr_grpc.domain.orders import ComboLeg, OrderIntent
+from ibkr_grpc.services.order_changes import OrderChanges
 from tests.services.fake_broker import FakeBroker
 from tests.services.order_harness import harness, intent
 
@@ -105,3 +110,63 @@ async def test_a_single_leg_order_asks_ib_for_no_what_if(tmp_path: Path) -> None
         await h.manager.place(intent("single"))
         assert "what_if" not in h.broker.requests
         assert len(h.broker.placed) == 1
+
+
+async def test_a_combination_the_local_rules_refuse_costs_ib_no_what_if(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.limit(denied_symbols=frozenset({"MSFT"}))
+        with pytest.raises(RiskRejectedError) as raised:
+            await h.manager.place(pair_trade("denied-leg"))
+        assert "what_if" not in h.broker.requests
+        assert h.broker.placed == []
+    assert raised.value.reason == "SYMBOL_NOT_ALLOWED"
+
+
+async def test_a_combination_enlarged_by_a_modify_is_margin_checked_for_the_added_units(
+    tmp_path: Path,
+) -> None:
+    """IB checks margin on a modification as on a new order (an order's what-if is the margin
+    it would add: https://interactivebrokers.github.io/tws-api/margin.html); the server asks
+    IB's what-if about the added units before it sends the larger order."""
+    broker = FakeBroker(initial_margin_change=Decimal(600_000), funds=Decimal(1_000_000))
+    async with harness(tmp_path, broker=broker) as h:
+        placed = await h.manager.place(pair_trade("grows"))
+        assert h.broker.previewed[-1].terms.quantity == Decimal(100)
+        h.broker.initial_margin_change = Decimal(1_200_000)
+        with pytest.raises(InsufficientFundsError):
+            await h.manager.modify(OrderChanges(placed.order.order_id, quantity=Decimal(150)))
+        assert h.broker.previewed[-1].terms.quantity == Decimal(50)
+        assert len(h.broker.placed) == 1  # the larger order was never sent
+        assert (await h.order(placed.order.order_id)).terms.quantity == Decimal(100)
+        h.broker.initial_margin_change = Decimal(300_000)
+        modified = await h.manager.modify(
+            OrderChanges(placed.order.order_id, quantity=Decimal(150))
+        )
+        assert modified.terms.quantity == Decimal(150)
+        assert len(h.broker.placed) == 2
+
+
+async def test_a_combination_made_smaller_or_repriced_asks_ib_for_no_what_if(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as h:
+        placed = await h.manager.place(pair_trade("shrinks"))
+        asked = h.broker.requests.count("what_if")
+        await h.manager.modify(OrderChanges(placed.order.order_id, quantity=Decimal(50)))
+        await h.manager.modify(OrderChanges(placed.order.order_id, limit_price=Decimal("1.40")))
+        assert h.broker.requests.count("what_if") == asked
+        assert len(h.broker.placed) == 3
+
+
+async def test_a_combination_modify_the_local_rules_refuse_costs_ib_no_what_if(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as h:
+        placed = await h.manager.place(pair_trade("over-limit"))
+        asked = h.broker.requests.count("what_if")
+        await h.limit(max_order_quantity=Decimal(120))
+        with pytest.raises(RiskRejectedError) as raised:
+            await h.manager.modify(OrderChanges(placed.order.order_id, quantity=Decimal(150)))
+        assert h.broker.requests.count("what_if") == asked
+        assert len(h.broker.placed) == 1
+    assert raised.value.reason == "ORDER_SIZE_LIMIT_EXCEEDED"

@@ -264,8 +264,14 @@ class OrderManager:
     ) -> asyncio.Future[Order]:
         """Check risk, store and send, as one unit no caller's cancellation can split."""
         if orders[0].is_combination:
-            # IB's what-if margin of the whole combination: an IB round trip, so outside the
-            # mutation lock, and bounded like the acknowledgement.
+            # The local rules first (a combination they refuse costs IB no what-if), then IB's
+            # what-if margin of the whole combination: an IB round trip, so outside the
+            # mutation lock, and bounded like the acknowledgement. The rules run again under
+            # the lock below, where they decide.
+            if self._risk is not None:
+                await self._risk.check(
+                    orders, reference_price=reference, in_flight=self._commands.modifications()
+                )
             await require_margin_for_combination(
                 self._broker, orders[0], timeout_seconds=self._acknowledgement_timeout
             )
@@ -370,11 +376,34 @@ class OrderManager:
         self._ensure_trading_allowed(order.account)
         terms = changed_terms(order, changes)
         quote = None
-        if self._risk is not None:
+        if order.is_combination:
+            await self._require_margin_for_more(order, terms)
+        elif self._risk is not None:
             quote = await self._arrival_quote(order.contract)
         reference = quote.reference_price if quote else None
         answer = await self._sends.run(self._send_modification(order.order_id, terms, reference))
         return await self._answer_within_timeout(answer, order.order_id)
+
+    async def _require_margin_for_more(self, order: Order, terms: OrderTerms) -> None:
+        """A combination modified to a larger quantity: the local rules on the order as it
+        would stand, then IB's what-if margin of the added units (a combination of the same
+        legs and price, for the difference), as a new combination of that size would get.
+        IB round trips, so before the mutation lock; the rules run again under it."""
+        added = terms.quantity - order.terms.quantity
+        if added <= 0:
+            return
+        updated = replace(order, terms=terms)
+        if self._risk is not None:
+            await self._risk.check(
+                [updated],
+                reference_price=None,
+                replacing=order,
+                in_flight=self._commands.modifications(),
+            )
+        increment = replace(order, terms=replace(terms, quantity=added))
+        await require_margin_for_combination(
+            self._broker, increment, timeout_seconds=self._acknowledgement_timeout
+        )
 
     async def _send_modification(
         self, order_id: str, terms: OrderTerms, reference: Decimal | None
