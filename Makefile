@@ -230,6 +230,7 @@ bench: setup bench-venv
 	$(BIN)/python bench/quote_fanout.py
 	$(BIN)/python bench/fanout_scaling.py
 	$(BIN)/python bench/order_path.py --database-url $(BENCH_DATABASE_URL)
+	$(BIN)/python bench/order_statements.py --database-url $(BENCH_DATABASE_URL)
 	$(BIN)/python bench/reconcile.py
 
 # Ten restarts of PostgreSQL, Redis, the gateway and the server each, mid-burst (a few minutes;
