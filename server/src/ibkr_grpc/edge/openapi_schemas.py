@@ -248,14 +248,11 @@ class SchemaBuilder:
                 properties[field.name] = self.message_body(
                     field.message_type, direction, excluded=nested
                 )
+            elif (special := self._special_field(message, field, direction)) is not None:
+                properties[field.name] = special
             else:
-                special = self._special_field(message, field, direction)
                 constrained = self.constrained(field, direction)
-                properties[field.name] = (
-                    special
-                    if special is not None
-                    else constrained.described(self._comments.get(field.full_name))
-                )
+                properties[field.name] = constrained.described(self._comments.get(field.full_name))
                 if direction is Direction.REQUEST and constrained.required:
                     required.append(field.name)
             if (
