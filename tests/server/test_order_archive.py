@@ -79,7 +79,7 @@ async def test_the_scheduled_archival_and_what_clients_see(
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await replay(server, 1)
         error = ApiError.from_rpc_error(raised.value)
-        assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_ERROR")
+        assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "EVENTS_ARCHIVED")
         assert [violation.field for violation in error.field_violations] == ["after_sequence"]
         assert error.metadata["archived_through_sequence"] == "2"
         assert error.metadata["oldest_retained_sequence"] == "3"

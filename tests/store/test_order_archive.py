@@ -328,7 +328,7 @@ async def test_a_resume_before_archived_events_is_refused_and_after_them_is_whol
             "archived_through_sequence": "4",
             "oldest_retained_sequence": "5",
         }
-        assert refused.value.reason == "VALIDATION_ERROR"
+        assert refused.value.reason == "EVENTS_ARCHIVED"
         assert refused.value.field_violations[0].field == "after_sequence"
     # From the newest archived sequence on, nothing is missing.
     assert await replayed(store, after_sequence=4) == [5, 6]

@@ -41,6 +41,8 @@ const REASON_SUMMARIES = {
     "The gateway's accounts do not match the server's paper/live setting: new orders and modifications are refused until the configuration is fixed (cancels still work).",
   [ErrorReason.SUBSCRIPTION_LIMIT_EXCEEDED]:
     "IB's limit on this kind of subscription (market depth, tick-by-tick) is reached; end one before starting another.",
+  [ErrorReason.EVENTS_ARCHIVED]:
+    "The order events after this point were archived; resume from the archived-through sequence or replay from the start.",
 } as const satisfies Record<ErrorReason, string>;
 
 const SUMMARIES_BY_NUMBER: Readonly<Partial<Record<number, string>>> = REASON_SUMMARIES;

@@ -128,11 +128,11 @@ class OrderNotFoundError(ServiceError):
 
 class EventsArchivedError(ServiceError):
     """A StreamOrderEvents resume from a sequence some later events of which were archived:
-    replaying what is left would skip them silently. The catalogue has no reason of its own for
-    it yet (a new one needs errors.proto and every client's exhaustive map), so it is the
-    VALIDATION_ERROR of after_sequence, with the sequences to resume from in the metadata."""
+    replaying what is left would skip them silently. A field violation of after_sequence, with
+    the sequences to resume from in the metadata, under a reason of its own so that a consumer
+    can tell it from a malformed request and resynchronise."""
 
-    reason = "VALIDATION_ERROR"
+    reason = "EVENTS_ARCHIVED"
     kind = ErrorKind.INVALID_ARGUMENT
 
     def __init__(self, *, after_sequence: int, archived_through: int, oldest_retained: int) -> None:

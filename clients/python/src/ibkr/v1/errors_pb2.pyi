@@ -159,6 +159,13 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     book per contract. The QuotaFailure's subject names the limit ("market_depth",
     "tick_by_tick", "market_depth_book"); ErrorInfo metadata carries limit or ib_error_code.
     """
+    ERROR_REASON_EVENTS_ARCHIVED: _ErrorReason.ValueType  # 32
+    """INVALID_ARGUMENT, with a BadRequest field violation on after_sequence: a StreamOrderEvents
+    resume from a sequence some later events of which were archived (ORDER_ARCHIVE_AFTER_DAYS
+    or `ibkr-grpc archive`), so replaying what is left would skip them. ErrorInfo metadata
+    carries archived_through_sequence (resume from it) and oldest_retained_sequence; or
+    replay_from_start for the retained events.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The documented values of google.rpc.ErrorInfo.reason for domain "ibkr.v1". The comment on
@@ -281,5 +288,12 @@ ERROR_REASON_SUBSCRIPTION_LIMIT_EXCEEDED: ErrorReason.ValueType  # 31
 market depth on 3 contracts (IB error 309), tick-by-tick (IB error 10190), or one depth
 book per contract. The QuotaFailure's subject names the limit ("market_depth",
 "tick_by_tick", "market_depth_book"); ErrorInfo metadata carries limit or ib_error_code.
+"""
+ERROR_REASON_EVENTS_ARCHIVED: ErrorReason.ValueType  # 32
+"""INVALID_ARGUMENT, with a BadRequest field violation on after_sequence: a StreamOrderEvents
+resume from a sequence some later events of which were archived (ORDER_ARCHIVE_AFTER_DAYS
+or `ibkr-grpc archive`), so replaying what is left would skip them. ErrorInfo metadata
+carries archived_through_sequence (resume from it) and oldest_retained_sequence; or
+replay_from_start for the retained events.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
