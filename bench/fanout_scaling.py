@@ -64,6 +64,7 @@ from quote_fanout import (
 ENVOY = BIN / "envoy"
 UPSTREAM_HEADER = "x-bench-upstream"
 LINGER_SECONDS = 6  # lines linger 5 s after their last stream
+OPEN_WITHIN_SECONDS = 60
 # The methods a follower answers from the owner's lines; everything else needs the owner.
 POOLED_METHODS = (
     "/ibkr.v1.MarketDataService/StreamQuotes",
@@ -111,6 +112,7 @@ class ScalingRow:
     processes: int
     streams: int
     per_process: list[ProcessFigures]
+    open_streams: int = 0
     errors: int = 0
     owner_lines: int = 0
     envoy_cpu: float = float("nan")
@@ -141,11 +143,20 @@ class Attribution:
     """Each process's sample and stream count, by the upstream address Envoy reports."""
 
     clock_offset: float
+    expected: int
+    without_header: str  # "direct" on a server's own port; through Envoy, a local reply
     samples: dict[str, Sample] = field(default_factory=dict)
     streams: dict[str, int] = field(default_factory=dict)
+    all_open: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def open_streams(self) -> int:
+        return sum(self.streams.values())
 
     def sample(self, upstream: str) -> Sample:
         self.streams[upstream] = self.streams.get(upstream, 0) + 1
+        if self.open_streams >= self.expected:
+            self.all_open.set()
         return self.samples.setdefault(upstream, Sample(self.clock_offset))
 
 
@@ -160,7 +171,7 @@ async def attributed_stream(
         attribution.sample("unattributed").errors += 1
         return
     upstream = metadata.get(UPSTREAM_HEADER) if metadata else None
-    await count_quotes(call, attribution.sample(str(upstream or "direct")))
+    await count_quotes(call, attribution.sample(str(upstream or attribution.without_header)))
 
 
 async def measure(
@@ -172,7 +183,10 @@ async def measure(
         IbkrClient.connect(target, token=stack.token)
         for _ in range(max(1, streams // STREAMS_PER_CHANNEL))
     ]
-    attribution = Attribution(options.clock_offset)
+    via_envoy = target == f"127.0.0.1:{stack.envoy_port}"
+    attribution = Attribution(
+        options.clock_offset, streams, "no upstream" if via_envoy else "direct"
+    )
     tasks = [
         asyncio.create_task(
             attributed_stream(
@@ -184,9 +198,15 @@ async def measure(
         )
         for index in range(streams)
     ]
-    await asyncio.sleep(WARM_UP_SECONDS)  # let every stream open and its lines start
+    # Every stream open (its first message in) before the warm-up: a cold start of 1,000
+    # streams on a loaded machine takes longer than the warm-up alone.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(OPEN_WITHIN_SECONDS):
+            await attribution.all_open.wait()
+    await asyncio.sleep(WARM_UP_SECONDS)
     for sample in attribution.samples.values():
         sample.restart()
+    open_streams = attribution.open_streams
     pids = {server.name: server.pid for server in stack.servers}
     pids |= {"envoy": stack.envoy_pid, "redis": stack.redis_pid}
     published_before = await redis_publishes(stack.redis_port)
@@ -200,8 +220,10 @@ async def measure(
     for upstream, sample in attribution.samples.items():
         process_name = "owner" if upstream == "direct" else stack.server_named(upstream)
         entry = figures.setdefault(process_name, ProcessFigures(process_name))
-        entry.sample = sample
-        entry.streams = attribution.streams[upstream]
+        entry.sample.messages += sample.messages
+        entry.sample.errors += sample.errors
+        entry.sample.latencies_ms += sample.latencies_ms
+        entry.streams += attribution.streams[upstream]
     for server in stack.servers:
         figures[server.name].cpu = used[server.name]
         figures[server.name].rss = resident_megabytes(server.pid)
@@ -210,6 +232,7 @@ async def measure(
         len(stack.servers),
         streams,
         list(figures.values()),
+        open_streams=open_streams,
         errors=sum(sample.errors for sample in attribution.samples.values()),
         owner_lines=await owner_lines(stack),
         envoy_cpu=used["envoy"],
@@ -262,7 +285,11 @@ def envoy_config(listen_port: int, servers: list[ServerProcess]) -> dict[str, ob
             "typed_extension_protocol_options": {
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                     "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http2_protocol_options": {}},
+                    # At most 100 streams a connection, as the clients' channels carry: on one
+                    # connection for all, 1,000 streams opened at about 15 a second here.
+                    "explicit_http_config": {
+                        "http2_protocol_options": {"max_concurrent_streams": STREAMS_PER_CHANNEL}
+                    },
                 }
             },
             "load_assignment": {
@@ -485,16 +512,18 @@ def print_tables(rows: list[ScalingRow], options: argparse.Namespace, loads: lis
         f"(start / after each process count)\n"
     )
     print(
-        "| scenario | streams | msgs/s | p50 ms | p99 ms | errors | IB lines | streams per process "
+        "| scenario | streams | open | msgs/s | p50 ms | p99 ms | errors | IB lines "
+        "| streams per process "
         "| servers CPU % (sum: each) | servers RSS MB (sum: each) | Envoy CPU % | Redis CPU % "
         "| Redis publishes/s | server CPU us/msg | Envoy CPU us/msg | client CPU us/msg |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         each = row.per_process
         latencies = row.latencies
         print(
-            f"| {row.name} | {row.streams:,} | {row.messages / options.seconds:,.0f} "
+            f"| {row.name} | {row.streams:,} | {row.open_streams:,} "
+            f"| {row.messages / options.seconds:,.0f} "
             f"| {percentile(latencies, 0.50):.1f} | {percentile(latencies, 0.99):.1f} "
             f"| {row.errors} | {row.owner_lines} "
             f"| {' / '.join(str(figures.streams) for figures in each)} "
