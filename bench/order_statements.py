@@ -37,6 +37,7 @@ from tests.support.databases import DEFAULT_TEST_DATABASE_URL, migrated_database
 from ibkr.v1 import common_pb2, order_service_pb2
 from ibkr_grpc.logging_setup import configure_logging
 from ibkr_grpc.store.database import Database
+from ibkr_grpc.store.order_store import OrderStore
 from ibkr_simulator import Simulator
 
 WARM_UP = 5
@@ -118,7 +119,9 @@ async def measure(
                     await manager.settled()
                 counter.counting = False
                 per_kind[kind] = Counter(counter.counts)
-            store = server.application.orders
+            # A store of its own, so the read goes to the database (the server's remembers
+            # what it wrote).
+            store = OrderStore(server.application.database)
             placed = await store.working_orders()
             started = time.process_time()
             for _ in range(READS):

@@ -23,6 +23,7 @@ from ibkr_grpc.domain.queries import FillFilter, OrderFilter
 from ibkr_grpc.services.ports import EventDraft, IdempotencyRecord
 from ibkr_grpc.store import page_tokens
 from ibkr_grpc.store.database import Database
+from ibkr_grpc.store.recent_writes import RecentWrites
 from ibkr_grpc.store.records import (
     fill_columns,
     fill_from_snapshot,
@@ -60,6 +61,8 @@ class OrderStore:
         # a transaction that did not commit consumes no value. The write lock makes this
         # process the log's one writer.
         self._last_sequence: int | None = None
+        # What this process committed last, read back without a round trip.
+        self._recent = RecentWrites()
 
     @property
     def database(self) -> Database:
@@ -108,6 +111,7 @@ class OrderStore:
                 session.add_all(OrderRow(**order_columns(order)) for order in orders)
                 await session.flush()
                 events = await self._append(session, drafts)
+            self._recent.committed(events)
             await self._notify(events)
         return events
 
@@ -131,6 +135,7 @@ class OrderStore:
                     kept.append(draft)
                 await session.flush()
                 events = await self._append(session, kept)
+            self._recent.committed(events)
             await self._notify(events)
         return events
 
@@ -142,6 +147,7 @@ class OrderStore:
                 yield session
         except BaseException:
             self._last_sequence = None
+            self._recent.forget()
             raise
         appended = session.info.get(_APPENDED_THROUGH)
         if appended is not None:
@@ -162,11 +168,17 @@ class OrderStore:
     async def save_fill(self, fill: Fill) -> bool:
         """Store (or update, with its commission) a fill of an order this server does not know;
         such a fill has no order event. False if it was stored already, unchanged."""
-        async with self._write_lock, self._database.transaction() as session:
-            row = await session.get(FillRow, fill.execution_id)
-            if row is not None and fill_of(row) == fill:
-                return False
-            await session.merge(FillRow(**fill_columns(fill)))
+        async with self._write_lock:
+            try:
+                async with self._database.transaction() as session:
+                    row = await session.get(FillRow, fill.execution_id)
+                    if row is not None and fill_of(row) == fill:
+                        return False
+                    await session.merge(FillRow(**fill_columns(fill)))
+            except BaseException:
+                self._recent.forget()
+                raise
+            self._recent.fill_saved(fill)
         return True
 
     async def _append(
@@ -208,7 +220,10 @@ class OrderStore:
         """Hold the write lock: archival (store/order_archive.py) moves rows out of the log
         between this process's writes, never in the middle of one."""
         async with self._write_lock:
-            yield
+            try:
+                yield
+            finally:
+                self._recent.forget()
 
     async def _notify(self, events: Sequence[OrderEvent]) -> None:
         if events:
@@ -219,6 +234,9 @@ class OrderStore:
     # ---- reads ---------------------------------------------------------------------------
 
     async def get(self, order_id: str) -> Order:
+        recent = self._recent.order(order_id)
+        if recent is not None:
+            return recent
         async with self._database.session() as session:
             row = await session.get(OrderRow, order_id)
             if row is None:
@@ -305,6 +323,9 @@ class OrderStore:
         return await self.get_fill(execution_id) is not None
 
     async def get_fill(self, execution_id: str) -> Fill | None:
+        recent = self._recent.fill(execution_id)
+        if recent is not None:
+            return recent
         async with self._database.session() as session:
             row = await session.get(FillRow, execution_id)
         return fill_of(row) if row is not None else None
