@@ -20,12 +20,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, select
 from sqlalchemy.engine import Engine
 
 # The server fixtures live with the tests; this script runs as `python bench/order_statements.py`.
@@ -38,6 +38,7 @@ from ibkr.v1 import common_pb2, order_service_pb2
 from ibkr_grpc.logging_setup import configure_logging
 from ibkr_grpc.store.database import Database
 from ibkr_grpc.store.order_store import OrderStore
+from ibkr_grpc.store.tables import OrderRow
 from ibkr_simulator import Simulator
 
 WARM_UP = 5
@@ -92,11 +93,50 @@ async def database(backend: str, folder: Path) -> AsyncIterator[Database]:
         yield migrated
 
 
+async def cpu_per_call(call: Callable[[], Awaitable[object]]) -> float:
+    """The process's CPU microseconds per call of `call`, after a short warm-up."""
+    for _ in range(READS // 10):
+        await call()
+    started = time.process_time()
+    for _ in range(READS):
+        await call()
+    return (time.process_time() - started) / READS * 1e6
+
+
+async def read_costs(database: Database) -> dict[str, float]:
+    """What one read costs, step by step: a pooled connection checked out and back, a trivial
+    statement on it, a Core select of an order's row, and the store's read of an order by id
+    (a read transaction with one SELECT, the row made an Order). A store of its own, so the
+    read goes to the database (the server's store remembers what it wrote)."""
+    store = OrderStore(database)
+    order_id = (await store.working_orders())[0].order_id
+    table = cast("Table", OrderRow.__table__)
+    by_id = select(table).where(table.c.order_id == order_id)
+
+    async def checkout() -> None:
+        async with database.engine.connect():
+            pass
+
+    async def trivial() -> None:
+        async with database.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+    async def row() -> None:
+        async with database.engine.connect() as connection:
+            (await connection.execute(by_id)).one()
+
+    return {
+        "connection checked out and back": await cpu_per_call(checkout),
+        "... and SELECT 1 on it": await cpu_per_call(trivial),
+        "... and a Core select of an order's row": await cpu_per_call(row),
+        "the store's read of an order by id": await cpu_per_call(lambda: store.get(order_id)),
+    }
+
+
 async def measure(
     backend: str, orders: int, counter: StatementCounter
-) -> tuple[dict[str, Counter[str]], float]:
-    """Statements per order by kind, and the CPU microseconds of one read of an order by its
-    id (one read transaction, one SELECT) through the store, the floor of any statement."""
+) -> tuple[dict[str, Counter[str]], dict[str, float]]:
+    """Statements per order by kind, and what one read costs (read_costs)."""
     per_kind: dict[str, Counter[str]] = {}
     with tempfile.TemporaryDirectory() as folder:
         async with (
@@ -119,18 +159,13 @@ async def measure(
                     await manager.settled()
                 counter.counting = False
                 per_kind[kind] = Counter(counter.counts)
-            # A store of its own, so the read goes to the database (the server's remembers
-            # what it wrote).
-            store = OrderStore(server.application.database)
-            placed = await store.working_orders()
-            started = time.process_time()
-            for _ in range(READS):
-                await store.get(placed[0].order_id)
-            read_cpu = (time.process_time() - started) / READS * 1e6
-    return per_kind, read_cpu
+            costs = await read_costs(server.application.database)
+    return per_kind, costs
 
 
-def table(backend: str, orders: int, per_kind: dict[str, Counter[str]], read_cpu: float) -> str:
+def table(
+    backend: str, orders: int, per_kind: dict[str, Counter[str]], costs: dict[str, float]
+) -> str:
     rows = ["transactions begun", "commits", "rollbacks", "SELECT", "INSERT", "UPDATE", "DELETE"]
     lines = [
         f"`{backend}: per order, mean of {orders} orders placed one at a time`:",
@@ -148,11 +183,12 @@ def table(backend: str, orders: int, per_kind: dict[str, Counter[str]], read_cpu
     lines.append(f"| statements in all | {statements[0]:.1f} | {statements[1]:.1f} |")
     lines += [
         "",
-        (
-            "One read of an order by id through the store (a read transaction with one "
-            f"SELECT): {read_cpu:,.0f} us of CPU (the server's process, mean of {READS:,})."
-        ),
+        f"`{backend}: what one read costs, the server process's CPU, mean of {READS:,}`:",
+        "",
+        "| step | CPU us |",
+        "|---|---:|",
     ]
+    lines += [f"| {step} | {cpu:,.0f} |" for step, cpu in costs.items()]
     return "\n".join(lines)
 
 
@@ -170,8 +206,8 @@ async def main() -> None:
     counter = StatementCounter()
     backends = ["sqlite"] if arguments.database_url == "none" else ["sqlite", "postgresql"]
     for backend in backends:
-        per_kind, read_cpu = await measure(backend, arguments.orders, counter)
-        print(table(backend, arguments.orders, per_kind, read_cpu), end="\n\n", flush=True)
+        per_kind, costs = await measure(backend, arguments.orders, counter)
+        print(table(backend, arguments.orders, per_kind, costs), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":
