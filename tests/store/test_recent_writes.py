@@ -100,3 +100,12 @@ def test_the_oldest_entries_go_past_the_bound() -> None:
         recent.committed([OrderEvent(1, OrderEventType.CREATED, EPOCH, order)])
     assert recent.order(orders[0].order_id) is None
     assert [recent.order(o.order_id) for o in orders[1:]] == orders[1:]
+
+
+def test_nothing_is_served_past_its_lifetime() -> None:
+    """Archival in another process (the command line) cannot tell this store: an entry older
+    than an hour is read from the database again, and archival takes only week-old orders."""
+    recent = RecentWrites(lifetime=0.0)
+    order = make_order()
+    recent.committed([OrderEvent(1, OrderEventType.CREATED, EPOCH, order)])
+    assert recent.order(order.order_id) is None

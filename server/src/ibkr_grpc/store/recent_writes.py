@@ -7,11 +7,14 @@ millisecond of CPU through SQLAlchemy and the async driver (bench/order_statemen
 of a market order's thirteen transactions. The order store is the only writer of orders and
 fills (its write lock), so what it committed last is what a read would return. Entries are set
 only after their transaction commits, all are forgotten when a write fails or archival moves
-rows out, and the oldest go past a bound.
+rows out in this process, the oldest go past a bound, and none is served an hour after it was
+written: archival takes only orders a week old, so an order `ibkr-grpc archive` (another
+process) moved out is never one this store still remembers.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
@@ -20,32 +23,41 @@ from ibkr_grpc.domain.enums import BracketRole
 from ibkr_grpc.domain.orders import Fill, Order, OrderEvent
 
 RECENT_LIMIT = 4096
+RECENT_SECONDS = 3600.0
 
 T = TypeVar("T")
 
 
 class _Bounded(Generic[T]):
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, lifetime: float) -> None:
         self._limit = limit
-        self._values: OrderedDict[Hashable, T] = OrderedDict()
+        self._lifetime = lifetime
+        self._values: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
 
     def put(self, key: Hashable, value: T) -> None:
-        self._values[key] = value
+        self._values[key] = (time.monotonic(), value)
         self._values.move_to_end(key)
         while len(self._values) > self._limit:
             self._values.popitem(last=False)
 
     def get(self, key: Hashable) -> T | None:
-        return self._values.get(key)
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        written, value = entry
+        if time.monotonic() - written >= self._lifetime:
+            del self._values[key]
+            return None
+        return value
 
     def clear(self) -> None:
         self._values.clear()
 
 
 class RecentWrites:
-    def __init__(self, limit: int = RECENT_LIMIT) -> None:
-        self._orders: _Bounded[Order] = _Bounded(limit)
-        self._fills: _Bounded[Fill] = _Bounded(limit)
+    def __init__(self, limit: int = RECENT_LIMIT, lifetime: float = RECENT_SECONDS) -> None:
+        self._orders: _Bounded[Order] = _Bounded(limit, lifetime)
+        self._fills: _Bounded[Fill] = _Bounded(limit, lifetime)
 
     def committed(self, events: Sequence[OrderEvent]) -> None:
         """After the commit of `events`: each order (and fill) as its last event left it."""
