@@ -100,6 +100,7 @@ class Stack:
 @dataclass
 class ProcessFigures:
     name: str
+    is_server: bool = True  # False: streams Envoy answered itself ("no upstream")
     streams: int = 0
     sample: Sample = field(default_factory=Sample)
     cpu: float = float("nan")
@@ -122,6 +123,10 @@ class ScalingRow:
     client_cpu: float = float("nan")
 
     @property
+    def servers(self) -> list[ProcessFigures]:
+        return [figures for figures in self.per_process if figures.is_server]
+
+    @property
     def messages(self) -> int:
         return sum(figures.sample.messages for figures in self.per_process)
 
@@ -131,11 +136,11 @@ class ScalingRow:
 
     @property
     def server_cpu(self) -> float:
-        return sum(figures.cpu for figures in self.per_process)
+        return sum(figures.cpu for figures in self.servers)
 
     @property
     def server_rss(self) -> float:
-        return sum(figures.rss for figures in self.per_process)
+        return sum(figures.rss for figures in self.servers)
 
 
 @dataclass
@@ -206,7 +211,9 @@ async def measure(
     await asyncio.sleep(WARM_UP_SECONDS)
     for sample in attribution.samples.values():
         sample.restart()
-    open_streams = attribution.open_streams
+    # Open: answered, and not ended since (grpc-core cancels what was not accepted in 30 s).
+    failed = sum(sample.errors for sample in attribution.samples.values())
+    open_streams = attribution.open_streams - failed
     pids = {server.name: server.pid for server in stack.servers}
     pids |= {"envoy": stack.envoy_pid, "redis": stack.redis_pid}
     published_before = await redis_publishes(stack.redis_port)
@@ -219,7 +226,7 @@ async def measure(
     figures = {server.name: ProcessFigures(server.name) for server in stack.servers}
     for upstream, sample in attribution.samples.items():
         process_name = "owner" if upstream == "direct" else stack.server_named(upstream)
-        entry = figures.setdefault(process_name, ProcessFigures(process_name))
+        entry = figures.setdefault(process_name, ProcessFigures(process_name, is_server=False))
         entry.sample.messages += sample.messages
         entry.sample.errors += sample.errors
         entry.sample.latencies_ms += sample.latencies_ms
@@ -519,14 +526,17 @@ def print_tables(rows: list[ScalingRow], options: argparse.Namespace, loads: lis
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        each = row.per_process
+        each = row.servers
         latencies = row.latencies
+        others = sum(figures.streams for figures in row.per_process if not figures.is_server)
+        spread = " / ".join(str(figures.streams) for figures in each)
+        spread += f" (+{others} without upstream)" if others else ""
         print(
             f"| {row.name} | {row.streams:,} | {row.open_streams:,} "
             f"| {row.messages / options.seconds:,.0f} "
             f"| {percentile(latencies, 0.50):.1f} | {percentile(latencies, 0.99):.1f} "
             f"| {row.errors} | {row.owner_lines} "
-            f"| {' / '.join(str(figures.streams) for figures in each)} "
+            f"| {spread} "
             f"| {percent(row.server_cpu, options)}: "
             f"{' / '.join(percent(figures.cpu, options) for figures in each)} "
             f"| {row.server_rss:.0f}: {' / '.join(f'{figures.rss:.0f}' for figures in each)} "
