@@ -16,7 +16,11 @@ from ibkr_grpc.domain.enums import OrderEventType, OrderType, Side, TimeInForce
 from ibkr_grpc.domain.errors import ServiceUnavailableError
 from ibkr_grpc.domain.orders import BracketLegs, Order, OrderEvent, OrderIntent, OrderTerms
 from ibkr_grpc.domain.risk import RiskLimits
-from ibkr_grpc.services.order_manager import OrderManager, PreTradeChecks
+from ibkr_grpc.services.order_manager import (
+    DEFAULT_COMMAND_QUEUE_LIMIT,
+    OrderManager,
+    PreTradeChecks,
+)
 from ibkr_grpc.services.ports import EventDraft, MarketView
 from ibkr_grpc.services.risk_engine import RiskEngine
 from ibkr_grpc.services.trading_control import TradingControl
@@ -84,6 +88,7 @@ async def harness(
     acknowledgement_timeout: float = 5.0,
     broker: FakeBroker | None = None,
     market: MarketView | None = None,
+    command_queue_limit: int = DEFAULT_COMMAND_QUEUE_LIMIT,
 ) -> AsyncIterator[Harness]:
     async with migrated_database("sqlite", folder) as database:
         store = OutageStore(database)
@@ -100,6 +105,7 @@ async def harness(
             acknowledgement_timeout=timedelta(seconds=acknowledgement_timeout),
             checks=PreTradeChecks(risk, trading),
             market=market,
+            command_queue_limit=command_queue_limit,
         )
         broker.listener = manager
         manager.start()

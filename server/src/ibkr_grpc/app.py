@@ -268,6 +268,7 @@ class Application:
             telemetry=self.telemetry,
             checks=PreTradeChecks(self.risk, self.trading, (self.trading_mode_guard,)),
             market=self.market_data,
+            command_queue_limit=settings.order_command_queue_limit,
         )
         self.trading.attach(self._cancel_working_orders)
         self.session.add_state_listener(self.trading.gateway_state_changed)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     metrics_listen: str = Field(default="127.0.0.1:9464", pattern=r"^.+:[0-9]{1,5}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     order_acknowledgement_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # New orders and modifications at most on their way to IB at once (services.command_admission).
+    order_command_queue_limit: int = Field(default=64, ge=1, le=10_000)
     auth_disabled: bool = Field(default=False)
     jwt_secret: SecretStr | None = Field(default=None)
     jwt_algorithm: Literal["HS256", "RS256"] = Field(default="HS256")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -53,6 +53,7 @@ from ibkr_grpc.domain.orders import (
 )
 from ibkr_grpc.services import order_transitions as transitions
 from ibkr_grpc.services.combination_margin import require_margin_for_combination
+from ibkr_grpc.services.command_admission import AdmissionTicket, CommandAdmission
 from ibkr_grpc.services.order_changes import OrderChanges, changed_terms
 from ibkr_grpc.services.order_commands import PendingCommands
 from ibkr_grpc.services.order_preconditions import (
@@ -85,6 +86,9 @@ from ibkr_grpc.services.trading_control import TradingControl
 _log = structlog.get_logger("ibkr_grpc.orders")
 
 T = TypeVar("T")
+# Order commands (new orders, modifications) at most on their way to IB at once: about two
+# seconds of the server's rate (bench/order_path.py); past it they are refused with a retry.
+DEFAULT_COMMAND_QUEUE_LIMIT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,7 @@ class OrderManager:
         telemetry: Telemetry | None = None,
         checks: PreTradeChecks | None = None,
         market: MarketView | None = None,
+        command_queue_limit: int = DEFAULT_COMMAND_QUEUE_LIMIT,
     ) -> None:
         checks = checks or PreTradeChecks()
         risk, trading = checks.risk, checks.trading
@@ -143,6 +148,7 @@ class OrderManager:
         # gateway's nextValidId rolls back.
         self._highest_order_id: int | None = None
         self._sends = OwnedTasks("an order command")
+        self._admission = CommandAdmission(command_queue_limit)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -190,6 +196,58 @@ class OrderManager:
                     return replayed
                 # IB never received the first attempt: this retry sends the order (once).
                 resend_of = existing.order_id
+        # A place in the bounded queue of commands on their way to IB, or RATE_LIMIT_EXCEEDED
+        # with a retry hint before anything is stored or sent.
+        ticket = self._admission.enter()
+        try:
+            orders, reference, now = await self._build(intent, key, caller)
+            if intent.validate_only:
+                if self._risk is not None:
+                    await self._risk.check(orders, reference_price=reference)
+                preview = await reaching_broker(self._broker.preview(orders[0]))
+                return PlaceResult(orders[0], tuple(orders[1:]), preview)
+            record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
+            try:
+                ticket.handed_over = True  # the owned task gives the place back once it has sent
+                acknowledged = await self._sends.run(
+                    _released_after(
+                        ticket, self._accept_and_send(orders, record, resend_of, reference, now)
+                    )
+                )
+            except DuplicateClientOrderIdError:
+                # Another call with the same key got there first.
+                existing = await self._repository.find_idempotency(key)
+                if existing is None:
+                    raise
+                return await self._replay(existing, fingerprint, caller)
+        finally:
+            if not ticket.handed_over:
+                ticket.release()
+        answered = await self._answer_within_timeout(acknowledged, orders[0].order_id)
+        self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
+        # The order as IB's answer left it; a bracket's legs are read with it.
+        legs = [await self._repository.get(leg) for leg in answered.child_order_ids]
+        result = PlaceResult(answered, tuple(legs))
+        if result.order.status is OrderStatus.REJECTED:
+            raise BrokerRejectedError(
+                f"IB rejected the order: {result.order.status_reason}",
+                metadata={"order_id": result.order.order_id},
+            )
+        if result.order.status is OrderStatus.NOT_SENT:
+            # Reconciliation proved, while this call waited, that IB never received it.
+            raise GatewayUnavailableError(
+                "IB never received the order; retry with the same client_order_id to send it",
+                metadata={"order_id": result.order.order_id},
+                retry_after=RETRY_AFTER,
+            )
+        return result
+
+    async def _build(
+        self, intent: OrderIntent, key: str, caller: Caller
+    ) -> tuple[list[Order], Decimal | None, datetime]:
+        """The new orders of `intent` (a bracket's legs after its parent), with the reference
+        price of the risk checks and the time they were made: the session ready, the account
+        one the caller may use and trading in it allowed, the contract qualified."""
         require_ready(self._broker)
         account = resolve_account(self._broker, intent.account)
         if not caller.may_use_account(account):
@@ -215,44 +273,10 @@ class OrderManager:
             now=now,
             placed_by=caller.subject,
         )
-        reference = quote.reference_price if quote else None
         structlog.contextvars.bind_contextvars(
             order_id=orders[0].order_id, symbol=contract.symbol, account=account
         )
-        if intent.validate_only:
-            if self._risk is not None:
-                await self._risk.check(orders, reference_price=reference)
-            preview = await reaching_broker(self._broker.preview(orders[0]))
-            return PlaceResult(orders[0], tuple(orders[1:]), preview)
-        record = IdempotencyRecord(key, fingerprint, orders[0].order_id)
-        try:
-            acknowledged = await self._sends.run(
-                self._accept_and_send(orders, record, resend_of, reference, now)
-            )
-        except DuplicateClientOrderIdError:
-            # Another call with the same key got there first.
-            existing = await self._repository.find_idempotency(key)
-            if existing is None:
-                raise
-            return await self._replay(existing, fingerprint, caller)
-        answered = await self._answer_within_timeout(acknowledged, orders[0].order_id)
-        self._telemetry.order_acknowledged((self._clock() - now).total_seconds())
-        # The order as IB's answer left it; a bracket's legs are read with it.
-        legs = [await self._repository.get(leg) for leg in answered.child_order_ids]
-        result = PlaceResult(answered, tuple(legs))
-        if result.order.status is OrderStatus.REJECTED:
-            raise BrokerRejectedError(
-                f"IB rejected the order: {result.order.status_reason}",
-                metadata={"order_id": result.order.order_id},
-            )
-        if result.order.status is OrderStatus.NOT_SENT:
-            # Reconciliation proved, while this call waited, that IB never received it.
-            raise GatewayUnavailableError(
-                "IB never received the order; retry with the same client_order_id to send it",
-                metadata={"order_id": result.order.order_id},
-                retry_after=RETRY_AFTER,
-            )
-        return result
+        return orders, (quote.reference_price if quote else None), now
 
     async def _accept_and_send(
         self,
@@ -381,7 +405,11 @@ class OrderManager:
         elif self._risk is not None:
             quote = await self._arrival_quote(order.contract)
         reference = quote.reference_price if quote else None
-        answer = await self._sends.run(self._send_modification(order.order_id, terms, reference))
+        ticket = self._admission.enter()
+        ticket.handed_over = True
+        answer = await self._sends.run(
+            _released_after(ticket, self._send_modification(order.order_id, terms, reference))
+        )
         return await self._answer_within_timeout(answer, order.order_id)
 
     async def _require_margin_for_more(self, order: Order, terms: OrderTerms) -> None:
@@ -573,3 +601,11 @@ class OrderManager:
         # waiting gets the order as reconciliation left it.
         for order_id in self._commands.pending_order_ids():
             self._commands.finished(await self._repository.get(order_id))
+
+
+async def _released_after(ticket: AdmissionTicket, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`, then give its place in the command queue back."""
+    try:
+        return await work
+    finally:
+        ticket.release()
