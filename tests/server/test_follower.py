@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
 from ibkr.v1 import common_pb2, gateway_service_pb2
@@ -28,6 +29,10 @@ from tests.support.redis import redis_for_test, redis_url
 AAPL = common_pb2.Contract(symbol="AAPL")
 
 
+# The applications follower() started, by Redis key prefix.
+followers: dict[str, Application] = {}
+
+
 @asynccontextmanager
 async def follower(
     simulator: Simulator, database: Database, prefix: str, *, url: str = ""
@@ -41,6 +46,7 @@ async def follower(
     )
     application = Application(settings, database=database)
     await application.start()
+    followers[prefix] = application
     client = IbkrClient.connect(
         f"127.0.0.1:{application.port}", token=mint(Role.TRADER, "follower")
     )
@@ -93,3 +99,31 @@ async def test_a_follower_streams_quotes_from_the_owners_session(
             await client.orders.PlaceOrder(limit_buy("10.00", key="on-follower"))
         error = ApiError.from_rpc_error(raised.value)
         assert (error.code, error.reason) == (grpc.StatusCode.UNAVAILABLE, "IB_CONNECTION_FAILED")
+
+
+async def test_a_follower_stays_serving_market_data_as_its_health_is_probed(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A load balancer (Envoy's pool of followers) drops a process whose gRPC health check says
+    NOT_SERVING. A follower never holds the session, so its market data must stay SERVING
+    through every database probe, and the services that need the session must say NOT_SERVING."""
+    async with (
+        redis_for_test() as (_, prefix),
+        migrated_database("sqlite", tmp_path) as database,
+        follower(simulator, database, prefix),
+    ):
+        application = followers.pop(prefix)
+        application._database_reachable(up=True)  # what each database probe reports
+        await asyncio.sleep(0.1)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+
+            async def status(service: str) -> int:
+                request = health_pb2.HealthCheckRequest(service=service)
+                return int((await health.Check(request)).status)
+
+            serving = health_pb2.HealthCheckResponse.SERVING
+            not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+            assert await status("ibkr.v1.MarketDataService") == serving
+            assert await status("") == serving
+            assert await status("ibkr.v1.OrderService") == not_serving

@@ -594,6 +594,16 @@ class Application:
         logged and in GetGatewayStatus); reads, market data and RiskService keep serving."""
         serving = health_pb2.HealthCheckResponse.SERVING
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        if self.is_follower:
+            # No session here, ever: MarketDataService serves from the owner's lines (SERVING
+            # since start), the server as a whole while its database answers the reads, and
+            # the services that need the session stay NOT_SERVING.
+            database_up = self._health_inputs.database_up
+            await self.health.set("", serving if database_up else not_serving)
+            for name in TRADING_SERVICES:
+                if name != MARKET_DATA_SERVICE:
+                    await self.health.set(name, not_serving)
+            return
         for name in ("", *TRADING_SERVICES):
             blocked = trading_blocked and name in ("", ORDER_SERVICE)
             await self.health.set(name, serving if ready and not blocked else not_serving)
