@@ -6,6 +6,7 @@ cancels are never held."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,3 +99,29 @@ def test_the_retry_hint_is_the_time_the_queue_ahead_takes_at_the_recent_rate() -
         admission.enter()
     assert warm.value.retry_after is not None
     assert hint_bounds[0] <= warm.value.retry_after.total_seconds() <= hint_bounds[1]
+
+
+def test_the_retry_hint_reads_the_rate_of_the_last_seconds_only() -> None:
+    """Departures before a quiet spell would make the queue look slow: a burst an hour later
+    gets the default hint, and one while commands leave at 10 a second gets 4 / 10 s."""
+    now = [0.0]
+    admission = CommandAdmission(limit=4, clock=lambda: now[0])
+    for step in range(40):  # 40 commands leave over 4 s
+        now[0] = step * 0.1
+        admission.enter().release()
+    now[0] = 3600.0
+    tickets = [admission.enter() for _ in range(4)]
+    with pytest.raises(RateLimitExceededError) as after_quiet:
+        admission.enter()
+    assert after_quiet.value.retry_after == timedelta(seconds=1)
+    for step, ticket in enumerate(tickets):  # they leave at 10 a second
+        now[0] = 3600.0 + step * 0.1
+        ticket.release()
+    tickets = [admission.enter() for _ in range(4)]
+    now[0] += 0.1
+    with pytest.raises(RateLimitExceededError) as busy:
+        admission.enter()
+    assert busy.value.retry_after is not None
+    assert busy.value.retry_after.total_seconds() == pytest.approx(0.4, rel=0.05)
+    for ticket in tickets:
+        ticket.release()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 
 from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError
@@ -22,8 +23,9 @@ from ibkr_grpc.domain.errors import QuotaViolation, RateLimitExceededError
 # Retry hints stay within these bounds, whatever the measured rate says.
 _RETRY_MINIMUM_SECONDS = 0.1
 _RETRY_MAXIMUM_SECONDS = 10.0
-# Commands leaving the queue remembered for the rate estimate.
+# Commands leaving the queue remembered for the rate estimate, and how far back it looks.
 _RECENT_DEPARTURES = 64
+_RATE_WINDOW_SECONDS = 5.0
 
 
 class AdmissionTicket:
@@ -42,8 +44,9 @@ class AdmissionTicket:
 
 
 class CommandAdmission:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._limit = limit
+        self._clock = clock
         self._waiting = 0
         self._departures: deque[float] = deque(maxlen=_RECENT_DEPARTURES)
 
@@ -72,13 +75,15 @@ class CommandAdmission:
 
     def _left(self) -> None:
         self._waiting -= 1
-        self._departures.append(time.monotonic())
+        self._departures.append(self._clock())
 
     def _drain_seconds(self) -> float:
-        """How long the commands ahead take to leave, at the rate the recent ones left."""
-        departures = self._departures
-        if len(departures) >= 2 and departures[-1] > departures[0]:
-            rate = (len(departures) - 1) / (departures[-1] - departures[0])
+        """How long the commands ahead take to leave, at the rate the ones of the last few
+        seconds left (older departures, before a quiet spell, would understate the rate)."""
+        now = self._clock()
+        recent = [t for t in self._departures if now - t <= _RATE_WINDOW_SECONDS]
+        if len(recent) >= 2 and now > recent[0]:
+            rate = len(recent) / (now - recent[0])
             estimate = self._waiting / rate
         else:
             estimate = 1.0
