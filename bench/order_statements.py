@@ -20,8 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -87,12 +86,6 @@ def request(kind: str, number: int, bid: float) -> order_service_pb2.PlaceOrderR
     return message
 
 
-@asynccontextmanager
-async def database(backend: str, folder: Path) -> AsyncIterator[Database]:
-    async with migrated_database(backend, folder) as migrated:
-        yield migrated
-
-
 async def cpu_per_call(call: Callable[[], Awaitable[object]]) -> float:
     """The process's CPU microseconds per call of `call`, after a short warm-up."""
     for _ in range(READS // 10):
@@ -141,7 +134,7 @@ async def measure(
     with tempfile.TemporaryDirectory() as folder:
         async with (
             Simulator(simulator_config()) as simulator,
-            database(backend, Path(folder)) as migrated,
+            migrated_database(backend, Path(folder)) as migrated,
             running_server(simulator, migrated) as server,
         ):
             bid = float(simulator.quote("AAPL").bid)

@@ -29,14 +29,24 @@ from tests.support.redis import redis_for_test, redis_url
 AAPL = common_pb2.Contract(symbol="AAPL")
 
 
-# The applications follower() started, by Redis key prefix.
-followers: dict[str, Application] = {}
-
-
 @asynccontextmanager
 async def follower(
     simulator: Simulator, database: Database, prefix: str, *, url: str = ""
 ) -> AsyncIterator[IbkrClient]:
+    async with follower_application(simulator, database, prefix, url=url) as application:
+        client = IbkrClient.connect(
+            f"127.0.0.1:{application.port}", token=mint(Role.TRADER, "follower")
+        )
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+@asynccontextmanager
+async def follower_application(
+    simulator: Simulator, database: Database, prefix: str, *, url: str = ""
+) -> AsyncIterator[Application]:
     settings = server_settings(simulator, database.url).model_copy(
         update={
             "ib_session_role": "follower",
@@ -46,14 +56,9 @@ async def follower(
     )
     application = Application(settings, database=database)
     await application.start()
-    followers[prefix] = application
-    client = IbkrClient.connect(
-        f"127.0.0.1:{application.port}", token=mint(Role.TRADER, "follower")
-    )
     try:
-        yield client
+        yield application
     finally:
-        await client.close()
         await application.stop(grace=1)
 
 
@@ -110,9 +115,8 @@ async def test_a_follower_stays_serving_market_data_as_its_health_is_probed(
     async with (
         redis_for_test() as (_, prefix),
         migrated_database("sqlite", tmp_path) as database,
-        follower(simulator, database, prefix),
+        follower_application(simulator, database, prefix) as application,
     ):
-        application = followers.pop(prefix)
         application._database_reachable(up=True)  # what each database probe reports
         await asyncio.sleep(0.1)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{application.port}") as channel:

@@ -123,8 +123,7 @@ class OrderEventFeed:
         # from the start or of the newest events replays what the log retains.
         resuming = after_sequence > 0 and not replay_from_start and replay_last == 0
         if replaying:
-            stored = self._resumed_after if resuming else self._stored_after
-            async for event in stored(last, account):
+            async for event in self._stored_after(last, account, refuse_archived=resuming):
                 yield event
                 last = event.sequence
         else:
@@ -157,31 +156,32 @@ class OrderEventFeed:
                     await next_marker
             await markers.aclose()
 
-    async def _stored_after(self, sequence: int, account: str) -> AsyncGenerator[OrderEvent]:
-        while page := await self._repository.events_after(sequence, account=account, limit=PAGE):
-            for event in page:
-                yield event
-            sequence = page[-1].sequence
-
-    async def _resumed_after(self, sequence: int, account: str) -> AsyncGenerator[OrderEvent]:
-        """`_stored_after`, refusing when events after `sequence` were archived. Checked after
-        each page is read, so an archival that commits during the replay is caught too (the
-        live events that follow are newer than anything archival may take)."""
+    async def _stored_after(
+        self, sequence: int, account: str, *, refuse_archived: bool = False
+    ) -> AsyncGenerator[OrderEvent]:
+        """The stored events after `sequence`, page by page. With `refuse_archived`, a resume
+        that would skip archived events is refused instead; checked after each page is read,
+        so an archival that commits during the replay is caught too (the live events that
+        follow are newer than anything archival may take)."""
         while True:
             page = await self._repository.events_after(sequence, account=account, limit=PAGE)
-            archived = await self._repository.archived_through(account=account)
-            if archived > sequence:
-                retained = await self._repository.events_after(archived, account=account, limit=1)
-                raise EventsArchivedError(
-                    after_sequence=sequence,
-                    archived_through=archived,
-                    oldest_retained=retained[0].sequence if retained else 0,
-                )
+            if refuse_archived:
+                await self._refuse_if_archived_after(sequence, account)
             if not page:
                 return
             for event in page:
                 yield event
             sequence = page[-1].sequence
+
+    async def _refuse_if_archived_after(self, sequence: int, account: str) -> None:
+        archived = await self._repository.archived_through(account=account)
+        if archived > sequence:
+            retained = await self._repository.events_after(archived, account=account, limit=1)
+            raise EventsArchivedError(
+                after_sequence=sequence,
+                archived_through=archived,
+                oldest_retained=retained[0].sequence if retained else 0,
+            )
 
     async def _wait(self, marker: asyncio.Future[Marker], seconds: float) -> bool:
         """Wait for a commit, a gateway marker or the poll interval; True if the marker came."""
