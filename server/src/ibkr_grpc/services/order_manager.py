@@ -405,8 +405,7 @@ class OrderManager:
         elif self._risk is not None:
             quote = await self._arrival_quote(order.contract)
         reference = quote.reference_price if quote else None
-        ticket = self._admission.enter()
-        ticket.handed_over = True
+        ticket = self._admission.enter()  # given back by the owned task, once it has sent
         answer = await self._sends.run(
             _released_after(ticket, self._send_modification(order.order_id, terms, reference))
         )
